@@ -1,0 +1,33 @@
+// The dashloop subcommands, as functions from parsed options to an exit code.
+// This is the composition root: the only code that joins config, catalog and
+// pipeline. Messages for people go to stderr; results (and --json) to stdout.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dashloop::app {
+
+enum ExitCode : int { kExitOk = 0, kExitUsage = 2, kExitInput = 3, kExitStorage = 4 };
+
+struct GlobalOptions {
+  std::string config_file;  // empty: built-in defaults (as in firmware/config/dashloop.toml)
+  std::string data_dir;     // empty: from config
+  std::string log_level;    // empty: from config
+};
+
+struct IngestOptions {
+  std::vector<std::string> sources;
+  std::string mode;          // empty: from config
+  int analysis_width = 0;    // 0: from config
+  bool json = false;
+  bool quiet = false;
+};
+
+int run_ingest(const GlobalOptions& global, const IngestOptions& options);
+int run_drives(const GlobalOptions& global, bool json);
+int run_keyframes(const GlobalOptions& global, int64_t drive_id, bool json);
+
+}  // namespace dashloop::app

@@ -1,0 +1,250 @@
+// dashloop ingest / drives / keyframes.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "app/commands.hpp"
+#include "app/progress.hpp"
+#include "catalog/catalog.hpp"
+#include "config/config.hpp"
+#include "drive.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace dashloop::app {
+namespace {
+
+struct Context {
+  firmware::config::Config config;
+  std::unique_ptr<firmware::catalog::Catalog> catalog;
+};
+
+// Config, flags over it, the data directory and the catalog: or an exit code.
+std::variant<Context, int> prepare(const GlobalOptions& g) {
+  Context ctx;
+  if (!g.config_file.empty()) {
+    auto loaded = firmware::config::load_file(g.config_file);
+    if (!loaded.ok()) {
+      spdlog::error("config: {}", loaded.status().message());
+      return kExitUsage;
+    }
+    ctx.config = std::move(loaded.value());
+  }
+  if (!g.data_dir.empty()) ctx.config.data_dir = g.data_dir;
+  const std::string level = g.log_level.empty() ? ctx.config.log_level : g.log_level;
+  spdlog::set_level(spdlog::level::from_str(level));
+
+  std::error_code ec;
+  fs::create_directories(ctx.config.data_dir / "keyframes", ec);
+  if (ec) {
+    spdlog::error("data dir {}: {}", ctx.config.data_dir.string(), ec.message());
+    return kExitStorage;
+  }
+  auto catalog = firmware::catalog::Catalog::open(ctx.config.data_dir / "catalog.sqlite");
+  if (!catalog.ok()) {
+    spdlog::error("catalog: {}", catalog.status().message());
+    return kExitStorage;
+  }
+  ctx.catalog = std::move(catalog.value());
+  return ctx;
+}
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+json keyframe_json(const firmware::catalog::KeyframeRecord& k) {
+  return {{"frame", k.frame_index},      {"t_s", k.t_s},
+          {"reason", k.reason},          {"trigger_frame", k.trigger_index},
+          {"scores", {{"change", k.change}, {"content", k.content}, {"sharpness", k.sharpness},
+                      {"brightness", k.brightness}, {"quality", k.quality}, {"dhash", k.dhash}}},
+          {"image", k.image_path}};
+}
+
+json drive_json(const firmware::catalog::DriveRecord& d) {
+  return {{"drive_id", d.id},   {"source", d.source},     {"vehicle", d.vehicle},   {"camera", d.camera},
+          {"mode", d.mode},     {"ingested_utc", d.ingested_utc}, {"width", d.width}, {"height", d.height},
+          {"fps", d.fps},       {"frames", d.frames},     {"duration_s", d.duration_s},
+          {"elapsed_s", d.elapsed_s}, {"keyframe_dir", d.keyframe_dir}};
+}
+
+// Keyframes are written to a staging directory and moved under the drive's
+// id inside the catalog transaction: a failed ingest leaves neither rows
+// nor files behind.
+Result<int64_t> store(firmware::catalog::Catalog& catalog, const fs::path& data_dir, const fs::path& staging,
+                      firmware::catalog::DriveRecord drive, const pipeline::DriveResult& result) {
+  std::vector<firmware::catalog::KeyframeRecord> rows;
+  for (const auto& s : result.keyframes) {
+    const auto& k = s.keyframe;
+    firmware::catalog::KeyframeRecord r;
+    r.frame_index = k.index;
+    r.t_s = k.t_s;
+    r.reason = pipeline::vision::to_string(k.reason);
+    r.trigger_index = k.trigger_index;
+    r.change = k.change;
+    r.content = k.content;
+    r.sharpness = k.sharpness;
+    r.brightness = k.brightness;
+    r.quality = k.quality;
+    r.dhash = hex64(k.dhash);
+    r.image_path = s.image.filename().string();
+    rows.push_back(std::move(r));
+  }
+  return catalog.add_drive(std::move(drive), std::move(rows),
+                           [&](int64_t id, firmware::catalog::DriveRecord& d,
+                               std::vector<firmware::catalog::KeyframeRecord>& ks) -> Status {
+                             const fs::path final_dir = data_dir / "keyframes" / std::to_string(id);
+                             std::error_code ec;
+                             fs::remove_all(final_dir, ec);  // left by a crash before a commit
+                             fs::rename(staging, final_dir, ec);
+                             if (ec) return Status::IOError(final_dir.string() + ": " + ec.message());
+                             d.keyframe_dir = fs::absolute(final_dir).string();
+                             for (auto& k : ks) k.image_path = (fs::absolute(final_dir) / k.image_path).string();
+                             return Status::Ok();
+                           });
+}
+
+}  // namespace
+
+int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  Context& ctx = std::get<Context>(prepared);
+  const std::string mode = options.mode.empty() ? ctx.config.ingest.mode : options.mode;
+
+  pipeline::DriveOptions drive_options;
+  drive_options.reader.keyframes_only = mode == "triage";
+  drive_options.analysis_width = options.analysis_width > 0 ? options.analysis_width : ctx.config.ingest.analysis_width;
+  drive_options.selector = ctx.config.keyframes.selector;
+  drive_options.jpeg_quality = ctx.config.keyframes.jpeg_quality;
+
+  int exit_code = kExitOk;
+  json out = {{"drives", json::array()}, {"errors", json::array()}};
+  for (const auto& arg : options.sources) {
+    auto source = pipeline::media::parse_source(arg);
+    if (!source.ok()) {
+      spdlog::error("ingest: {}", source.status().message());
+      out["errors"].push_back({{"source", arg}, {"error", source.status().message()}});
+      exit_code = kExitInput;
+      continue;
+    }
+    const fs::path staging =
+        ctx.config.data_dir / "keyframes" / (".staging-" + std::to_string(getpid()) + "-" + std::to_string(out["drives"].size()));
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    fs::create_directories(staging, ec);
+    if (ec) {
+      spdlog::error("ingest: {}: {}", staging.string(), ec.message());
+      return kExitStorage;
+    }
+    drive_options.keyframe_dir = staging;
+
+    ProgressBar bar(arg, !options.quiet && !options.json);
+    auto result = pipeline::analyze_drive(*source, drive_options, [&](const auto& p) { bar.update(p); });
+    bar.clear();
+    if (!result.ok()) {
+      fs::remove_all(staging, ec);
+      spdlog::error("ingest: {}", result.status().message());
+      out["errors"].push_back({{"source", arg}, {"error", result.status().message()}});
+      exit_code = kExitInput;
+      continue;
+    }
+    const auto& r = result.value();
+    firmware::catalog::DriveRecord drive;
+    drive.source = arg;
+    drive.vehicle = ctx.config.vehicle;
+    drive.camera = ctx.config.camera;
+    drive.mode = mode;
+    drive.width = r.stream.width;
+    drive.height = r.stream.height;
+    drive.fps = r.stream.fps;
+    drive.frames = r.frames;
+    drive.duration_s = r.media_s;
+    drive.elapsed_s = r.elapsed_s;
+    auto id = store(*ctx.catalog, ctx.config.data_dir, staging, drive, r);
+    if (!id.ok()) {
+      fs::remove_all(staging, ec);
+      spdlog::error("ingest: {}: catalog: {}", arg, id.status().message());
+      return kExitStorage;
+    }
+    std::map<std::string, int> by_reason;
+    for (const auto& k : r.keyframes) ++by_reason[pipeline::vision::to_string(k.keyframe.reason)];
+    std::string reasons;
+    for (const auto& [reason, n] : by_reason) reasons += (reasons.empty() ? "" : ", ") + std::to_string(n) + " " + reason;
+    const double rtf = r.elapsed_s > 0 ? r.media_s / r.elapsed_s : 0.0;
+    if (!options.json) {
+      std::printf("drive %lld: %s: %lld frames (%.1f s of %dx%d video, %s) in %.1f s, %.1fx real time, "
+                  "%zu keyframes (%s)%s\n",
+                  static_cast<long long>(*id), arg.c_str(), static_cast<long long>(r.frames), r.media_s,
+                  r.stream.width, r.stream.height, r.stream.decoder.c_str(), r.elapsed_s, rtf, r.keyframes.size(),
+                  reasons.c_str(),
+                  r.dropped ? (", " + std::to_string(r.dropped) + " frames dropped while behind").c_str() : "");
+    } else {
+      auto rows = ctx.catalog->keyframes(*id);
+      json d = {{"drive_id", *id}, {"source", arg},          {"mode", mode},
+                {"width", r.stream.width}, {"height", r.stream.height}, {"fps", r.stream.fps},
+                {"frames", r.frames},      {"dropped", r.dropped},      {"duration_s", r.media_s},
+                {"elapsed_s", r.elapsed_s}, {"realtime_factor", rtf},   {"decoder", r.stream.decoder},
+                {"keyframes", json::array()}};
+      if (rows.ok())
+        for (const auto& k : *rows) d["keyframes"].push_back(keyframe_json(k));
+      out["drives"].push_back(std::move(d));
+    }
+  }
+  if (options.json) std::cout << out.dump(2) << std::endl;
+  return exit_code;
+}
+
+int run_drives(const GlobalOptions& global, bool as_json) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  auto drives = std::get<Context>(prepared).catalog->drives();
+  if (!drives.ok()) {
+    spdlog::error("catalog: {}", drives.status().message());
+    return kExitStorage;
+  }
+  if (as_json) {
+    json arr = json::array();
+    for (const auto& d : *drives) arr.push_back(drive_json(d));
+    std::cout << arr.dump(2) << std::endl;
+    return kExitOk;
+  }
+  for (const auto& d : *drives)
+    std::printf("%4lld  %s  %-6s %5.1f s  %dx%d  %s\n", static_cast<long long>(d.id), d.ingested_utc.c_str(),
+                d.mode.c_str(), d.duration_s, d.width, d.height, d.source.c_str());
+  return kExitOk;
+}
+
+int run_keyframes(const GlobalOptions& global, int64_t drive_id, bool as_json) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  auto rows = std::get<Context>(prepared).catalog->keyframes(drive_id);
+  if (!rows.ok()) {
+    spdlog::error("catalog: {}", rows.status().message());
+    return kExitStorage;
+  }
+  if (rows->empty()) {
+    spdlog::error("keyframes: no drive {} with keyframes in the catalog", drive_id);
+    return kExitInput;
+  }
+  if (as_json) {
+    json arr = json::array();
+    for (const auto& k : *rows) arr.push_back(keyframe_json(k));
+    std::cout << arr.dump(2) << std::endl;
+    return kExitOk;
+  }
+  for (const auto& k : *rows)
+    std::printf("%7lld  %8.2f s  %-8s  change %6.1f  sharp %8.1f  %s\n", static_cast<long long>(k.frame_index),
+                k.t_s, k.reason.c_str(), k.change, k.sharpness, k.image_path.c_str());
+  return kExitOk;
+}
+
+}  // namespace dashloop::app

@@ -1,0 +1,41 @@
+// Config: the station's settings, parsed and validated once from TOML into
+// typed structs. Nothing else reads TOML.
+//
+// Every key is checked: an unknown key, a wrong type or an out-of-range value
+// is an InvalidArgument whose message names the file, the line and the key.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "status.hpp"
+#include "vision/keyframe_selector.hpp"
+
+namespace dashloop::firmware::config {
+
+struct IngestConfig {
+  std::string mode = "full";  // full | triage
+  int analysis_width = 640;
+};
+
+struct KeyframeConfig {
+  pipeline::vision::SelectorConfig selector;
+  int jpeg_quality = 90;
+};
+
+struct Config {
+  std::filesystem::path data_dir = "./dashloop-data";
+  std::string vehicle = "vehicle-0";
+  std::string camera = "front";
+  std::string log_level = "info";
+  IngestConfig ingest;
+  KeyframeConfig keyframes;
+};
+
+// Parses a TOML file over the defaults. Relative data_dir is taken relative to
+// the working directory, as a person at a terminal expects.
+Result<Config> load_file(const std::filesystem::path& file);
+// Same, from text (file names the origin in messages).
+Result<Config> load_string(const std::string& text, const std::string& file);
+
+}  // namespace dashloop::firmware::config

@@ -1,0 +1,55 @@
+// Drive analysis: the small driver that joins media (decode) and vision
+// (scores, selection) for one drive, and writes the chosen keyframes as
+// full-resolution JPEGs into a directory the caller names.
+//
+// Blocking; runs in the calling thread while GStreamer decodes on its own.
+// Errors name the source. No catalog, no bus: the caller stores the result.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <vector>
+
+#include "media/frame_reader.hpp"
+#include "media/source.hpp"
+#include "status.hpp"
+#include "vision/keyframe_selector.hpp"
+
+namespace dashloop::pipeline {
+
+struct DriveOptions {
+  media::ReaderOptions reader;
+  int analysis_width = 640;
+  vision::SelectorConfig selector;
+  std::filesystem::path keyframe_dir;  // must exist
+  int jpeg_quality = 90;
+};
+
+struct DriveProgress {
+  int64_t frames = 0;
+  double position_s = 0.0;
+  double duration_s = -1.0;
+  double elapsed_s = 0.0;
+};
+
+struct SelectedKeyframe {
+  vision::Keyframe keyframe;
+  std::filesystem::path image;  // inside keyframe_dir
+};
+
+struct DriveResult {
+  media::StreamInfo stream;
+  int64_t frames = 0;       // analysed
+  int64_t dropped = 0;      // skipped by a live source while we were behind
+  double media_s = 0.0;     // seconds of video covered
+  double elapsed_s = 0.0;   // wall time
+  std::vector<SelectedKeyframe> keyframes;
+};
+
+using ProgressFn = std::function<void(const DriveProgress&)>;
+
+Result<DriveResult> analyze_drive(const media::Source& source, const DriveOptions& options,
+                                  const ProgressFn& progress = {});
+
+}  // namespace dashloop::pipeline

@@ -1,0 +1,313 @@
+#include "media/frame_reader.hpp"
+
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "media/gst.hpp"
+
+namespace dashloop::pipeline::media {
+
+struct DecodedFrame::Mapping {
+  SamplePtr sample;
+  GstVideoFrame frame{};
+  bool mapped = false;
+  ~Mapping() {
+    if (mapped) gst_video_frame_unmap(&frame);
+  }
+};
+
+DecodedFrame::DecodedFrame() = default;
+DecodedFrame::DecodedFrame(DecodedFrame&&) noexcept = default;
+DecodedFrame& DecodedFrame::operator=(DecodedFrame&&) noexcept = default;
+DecodedFrame::~DecodedFrame() = default;
+
+namespace {
+
+constexpr GstClockTime kPullTimeout = 100 * GST_MSECOND;
+
+// A sometimes-pad of `from` that carries video is linked to `to`'s sink pad.
+struct DynamicLink {
+  std::string from;
+  std::string to;
+};
+
+void on_pad_added(GstElement* /*element*/, GstPad* pad, gpointer user_data) {
+  auto* target = static_cast<GstElement*>(user_data);
+  CapsPtr caps(gst_pad_get_current_caps(pad));
+  if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
+  if (!caps || gst_caps_is_empty(caps.get())) return;
+  const gchar* name = gst_structure_get_name(gst_caps_get_structure(caps.get(), 0));
+  if (!g_str_has_prefix(name, "video/")) return;  // audio, subtitles: not ours
+  PadPtr sink(gst_element_get_static_pad(target, "sink"));
+  if (!sink || gst_pad_is_linked(sink.get())) return;  // first video stream wins
+  gst_pad_link(pad, sink.get());
+}
+
+std::string converter() {
+  // On a Jetson the decoder hands out NVMM buffers that only nvvidconv reads.
+  return has_element("nvvidconv") ? "nvvidconv" : "videoconvert";
+}
+
+struct Description {
+  std::string text;
+  std::vector<DynamicLink> links;
+};
+
+Result<Description> describe(const Source& s, const ReaderOptions& o) {
+  const std::string tail = converter() + " name=entry ! video/x-raw,format=I420 ! appsink name=sink";
+  Description d;
+  switch (s.kind) {
+    case Source::Kind::kFile:
+      if (o.keyframes_only) {
+        // parse, then let only I-frames through to the decoder
+        d.text = "filesrc name=src ! parsebin name=parse  identity name=gate drop-buffer-flags=delta-unit "
+                 "! decodebin name=dec  " + tail;
+        d.links = {{"parse", "gate"}, {"dec", "entry"}};
+      } else {
+        d.text = "filesrc name=src ! decodebin name=dec  " + tail;
+        d.links = {{"dec", "entry"}};
+      }
+      return d;
+    case Source::Kind::kRtsp:
+      if (o.keyframes_only) return Status::InvalidArgument(s.original + ": triage mode needs a file source");
+      // uridecodebin wraps rtspsrc, which tries UDP and falls back to TCP.
+      d.text = "uridecodebin name=dec  " + tail;
+      d.links = {{"dec", "entry"}};
+      return d;
+    case Source::Kind::kV4l2:
+      if (o.keyframes_only) return Status::InvalidArgument(s.original + ": triage mode needs a file source");
+      d.text = "v4l2src name=src ! decodebin name=dec  " + tail;
+      d.links = {{"dec", "entry"}};
+      return d;
+    case Source::Kind::kTest:
+      if (o.keyframes_only) return Status::InvalidArgument(s.original + ": triage mode needs a file source");
+      d.text = "videotestsrc name=src pattern=" + s.pattern + " num-buffers=" + std::to_string(s.frames) +
+               " ! video/x-raw,width=" + std::to_string(s.width) + ",height=" + std::to_string(s.height) +
+               ",framerate=" + std::to_string(s.fps) + "/1 ! " + tail;
+      return d;
+  }
+  return Status::Internal("unknown source kind");
+}
+
+std::string message_text(GstMessage* msg) {
+  GError* raw_err = nullptr;
+  gchar* raw_debug = nullptr;
+  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) gst_message_parse_error(msg, &raw_err, &raw_debug);
+  else gst_message_parse_warning(msg, &raw_err, &raw_debug);
+  ErrorPtr err(raw_err);
+  GCharPtr debug(raw_debug);
+  std::string text = err ? err->message : "unknown error";
+  if (GST_MESSAGE_SRC(msg)) {
+    GCharPtr src_name(gst_object_get_name(GST_MESSAGE_SRC(msg)));
+    text += std::string(" [") + (src_name ? src_name.get() : "?") + "]";
+  }
+  return text;
+}
+
+std::string find_decoder(GstElement* bin) {
+  std::string found;
+  GstIterator* it = gst_bin_iterate_recurse(GST_BIN(bin));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    auto* el = GST_ELEMENT(g_value_get_object(&item));
+    GstElementFactory* f = gst_element_get_factory(el);
+    const gchar* klass = f ? gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS) : nullptr;
+    if (klass && !GST_IS_BIN(el) && std::string(klass).find("Decoder") != std::string::npos && found.empty())
+      found = GST_OBJECT_NAME(f);
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  return found;
+}
+
+}  // namespace
+
+struct FrameReader::Impl {
+  Source source;
+  ReaderOptions options;
+  Description description;
+  std::vector<ElementPtr> link_targets;  // kept alive while signals may fire
+  Pipeline pipeline;                     // declared last: stopped first
+  ElementPtr sink;
+  BusPtr bus;
+  StreamInfo info;
+  bool have_info = false;
+  bool ended = false;
+  int64_t counter = 0;
+  int64_t dropped = 0;
+  GstClockTime first_pts = GST_CLOCK_TIME_NONE;
+  double last_t = -1.0;
+
+  ~Impl() { pipeline.stop(); }
+
+  std::string where() const { return source.original; }
+
+  // Pops bus messages; returns an error for an ERROR message.
+  Status drain_bus() {
+    while (MessagePtr msg{gst_bus_pop_filtered(bus.get(), GstMessageType(GST_MESSAGE_ERROR | GST_MESSAGE_WARNING))}) {
+      if (GST_MESSAGE_TYPE(msg.get()) == GST_MESSAGE_ERROR)
+        return Status::Corruption(where() + ": " + message_text(msg.get()));
+    }
+    return Status::Ok();
+  }
+
+  Status read_info(GstSample* sample) {
+    GstVideoInfo vi;
+    if (!gst_video_info_from_caps(&vi, gst_sample_get_caps(sample)))
+      return Status::Internal(where() + ": decoder produced caps without video info");
+    info.width = GST_VIDEO_INFO_WIDTH(&vi);
+    info.height = GST_VIDEO_INFO_HEIGHT(&vi);
+    info.fps = GST_VIDEO_INFO_FPS_D(&vi) > 0 ? double(GST_VIDEO_INFO_FPS_N(&vi)) / GST_VIDEO_INFO_FPS_D(&vi) : 0.0;
+    if (source.kind == Source::Kind::kTest) info.fps = source.fps;
+    gint64 duration = 0;
+    if (!source.is_live() && gst_element_query_duration(pipeline.get(), GST_FORMAT_TIME, &duration) && duration > 0)
+      info.duration_s = double(duration) / GST_SECOND;
+    info.decoder = find_decoder(pipeline.get());
+    have_info = true;
+    return Status::Ok();
+  }
+
+  Result<std::optional<DecodedFrame>> make_frame(SamplePtr sample) {
+    if (!have_info) {
+      if (Status st = read_info(sample.get()); !st.ok()) return st;
+    }
+    GstBuffer* buffer = gst_sample_get_buffer(sample.get());
+    GstVideoInfo vi;
+    gst_video_info_from_caps(&vi, gst_sample_get_caps(sample.get()));
+    DecodedFrame out;
+    out.mapping_ = std::make_unique<DecodedFrame::Mapping>();
+    auto& m = *out.mapping_;
+    if (!gst_video_frame_map(&m.frame, &vi, buffer, GST_MAP_READ))
+      return Status::Internal(where() + ": cannot map a decoded frame");
+    m.mapped = true;
+    const int w = GST_VIDEO_INFO_WIDTH(&vi), h = GST_VIDEO_INFO_HEIGHT(&vi);
+    auto plane = [&](int i, int pw, int ph) {
+      return cv::Mat(ph, pw, CV_8UC1, GST_VIDEO_FRAME_PLANE_DATA(&m.frame, i),
+                     size_t(GST_VIDEO_FRAME_PLANE_STRIDE(&m.frame, i)));
+    };
+    out.y = plane(0, w, h);
+    out.u = plane(1, (w + 1) / 2, (h + 1) / 2);
+    out.v = plane(2, (w + 1) / 2, (h + 1) / 2);
+
+    const GstClockTime pts = GST_BUFFER_PTS(buffer);
+    if (GST_CLOCK_TIME_IS_VALID(pts)) {
+      if (!GST_CLOCK_TIME_IS_VALID(first_pts)) first_pts = pts;
+      out.t_s = pts >= first_pts ? double(pts - first_pts) / GST_SECOND : 0.0;
+    } else {
+      out.t_s = info.fps > 0 ? counter / info.fps : double(counter);
+    }
+    out.index = info.fps > 0 ? std::llround(out.t_s * info.fps) : counter;
+    if (source.is_live() && info.fps > 0 && last_t >= 0) {
+      const double gap_frames = (out.t_s - last_t) * info.fps;
+      if (gap_frames > 1.5) dropped += std::llround(gap_frames) - 1;
+    }
+    last_t = out.t_s;
+    ++counter;
+    m.sample = std::move(sample);
+    return std::optional<DecodedFrame>(std::move(out));
+  }
+
+  Status check_complete() const {
+    // A file whose decode stops well short of the duration its container
+    // declares was cut off (a dump interrupted, a copy that did not finish).
+    if (!have_info) return Status::Corruption(where() + ": no video frame could be decoded");
+    if (source.kind != Source::Kind::kFile || options.keyframes_only || info.duration_s <= 0) return Status::Ok();
+    const double frame = info.fps > 0 ? 1.0 / info.fps : 0.0;
+    const double tolerance = std::max(1.0, 3 * frame);
+    if (last_t + frame < info.duration_s - tolerance) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, ": truncated: decoded %.2f s of the %.2f s its container declares",
+                    last_t + frame, info.duration_s);
+      return Status::Corruption(where() + buf);
+    }
+    return Status::Ok();
+  }
+};
+
+FrameReader::FrameReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+FrameReader::~FrameReader() = default;
+
+Result<std::unique_ptr<FrameReader>> FrameReader::open(const Source& source, const ReaderOptions& options) {
+  ensure_gst_init();
+  auto desc = describe(source, options);
+  if (!desc.ok()) return desc.status();
+  auto impl = std::make_unique<Impl>();
+  impl->source = source;
+  impl->options = options;
+  impl->description = std::move(desc.value());
+
+  GError* raw_err = nullptr;
+  ElementPtr element(gst_parse_launch(impl->description.text.c_str(), &raw_err));
+  ErrorPtr err(raw_err);
+  if (!element || err) {
+    return Status::Unsupported(source.original + ": cannot build pipeline '" + impl->description.text +
+                               "': " + (err ? err->message : "unknown error"));
+  }
+  if (element) gst_object_ref_sink(element.get());
+  impl->pipeline = Pipeline(std::move(element));
+
+  if (auto src = impl->pipeline.child("src")) {
+    if (source.kind == Source::Kind::kFile || source.kind == Source::Kind::kV4l2) {
+      g_object_set(src.get(), source.kind == Source::Kind::kFile ? "location" : "device", source.location.c_str(),
+                   nullptr);
+    }
+  }
+  if (source.kind == Source::Kind::kRtsp) {
+    g_object_set(impl->pipeline.child("dec").get(), "uri", source.location.c_str(), nullptr);
+  }
+  for (const auto& link : impl->description.links) {
+    ElementPtr from = impl->pipeline.child(link.from.c_str());
+    ElementPtr to = impl->pipeline.child(link.to.c_str());
+    g_signal_connect(from.get(), "pad-added", G_CALLBACK(on_pad_added), to.get());
+    impl->link_targets.push_back(std::move(to));
+  }
+  impl->sink = impl->pipeline.child("sink");
+  const bool live = source.is_live();
+  g_object_set(impl->sink.get(), "max-buffers", guint(std::max(1, options.max_queued)), "drop", gboolean(live),
+               "sync", FALSE, nullptr);
+  impl->bus = impl->pipeline.bus();
+
+  if (gst_element_set_state(impl->pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    Status st = impl->drain_bus();
+    return st.ok() ? Status::IOError(source.original + ": cannot start pipeline") : st;
+  }
+  return std::unique_ptr<FrameReader>(new FrameReader(std::move(impl)));
+}
+
+Result<std::optional<DecodedFrame>> FrameReader::next() {
+  Impl& d = *impl_;
+  if (d.ended) return std::optional<DecodedFrame>();
+  auto* appsink = GST_APP_SINK(d.sink.get());
+  const auto started = std::chrono::steady_clock::now();
+  for (;;) {
+    SamplePtr sample(gst_app_sink_try_pull_sample(appsink, kPullTimeout));
+    if (sample) return d.make_frame(std::move(sample));
+    if (Status st = d.drain_bus(); !st.ok()) {
+      d.ended = true;
+      return st;
+    }
+    if (gst_app_sink_is_eos(appsink)) {
+      d.ended = true;
+      if (Status st = d.check_complete(); !st.ok()) return st;
+      return std::optional<DecodedFrame>();
+    }
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (d.source.is_live() && waited > d.options.live_timeout_s) {
+      d.ended = true;
+      return Status::IOError(d.where() + ": no frame for " + std::to_string(int(waited)) + " s");
+    }
+  }
+}
+
+const StreamInfo& FrameReader::info() const { return impl_->info; }
+int64_t FrameReader::dropped() const { return impl_->dropped; }
+const std::string& FrameReader::description() const { return impl_->description.text; }
+
+}  // namespace dashloop::pipeline::media

@@ -1,0 +1,86 @@
+// RAII owners for GStreamer C handles. This is the only header that calls
+// gst_object_unref / gst_sample_unref & co; everything else holds these types.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <memory>
+#include <string>
+
+namespace dashloop::pipeline::media {
+
+struct GstObjectDeleter {
+  void operator()(gpointer p) const {
+    if (p) gst_object_unref(p);
+  }
+};
+struct GstSampleDeleter {
+  void operator()(GstSample* p) const {
+    if (p) gst_sample_unref(p);
+  }
+};
+struct GstMessageDeleter {
+  void operator()(GstMessage* p) const {
+    if (p) gst_message_unref(p);
+  }
+};
+struct GstCapsDeleter {
+  void operator()(GstCaps* p) const {
+    if (p) gst_caps_unref(p);
+  }
+};
+struct GErrorDeleter {
+  void operator()(GError* p) const {
+    if (p) g_error_free(p);
+  }
+};
+struct GFreeDeleter {
+  void operator()(gpointer p) const { g_free(p); }
+};
+
+using ElementPtr = std::unique_ptr<GstElement, GstObjectDeleter>;
+using BusPtr = std::unique_ptr<GstBus, GstObjectDeleter>;
+using PadPtr = std::unique_ptr<GstPad, GstObjectDeleter>;
+using SamplePtr = std::unique_ptr<GstSample, GstSampleDeleter>;
+using MessagePtr = std::unique_ptr<GstMessage, GstMessageDeleter>;
+using CapsPtr = std::unique_ptr<GstCaps, GstCapsDeleter>;
+using ErrorPtr = std::unique_ptr<GError, GErrorDeleter>;
+using GCharPtr = std::unique_ptr<gchar, GFreeDeleter>;
+
+// Initialises GStreamer once per process (gst_init is itself idempotent).
+void ensure_gst_init();
+
+// True when an element factory of that name is installed (for choosing
+// NVIDIA elements on a Jetson and the software ones elsewhere).
+bool has_element(const char* factory_name);
+
+// Owns a running pipeline: sets it to NULL before releasing it, so no
+// streaming thread outlives its owner.
+class Pipeline {
+ public:
+  Pipeline() = default;
+  explicit Pipeline(ElementPtr element) : element_(std::move(element)) {}
+  Pipeline(Pipeline&&) noexcept = default;
+  Pipeline& operator=(Pipeline&& other) noexcept {
+    stop();
+    element_ = std::move(other.element_);
+    return *this;
+  }
+  ~Pipeline() { stop(); }
+
+  GstElement* get() const { return element_.get(); }
+  explicit operator bool() const { return element_ != nullptr; }
+  // A named child (from the launch description); null when absent.
+  ElementPtr child(const char* name) const {
+    return ElementPtr(element_ ? gst_bin_get_by_name(GST_BIN(element_.get()), name) : nullptr);
+  }
+  BusPtr bus() const { return BusPtr(gst_element_get_bus(element_.get())); }
+  void stop() {
+    if (element_) gst_element_set_state(element_.get(), GST_STATE_NULL);
+  }
+
+ private:
+  ElementPtr element_;
+};
+
+}  // namespace dashloop::pipeline::media

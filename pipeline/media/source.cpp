@@ -1,0 +1,80 @@
+#include "media/source.hpp"
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+namespace dashloop::pipeline::media {
+namespace {
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+Result<Source> parse_test(const std::string& arg) {
+  Source s;
+  s.kind = Source::Kind::kTest;
+  s.original = arg;
+  std::string rest = arg.substr(std::string("test://").size());
+  const auto q = rest.find('?');
+  if (q != std::string::npos) {
+    std::string query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+    size_t pos = 0;
+    while (pos <= query.size()) {
+      const size_t amp = std::min(query.find('&', pos), query.size());
+      const std::string kv = query.substr(pos, amp - pos);
+      pos = amp + 1;
+      if (kv.empty()) continue;
+      const auto eq = kv.find('=');
+      const std::string key = kv.substr(0, eq);
+      const std::string val = eq == std::string::npos ? "" : kv.substr(eq + 1);
+      int n = 0;
+      auto [p, ec] = std::from_chars(val.data(), val.data() + val.size(), n);
+      if (ec != std::errc() || p != val.data() + val.size() || n <= 0)
+        return Status::InvalidArgument(arg + ": '" + key + "' needs a positive whole number, got '" + val + "'");
+      if (key == "frames") s.frames = n;
+      else if (key == "width") s.width = n;
+      else if (key == "height") s.height = n;
+      else if (key == "fps") s.fps = n;
+      else return Status::InvalidArgument(arg + ": unknown parameter '" + key + "' (frames, width, height, fps)");
+    }
+  }
+  if (!rest.empty()) s.pattern = rest;
+  return s;
+}
+
+}  // namespace
+
+Result<Source> parse_source(const std::string& arg) {
+  if (arg.empty()) return Status::InvalidArgument("empty source");
+  if (starts_with(arg, "test://")) return parse_test(arg);
+  if (starts_with(arg, "rtsp://") || starts_with(arg, "rtsps://")) {
+    Source s;
+    s.kind = Source::Kind::kRtsp;
+    s.original = s.location = arg;
+    return s;
+  }
+  if (starts_with(arg, "v4l2://")) {
+    Source s;
+    s.kind = Source::Kind::kV4l2;
+    s.original = arg;
+    s.location = arg.substr(std::string("v4l2://").size());
+    if (s.location.empty()) s.location = "/dev/video0";
+    if (!std::filesystem::exists(s.location)) return Status::NotFound(arg + ": no such device " + s.location);
+    return s;
+  }
+  std::string path = arg;
+  if (starts_with(arg, "file://")) path = arg.substr(std::string("file://").size());
+  else if (arg.find("://") != std::string::npos)
+    return Status::InvalidArgument(arg + ": unsupported scheme (use a path, file://, rtsp://, v4l2:// or test://)");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return Status::NotFound(arg + ": no such file");
+  if (!std::ifstream(path, std::ios::binary).good()) return Status::IOError(arg + ": cannot be read");
+  Source s;
+  s.kind = Source::Kind::kFile;
+  s.original = arg;
+  s.location = std::filesystem::absolute(path).string();
+  return s;
+}
+
+}  // namespace dashloop::pipeline::media

@@ -1,0 +1,32 @@
+// Source: what `dashloop ingest` is pointed at, parsed once from a path or URI.
+//   /path/to/drive.mp4 | file:///path   a recorded file (MP4, MKV, TS, AVI, ...)
+//   rtsp://host:port/path                an IP camera (rtspsrc, UDP with TCP fallback)
+//   v4l2:///dev/videoN                   a local camera
+//   test://PATTERN?frames=N&width=W&height=H&fps=F   videotestsrc, for demos
+#pragma once
+
+#include <string>
+
+#include "status.hpp"
+
+namespace dashloop::pipeline::media {
+
+struct Source {
+  enum class Kind { kFile, kRtsp, kV4l2, kTest };
+  Kind kind = Kind::kFile;
+  std::string original;  // as the user wrote it, for messages
+  std::string location;  // file path, rtsp URI or device path
+  // test:// only
+  std::string pattern = "smpte";
+  int frames = 300;
+  int width = 1280;
+  int height = 720;
+  int fps = 30;
+
+  bool is_live() const { return kind == Kind::kRtsp || kind == Kind::kV4l2; }
+};
+
+// Parses a path or URI; a file must exist and be readable.
+Result<Source> parse_source(const std::string& arg);
+
+}  // namespace dashloop::pipeline::media

@@ -1,0 +1,72 @@
+#include "vision/frame_scores.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <opencv2/imgproc.hpp>
+
+namespace dashloop::pipeline::vision {
+namespace {
+constexpr int kThumbWidth = 128;
+constexpr int kDarkLevel = 20;
+constexpr int kBlownLevel = 240;
+}  // namespace
+
+double FrameScores::quality() const {
+  // Exposure weighs as much as focus: a black or blown-out frame is worth
+  // little however sharp its few edges are.
+  const double exposure = std::clamp(1.0 - dark_fraction - bright_fraction, 0.0, 1.0);
+  return sharpness * exposure * exposure;
+}
+
+double thumb_distance(const cv::Mat& a, const cv::Mat& b) {
+  if (a.empty() || b.empty() || a.size() != b.size()) return 255.0;
+  return cv::norm(a, b, cv::NORM_L1) / double(a.total());
+}
+
+int hamming(uint64_t a, uint64_t b) { return std::popcount(a ^ b); }
+
+FrameScores FrameAnalyzer::analyze(int64_t index, double t_s, const cv::Mat& y, const cv::Mat& u,
+                                   const cv::Mat& v) {
+  FrameScores s;
+  s.index = index;
+  s.t_s = t_s;
+
+  // One resize of the full-size luma; everything else works from it.
+  const int aw = std::min(analysis_width_, y.cols);
+  const int ah = std::max(2, int(std::lround(double(y.rows) * aw / y.cols)) & ~1);
+  if (aw == y.cols && ah == y.rows) small_y_ = y;
+  else cv::resize(y, small_y_, cv::Size(aw, ah), 0, 0, cv::INTER_AREA);
+
+  const int tw = std::min(kThumbWidth, aw) & ~1;
+  const int th = std::max(2, int(std::lround(double(ah) * tw / aw)) & ~1);
+  s.thumb.create(th, tw + tw / 2, CV_8UC1);
+  cv::Mat ty = s.thumb(cv::Rect(0, 0, tw, th));
+  cv::resize(small_y_, ty, ty.size(), 0, 0, cv::INTER_AREA);
+  cv::Mat tu = s.thumb(cv::Rect(tw, 0, tw / 2, th / 2));
+  cv::Mat tv = s.thumb(cv::Rect(tw, th / 2, tw / 2, th / 2));
+  cv::resize(u, tu, tu.size(), 0, 0, cv::INTER_AREA);
+  cv::resize(v, tv, tv.size(), 0, 0, cv::INTER_AREA);
+
+  s.content = prev_thumb_.empty() ? 0.0 : thumb_distance(s.thumb, prev_thumb_);
+  prev_thumb_ = s.thumb;
+
+  cv::Laplacian(small_y_, lap_, CV_16S);
+  cv::Scalar mean, stddev;
+  cv::meanStdDev(lap_, mean, stddev);
+  s.sharpness = stddev[0] * stddev[0];
+
+  s.brightness = cv::mean(ty)[0];
+  const double n = double(ty.total());
+  s.dark_fraction = cv::countNonZero(ty < kDarkLevel) / n;
+  s.bright_fraction = cv::countNonZero(ty > kBlownLevel) / n;
+
+  cv::Mat hash_img;
+  cv::resize(ty, hash_img, cv::Size(9, 8), 0, 0, cv::INTER_AREA);
+  uint64_t h = 0;
+  for (int r = 0; r < 8; ++r)
+    for (int c = 0; c < 8; ++c) h = (h << 1) | (hash_img.at<uint8_t>(r, c) > hash_img.at<uint8_t>(r, c + 1) ? 1 : 0);
+  s.dhash = h;
+  return s;
+}
+
+}  // namespace dashloop::pipeline::vision

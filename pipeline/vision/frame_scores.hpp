@@ -1,0 +1,51 @@
+// Per-frame measurements for keyframe selection, from I420 planes.
+//
+// FrameAnalyzer downsizes a frame once to the analysis width and measures:
+//   content    mean absolute change of Y, U and V against the previous frame,
+//              0..255, on a small copy (the PySceneDetect "content" idea in
+//              the decoder's own colour space: no colour conversion)
+//   sharpness  variance of the Laplacian of the luma at analysis size
+//   exposure   mean luma and the fractions of near-black and blown-out pixels
+//   dhash      64-bit difference hash of the luma (near-duplicate checks)
+// No I/O, no GStreamer. One analyzer per stream; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <opencv2/core.hpp>
+
+namespace dashloop::pipeline::vision {
+
+struct FrameScores {
+  int64_t index = 0;
+  double t_s = 0.0;
+  double content = 0.0;
+  double sharpness = 0.0;
+  double brightness = 0.0;
+  double dark_fraction = 0.0;
+  double bright_fraction = 0.0;
+  uint64_t dhash = 0;
+  cv::Mat thumb;  // small Y|U|V image: compared across frames for transients
+
+  // Picture quality for choosing among neighbours: sharp and well exposed.
+  double quality() const;
+};
+
+// Mean absolute difference of two thumbnails, on the same scale as content.
+double thumb_distance(const cv::Mat& a, const cv::Mat& b);
+
+int hamming(uint64_t a, uint64_t b);
+
+class FrameAnalyzer {
+ public:
+  explicit FrameAnalyzer(int analysis_width = 640) : analysis_width_(analysis_width) {}
+
+  // y is WxH, u and v are ceil(W/2) x ceil(H/2).
+  FrameScores analyze(int64_t index, double t_s, const cv::Mat& y, const cv::Mat& u, const cv::Mat& v);
+
+ private:
+  int analysis_width_;
+  cv::Mat small_y_, small_u_, small_v_, lap_;
+  cv::Mat prev_thumb_;
+};
+
+}  // namespace dashloop::pipeline::vision

@@ -1,0 +1,115 @@
+// KeyframeSelector: picks the frames worth labelling from a stream of
+// FrameScores. Pure logic: no I/O, no pixels beyond the scores' thumbnails.
+//
+// Rules, in the order they act:
+//  * A transition (hard cut or gradual dissolve) is a run of frames whose
+//    content change stands out against the recent baseline (adaptive, as in
+//    PySceneDetect's AdaptiveDetector). One keyframe per transition.
+//  * A transient is not a transition: when the picture returns to what it
+//    was before the run within `flash_max_s` (a flash, headlights, a tunnel
+//    exit, a few blurred or black frames), the run is dropped.
+//  * While the scene keeps changing, at least one keyframe every `max_gap_s`;
+//    a frame that is a near-duplicate (dHash distance) of a recent keyframe is
+//    not taken for this rule, so a car waiting at a red light yields one frame.
+//  * No two keyframes closer than `min_gap_s`.
+//  * Each rule opens a window of `window_s`; the sharpest well-exposed frame
+//    in it is chosen, so a blurred or black frame loses to a sharp neighbour.
+//
+// Use: push() every analysed frame in order; when a step says `hold`, keep
+// that frame's pixels (it is the best candidate so far, replacing any held
+// before); a keyframe in `selected` is always the held frame. finish() at
+// the end of the stream. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vision/frame_scores.hpp"
+
+namespace dashloop::pipeline::vision {
+
+struct SelectorConfig {
+  double min_gap_s = 0.5;
+  double max_gap_s = 10.0;
+  double window_s = 0.5;
+  double cut_threshold = 10.0;  // least content change of a transition (0..255)
+  double cut_ratio = 3.0;       // content change over the recent baseline
+  double flash_max_s = 0.4;     // a transient returns within this
+  double return_ratio = 0.5;    // ...to within this share of its peak change
+  int duplicate_hamming = 10;   // dHash bits (of 64) under which two frames are one
+  int duplicate_memory = 8;     // recent keyframes a frame is compared with
+  double baseline_s = 1.0;      // span of the adaptive baseline
+  double max_transition_s = 2.0;  // a longer run is judged as it stands
+};
+
+enum class Reason { kStart, kCut, kDissolve, kInterval };
+const char* to_string(Reason r);
+
+struct Keyframe {
+  int64_t index = 0;
+  double t_s = 0.0;
+  Reason reason = Reason::kStart;
+  int64_t trigger_index = 0;  // the frame that caused it: the first frame of a new shot for a cut
+  double trigger_t_s = 0.0;
+  double change = 0.0;        // size of the transition, or dHash distance for an interval frame
+  double content = 0.0;
+  double sharpness = 0.0;
+  double brightness = 0.0;
+  double quality = 0.0;
+  uint64_t dhash = 0;
+};
+
+struct SelectorStep {
+  bool hold = false;
+  std::vector<Keyframe> selected;
+};
+
+class KeyframeSelector {
+ public:
+  explicit KeyframeSelector(SelectorConfig config = {}) : cfg_(config) {}
+
+  SelectorStep push(const FrameScores& frame);
+  SelectorStep finish();
+
+ private:
+  struct Candidate {  // a run of frames that may be a transition
+    cv::Mat pre_thumb;
+    int64_t start_index = 0;
+    double start_t = 0.0;
+    double last_elevated_t = 0.0;
+    int run_length = 0;
+    double baseline = 0.0;
+    double peak_content = 0.0;
+    double peak_distance = 0.0;
+  };
+  struct Window {  // frames among which one keyframe is chosen
+    Reason reason = Reason::kStart;
+    int64_t trigger_index = 0;
+    double trigger_t = 0.0;
+    double change = 0.0;
+    double close_t = 0.0;
+    bool provisional = false;  // waits for its candidate to be confirmed
+    std::optional<FrameScores> best;
+  };
+
+  double baseline() const;
+  bool elevated(const FrameScores& f, double base) const;
+  bool is_duplicate(uint64_t hash) const;
+  void consider(const FrameScores& f, SelectorStep& step);
+  void close_window(SelectorStep& step);
+  void resolve_candidate(const FrameScores& f, SelectorStep& step);
+
+  SelectorConfig cfg_;
+  std::deque<std::pair<double, double>> baseline_;  // (t, content) of ordinary frames
+  std::optional<Candidate> candidate_;
+  std::optional<Window> window_;
+  std::optional<FrameScores> prev_;
+  double frame_period_ = 1.0 / 30;
+  double last_selected_t_ = -1e9;
+  std::deque<uint64_t> recent_hashes_;
+};
+
+}  // namespace dashloop::pipeline::vision
