@@ -56,8 +56,11 @@ Result<DriveResult> analyze_drive(const media::Source& source, const DriveOption
   DriveResult result;
   auto last_report = started;
 
-  auto apply = [&](const vision::SelectorStep& step) -> Status {
+  // A keyframe is the held frame, or the current one when the step that
+  // makes it the best candidate also closes its window.
+  auto apply = [&](const vision::SelectorStep& step, const media::DecodedFrame* current) -> Status {
     for (const auto& k : step.selected) {
+      if (k.index != held.index && current && k.index == current->index) held.take(*current);
       if (k.index != held.index) return Status::Internal("selector chose a frame that was not held");
       auto path = write_keyframe(held, options);
       if (!path.ok()) return path.status();
@@ -72,9 +75,10 @@ Result<DriveResult> analyze_drive(const media::Source& source, const DriveOption
     if (!next->has_value()) break;
     const media::DecodedFrame& frame = **next;
     const auto scores = analyzer.analyze(frame.index, frame.t_s, frame.y, frame.u, frame.v);
+    if (options.on_scores) options.on_scores(scores);
     const auto step = selector.push(scores);
-    if (Status st = apply(step); !st.ok()) return st;
-    if (step.hold) held.take(frame);
+    if (Status st = apply(step, &frame); !st.ok()) return st;
+    if (step.hold && held.index != frame.index) held.take(frame);
     ++result.frames;
     result.media_s = frame.t_s;
     const auto now = Clock::now();
@@ -84,7 +88,7 @@ Result<DriveResult> analyze_drive(const media::Source& source, const DriveOption
                 std::chrono::duration<double>(now - started).count()});
     }
   }
-  if (Status st = apply(selector.finish()); !st.ok()) return st;
+  if (Status st = apply(selector.finish(), nullptr); !st.ok()) return st;
 
   result.stream = reader.info();
   if (result.stream.fps > 0 && !options.reader.keyframes_only) result.media_s += 1.0 / result.stream.fps;

@@ -24,6 +24,8 @@ struct DriveOptions {
   vision::SelectorConfig selector;
   std::filesystem::path keyframe_dir;  // must exist
   int jpeg_quality = 90;
+  // Sees every frame's scores (diagnostics, tests); may be empty.
+  std::function<void(const vision::FrameScores&)> on_scores;
 };
 
 struct DriveProgress {

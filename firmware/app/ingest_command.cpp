@@ -125,6 +125,12 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
   drive_options.analysis_width = options.analysis_width > 0 ? options.analysis_width : ctx.config.ingest.analysis_width;
   drive_options.selector = ctx.config.keyframes.selector;
   drive_options.jpeg_quality = ctx.config.keyframes.jpeg_quality;
+  if (spdlog::should_log(spdlog::level::trace)) {
+    drive_options.on_scores = [](const pipeline::vision::FrameScores& s) {
+      spdlog::trace("frame {} t={:.3f} content={:.2f} sharpness={:.1f} brightness={:.1f} dark={:.2f} blown={:.2f}",
+                    s.index, s.t_s, s.content, s.sharpness, s.brightness, s.dark_fraction, s.bright_fraction);
+    };
+  }
 
   int exit_code = kExitOk;
   json out = {{"drives", json::array()}, {"errors", json::array()}};

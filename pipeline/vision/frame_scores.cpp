@@ -23,6 +23,22 @@ double thumb_distance(const cv::Mat& a, const cv::Mat& b) {
   return cv::norm(a, b, cv::NORM_L1) / double(a.total());
 }
 
+double aligned_distance(const cv::Mat& a, const cv::Mat& b) {
+  if (a.empty() || b.empty() || a.size() != b.size()) return 255.0;
+  const int w = a.cols * 2 / 3;  // the luma part of a thumbnail
+  cv::Mat fa, fb;
+  a(cv::Rect(0, 0, w, a.rows)).convertTo(fa, CV_32F);
+  b(cv::Rect(0, 0, w, b.rows)).convertTo(fb, CV_32F);
+  const cv::Point2d shift = cv::phaseCorrelate(fa, fb);
+  const int dx = int(std::lround(shift.x)), dy = int(std::lround(shift.y));
+  const int x0 = std::max(0, dx), x1 = std::min(w, w + dx);
+  const int y0 = std::max(0, dy), y1 = std::min(a.rows, a.rows + dy);
+  if (x1 - x0 < w / 2 || y1 - y0 < a.rows / 2) return thumb_distance(a, b);  // no plausible shift
+  const cv::Rect in_b(x0, y0, x1 - x0, y1 - y0);
+  const cv::Rect in_a(x0 - dx, y0 - dy, x1 - x0, y1 - y0);
+  return cv::norm(a(in_a), b(in_b), cv::NORM_L1) / double(in_b.area());
+}
+
 int hamming(uint64_t a, uint64_t b) { return std::popcount(a ^ b); }
 
 FrameScores FrameAnalyzer::analyze(int64_t index, double t_s, const cv::Mat& y, const cv::Mat& u,

@@ -28,10 +28,16 @@ struct FrameScores {
 
   // Picture quality for choosing among neighbours: sharp and well exposed.
   double quality() const;
+  // Nearly all black or blown out, or without any detail.
+  bool unusable() const { return dark_fraction > 0.9 || bright_fraction > 0.9 || sharpness < 1.0; }
 };
 
 // Mean absolute difference of two thumbnails, on the same scale as content.
 double thumb_distance(const cv::Mat& a, const cv::Mat& b);
+
+// Luma distance of two thumbnails after undoing the global shift between them
+// (phase correlation): what changed besides the camera panning.
+double aligned_distance(const cv::Mat& a, const cv::Mat& b);
 
 int hamming(uint64_t a, uint64_t b);
 

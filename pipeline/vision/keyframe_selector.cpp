@@ -15,15 +15,69 @@ const char* to_string(Reason r) {
   return "?";
 }
 
-double KeyframeSelector::baseline() const {
-  // The median: one cut's spike must not raise the bar for the next.
-  if (baseline_.empty()) return 0.0;
+namespace {
+// The median: one cut's spike must not raise the bar for the next.
+double median_of(const std::deque<std::pair<double, double>>& values) {
+  if (values.empty()) return 0.0;
   std::vector<double> v;
-  v.reserve(baseline_.size());
-  for (const auto& [t, c] : baseline_) v.push_back(c);
+  v.reserve(values.size());
+  for (const auto& [t, x] : values) v.push_back(x);
   auto mid = v.begin() + std::ptrdiff_t(v.size() / 2);
   std::nth_element(v.begin(), mid, v.end());
   return *mid;
+}
+
+// How far the middle frame of a span is from the mix of its ends, relative to
+// how far the ends are apart: near 0 for a dissolve (the middle IS the mix),
+// about 0.5 when something moved (each pixel is one end or the other).
+double blend_error(const cv::Mat& first, const cv::Mat& middle, const cv::Mat& last) {
+  cv::Mat mix;
+  cv::addWeighted(first, 0.5, last, 0.5, 0, mix);
+  const double apart = thumb_distance(first, last);
+  return apart > 0 ? thumb_distance(middle, mix) / apart : 1.0;
+}
+}  // namespace
+
+double KeyframeSelector::baseline() const { return median_of(baseline_); }
+
+void KeyframeSelector::track_gradual(const FrameScores& f, SelectorStep& step) {
+  ring_.emplace_back(f.t_s, f.thumb);
+  while (ring_.size() > 2 && ring_[1].first <= f.t_s - cfg_.dissolve_s + 0.5 * frame_period_) ring_.pop_front();
+  if (ring_.front().first > f.t_s - cfg_.dissolve_s + 0.5 * frame_period_) return;  // not a full span yet
+  if (candidate_ || f.t_s < gradual_quiet_until_t_) {
+    gradual_.reset();  // the span holds a cut or a transient: theirs to judge
+    return;
+  }
+  const double d = aligned_distance(ring_.front().second, f.thumb);
+  const double base = median_of(long_baseline_);
+  const bool high = d >= cfg_.cut_threshold && d >= cfg_.cut_ratio * base;
+  if (!gradual_) {
+    if (high)
+      gradual_ = Gradual{f.index, f.t_s, d, f.t_s,
+                         blend_error(ring_.front().second, ring_[ring_.size() / 2].second, f.thumb)};
+    else {
+      long_baseline_.emplace_back(f.t_s, d);
+      while (long_baseline_.front().first < f.t_s - 4 * cfg_.dissolve_s) long_baseline_.pop_front();
+    }
+    return;
+  }
+  if (d > gradual_->peak) {
+    gradual_ = Gradual{f.index, f.t_s, d, gradual_->start_t, blend_error(ring_.front().second,
+                                                                        ring_[ring_.size() / 2].second, f.thumb)};
+  }
+  if (high && f.t_s - gradual_->start_t <= cfg_.max_transition_s + cfg_.dissolve_s) return;
+  // Over: the distance peaks when the span covers the whole transition, so
+  // the transition sits about half a span before the peak.
+  if (gradual_->blend_error > cfg_.dissolve_blend_max) {  // something moved: not a mix of two shots
+    gradual_.reset();
+    return;
+  }
+  close_window(step);
+  const double mid_t = gradual_->peak_t - cfg_.dissolve_s / 2;
+  const int64_t mid = gradual_->peak_index - int64_t(std::lround(cfg_.dissolve_s / 2 / frame_period_));
+  window_ = Window{Reason::kDissolve, mid, mid_t, gradual_->peak, f.t_s + cfg_.window_s, false, std::nullopt};
+  gradual_.reset();
+  gradual_quiet_until_t_ = f.t_s + cfg_.dissolve_s;  // the span still holds this one
 }
 
 bool KeyframeSelector::elevated(const FrameScores& f, double base) const {
@@ -39,6 +93,7 @@ bool KeyframeSelector::is_duplicate(uint64_t hash) const {
 
 void KeyframeSelector::consider(const FrameScores& f, SelectorStep& step) {
   if (!window_ || f.t_s < last_selected_t_ + cfg_.min_gap_s) return;
+  if (f.unusable()) return;  // black, blown out or blank: never worth labelling
   if (!window_->best || f.quality() > window_->best->quality()) {
     window_->best = f;
     window_->best->thumb = cv::Mat();  // the selector keeps no pixels of candidates
@@ -79,18 +134,15 @@ void KeyframeSelector::close_window(SelectorStep& step) {
 void KeyframeSelector::resolve_candidate(const FrameScores& f, SelectorStep& step) {
   const Candidate c = *candidate_;
   candidate_.reset();
-  const double after = thumb_distance(c.pre_thumb, f.thumb);
   const bool cut = c.peak_content >= cfg_.cut_threshold && c.peak_content >= cfg_.cut_ratio * c.baseline;
-  const bool dissolve = !cut && c.run_length >= 3 && after >= cfg_.cut_threshold &&
-                        after >= 2 * cfg_.cut_ratio * c.baseline;
   if (!window_ || !window_->provisional) return;
-  if (!cut && !dissolve) {
+  if (!cut) {
     window_.reset();
     return;
   }
   window_->provisional = false;
-  window_->reason = cut ? Reason::kCut : Reason::kDissolve;
-  window_->change = cut ? c.peak_content : after;
+  window_->reason = Reason::kCut;
+  window_->change = c.peak_content;
   window_->close_t = std::max(f.t_s, c.last_elevated_t + cfg_.window_s);
   (void)step;
 }
@@ -129,6 +181,7 @@ SelectorStep KeyframeSelector::push(const FrameScores& f) {
   } else if (up) {
     // A run starts: what was open closes on the frames before it.
     close_window(step);
+    gradual_quiet_until_t_ = f.t_s + cfg_.dissolve_s + cfg_.flash_max_s;
     candidate_ = Candidate{prev_->thumb, f.index, f.t_s, f.t_s, 1, base, f.content, f.content};
     window_ = Window{Reason::kCut, f.index, f.t_s, 0.0, 0.0, true, std::nullopt};
   } else {
@@ -138,6 +191,7 @@ SelectorStep KeyframeSelector::push(const FrameScores& f) {
     consider(f, step);
   }
 
+  track_gradual(f, step);
   if (window_ && !window_->provisional && f.t_s >= window_->close_t) {
     if (window_->best || window_->reason == Reason::kInterval) close_window(step);
     else window_->close_t = f.t_s + cfg_.window_s;  // nothing eligible yet (min_gap): keep looking

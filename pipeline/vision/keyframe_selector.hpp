@@ -2,9 +2,12 @@
 // FrameScores. Pure logic: no I/O, no pixels beyond the scores' thumbnails.
 //
 // Rules, in the order they act:
-//  * A transition (hard cut or gradual dissolve) is a run of frames whose
-//    content change stands out against the recent baseline (adaptive, as in
-//    PySceneDetect's AdaptiveDetector). One keyframe per transition.
+//  * A hard cut is a frame whose content change stands out against the
+//    recent baseline (adaptive, as in PySceneDetect's AdaptiveDetector).
+//  * A gradual transition (dissolve, fade) changes each frame too little to
+//    stand out, so it is found over `dissolve_s`: the distance between a
+//    frame and the one dissolve_s before it, with the camera's pan undone,
+//    against that distance's own baseline. One keyframe per transition.
 //  * A transient is not a transition: when the picture returns to what it
 //    was before the run within `flash_max_s` (a flash, headlights, a tunnel
 //    exit, a few blurred or black frames), the run is dropped.
@@ -12,6 +15,7 @@
 //    a frame that is a near-duplicate (dHash distance) of a recent keyframe is
 //    not taken for this rule, so a car waiting at a red light yields one frame.
 //  * No two keyframes closer than `min_gap_s`.
+//  * A frame that is nearly all black, blown out or blank is never chosen.
 //  * Each rule opens a window of `window_s`; the sharpest well-exposed frame
 //    in it is chosen, so a blurred or black frame loses to a sharp neighbour.
 //
@@ -43,6 +47,8 @@ struct SelectorConfig {
   int duplicate_memory = 8;     // recent keyframes a frame is compared with
   double baseline_s = 1.0;      // span of the adaptive baseline
   double max_transition_s = 2.0;  // a longer run is judged as it stands
+  double dissolve_s = 1.0;        // span over which gradual transitions are measured
+  double dissolve_blend_max = 0.35;  // a dissolve's middle frame is this close to the mix of its ends
 };
 
 enum class Reason { kStart, kCut, kDissolve, kInterval };
@@ -95,7 +101,16 @@ class KeyframeSelector {
     std::optional<FrameScores> best;
   };
 
+  struct Gradual {  // a gradual transition in progress
+    int64_t peak_index = 0;
+    double peak_t = 0.0;
+    double peak = 0.0;
+    double start_t = 0.0;
+    double blend_error = 1.0;  // at the peak
+  };
+
   double baseline() const;
+  void track_gradual(const FrameScores& f, SelectorStep& step);
   bool elevated(const FrameScores& f, double base) const;
   bool is_duplicate(uint64_t hash) const;
   void consider(const FrameScores& f, SelectorStep& step);
@@ -107,6 +122,10 @@ class KeyframeSelector {
   std::optional<Candidate> candidate_;
   std::optional<Window> window_;
   std::optional<FrameScores> prev_;
+  std::deque<std::pair<double, cv::Mat>> ring_;          // (t, thumb) over dissolve_s
+  std::deque<std::pair<double, double>> long_baseline_;  // (t, aligned distance over dissolve_s)
+  std::optional<Gradual> gradual_;
+  double gradual_quiet_until_t_ = -1e9;                  // after a cut or transient
   double frame_period_ = 1.0 / 30;
   double last_selected_t_ = -1e9;
   std::deque<uint64_t> recent_hashes_;
