@@ -23,14 +23,43 @@ double thumb_distance(const cv::Mat& a, const cv::Mat& b) {
   return cv::norm(a, b, cv::NORM_L1) / double(a.total());
 }
 
-double aligned_distance(const cv::Mat& a, const cv::Mat& b) {
-  if (a.empty() || b.empty() || a.size() != b.size()) return 255.0;
-  const int w = a.cols * 2 / 3;  // the luma part of a thumbnail
+namespace {
+// Whole-pixel shift of b against a, from the luma parts of two thumbnails.
+cv::Point luma_shift(const cv::Mat& a, const cv::Mat& b) {
+  const int w = a.cols * 2 / 3;
   cv::Mat fa, fb;
   a(cv::Rect(0, 0, w, a.rows)).convertTo(fa, CV_32F);
   b(cv::Rect(0, 0, w, b.rows)).convertTo(fb, CV_32F);
   const cv::Point2d shift = cv::phaseCorrelate(fa, fb);
-  const int dx = int(std::lround(shift.x)), dy = int(std::lround(shift.y));
+  return {int(std::lround(shift.x)), int(std::lround(shift.y))};
+}
+}  // namespace
+
+cv::Mat align_to(const cv::Mat& moving, const cv::Mat& fixed) {
+  if (moving.empty() || moving.size() != fixed.size()) return moving;
+  const cv::Point s = luma_shift(moving, fixed);
+  const int w = moving.cols * 2 / 3;
+  if (std::abs(s.x) > w / 2 || std::abs(s.y) > moving.rows / 2) return moving;
+  cv::Mat out = moving.clone();
+  const cv::Mat m = (cv::Mat_<double>(2, 3) << 1, 0, s.x, 0, 1, s.y);
+  cv::Mat luma = out(cv::Rect(0, 0, w, out.rows));
+  cv::warpAffine(moving(cv::Rect(0, 0, w, moving.rows)), luma, m, luma.size(), cv::INTER_NEAREST,
+                 cv::BORDER_REPLICATE);
+  // chroma planes are half size: shift them by half as much
+  const cv::Mat mc = (cv::Mat_<double>(2, 3) << 1, 0, s.x / 2.0, 0, 1, s.y / 2.0);
+  for (int plane = 0; plane < 2; ++plane) {
+    const cv::Rect r(w, plane * (moving.rows / 2), moving.cols - w, moving.rows / 2);
+    cv::Mat dst = out(r);
+    cv::warpAffine(moving(r), dst, mc, r.size(), cv::INTER_NEAREST, cv::BORDER_REPLICATE);
+  }
+  return out;
+}
+
+double aligned_distance(const cv::Mat& a, const cv::Mat& b) {
+  if (a.empty() || b.empty() || a.size() != b.size()) return 255.0;
+  const int w = a.cols * 2 / 3;  // the luma part of a thumbnail
+  const cv::Point shift = luma_shift(a, b);
+  const int dx = shift.x, dy = shift.y;
   const int x0 = std::max(0, dx), x1 = std::min(w, w + dx);
   const int y0 = std::max(0, dy), y1 = std::min(a.rows, a.rows + dy);
   if (x1 - x0 < w / 2 || y1 - y0 < a.rows / 2) return thumb_distance(a, b);  // no plausible shift

@@ -39,6 +39,10 @@ double thumb_distance(const cv::Mat& a, const cv::Mat& b);
 // (phase correlation): what changed besides the camera panning.
 double aligned_distance(const cv::Mat& a, const cv::Mat& b);
 
+// `moving` shifted by the global translation that best lays it onto `fixed`
+// (the luma part decides; edges are replicated).
+cv::Mat align_to(const cv::Mat& moving, const cv::Mat& fixed);
+
 int hamming(uint64_t a, uint64_t b);
 
 class FrameAnalyzer {

@@ -29,11 +29,13 @@ double median_of(const std::deque<std::pair<double, double>>& values) {
 
 // How far the middle frame of a span is from the mix of its ends, relative to
 // how far the ends are apart: near 0 for a dissolve (the middle IS the mix),
-// about 0.5 when something moved (each pixel is one end or the other).
+// about 0.5 when something moved (each pixel is one end or the other). Each
+// end is first shifted onto the middle, so a panning camera is no motion.
 double blend_error(const cv::Mat& first, const cv::Mat& middle, const cv::Mat& last) {
+  const cv::Mat a = align_to(first, middle), b = align_to(last, middle);
   cv::Mat mix;
-  cv::addWeighted(first, 0.5, last, 0.5, 0, mix);
-  const double apart = thumb_distance(first, last);
+  cv::addWeighted(a, 0.5, b, 0.5, 0, mix);
+  const double apart = thumb_distance(a, b);
   return apart > 0 ? thumb_distance(middle, mix) / apart : 1.0;
 }
 }  // namespace

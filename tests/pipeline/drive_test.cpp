@@ -1,0 +1,232 @@
+// Drive analysis on real GStreamer pipelines over real video files: the
+// generated drives (with ground truth) and Debian's opencv-doc footage.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <set>
+
+#include "drive.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace dashloop::pipeline {
+namespace {
+
+const fs::path kData = DASHLOOP_TESTDATA;
+const fs::path kOpencvData = "/usr/share/doc/opencv-doc/examples/data";
+
+struct Scores {
+  int true_pos = 0, false_pos = 0, false_neg = 0;
+  double precision() const { return true_pos + false_pos ? double(true_pos) / (true_pos + false_pos) : 1.0; }
+  double recall() const { return true_pos + false_neg ? double(true_pos) / (true_pos + false_neg) : 1.0; }
+};
+
+// A detected transition matches a true one when its trigger lies within
+// `slack` frames of it (a dissolve: of its span). Each truth matches once.
+Scores match(const std::vector<std::pair<int64_t, int64_t>>& truth, const std::vector<int64_t>& found, int slack) {
+  Scores s;
+  std::vector<bool> used(truth.size(), false);
+  for (int64_t f : found) {
+    bool hit = false;
+    for (size_t i = 0; i < truth.size() && !hit; ++i)
+      if (!used[i] && f >= truth[i].first - slack && f <= truth[i].second + slack) used[i] = hit = true;
+    hit ? ++s.true_pos : ++s.false_pos;
+  }
+  for (bool u : used) s.false_neg += u ? 0 : 1;
+  return s;
+}
+
+class DriveTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("dashloop-drive-" + std::to_string(getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result<DriveResult> analyze(const std::string& arg, bool triage = false) {
+    auto source = media::parse_source(arg);
+    if (!source.ok()) return source.status();
+    DriveOptions o;
+    o.keyframe_dir = dir_;
+    o.reader.keyframes_only = triage;
+    return analyze_drive(*source, o);
+  }
+  static json truth(const std::string& name) {
+    std::ifstream in(kData / name);
+    return json::parse(in);
+  }
+  static std::vector<int64_t> transitions(const DriveResult& r) {
+    std::vector<int64_t> out;
+    for (const auto& k : r.keyframes)
+      if (k.keyframe.reason == vision::Reason::kCut || k.keyframe.reason == vision::Reason::kDissolve)
+        out.push_back(k.keyframe.trigger_index);
+    return out;
+  }
+  static std::vector<std::pair<int64_t, int64_t>> truth_transitions(const json& t) {
+    std::vector<std::pair<int64_t, int64_t>> out;
+    for (int64_t c : t["cuts"]) out.emplace_back(c, c);
+    for (const auto& d : t["dissolves"]) out.emplace_back(d[0].get<int64_t>(), d[1].get<int64_t>());
+    return out;
+  }
+  fs::path dir_;
+};
+
+TEST_F(DriveTest, ReadsMp4MkvAndTs) {
+  for (const char* name : {"drive_s3.mp4", "drive_s3mkv.mkv", "drive_s3ts.ts"}) {
+    SCOPED_TRACE(name);
+    auto r = analyze((kData / name).string());
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ(r->frames, 600);
+    EXPECT_EQ(r->stream.width, 640);
+    EXPECT_EQ(r->stream.height, 360);
+    EXPECT_NEAR(r->stream.fps, 30.0, 0.01);
+    EXPECT_EQ(r->dropped, 0);
+    EXPECT_EQ(transitions(*r), (std::vector<int64_t>{180, 450})) << "same cuts whatever the container";
+  }
+}
+
+TEST_F(DriveTest, CutsAndDissolvesOnGeneratedDrivesPrecisionAndRecall) {
+  Scores total;
+  for (const char* name : {"drive_s1", "drive_s2"}) {
+    auto r = analyze((kData / (std::string(name) + ".mp4")).string());
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    const auto s = match(truth_transitions(truth(std::string(name) + ".json")), transitions(*r), 2);
+    total.true_pos += s.true_pos;
+    total.false_pos += s.false_pos;
+    total.false_neg += s.false_neg;
+  }
+  RecordProperty("precision", std::to_string(total.precision()));
+  RecordProperty("recall", std::to_string(total.recall()));
+  EXPECT_GE(total.true_pos, 8);
+  EXPECT_GE(total.precision(), 0.95);
+  EXPECT_GE(total.recall(), 0.95);
+}
+
+TEST_F(DriveTest, FlashBlurAndBlackFramesAreNotCutsAndNeverChosen) {
+  auto r = analyze((kData / "drive_s2.mp4").string());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const json t = truth("drive_s2.json");
+  std::set<int64_t> bad;
+  for (const auto& f : t["flashes"])
+    for (int64_t i = f[0]; i <= f[1].get<int64_t>(); ++i) bad.insert(i);
+  for (int64_t i : t["blurred"]) bad.insert(i);
+  for (int64_t i : t["black"]) bad.insert(i);
+  for (const auto& k : r->keyframes) {
+    EXPECT_FALSE(bad.count(k.keyframe.index)) << "frame " << k.keyframe.index << " is flashed, blurred or black";
+    if (k.keyframe.reason == vision::Reason::kCut) {
+      EXPECT_FALSE(bad.count(k.keyframe.trigger_index)) << "a transient was taken for a cut at "
+                                                         << k.keyframe.trigger_index;
+      EXPECT_FALSE(bad.count(k.keyframe.trigger_index - 1)) << "a transient's end was taken for a cut";
+    }
+  }
+}
+
+TEST_F(DriveTest, StationaryStretchYieldsAtMostTwoKeyframes) {
+  auto r = analyze((kData / "drive_s2.mp4").string());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const json t = truth("drive_s2.json");
+  ASSERT_FALSE(t["stationary"].empty());
+  for (const auto& st : t["stationary"]) {
+    const int64_t a = st[0], b = st[1];
+    const auto n = std::count_if(r->keyframes.begin(), r->keyframes.end(), [&](const SelectedKeyframe& k) {
+      return k.keyframe.index >= a && k.keyframe.index <= b;
+    });
+    EXPECT_LE(n, 2) << "stationary " << a << ".." << b << " (" << (b - a + 1) / 30 << " s)";
+  }
+}
+
+TEST_F(DriveTest, KeyframesAreFullResolutionJpegs) {
+  auto r = analyze((kData / "drive_s3.mp4").string());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_FALSE(r->keyframes.empty());
+  for (const auto& k : r->keyframes) {
+    const cv::Mat img = cv::imread(k.image.string());
+    ASSERT_FALSE(img.empty()) << k.image;
+    EXPECT_EQ(img.cols, 640);
+    EXPECT_EQ(img.rows, 360);
+  }
+}
+
+TEST_F(DriveTest, AnalysisWidthDoesNotChangeTheJpegSize) {
+  auto source = media::parse_source((kData / "drive_short.mp4").string());
+  ASSERT_TRUE(source.ok());
+  DriveOptions o;
+  o.keyframe_dir = dir_;
+  o.analysis_width = 160;
+  auto r = analyze_drive(*source, o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_FALSE(r->keyframes.empty());
+  EXPECT_EQ(cv::imread(r->keyframes[0].image.string()).cols, 640);
+}
+
+TEST_F(DriveTest, RealFootageHandCheckedCuts) {
+  const fs::path megamind = kOpencvData / "Megamind.avi";
+  if (!fs::exists(megamind)) GTEST_SKIP() << megamind << " missing: install opencv-doc (scripts/setup.sh does)";
+  // Checked by eye on a contact sheet of every frame: frame 0 is a black
+  // leader, then shots start at frames 1, 98, 154 and 200. No dissolves.
+  auto r = analyze(megamind.string());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const auto s = match({{1, 1}, {98, 98}, {154, 154}, {200, 200}}, transitions(*r), 1);
+  EXPECT_GE(s.precision(), 0.95);
+  EXPECT_GE(s.recall(), 0.95);
+  for (const auto& k : r->keyframes) EXPECT_NE(k.keyframe.index, 0) << "the black leader was chosen";
+}
+
+TEST_F(DriveTest, RealFootageWithoutCutsYieldsNone) {
+  // vtest.avi: one fixed camera, people walking, 79.5 s; tree.avi: one shot.
+  for (const char* name : {"vtest.avi", "tree.avi"}) {
+    const fs::path file = kOpencvData / name;
+    if (!fs::exists(file)) GTEST_SKIP() << file << " missing: install opencv-doc (scripts/setup.sh does)";
+    auto r = analyze(file.string());
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_TRUE(transitions(*r).empty()) << name;
+    EXPECT_GE(r->keyframes.size(), 1u);
+  }
+}
+
+TEST_F(DriveTest, TriageDecodesOnlyTheStreamsIFrames) {
+  auto full = analyze((kData / "drive_s1.mp4").string());
+  auto triage = analyze((kData / "drive_s1.mp4").string(), true);
+  ASSERT_TRUE(full.ok() && triage.ok()) << triage.status().message();
+  EXPECT_EQ(triage->frames, 60) << "one I-frame a second for 60 s";
+  EXPECT_GE(triage->keyframes.size(), 2u);
+  for (const auto& k : triage->keyframes) EXPECT_EQ(k.keyframe.index % 30, 0) << "only I-frames can be chosen";
+}
+
+TEST_F(DriveTest, TruncatedFileIsAnErrorNamingIt) {
+  const std::string file = (kData / "truncated.mp4").string();
+  auto r = analyze(file);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(file), std::string::npos) << r.status().message();
+}
+
+TEST_F(DriveTest, RandomBytesAreAnErrorNamingTheFile) {
+  const std::string file = (kData / "garbage.mp4").string();
+  auto r = analyze(file);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(file), std::string::npos) << r.status().message();
+}
+
+TEST_F(DriveTest, MissingFileAndUnknownSchemeAreErrors) {
+  EXPECT_EQ(media::parse_source("/no/such/drive.mp4").status().kind(), Status::Kind::kNotFound);
+  EXPECT_EQ(media::parse_source("ftp://x/y.mp4").status().kind(), Status::Kind::kInvalidArgument);
+  EXPECT_FALSE(media::parse_source("test://ball?frames=x").ok());
+}
+
+TEST_F(DriveTest, TestSourceGivesItsFrames) {
+  auto r = analyze("test://ball?frames=45&width=320&height=240");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->frames, 45);
+  EXPECT_EQ(r->stream.width, 320);
+}
+
+}  // namespace
+}  // namespace dashloop::pipeline

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Generates the test drives (deterministic) into DIR. Reuses files that exist.
+#   make_testdata.sh MAKE_DRIVE_TOOL DIR
+set -euo pipefail
+tool=$1
+out=$2
+mkdir -p "$out"
+
+gen() {  # name args...
+  local name=$1
+  shift
+  if [ ! -s "$out/$name" ]; then
+    "$tool" --out "$out/$name.part" --truth "$out/${name%.*}.json" "$@" >/dev/null
+    mv "$out/$name.part" "$out/$name"
+  fi
+}
+
+gen drive_s1.mp4 --seed 1 --seconds 60
+gen drive_s2.mp4 --seed 2 --seconds 80
+gen drive_s3.mp4 --seed 3 --seconds 20
+gen drive_s3mkv.mkv --seed 3 --seconds 20 --container mkv
+gen drive_s3ts.ts --seed 3 --seconds 20 --container ts
+gen drive_short.mp4 --seed 4 --seconds 10
+
+# A copy cut off at 60 % (a dump that did not finish) and random bytes.
+if [ ! -s "$out/truncated.mp4" ]; then
+  size=$(stat -c %s "$out/drive_s3.mp4")
+  head -c $((size * 6 / 10)) "$out/drive_s3.mp4" >"$out/truncated.mp4"
+fi
+if [ ! -s "$out/garbage.mp4" ]; then
+  python3 -c "import random,sys; random.seed(7); sys.stdout.buffer.write(bytes(random.getrandbits(8) for _ in range(500000)))" >"$out/garbage.mp4"
+fi
+echo "test data ready in $out"
