@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# End-to-end: the dashloop binary as a user and a script run it.
+#   cli_test.sh DASHLOOP_BINARY TESTDATA_DIR
+# Each check prints PASS or FAIL; the script exits non-zero on any FAIL.
+set -uo pipefail
+bin=$1
+data=$2
+work=$(mktemp -d /tmp/dashloop-e2e.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fails=0
+passes=0
+
+check() {  # description, then a command that must succeed
+  local what=$1
+  shift
+  if "$@"; then
+    echo "PASS: $what"
+    passes=$((passes + 1))
+  else
+    echo "FAIL: $what"
+    fails=$((fails + 1))
+  fi
+}
+run() {  # runs dashloop, keeping stdout, stderr and the exit code
+  "$bin" "$@" >"$work/out" 2>"$work/err"
+  echo $? >"$work/rc"
+}
+rc_is() { [ "$(cat "$work/rc")" = "$1" ] || { echo "  exit $(cat "$work/rc"), wanted $1; stderr: $(cat "$work/err")"; false; }; }
+err_has() { grep -qF -- "$1" "$work/err" || { echo "  stderr lacks '$1': $(cat "$work/err")"; false; }; }
+out_has() { grep -qF -- "$1" "$work/out" || { echo "  stdout lacks '$1': $(cat "$work/out")"; false; }; }
+json_ok() { python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if ($1) else 1)" || { echo "  JSON check failed: $1"; false; }; }
+snapshot() {  # the catalog's drives and the files under keyframes/
+  "$bin" -d "$1" drives --json 2>/dev/null
+  (cd "$1" && find keyframes -type f | sort)
+}
+
+d="$work/data"
+
+run --help
+check "--help exits 0" rc_is 0
+run ingest --help
+check "ingest --help exits 0 and documents --mode" bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q -- --mode $work/out"
+run
+check "no subcommand is a usage error (2)" rc_is 2
+
+run -d "$d" ingest "$data/drive_s3.mp4" --json
+check "ingest --json exits 0" rc_is 0
+check "JSON has the drive, frames and keyframes with reason and scores" json_ok \
+  "d['drives'][0]['frames'] == 600 and d['drives'][0]['drive_id'] >= 1 and len(d['drives'][0]['keyframes']) >= 2 \
+   and all({'frame','t_s','reason','scores','image'} <= set(k) for k in d['drives'][0]['keyframes']) \
+   and {'cut'} <= {k['reason'] for k in d['drives'][0]['keyframes']}"
+check "keyframe images exist at full resolution" python3 -c "
+import json,struct
+d=json.load(open('$work/out'))
+for k in d['drives'][0]['keyframes']:
+    b=open(k['image'],'rb').read()
+    assert b[:2]==b'\xff\xd8', k['image']
+    i=2
+    while True:
+        m,l=struct.unpack('>HH',b[i:i+4])
+        if m in (0xffc0,0xffc1,0xffc2):
+            h,w=struct.unpack('>HH',b[i+5:i+9]); assert (w,h)==(640,360),(w,h); break
+        i+=2+l
+"
+
+run -d "$d" ingest "$data/drive_short.mp4"
+check "plain ingest prints a summary line" bash -c "grep -q 'real time' $work/out && grep -q 'keyframes' $work/out"
+
+before=$(snapshot "$d")
+for bad in truncated.mp4 garbage.mp4; do
+  run -d "$d" ingest "$data/$bad"
+  check "$bad: exit 3" rc_is 3
+  check "$bad: the error names the file" err_has "$data/$bad"
+  check "$bad: catalog and keyframes unchanged" [ "$before" = "$(snapshot "$d")" ]
+done
+check "no staging directory is left behind" bash -c "! ls -a $d/keyframes | grep -q staging"
+
+run -d "$d" ingest "$data/no-such-drive.mp4"
+check "missing file: exit 3, named" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -qF no-such-drive.mp4 $work/err"
+
+run -d "$d" ingest "$data/drive_short.mp4" "$data/garbage.mp4" --json
+check "a good and a bad file: exit 3" rc_is 3
+check "...the good one is stored, the bad one reported" json_ok "len(d['drives']) == 1 and d['errors'][0]['source'].endswith('garbage.mp4')"
+
+printf '[ingest]\nmode = "full"\nspeed = 2\n' >"$work/bad.toml"
+run -c "$work/bad.toml" -d "$d" ingest "$data/drive_short.mp4"
+check "unknown config key: exit 2" rc_is 2
+check "...names file, line and key" err_has "$work/bad.toml:3: unknown key 'ingest.speed'"
+printf '[keyframes]\nmax_gap_s = "often"\n' >"$work/bad2.toml"
+run -c "$work/bad2.toml" -d "$d" ingest "$data/drive_short.mp4"
+check "wrong config type: exit 2, named" bash -c "[ \"\$(cat $work/rc)\" = 2 ] && grep -qF \"bad2.toml:2: key 'keyframes.max_gap_s' must be a number\" $work/err"
+run -c "$(dirname "$0")/../../firmware/config/dashloop.toml" -d "$d" drives
+check "the shipped default config is accepted" rc_is 0
+
+mkdir -p "$work/corrupt"
+head -c 100000 /dev/urandom >"$work/corrupt/catalog.sqlite"
+sum=$(sha256sum <"$work/corrupt/catalog.sqlite")
+run -d "$work/corrupt" ingest "$data/drive_short.mp4"
+check "corrupt catalog: exit 4, named" bash -c "[ \"\$(cat $work/rc)\" = 4 ] && grep -qF $work/corrupt/catalog.sqlite $work/err"
+check "...and left exactly as it was" [ "$sum" = "$(sha256sum <"$work/corrupt/catalog.sqlite")" ]
+
+run -d "$d" ingest --mode triage "$data/drive_s1.mp4" --json
+check "triage: analyses one I-frame a second" json_ok "d['drives'][0]['frames'] == 60 and d['drives'][0]['mode'] == 'triage'"
+
+run -d "$d" keyframes 1
+check "keyframes lists a drive's keyframes" bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q cut $work/out"
+run -d "$d" keyframes 999
+check "keyframes of an unknown drive: exit 3" rc_is 3
+run -d "$d" drives
+check "drives lists every stored drive" bash -c "[ \$(wc -l <$work/out) = 4 ]"
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
