@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The README's second command (and CI's): set up, build with warnings as
+# errors, run the unit tests under ASan+UBSan, then every test. The output
+# ends with ctest's own summary line; any failure exits non-zero.
+#   TEST_ARGS="-L unit" scripts/test.sh    pass extra arguments to the last ctest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+jobs=${JOBS:-2}
+
+# 1. Sanitizers: the unit tests (pure code: vision, config, catalog).
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDASHLOOP_SANITIZE=ON -DDASHLOOP_WERROR=ON >/dev/null
+cmake --build build-asan -j"$jobs" --target unit_tests
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest -L unit -j"$jobs" --output-on-failure)
+
+# 2. Everything, warnings as errors: unit, integration (GStreamer on real
+#    files, RTSP), end-to-end (the binary).
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDASHLOOP_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+cd build
+# shellcheck disable=SC2086
+ctest -j"$jobs" --output-on-failure ${TEST_ARGS:-}
