@@ -4,7 +4,8 @@
 //   content    mean absolute change of Y, U and V against the previous frame,
 //              0..255, on a small copy (the PySceneDetect "content" idea in
 //              the decoder's own colour space: no colour conversion)
-//   sharpness  variance of the Laplacian of the luma at analysis size
+//   sharpness  variance of the Laplacian of the luma at analysis size (only
+//              when asked for: the selector needs it in its windows alone)
 //   exposure   mean luma and the fractions of near-black and blown-out pixels
 //   dhash      64-bit difference hash of the luma (near-duplicate checks)
 // No I/O, no GStreamer. One analyzer per stream; not thread-safe.
@@ -19,7 +20,7 @@ struct FrameScores {
   int64_t index = 0;
   double t_s = 0.0;
   double content = 0.0;
-  double sharpness = 0.0;
+  double sharpness = -1.0;  // -1: not measured
   double brightness = 0.0;
   double dark_fraction = 0.0;
   double bright_fraction = 0.0;
@@ -50,11 +51,15 @@ class FrameAnalyzer {
   explicit FrameAnalyzer(int analysis_width = 640) : analysis_width_(analysis_width) {}
 
   // y is WxH, u and v are ceil(W/2) x ceil(H/2).
-  FrameScores analyze(int64_t index, double t_s, const cv::Mat& y, const cv::Mat& u, const cv::Mat& v);
+  FrameScores analyze(int64_t index, double t_s, const cv::Mat& y, const cv::Mat& u, const cv::Mat& v,
+                      bool with_sharpness = true);
 
  private:
+  void shrink(const cv::Mat& src, cv::Mat& dst);
+  double measure_sharpness(const cv::Mat& y);
+
   int analysis_width_;
-  cv::Mat small_y_, small_u_, small_v_, lap_;
+  cv::Mat small_y_, mid_, lap_;
   cv::Mat prev_thumb_;
 };
 

@@ -95,7 +95,7 @@ bool KeyframeSelector::is_duplicate(uint64_t hash) const {
 
 void KeyframeSelector::consider(const FrameScores& f, SelectorStep& step) {
   if (!window_ || f.t_s < last_selected_t_ + cfg_.min_gap_s) return;
-  if (f.unusable()) return;  // black, blown out or blank: never worth labelling
+  if (f.sharpness < 0 || f.unusable()) return;  // unmeasured; black, blown out or blank: never worth labelling
   if (!window_->best || f.quality() > window_->best->quality()) {
     window_->best = f;
     window_->best->thumb = cv::Mat();  // the selector keeps no pixels of candidates
@@ -147,6 +147,10 @@ void KeyframeSelector::resolve_candidate(const FrameScores& f, SelectorStep& ste
   window_->change = c.peak_content;
   window_->close_t = std::max(f.t_s, c.last_elevated_t + cfg_.window_s);
   (void)step;
+}
+
+bool KeyframeSelector::needs_quality(double t_s) const {
+  return !prev_ || window_ || candidate_ || gradual_ || t_s - last_selected_t_ >= cfg_.max_gap_s - frame_period_;
 }
 
 SelectorStep KeyframeSelector::push(const FrameScores& f) {

@@ -77,6 +77,9 @@ class KeyframeSelector {
  public:
   explicit KeyframeSelector(SelectorConfig config = {}) : cfg_(config) {}
 
+  // Whether the next frame, at t_s, may enter a window and so needs its
+  // sharpness measured; the other frames can skip that cost.
+  bool needs_quality(double t_s) const;
   SelectorStep push(const FrameScores& frame);
   SelectorStep finish();
 

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Ingest throughput against decode-only and ffmpeg's scene select, in one run
+# on one machine, on a dashcam-like drive: 1080p30 H.264 main profile, no
+# B-frames, 1 s GOP, about 10 Mbit/s, 97 s.
+#   scripts/bench/ingest_bench.sh [BUILD_DIR] [SECONDS]
+# Prints a Markdown table for docs/BENCHMARKS.md. Needs a built tree.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build}
+seconds=${2:-97}
+work=$build/bench
+mkdir -p "$work"
+drive=$work/drive_1080p_${seconds}s.mp4
+if [ ! -s "$drive" ]; then
+  echo "rendering $drive (once) ..." >&2
+  "$build/dashloop-make-drive" --out "$drive.part" --width 1920 --height 1080 --fps 30 --seconds "$seconds" \
+    --seed 97 --bitrate 10000 --preset veryfast >&2
+  mv "$drive.part" "$drive"
+fi
+
+measure() {  # label, command...: prints "label seconds peak_rss_kb"
+  local label=$1
+  shift
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || { cat "$work/stderr" >&2; exit 1; }
+  echo "$label $(cat "$work/time")"
+}
+
+rm -rf "$work/data"
+{
+  measure decode gst-launch-1.0 -q filesrc location="$drive" ! decodebin ! fakesink sync=false
+  measure full "$build/dashloop" -d "$work/data" ingest -q --mode full "$drive"
+  measure ffmpeg ffmpeg -nostdin -hide_banner -loglevel error -i "$drive" -vf "select='gt(scene,0.3)'" -f null -
+  measure triage "$build/dashloop" -d "$work/data" ingest -q --mode triage "$drive"
+} >"$work/results"
+
+python3 - "$work/results" "$drive" "$seconds" <<'PY'
+import sys
+rows = {l.split()[0]: (float(l.split()[1]), int(l.split()[2])) for l in open(sys.argv[1])}
+secs = float(sys.argv[3])
+t = {k: v[0] for k, v in rows.items()}
+print(f"Drive: {sys.argv[2]} ({secs:.0f} s, 1920x1080@30, H.264 main, no B-frames, GOP 30, 10 Mbit/s)\n")
+print("| run | wall s | x real time | peak RSS MB |")
+print("|---|---|---|---|")
+names = {"decode": "(a) gst-launch decode only to fakesink", "full": "(b) dashloop ingest --mode full",
+         "ffmpeg": "(c) ffmpeg select='gt(scene,0.3)'", "triage": "(d) dashloop ingest --mode triage"}
+for k in ["decode", "full", "ffmpeg", "triage"]:
+    s, rss = rows[k]
+    print(f"| {names[k]} | {s:.2f} | {secs / s:.1f} | {rss / 1024:.0f} |")
+print()
+print(f"- full vs decode-only throughput: (b)/(a) = {t['decode'] / t['full']:.2f} (target >= 0.9)")
+print(f"- triage vs ffmpeg scene select: (d)/(c) = {t['ffmpeg'] / t['triage']:.2f}x faster (target >= 3)")
+print(f"- peak RSS: full {rows['full'][1] / 1024:.0f} MB, triage {rows['triage'][1] / 1024:.0f} MB (target <= 300)")
+PY
