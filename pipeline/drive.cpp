@@ -70,6 +70,10 @@ Result<DriveResult> analyze_drive(const media::Source& source, const DriveOption
   };
 
   for (;;) {
+    if (options.stop && options.stop->load()) {
+      result.stopped = true;
+      break;
+    }
     auto next = reader.next();
     if (!next.ok()) return next.status();
     if (!next->has_value()) break;
@@ -93,7 +97,7 @@ Result<DriveResult> analyze_drive(const media::Source& source, const DriveOption
 
   result.stream = reader.info();
   if (result.stream.fps > 0 && !options.reader.keyframes_only) result.media_s += 1.0 / result.stream.fps;
-  if (result.stream.duration_s > 0) result.media_s = std::max(result.media_s, result.stream.duration_s);
+  if (result.stream.duration_s > 0 && !result.stopped) result.media_s = std::max(result.media_s, result.stream.duration_s);
   result.dropped = reader.dropped();
   result.elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
   return result;

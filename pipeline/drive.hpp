@@ -6,6 +6,7 @@
 // Errors name the source. No catalog, no bus: the caller stores the result.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -24,6 +25,9 @@ struct DriveOptions {
   vision::SelectorConfig selector;
   std::filesystem::path keyframe_dir;  // must exist
   int jpeg_quality = 90;
+  // Set from another thread to end the drive early: what was analysed so far
+  // is the result (a live camera's recording ends when the operator says so).
+  const std::atomic<bool>* stop = nullptr;
   // Sees every frame's scores (diagnostics, tests); may be empty.
   std::function<void(const vision::FrameScores&)> on_scores;
 };
@@ -46,6 +50,7 @@ struct DriveResult {
   int64_t dropped = 0;      // skipped by a live source while we were behind
   double media_s = 0.0;     // seconds of video covered
   double elapsed_s = 0.0;   // wall time
+  bool stopped = false;     // ended by DriveOptions::stop, not by the stream
   std::vector<SelectedKeyframe> keyframes;
 };
 

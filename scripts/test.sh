@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The README's second command (and CI's): set up, build with warnings as
-# errors, run the unit tests under ASan+UBSan, then every test. The output
+# errors, run the unit tests under ASan+UBSan, cross-build for aarch64 and
+# run its unit tests under qemu, then every test. The output
 # ends with ctest's own summary line; any failure exits non-zero.
 #   TEST_ARGS="-L unit" scripts/test.sh    pass extra arguments to the last ctest
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --cross
 jobs=${JOBS:-2}
 
 # 1. Sanitizers: the unit tests (pure code: vision, config, catalog).
@@ -14,7 +15,15 @@ cmake --build build-asan -j"$jobs" --target unit_tests
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest -L unit -j"$jobs" --output-on-failure)
 
-# 2. Everything, warnings as errors: unit, integration (GStreamer on real
+# 2. The Jetson's architecture: cross-build for aarch64 against a Debian
+#    arm64 sysroot and run the unit tests under qemu-user.
+if [ -n "${DASHLOOP_SKIP_CROSS:-}" ]; then
+  echo "cross build SKIPPED: DASHLOOP_SKIP_CROSS is set"
+else
+  cross/build.sh
+fi
+
+# 3. Everything, warnings as errors: unit, integration (GStreamer on real
 #    files, RTSP), end-to-end (the binary).
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDASHLOOP_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"

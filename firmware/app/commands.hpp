@@ -10,7 +10,7 @@
 
 namespace dashloop::app {
 
-enum ExitCode : int { kExitOk = 0, kExitUsage = 2, kExitInput = 3, kExitStorage = 4 };
+enum ExitCode : int { kExitOk = 0, kExitUsage = 2, kExitInput = 3, kExitStorage = 4, kExitInterrupted = 130 };
 
 struct GlobalOptions {
   std::string config_file;  // empty: built-in defaults (as in firmware/config/dashloop.toml)

@@ -10,6 +10,7 @@
 
 #include "app/commands.hpp"
 #include "app/progress.hpp"
+#include "app/signal_stop.hpp"
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
 #include "drive.hpp"
@@ -101,13 +102,13 @@ Result<int64_t> store(firmware::catalog::Catalog& catalog, const fs::path& data_
   return catalog.add_drive(std::move(drive), std::move(rows),
                            [&](int64_t id, firmware::catalog::DriveRecord& d,
                                std::vector<firmware::catalog::KeyframeRecord>& ks) -> Status {
-                             const fs::path final_dir = data_dir / "keyframes" / std::to_string(id);
+                             const fs::path final_dir = fs::absolute(data_dir / "keyframes" / std::to_string(id)).lexically_normal();
                              std::error_code ec;
                              fs::remove_all(final_dir, ec);  // left by a crash before a commit
                              fs::rename(staging, final_dir, ec);
                              if (ec) return Status::IOError(final_dir.string() + ": " + ec.message());
-                             d.keyframe_dir = fs::absolute(final_dir).string();
-                             for (auto& k : ks) k.image_path = (fs::absolute(final_dir) / k.image_path).string();
+                             d.keyframe_dir = final_dir.string();
+                             for (auto& k : ks) k.image_path = (final_dir / k.image_path).string();
                              return Status::Ok();
                            });
 }
@@ -132,9 +133,15 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
     };
   }
 
+  // Ctrl-C or SIGTERM: a live source's recording ends there and is stored;
+  // a file's ingest is abandoned (nothing stored) and the exit code says so.
+  SignalStop signals;
+  drive_options.stop = &signals.requested();
+
   int exit_code = kExitOk;
   json out = {{"drives", json::array()}, {"errors", json::array()}};
   for (const auto& arg : options.sources) {
+    if (signals.requested()) break;
     auto source = pipeline::media::parse_source(arg);
     if (!source.ok()) {
       spdlog::error("ingest: {}", source.status().message());
@@ -164,6 +171,11 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
       continue;
     }
     const auto& r = result.value();
+    if (r.stopped && !source->is_live()) {
+      fs::remove_all(staging, ec);
+      spdlog::warn("ingest: {}: interrupted at {:.1f} s; nothing stored", arg, r.media_s);
+      return kExitInterrupted;
+    }
     firmware::catalog::DriveRecord drive;
     drive.source = arg;
     drive.vehicle = ctx.config.vehicle;

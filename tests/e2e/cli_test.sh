@@ -102,6 +102,16 @@ check "...and left exactly as it was" [ "$sum" = "$(sha256sum <"$work/corrupt/ca
 run -d "$d" ingest --mode triage "$data/drive_s1.mp4" --json
 check "triage: analyses one I-frame a second" json_ok "d['drives'][0]['frames'] == 60 and d['drives'][0]['mode'] == 'triage'"
 
+before=$(snapshot "$d")
+"$bin" -d "$d" ingest "$data/drive_s2.mp4" >"$work/out" 2>"$work/err" &
+pid=$!
+sleep 1
+kill -INT "$pid"
+wait "$pid"
+echo $? >"$work/rc"
+check "Ctrl-C during a file ingest: exit 130, said so" bash -c "[ \"\$(cat $work/rc)\" = 130 ] && grep -q interrupted $work/err"
+check "...and nothing stored" [ "$before" = "$(snapshot "$d")" ]
+
 run -d "$d" keyframes 1
 check "keyframes lists a drive's keyframes" bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q cut $work/out"
 run -d "$d" keyframes 999

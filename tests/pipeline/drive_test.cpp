@@ -221,6 +221,24 @@ TEST_F(DriveTest, MissingFileAndUnknownSchemeAreErrors) {
   EXPECT_FALSE(media::parse_source("test://ball?frames=x").ok());
 }
 
+TEST_F(DriveTest, StopFlagEndsTheDriveWithWhatWasAnalysed) {
+  auto source = media::parse_source("test://smpte?frames=100000&width=320&height=240");
+  ASSERT_TRUE(source.ok());
+  std::atomic<bool> stop{false};
+  DriveOptions o;
+  o.keyframe_dir = dir_;
+  o.stop = &stop;
+  o.on_scores = [&](const vision::FrameScores& s) {
+    if (s.index == 99) stop = true;
+  };
+  auto r = analyze_drive(*source, o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->stopped);
+  EXPECT_EQ(r->frames, 100);
+  EXPECT_NEAR(r->media_s, 100 / 30.0, 0.01);
+  EXPECT_GE(r->keyframes.size(), 1u) << "the open window is closed and its keyframe written";
+}
+
 TEST_F(DriveTest, TestSourceGivesItsFrames) {
   auto r = analyze("test://ball?frames=45&width=320&height=240");
   ASSERT_TRUE(r.ok()) << r.status().message();
