@@ -35,7 +35,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev ffmpeg time python3
 )
 if [ "$want_cross" -eq 1 ]; then
-  packages+=(g++-aarch64-linux-gnu mmdebstrap qemu-user-static binfmt-support)
+  packages+=(g++-aarch64-linux-gnu mmdebstrap qemu-user-static binfmt-support file)
 fi
 
 missing=()

@@ -79,8 +79,10 @@ class DriveTest : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(DriveTest, ReadsMp4MkvAndTs) {
-  for (const char* name : {"drive_s3.mp4", "drive_s3mkv.mkv", "drive_s3ts.ts"}) {
+TEST_F(DriveTest, ReadsEveryContainerAndCodec) {
+  // H.264 in MP4, MKV and TS; H.265 in MKV; MJPEG in AVI: the same drive
+  for (const char* name :
+       {"drive_s3.mp4", "drive_s3mkv.mkv", "drive_s3ts.ts", "drive_s3h265.mkv", "drive_s3mjpeg.avi"}) {
     SCOPED_TRACE(name);
     auto r = analyze((kData / name).string());
     ASSERT_TRUE(r.ok()) << r.status().message();

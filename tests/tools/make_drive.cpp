@@ -1,5 +1,6 @@
 // dashloop-make-drive: renders a deterministic synthetic dashcam drive with
-// ground truth, encoded the way a dashcam does (H.264, no B-frames, 1 s GOP).
+// ground truth, encoded the way a dashcam does (H.264, no B-frames, 1 s GOP;
+// H.265 and MJPEG on request).
 //
 // The drive is a script of shots over a textured street panorama the camera
 // pans along (ego-motion), with cars and pedestrians crossing, sensor noise,
@@ -34,6 +35,7 @@ struct Options {
   double seconds = 40;
   unsigned seed = 1;
   std::string container = "mp4";
+  std::string codec = "h264";
   int bitrate_kbps = 0;  // 0: about 10 Mbit/s at 1080p, scaled by pixels
   std::string preset = "veryfast";
 };
@@ -116,10 +118,22 @@ cv::Mat render(const Scene& s, const Options& o, double t, double pan_x) {
 std::string pipeline_text(const Options& o) {
   const int kbps = o.bitrate_kbps > 0 ? o.bitrate_kbps
                                       : std::max(500, int(10000.0 * o.width * o.height / (1920.0 * 1080.0)));
-  std::string mux = o.container == "mkv" ? "matroskamux" : o.container == "ts" ? "mpegtsmux" : "mp4mux faststart=true";
-  return "appsrc name=src format=time ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=" + o.preset +
-         " bitrate=" + std::to_string(kbps) + " key-int-max=" + std::to_string(o.fps) +
-         " bframes=0 b-adapt=false ! video/x-h264,profile=main ! h264parse ! " + mux + " ! filesink name=sink";
+  const std::string mux = o.container == "mkv"  ? "matroskamux"
+                          : o.container == "ts" ? "mpegtsmux"
+                          : o.container == "avi" ? "avimux"
+                                                 : "mp4mux faststart=true";
+  const std::string gop = std::to_string(o.fps);
+  std::string enc;
+  if (o.codec == "h265")
+    enc = "x265enc speed-preset=" + o.preset + " bitrate=" + std::to_string(kbps) + " key-int-max=" + gop +
+          " option-string=bframes=0 ! h265parse";
+  else if (o.codec == "mjpeg")
+    enc = "jpegenc quality=85";
+  else
+    enc = "x264enc speed-preset=" + o.preset + " bitrate=" + std::to_string(kbps) + " key-int-max=" + gop +
+          " bframes=0 b-adapt=false ! video/x-h264,profile=main ! h264parse";
+  return "appsrc name=src format=time ! videoconvert ! video/x-raw,format=I420 ! " + enc + " ! " + mux +
+         " ! filesink name=sink";
 }
 
 }  // namespace
@@ -134,7 +148,8 @@ int main(int argc, char** argv) {
   app.add_option("--fps", o.fps)->check(CLI::Range(1, 120));
   app.add_option("--seconds", o.seconds)->check(CLI::Range(5.0, 7200.0));
   app.add_option("--seed", o.seed);
-  app.add_option("--container", o.container)->check(CLI::IsMember({"mp4", "mkv", "ts"}));
+  app.add_option("--container", o.container)->check(CLI::IsMember({"mp4", "mkv", "ts", "avi"}));
+  app.add_option("--codec", o.codec)->check(CLI::IsMember({"h264", "h265", "mjpeg"}));
   app.add_option("--bitrate", o.bitrate_kbps, "kbit/s");
   app.add_option("--preset", o.preset, "x264 speed preset");
   CLI11_PARSE(app, argc, argv);

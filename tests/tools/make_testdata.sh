@@ -20,6 +20,8 @@ gen drive_s2.mp4 --seed 2 --seconds 80
 gen drive_s3.mp4 --seed 3 --seconds 20
 gen drive_s3mkv.mkv --seed 3 --seconds 20 --container mkv
 gen drive_s3ts.ts --seed 3 --seconds 20 --container ts
+gen drive_s3h265.mkv --seed 3 --seconds 20 --container mkv --codec h265 --preset ultrafast
+gen drive_s3mjpeg.avi --seed 3 --seconds 20 --container avi --codec mjpeg
 gen drive_short.mp4 --seed 4 --seconds 10
 
 # A copy cut off at 60 % (a dump that did not finish) and random bytes.
