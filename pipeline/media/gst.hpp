@@ -9,43 +9,24 @@
 
 namespace dashloop::pipeline::media {
 
-struct GstObjectDeleter {
-  void operator()(gpointer p) const {
-    if (p) gst_object_unref(p);
+// One deleter for every GLib/GStreamer release function.
+template <auto Release>
+struct Deleter {
+  template <typename T>
+  void operator()(T* p) const {
+    if (p) Release(p);
   }
 };
-struct GstSampleDeleter {
-  void operator()(GstSample* p) const {
-    if (p) gst_sample_unref(p);
-  }
-};
-struct GstMessageDeleter {
-  void operator()(GstMessage* p) const {
-    if (p) gst_message_unref(p);
-  }
-};
-struct GstCapsDeleter {
-  void operator()(GstCaps* p) const {
-    if (p) gst_caps_unref(p);
-  }
-};
-struct GErrorDeleter {
-  void operator()(GError* p) const {
-    if (p) g_error_free(p);
-  }
-};
-struct GFreeDeleter {
-  void operator()(gpointer p) const { g_free(p); }
-};
+using GstObjectDeleter = Deleter<gst_object_unref>;
 
 using ElementPtr = std::unique_ptr<GstElement, GstObjectDeleter>;
 using BusPtr = std::unique_ptr<GstBus, GstObjectDeleter>;
 using PadPtr = std::unique_ptr<GstPad, GstObjectDeleter>;
-using SamplePtr = std::unique_ptr<GstSample, GstSampleDeleter>;
-using MessagePtr = std::unique_ptr<GstMessage, GstMessageDeleter>;
-using CapsPtr = std::unique_ptr<GstCaps, GstCapsDeleter>;
-using ErrorPtr = std::unique_ptr<GError, GErrorDeleter>;
-using GCharPtr = std::unique_ptr<gchar, GFreeDeleter>;
+using SamplePtr = std::unique_ptr<GstSample, Deleter<gst_sample_unref>>;
+using MessagePtr = std::unique_ptr<GstMessage, Deleter<gst_message_unref>>;
+using CapsPtr = std::unique_ptr<GstCaps, Deleter<gst_caps_unref>>;
+using ErrorPtr = std::unique_ptr<GError, Deleter<g_error_free>>;
+using GCharPtr = std::unique_ptr<gchar, Deleter<g_free>>;
 
 // Initialises GStreamer once per process (gst_init is itself idempotent).
 void ensure_gst_init();
