@@ -65,6 +65,9 @@ for k in d['drives'][0]['keyframes']:
 
 run -d "$d" ingest "$data/drive_short.mp4"
 check "plain ingest prints a summary line" bash -c "grep -q 'real time' $work/out && grep -q 'keyframes' $work/out"
+check "...and no progress bar into a pipe" bash -c "! grep -q ETA $work/err"
+script -qfec "$bin -d $d ingest $data/drive_s1.mp4" /dev/null >"$work/tty" 2>&1
+check "on a terminal: a progress bar with position, fps and ETA" bash -c "grep -q 'fps  ETA' $work/tty && grep -qE '[0-9.]+/60.0 s' $work/tty"
 
 before=$(snapshot "$d")
 for bad in truncated.mp4 garbage.mp4; do
@@ -117,7 +120,7 @@ check "keyframes lists a drive's keyframes" bash -c "[ \"\$(cat $work/rc)\" = 0 
 run -d "$d" keyframes 999
 check "keyframes of an unknown drive: exit 3" rc_is 3
 run -d "$d" drives
-check "drives lists every stored drive" bash -c "[ \$(wc -l <$work/out) = 4 ]"
+check "drives lists every stored drive" bash -c "[ \$(wc -l <$work/out) = 5 ]"
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
