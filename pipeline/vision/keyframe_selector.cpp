@@ -52,21 +52,27 @@ void KeyframeSelector::track_gradual(const FrameScores& f, SelectorStep& step) {
   }
   const double d = aligned_distance(ring_.front().second, f.thumb);
   const double base = median_of(long_baseline_);
-  const bool high = d >= cfg_.cut_threshold && d >= cfg_.cut_ratio * base;
+  const bool high = d >= cfg_.dissolve_threshold && d >= cfg_.cut_ratio * base;
   if (!gradual_) {
-    if (high)
+    if (high) {
       gradual_ = Gradual{f.index, f.t_s, d, f.t_s,
                          blend_error(ring_.front().second, ring_[ring_.size() / 2].second, f.thumb)};
-    else {
+    } else {
       long_baseline_.emplace_back(f.t_s, d);
       while (long_baseline_.front().first < f.t_s - 4 * cfg_.dissolve_s) long_baseline_.pop_front();
     }
     return;
   }
   if (d > gradual_->peak) {
-    gradual_ = Gradual{f.index, f.t_s, d, gradual_->start_t, blend_error(ring_.front().second,
-                                                                        ring_[ring_.size() / 2].second, f.thumb)};
+    gradual_->peak = d;
+    gradual_->peak_index = f.index;
+    gradual_->peak_t = f.t_s;
   }
+  // The span lies exactly over a dissolve at one frame only; which one
+  // depends on the encoder's noise, so the best fit over the run counts.
+  if (high)
+    gradual_->blend_error = std::min(
+        gradual_->blend_error, blend_error(ring_.front().second, ring_[ring_.size() / 2].second, f.thumb));
   if (high && f.t_s - gradual_->start_t <= cfg_.max_transition_s + cfg_.dissolve_s) return;
   // Over: the distance peaks when the span covers the whole transition, so
   // the transition sits about half a span before the peak.

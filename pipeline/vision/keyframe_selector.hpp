@@ -48,7 +48,8 @@ struct SelectorConfig {
   double baseline_s = 1.0;      // span of the adaptive baseline
   double max_transition_s = 2.0;  // a longer run is judged as it stands
   double dissolve_s = 1.0;        // span over which gradual transitions are measured
-  double dissolve_blend_max = 0.35;  // a dissolve's middle frame is this close to the mix of its ends
+  double dissolve_threshold = 15.0;  // least change over dissolve_s, pan undone (0..255)
+  double dissolve_blend_max = 0.3;   // a dissolve's middle frame is this close to the mix of its ends
 };
 
 enum class Reason { kStart, kCut, kDissolve, kInterval };
@@ -109,7 +110,7 @@ class KeyframeSelector {
     double peak_t = 0.0;
     double peak = 0.0;
     double start_t = 0.0;
-    double blend_error = 1.0;  // at the peak
+    double blend_error = 1.0;  // the lowest over the run
   };
 
   double baseline() const;

@@ -14,7 +14,7 @@ drive=$work/drive_1080p_${seconds}s.mp4
 if [ ! -s "$drive" ]; then
   echo "rendering $drive (once) ..." >&2
   "$build/dashloop-make-drive" --out "$drive.part" --width 1920 --height 1080 --fps 30 --seconds "$seconds" \
-    --seed 97 --bitrate 10000 --preset veryfast >&2
+    --seed 97 --bitrate 10000 --preset veryfast --threads 0 >&2
   mv "$drive.part" "$drive"
 fi
 

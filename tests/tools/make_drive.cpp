@@ -38,6 +38,7 @@ struct Options {
   std::string codec = "h264";
   int bitrate_kbps = 0;  // 0: about 10 Mbit/s at 1080p, scaled by pixels
   std::string preset = "veryfast";
+  int threads = 1;  // 1: the same bytes every run (x264 and x265 with threads are not repeatable)
 };
 
 // A street panorama: sky, facades with windows, pavement, asphalt, lane marks.
@@ -126,12 +127,12 @@ std::string pipeline_text(const Options& o) {
   std::string enc;
   if (o.codec == "h265")
     enc = "x265enc speed-preset=" + o.preset + " bitrate=" + std::to_string(kbps) + " key-int-max=" + gop +
-          " option-string=bframes=0 ! h265parse";
+          " option-string=bframes=0:frame-threads=" + std::to_string(std::max(1, o.threads)) + " ! h265parse";
   else if (o.codec == "mjpeg")
     enc = "jpegenc quality=85";
   else
     enc = "x264enc speed-preset=" + o.preset + " bitrate=" + std::to_string(kbps) + " key-int-max=" + gop +
-          " bframes=0 b-adapt=false ! video/x-h264,profile=main ! h264parse";
+          " bframes=0 b-adapt=false threads=" + std::to_string(o.threads) + " ! video/x-h264,profile=main ! h264parse";
   return "appsrc name=src format=time ! videoconvert ! video/x-raw,format=I420 ! " + enc + " ! " + mux +
          " ! filesink name=sink";
 }
@@ -152,6 +153,7 @@ int main(int argc, char** argv) {
   app.add_option("--codec", o.codec)->check(CLI::IsMember({"h264", "h265", "mjpeg"}));
   app.add_option("--bitrate", o.bitrate_kbps, "kbit/s");
   app.add_option("--preset", o.preset, "x264 speed preset");
+  app.add_option("--threads", o.threads, "encoder threads (0: all cores, not repeatable)")->check(CLI::Range(0, 64));
   CLI11_PARSE(app, argc, argv);
   o.width &= ~1;
   o.height &= ~1;
