@@ -9,17 +9,13 @@
 #include <optional>
 #include <string>
 
+#include "handle.hpp"
 #include "status.hpp"
 
 namespace dashloop::firmware::catalog {
 
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+using DbPtr = Handle<sqlite3, sqlite3_close_v2>;
+using StmtPtr = Handle<sqlite3_stmt, sqlite3_finalize>;
 
 // A prepared statement with positional binds (1-based) and typed column reads.
 class Statement {
@@ -45,7 +41,7 @@ class Statement {
 
  private:
   sqlite3* db_;
-  std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt_;
+  StmtPtr stmt_;
   Status status_;
 };
 

@@ -112,9 +112,9 @@ std::string message_text(GstMessage* msg) {
 
 std::string find_decoder(GstElement* bin) {
   std::string found;
-  GstIterator* it = gst_bin_iterate_recurse(GST_BIN(bin));
+  IteratorPtr it(gst_bin_iterate_recurse(GST_BIN(bin)));
   GValue item = G_VALUE_INIT;
-  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+  while (gst_iterator_next(it.get(), &item) == GST_ITERATOR_OK) {
     auto* el = GST_ELEMENT(g_value_get_object(&item));
     GstElementFactory* f = gst_element_get_factory(el);
     const gchar* klass = f ? gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS) : nullptr;
@@ -123,7 +123,6 @@ std::string find_decoder(GstElement* bin) {
     g_value_reset(&item);
   }
   g_value_unset(&item);
-  gst_iterator_free(it);
   return found;
 }
 

@@ -7,26 +7,21 @@
 #include <memory>
 #include <string>
 
+#include "handle.hpp"
+
 namespace dashloop::pipeline::media {
 
-// One deleter for every GLib/GStreamer release function.
-template <auto Release>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    if (p) Release(p);
-  }
-};
 using GstObjectDeleter = Deleter<gst_object_unref>;
 
 using ElementPtr = std::unique_ptr<GstElement, GstObjectDeleter>;
 using BusPtr = std::unique_ptr<GstBus, GstObjectDeleter>;
 using PadPtr = std::unique_ptr<GstPad, GstObjectDeleter>;
-using SamplePtr = std::unique_ptr<GstSample, Deleter<gst_sample_unref>>;
-using MessagePtr = std::unique_ptr<GstMessage, Deleter<gst_message_unref>>;
-using CapsPtr = std::unique_ptr<GstCaps, Deleter<gst_caps_unref>>;
-using ErrorPtr = std::unique_ptr<GError, Deleter<g_error_free>>;
-using GCharPtr = std::unique_ptr<gchar, Deleter<g_free>>;
+using SamplePtr = Handle<GstSample, gst_sample_unref>;
+using MessagePtr = Handle<GstMessage, gst_message_unref>;
+using CapsPtr = Handle<GstCaps, gst_caps_unref>;
+using ErrorPtr = Handle<GError, g_error_free>;
+using GCharPtr = Handle<gchar, g_free>;
+using IteratorPtr = Handle<GstIterator, gst_iterator_free>;
 
 // Initialises GStreamer once per process (gst_init is itself idempotent).
 void ensure_gst_init();

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "catalog/catalog.hpp"
+#include "catalog/sqlite.hpp"
 
 namespace fs = std::filesystem;
 
@@ -48,6 +49,12 @@ class CatalogTest : public ::testing::Test {
     k.image_path = "frame.jpg";
     return k;
   }
+  // The file opened with plain SQLite, as another program would.
+  DbPtr raw_open() const {
+    sqlite3* raw = nullptr;
+    sqlite3_open(file_.c_str(), &raw);
+    return DbPtr(raw);
+  }
   fs::path dir_, file_;
 };
 
@@ -84,14 +91,13 @@ TEST_F(CatalogTest, DrivesAndKeyframesSurviveReopening) {
 
 TEST_F(CatalogTest, UsesWalAndForeignKeys) {
   { ASSERT_TRUE(Catalog::open(file_).ok()); }
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(file_.c_str(), &raw), SQLITE_OK);
-  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, sqlite3_close);
-  sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(db.get(), "PRAGMA journal_mode", -1, &st, nullptr);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
-  sqlite3_finalize(st);
+  DbPtr db = raw_open();
+  Statement mode(db.get(), "PRAGMA journal_mode");
+  ASSERT_TRUE(mode.step());
+  EXPECT_EQ(mode.column_text(0), "wal");
+  Statement fk(db.get(), "PRAGMA foreign_key_list(keyframes)");
+  ASSERT_TRUE(fk.step()) << "keyframes reference drives";
+  EXPECT_EQ(fk.column_text(2), "drives");
 }
 
 TEST_F(CatalogTest, FailedBeforeCommitStoresNothing) {
@@ -127,12 +133,8 @@ TEST_F(CatalogTest, RandomBytesAreRefusedAndKept) {
 
 TEST_F(CatalogTest, ForeignDatabaseIsRefused) {
   {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(file_.c_str(), &raw), SQLITE_OK);
-    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, sqlite3_close);
-    ASSERT_EQ(sqlite3_exec(db.get(), "CREATE TABLE invoices(id INTEGER); INSERT INTO invoices VALUES (7);", nullptr,
-                           nullptr, nullptr),
-              SQLITE_OK);
+    DbPtr db = raw_open();
+    ASSERT_TRUE(exec(db.get(), "CREATE TABLE invoices(id INTEGER); INSERT INTO invoices VALUES (7);").ok());
   }
   auto c = Catalog::open(file_);
   ASSERT_FALSE(c.ok());
@@ -142,10 +144,8 @@ TEST_F(CatalogTest, ForeignDatabaseIsRefused) {
 TEST_F(CatalogTest, NewerSchemaIsRefused) {
   { ASSERT_TRUE(Catalog::open(file_).ok()); }
   {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(file_.c_str(), &raw), SQLITE_OK);
-    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, sqlite3_close);
-    ASSERT_EQ(sqlite3_exec(db.get(), "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+    DbPtr db = raw_open();
+    ASSERT_TRUE(exec(db.get(), "PRAGMA user_version = 99").ok());
   }
   auto c = Catalog::open(file_);
   ASSERT_FALSE(c.ok());
@@ -162,10 +162,8 @@ TEST_F(CatalogTest, CorruptPagesAreRefused) {
   }
   {
     // Checkpoint the WAL into the main file, then scribble over a page.
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(file_.c_str(), &raw), SQLITE_OK);
-    sqlite3_exec(raw, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;", nullptr, nullptr, nullptr);
-    sqlite3_close(raw);
+    DbPtr db = raw_open();
+    ASSERT_TRUE(exec(db.get(), "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;").ok());
   }
   {
     std::fstream f(file_, std::ios::binary | std::ios::in | std::ios::out);

@@ -22,40 +22,35 @@ class Camera {
  public:
   explicit Camera(bool tcp_only) {
     media::ensure_gst_init();
-    context_ = g_main_context_new();
-    loop_ = g_main_loop_new(context_, FALSE);
-    server_ = gst_rtsp_server_new();
-    gst_rtsp_server_set_address(server_, "127.0.0.1");
-    gst_rtsp_server_set_service(server_, "0");  // any free port
+    context_.reset(g_main_context_new());
+    loop_.reset(g_main_loop_new(context_.get(), FALSE));
+    server_.reset(gst_rtsp_server_new());
+    gst_rtsp_server_set_address(server_.get(), "127.0.0.1");
+    gst_rtsp_server_set_service(server_.get(), "0");  // any free port
     GstRTSPMediaFactory* factory = gst_rtsp_media_factory_new();
     const std::string launch =
         "( filesrc location=" + kDrive.string() + " ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 )";
     gst_rtsp_media_factory_set_launch(factory, launch.c_str());
     if (tcp_only) gst_rtsp_media_factory_set_protocols(factory, GST_RTSP_LOWER_TRANS_TCP);
-    GstRTSPMountPoints* mounts = gst_rtsp_server_get_mount_points(server_);
-    gst_rtsp_mount_points_add_factory(mounts, "/drive", factory);  // takes the factory
-    g_object_unref(mounts);
-    source_id_ = gst_rtsp_server_attach(server_, context_);
-    port_ = gst_rtsp_server_get_bound_port(server_);
-    thread_ = std::thread([this] { g_main_loop_run(loop_); });
+    Handle<GstRTSPMountPoints, g_object_unref> mounts(gst_rtsp_server_get_mount_points(server_.get()));
+    gst_rtsp_mount_points_add_factory(mounts.get(), "/drive", factory);  // takes the factory
+    source_id_ = gst_rtsp_server_attach(server_.get(), context_.get());
+    port_ = gst_rtsp_server_get_bound_port(server_.get());
+    thread_ = std::thread([this] { g_main_loop_run(loop_.get()); });
   }
   ~Camera() {
-    g_main_loop_quit(loop_);
+    g_main_loop_quit(loop_.get());
     thread_.join();
-    GSource* src = g_main_context_find_source_by_id(context_, source_id_);
-    if (src) g_source_destroy(src);
-    g_object_unref(server_);
-    g_main_loop_unref(loop_);
-    g_main_context_unref(context_);
+    if (GSource* src = g_main_context_find_source_by_id(context_.get(), source_id_)) g_source_destroy(src);
   }
   Camera(const Camera&) = delete;
   Camera& operator=(const Camera&) = delete;
   std::string uri() const { return "rtsp://127.0.0.1:" + std::to_string(port_) + "/drive"; }
 
  private:
-  GMainContext* context_;
-  GMainLoop* loop_;
-  GstRTSPServer* server_;
+  Handle<GMainContext, g_main_context_unref> context_;  // declared first: released last
+  Handle<GMainLoop, g_main_loop_unref> loop_;
+  Handle<GstRTSPServer, g_object_unref> server_;
   guint source_id_ = 0;
   int port_ = 0;
   std::thread thread_;
