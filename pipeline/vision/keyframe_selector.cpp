@@ -89,8 +89,8 @@ void KeyframeSelector::track_gradual(const FrameScores& f, SelectorStep& step) {
 }
 
 bool KeyframeSelector::elevated(const FrameScores& f, double base) const {
-  // Half a cut's ratio and a third of its floor: a dissolve spreads its
-  // change over many frames, each of which stands out only a little.
+  // Half a cut's ratio and a third of its floor: enough to start a run that
+  // may turn out a cut (a cut blurred over two frames too) or a transient.
   return f.content >= cfg_.cut_threshold / 3 && f.content >= 0.5 * cfg_.cut_ratio * base;
 }
 
@@ -139,7 +139,7 @@ void KeyframeSelector::close_window(SelectorStep& step) {
   while (int(recent_hashes_.size()) > cfg_.duplicate_memory) recent_hashes_.pop_front();
 }
 
-void KeyframeSelector::resolve_candidate(const FrameScores& f, SelectorStep& step) {
+void KeyframeSelector::resolve_candidate(const FrameScores& f) {
   const Candidate c = *candidate_;
   candidate_.reset();
   const bool cut = c.peak_content >= cfg_.cut_threshold && c.peak_content >= cfg_.cut_ratio * c.baseline;
@@ -152,7 +152,6 @@ void KeyframeSelector::resolve_candidate(const FrameScores& f, SelectorStep& ste
   window_->reason = Reason::kCut;
   window_->change = c.peak_content;
   window_->close_t = std::max(f.t_s, c.last_elevated_t + cfg_.window_s);
-  (void)step;
 }
 
 bool KeyframeSelector::needs_quality(double t_s) const {
@@ -175,7 +174,6 @@ SelectorStep KeyframeSelector::push(const FrameScores& f) {
     Candidate& c = *candidate_;
     const double distance = thumb_distance(c.pre_thumb, f.thumb);
     if (up && f.t_s - c.last_elevated_t <= 2.5 * frame_period_) {
-      ++c.run_length;
       c.last_elevated_t = f.t_s;
       c.peak_content = std::max(c.peak_content, f.content);
     }
@@ -188,13 +186,13 @@ SelectorStep KeyframeSelector::push(const FrameScores& f) {
       c.peak_distance = std::max(c.peak_distance, distance);
       const bool run_over = f.t_s > c.last_elevated_t;
       if (!up) consider(f, step);
-      if ((run_over && !within_flash) || f.t_s - c.start_t > cfg_.max_transition_s) resolve_candidate(f, step);
+      if ((run_over && !within_flash) || f.t_s - c.start_t > cfg_.max_transition_s) resolve_candidate(f);
     }
   } else if (up) {
     // A run starts: what was open closes on the frames before it.
     close_window(step);
     gradual_quiet_until_t_ = f.t_s + cfg_.dissolve_s + cfg_.flash_max_s;
-    candidate_ = Candidate{prev_->thumb, f.index, f.t_s, f.t_s, 1, base, f.content, f.content};
+    candidate_ = Candidate{prev_->thumb, f.t_s, f.t_s, base, f.content, f.content};
     window_ = Window{Reason::kCut, f.index, f.t_s, 0.0, 0.0, true, std::nullopt};
   } else {
     if (!window_ && f.t_s - last_selected_t_ >= cfg_.max_gap_s && !is_duplicate(f.dhash)) {
@@ -214,7 +212,7 @@ SelectorStep KeyframeSelector::push(const FrameScores& f) {
 
 SelectorStep KeyframeSelector::finish() {
   SelectorStep step;
-  if (candidate_ && prev_) resolve_candidate(*prev_, step);
+  if (candidate_ && prev_) resolve_candidate(*prev_);
   if (window_ && !window_->provisional) close_window(step);
   window_.reset();
   return step;

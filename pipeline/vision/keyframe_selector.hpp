@@ -85,12 +85,10 @@ class KeyframeSelector {
   SelectorStep finish();
 
  private:
-  struct Candidate {  // a run of frames that may be a transition
-    cv::Mat pre_thumb;
-    int64_t start_index = 0;
+  struct Candidate {  // a run of changing frames that may be a cut
+    cv::Mat pre_thumb;  // the frame before the run
     double start_t = 0.0;
     double last_elevated_t = 0.0;
-    int run_length = 0;
     double baseline = 0.0;
     double peak_content = 0.0;
     double peak_distance = 0.0;
@@ -119,7 +117,7 @@ class KeyframeSelector {
   bool is_duplicate(uint64_t hash) const;
   void consider(const FrameScores& f, SelectorStep& step);
   void close_window(SelectorStep& step);
-  void resolve_candidate(const FrameScores& f, SelectorStep& step);
+  void resolve_candidate(const FrameScores& f);
 
   SelectorConfig cfg_;
   std::deque<std::pair<double, double>> baseline_;  // (t, content) of ordinary frames
