@@ -137,6 +137,8 @@ struct FrameReader::Impl {
   ElementPtr sink;
   BusPtr bus;
   StreamInfo info;
+  GstVideoInfo video_info{};  // layout of the frames of video_caps
+  CapsPtr video_caps;
   bool have_info = false;
   bool ended = false;
   int64_t counter = 0;
@@ -178,8 +180,14 @@ struct FrameReader::Impl {
       if (Status st = read_info(sample.get()); !st.ok()) return st;
     }
     GstBuffer* buffer = gst_sample_get_buffer(sample.get());
-    GstVideoInfo vi;
-    gst_video_info_from_caps(&vi, gst_sample_get_caps(sample.get()));
+    GstCaps* caps = gst_sample_get_caps(sample.get());
+    if (caps != video_caps.get() && !gst_caps_is_equal(caps, video_caps.get())) {
+      // renegotiated (a camera changed its resolution): map with the new layout
+      if (!gst_video_info_from_caps(&video_info, caps))
+        return Status::Internal(where() + ": decoder produced caps without video info");
+      video_caps.reset(gst_caps_ref(caps));
+    }
+    const GstVideoInfo& vi = video_info;
     DecodedFrame out;
     out.mapping_ = std::make_unique<DecodedFrame::Mapping>();
     auto& m = *out.mapping_;
