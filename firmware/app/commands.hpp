@@ -29,5 +29,9 @@ struct IngestOptions {
 int run_ingest(const GlobalOptions& global, const IngestOptions& options);
 int run_drives(const GlobalOptions& global, bool json);
 int run_keyframes(const GlobalOptions& global, int64_t drive_id, bool json);
+// Checks what this machine needs: GStreamer elements (and the optional
+// Jetson ones), the data directory, the catalog. Exit 1 when a required
+// check fails.
+int run_doctor(const GlobalOptions& global, bool json);
 
 }  // namespace dashloop::app

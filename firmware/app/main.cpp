@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   keyframes_cmd->add_option("drive", drive_id, "drive id (see `dashloop drives`)")->required();
   keyframes_cmd->add_flag("--json", json, "as JSON");
 
+  auto* doctor_cmd = app.add_subcommand("doctor", "check plugins, data directory and catalog on this machine");
+  doctor_cmd->add_flag("--json", json, "as JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -50,5 +53,6 @@ int main(int argc, char** argv) {
   if (*ingest_cmd) return run_ingest(global, ingest);
   if (*drives_cmd) return run_drives(global, json);
   if (*keyframes_cmd) return run_keyframes(global, drive_id, json);
+  if (*doctor_cmd) return run_doctor(global, json);
   return kExitUsage;
 }

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "handle.hpp"
 
@@ -58,5 +59,24 @@ class Pipeline {
  private:
   ElementPtr element_;
 };
+
+}  // namespace dashloop::pipeline::media
+
+namespace dashloop::pipeline::media {
+
+// An element the media code uses, and whether this machine has it.
+struct ElementCheck {
+  std::string factory;
+  std::string purpose;
+  bool required = true;  // false: used when present (NVIDIA, cameras)
+  bool present = false;
+};
+
+// Every element the media code may build into a pipeline, checked against
+// the installed plugins. The optional NVIDIA ones switch on the Jetson path.
+std::vector<ElementCheck> check_elements();
+
+// "GStreamer 1.22.0"
+std::string gst_version();
 
 }  // namespace dashloop::pipeline::media

@@ -122,5 +122,14 @@ check "keyframes of an unknown drive: exit 3" rc_is 3
 run -d "$d" drives
 check "drives lists every stored drive" bash -c "[ \$(wc -l <$work/out) = 5 ]"
 
+run -d "$d" doctor --json
+check "doctor: all required elements here, exit 0" json_ok "d['ok'] and any(e['element'] == 'avdec_h264' and e['present'] for e in d['elements']) and d['data_dir']['catalog'] == 'ok'"
+GST_REGISTRY="$work/empty-registry.bin" GST_PLUGIN_SYSTEM_PATH_1_0="$work/no-plugins" GST_PLUGIN_PATH="" \
+  "$bin" -d "$d" doctor >"$work/out" 2>"$work/err"
+echo $? >"$work/rc"
+check "doctor without GStreamer's plugins: exit 1, names what is missing" bash -c "[ \"\$(cat $work/rc)\" = 1 ] && grep -q 'MISSING *avdec_h264' $work/out"
+run -d "$work/corrupt" doctor
+check "doctor on a corrupt catalog: exit 1, says so" bash -c "[ \"\$(cat $work/rc)\" = 1 ] && grep -q 'refusing' $work/out"
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -1,0 +1,89 @@
+// dashloop doctor: what a fleet engineer checks first on a new box.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <opencv2/core/version.hpp>
+
+#include "app/commands.hpp"
+#include "catalog/catalog.hpp"
+#include "config/config.hpp"
+#include "media/gst.hpp"
+
+namespace fs = std::filesystem;
+
+namespace dashloop::app {
+
+int run_doctor(const GlobalOptions& global, bool as_json) {
+  firmware::config::Config config;
+  if (!global.config_file.empty()) {
+    auto loaded = firmware::config::load_file(global.config_file);
+    if (!loaded.ok()) {
+      spdlog::error("config: {}", loaded.status().message());
+      return kExitUsage;
+    }
+    config = std::move(loaded.value());
+  }
+  if (!global.data_dir.empty()) config.data_dir = global.data_dir;
+
+  bool ok = true;
+  nlohmann::json report = {{"version", DASHLOOP_VERSION},
+                           {"gstreamer", pipeline::media::gst_version()},
+                           {"opencv", CV_VERSION},
+                           {"elements", nlohmann::json::array()}};
+  bool jetson = true;
+  for (const auto& e : pipeline::media::check_elements()) {
+    if (e.required && !e.present) ok = false;
+    if (!e.required && e.factory.rfind("nv", 0) == 0 && !e.present) jetson = false;
+    report["elements"].push_back(
+        {{"element", e.factory}, {"purpose", e.purpose}, {"required", e.required}, {"present", e.present}});
+  }
+  report["jetson_path"] = jetson;
+
+  // The data directory must take a write; the catalog (if there is one yet)
+  // must pass SQLite's integrity check. Nothing is created here.
+  nlohmann::json data = {{"path", fs::absolute(config.data_dir).lexically_normal().string()}};
+  std::error_code ec;
+  const fs::path probe_dir = fs::exists(config.data_dir, ec) ? config.data_dir : config.data_dir.parent_path();
+  const fs::path probe = (probe_dir.empty() ? fs::path(".") : probe_dir) / ".dashloop-doctor-probe";
+  data["writable"] = static_cast<bool>(std::ofstream(probe));
+  fs::remove(probe, ec);
+  if (!data["writable"].get<bool>()) ok = false;
+  const auto space = fs::space(probe_dir.empty() ? fs::path(".") : probe_dir, ec);
+  if (!ec) data["free_bytes"] = space.available;
+  const fs::path catalog_file = config.data_dir / "catalog.sqlite";
+  if (fs::exists(catalog_file, ec)) {
+    auto catalog = firmware::catalog::Catalog::open(catalog_file);
+    Status st = catalog.ok() ? (*catalog)->integrity_check() : catalog.status();
+    data["catalog"] = st.ok() ? "ok" : st.message();
+    if (!st.ok()) ok = false;
+  } else {
+    data["catalog"] = "none yet (made by the first ingest)";
+  }
+  report["data_dir"] = data;
+  report["ok"] = ok;
+
+  if (as_json) {
+    std::cout << report.dump(2) << std::endl;
+    return ok ? kExitOk : 1;
+  }
+  std::printf("dashloop %s, %s, OpenCV %s\n\n", DASHLOOP_VERSION, report["gstreamer"].get<std::string>().c_str(),
+              CV_VERSION);
+  for (const auto& e : report["elements"]) {
+    const bool present = e["present"], required = e["required"];
+    std::printf("  %-8s %-18s %s\n", present ? "ok" : (required ? "MISSING" : "absent"),
+                e["element"].get<std::string>().c_str(), e["purpose"].get<std::string>().c_str());
+  }
+  std::printf("\n  Jetson path: %s\n", jetson ? "on (NVIDIA elements present)" : "off (software decoding)");
+  std::printf("  data dir:    %s (%s", data["path"].get<std::string>().c_str(),
+              data["writable"].get<bool>() ? "writable" : "NOT WRITABLE");
+  if (data.contains("free_bytes")) std::printf(", %.1f GB free", data["free_bytes"].get<double>() / 1e9);
+  std::printf(")\n  catalog:     %s\n\n%s\n", data["catalog"].get<std::string>().c_str(),
+              ok ? "all required checks pass" : "some required checks FAIL");
+  return ok ? kExitOk : 1;
+}
+
+}  // namespace dashloop::app
