@@ -1,7 +1,10 @@
 // dashloop ingest / drives / keyframes.
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -113,6 +116,21 @@ Result<int64_t> store(firmware::catalog::Catalog& catalog, const fs::path& data_
                            });
 }
 
+// Keyframes of an ingest that crashed (killed, power cut) stay in its staging
+// directory; whoever ingests next removes those whose process is gone.
+void remove_stale_staging(const fs::path& keyframes_dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(keyframes_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(".staging-", 0) != 0) continue;
+    const pid_t pid = static_cast<pid_t>(std::atol(name.c_str() + std::string(".staging-").size()));
+    if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
+      spdlog::warn("ingest: removing {} left by an ingest that did not finish", entry.path().string());
+      fs::remove_all(entry.path(), ec);
+    }
+  }
+}
+
 }  // namespace
 
 int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
@@ -138,10 +156,13 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
   SignalStop signals;
   drive_options.stop = &signals.requested();
 
+  remove_stale_staging(ctx.config.data_dir / "keyframes");
   int exit_code = kExitOk;
   json out = {{"drives", json::array()}, {"errors", json::array()}};
+  int attempt = 0;
   for (const auto& arg : options.sources) {
     if (signals.requested()) break;
+    ++attempt;
     auto source = pipeline::media::parse_source(arg);
     if (!source.ok()) {
       spdlog::error("ingest: {}", source.status().message());
@@ -149,8 +170,8 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
       exit_code = kExitInput;
       continue;
     }
-    const fs::path staging =
-        ctx.config.data_dir / "keyframes" / (".staging-" + std::to_string(getpid()) + "-" + std::to_string(out["drives"].size()));
+    const fs::path staging = ctx.config.data_dir / "keyframes" /
+                             (".staging-" + std::to_string(getpid()) + "-" + std::to_string(attempt));
     std::error_code ec;
     fs::remove_all(staging, ec);
     fs::create_directories(staging, ec);

@@ -115,12 +115,27 @@ echo $? >"$work/rc"
 check "Ctrl-C during a file ingest: exit 130, said so" bash -c "[ \"\$(cat $work/rc)\" = 130 ] && grep -q interrupted $work/err"
 check "...and nothing stored" [ "$before" = "$(snapshot "$d")" ]
 
+before=$(snapshot "$d")
+"$bin" -d "$d" ingest "$data/drive_s2.mp4" >/dev/null 2>&1 &
+pid=$!
+sleep 1.5
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+check "kill -9 mid-ingest: the catalog holds exactly what it held" [ "$before" = "$(snapshot "$d" | grep -v staging)" ]
+run -d "$d" doctor
+check "...and passes its integrity check" bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q 'catalog: *ok' $work/out"
+
+mkdir -p "$d/keyframes/.staging-999999-1" && touch "$d/keyframes/.staging-999999-1/frame_00000001.jpg"
+run -d "$d" ingest "$data/drive_short.mp4"
+check "crashed ingests' staging directories are removed by the next ingest" \
+  bash -c "[ ! -e $d/keyframes/.staging-999999-1 ] && ! ls -a $d/keyframes | grep -q staging-$pid- && grep -q 'did not finish' $work/err"
+
 run -d "$d" keyframes 1
 check "keyframes lists a drive's keyframes" bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q cut $work/out"
 run -d "$d" keyframes 999
 check "keyframes of an unknown drive: exit 3" rc_is 3
 run -d "$d" drives
-check "drives lists every stored drive" bash -c "[ \$(wc -l <$work/out) = 5 ]"
+check "drives lists every stored drive" bash -c "[ \$(wc -l <$work/out) = 6 ]"
 
 run -d "$d" doctor --json
 check "doctor: all required elements here, exit 0" json_ok "d['ok'] and any(e['element'] == 'avdec_h264' and e['present'] for e in d['elements']) and d['data_dir']['catalog'] == 'ok'"
