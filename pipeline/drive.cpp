@@ -78,8 +78,8 @@ Result<DriveResult> analyze_drive(const media::Source& source, const DriveOption
     if (!next.ok()) return next.status();
     if (!next->has_value()) break;
     const media::DecodedFrame& frame = **next;
-    const auto scores =
-        analyzer.analyze(frame.index, frame.t_s, frame.y, frame.u, frame.v, selector.needs_quality(frame.t_s));
+    auto scores = analyzer.analyze(frame.index, frame.t_s, frame.y, frame.u, frame.v, /*with_sharpness=*/false);
+    if (selector.needs_quality(scores)) scores.sharpness = analyzer.measure_sharpness(frame.y);
     if (options.on_scores) options.on_scores(scores);
     const auto step = selector.push(scores);
     if (Status st = apply(step, &frame); !st.ok()) return st;

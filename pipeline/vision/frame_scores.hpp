@@ -50,13 +50,14 @@ class FrameAnalyzer {
  public:
   explicit FrameAnalyzer(int analysis_width = 640) : analysis_width_(analysis_width) {}
 
-  // y is WxH, u and v are ceil(W/2) x ceil(H/2).
+  // y is WxH, u and v are ceil(W/2) x ceil(H/2). Without sharpness, the
+  // score is -1 until measure_sharpness() fills it in.
   FrameScores analyze(int64_t index, double t_s, const cv::Mat& y, const cv::Mat& u, const cv::Mat& v,
                       bool with_sharpness = true);
+  double measure_sharpness(const cv::Mat& y);
 
  private:
   void shrink(const cv::Mat& src, cv::Mat& dst);
-  double measure_sharpness(const cv::Mat& y);
 
   int analysis_width_;
   cv::Mat small_y_, mid_, lap_;

@@ -154,8 +154,12 @@ void KeyframeSelector::resolve_candidate(const FrameScores& f) {
   window_->close_t = std::max(f.t_s, c.last_elevated_t + cfg_.window_s);
 }
 
-bool KeyframeSelector::needs_quality(double t_s) const {
-  return !prev_ || window_ || candidate_ || gradual_ || t_s - last_selected_t_ >= cfg_.max_gap_s - frame_period_;
+bool KeyframeSelector::interval_due(const FrameScores& f) const {
+  return f.t_s - last_selected_t_ >= cfg_.max_gap_s && !is_duplicate(f.dhash);
+}
+
+bool KeyframeSelector::needs_quality(const FrameScores& f) const {
+  return !prev_ || window_ || candidate_ || interval_due(f);
 }
 
 SelectorStep KeyframeSelector::push(const FrameScores& f) {
@@ -195,7 +199,7 @@ SelectorStep KeyframeSelector::push(const FrameScores& f) {
     candidate_ = Candidate{prev_->thumb, f.t_s, f.t_s, base, f.content, f.content};
     window_ = Window{Reason::kCut, f.index, f.t_s, 0.0, 0.0, true, std::nullopt};
   } else {
-    if (!window_ && f.t_s - last_selected_t_ >= cfg_.max_gap_s && !is_duplicate(f.dhash)) {
+    if (!window_ && interval_due(f)) {
       window_ = Window{Reason::kInterval, f.index, f.t_s, 0.0, f.t_s + cfg_.window_s, false, std::nullopt};
     }
     consider(f, step);

@@ -78,9 +78,9 @@ class KeyframeSelector {
  public:
   explicit KeyframeSelector(SelectorConfig config = {}) : cfg_(config) {}
 
-  // Whether the next frame, at t_s, may enter a window and so needs its
-  // sharpness measured; the other frames can skip that cost.
-  bool needs_quality(double t_s) const;
+  // Whether this frame (scored without sharpness) may enter a window and so
+  // needs its sharpness measured before push(); the others skip that cost.
+  bool needs_quality(const FrameScores& frame) const;
   SelectorStep push(const FrameScores& frame);
   SelectorStep finish();
 
@@ -115,6 +115,7 @@ class KeyframeSelector {
   void track_gradual(const FrameScores& f, SelectorStep& step);
   bool elevated(const FrameScores& f, double base) const;
   bool is_duplicate(uint64_t hash) const;
+  bool interval_due(const FrameScores& f) const;
   void consider(const FrameScores& f, SelectorStep& step);
   void close_window(SelectorStep& step);
   void resolve_candidate(const FrameScores& f);

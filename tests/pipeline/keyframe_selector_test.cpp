@@ -48,7 +48,11 @@ class Feeder {
     cv::Mat y = i420.rowRange(0, h);
     cv::Mat u(h / 2, w / 2, CV_8UC1, i420.ptr(h));
     cv::Mat v(h / 2, w / 2, CV_8UC1, i420.ptr(h) + (w / 2) * (h / 2));
-    const auto s = analyzer_.analyze(index_, double(index_) / kFps, y, u, v);
+    auto s = analyzer_.analyze(index_, double(index_) / kFps, y, u, v, /*with_sharpness=*/false);
+    if (selector_.needs_quality(s)) {  // as the driver does
+      s.sharpness = analyzer_.measure_sharpness(y);
+      ++measured_;
+    }
     take(selector_.push(s));
     ++index_;
   }
@@ -57,6 +61,7 @@ class Feeder {
     return keyframes_;
   }
   int64_t index() const { return index_; }
+  int64_t measured() const { return measured_; }
 
  private:
   void take(const SelectorStep& step) {
@@ -70,6 +75,7 @@ class Feeder {
   FrameAnalyzer analyzer_;
   int64_t index_ = 0;
   int64_t held_ = -1;
+  int64_t measured_ = 0;
   std::vector<Keyframe> keyframes_;
 };
 
@@ -84,6 +90,7 @@ TEST(KeyframeSelector, StaticSceneYieldsOneKeyframe) {
   const auto ks = f.finish();
   ASSERT_EQ(ks.size(), 1u);
   EXPECT_EQ(ks[0].reason, Reason::kStart);
+  EXPECT_LE(f.measured(), 20) << "sharpness is measured only where a window can choose";
 }
 
 TEST(KeyframeSelector, HardCutYieldsOneKeyframeInTheNewShot) {
