@@ -1,7 +1,11 @@
 #include "drive.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -29,15 +33,68 @@ struct HeldFrame {
   }
 };
 
-Result<std::filesystem::path> write_keyframe(const HeldFrame& held, const DriveOptions& o) {
+// Encodes and writes keyframe JPEGs on a thread of its own: a 1080p JPEG
+// takes ~20 ms, which would otherwise hold up the frame loop and, through the
+// appsink queue, the decoder. At most kMaxPending frames wait (3 MB each).
+class JpegWriter {
+ public:
+  explicit JpegWriter(int quality) : quality_(quality), thread_([this] { run(); }) {}
+  ~JpegWriter() { (void)finish(); }
+  JpegWriter(const JpegWriter&) = delete;
+  JpegWriter& operator=(const JpegWriter&) = delete;
+
+  // Takes the I420 pixels; blocks while kMaxPending frames wait.
+  void write(cv::Mat i420, std::filesystem::path path) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return jobs_.size() < kMaxPending; });
+    jobs_.emplace_back(std::move(i420), std::move(path));
+    changed_.notify_all();
+  }
+  // Waits for every write; the first error, if any.
+  Status finish() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    return error_;
+  }
+
+ private:
+  static constexpr size_t kMaxPending = 4;
+
+  void run() {
+    for (;;) {
+      std::pair<cv::Mat, std::filesystem::path> job;
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return done_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      changed_.notify_all();
+      cv::Mat bgr;
+      cv::cvtColor(job.first, bgr, cv::COLOR_YUV2BGR_I420);
+      if (!cv::imwrite(job.second.string(), bgr, {cv::IMWRITE_JPEG_QUALITY, quality_}) && error_.ok())
+        error_ = Status::IOError(job.second.string() + ": cannot write keyframe");
+    }
+  }
+
+  const int quality_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::pair<cv::Mat, std::filesystem::path>> jobs_;
+  bool done_ = false;
+  Status error_;        // written by the worker only, read after join
+  std::thread thread_;  // last: starts once the rest exists
+};
+
+std::filesystem::path keyframe_path(const DriveOptions& o, int64_t index) {
   char name[48];
-  std::snprintf(name, sizeof name, "frame_%08lld.jpg", static_cast<long long>(held.index));
-  const auto path = o.keyframe_dir / name;
-  cv::Mat bgr;
-  cv::cvtColor(held.i420, bgr, cv::COLOR_YUV2BGR_I420);
-  if (!cv::imwrite(path.string(), bgr, {cv::IMWRITE_JPEG_QUALITY, o.jpeg_quality}))
-    return Status::IOError(path.string() + ": cannot write keyframe");
-  return path;
+  std::snprintf(name, sizeof name, "frame_%08lld.jpg", static_cast<long long>(index));
+  return o.keyframe_dir / name;
 }
 
 }  // namespace
@@ -53,6 +110,7 @@ Result<DriveResult> analyze_drive(const media::Source& source, const DriveOption
   vision::FrameAnalyzer analyzer(options.analysis_width);
   vision::KeyframeSelector selector(options.selector);
   HeldFrame held;
+  JpegWriter writer(options.jpeg_quality);
   DriveResult result;
   auto last_report = started;
 
@@ -62,9 +120,10 @@ Result<DriveResult> analyze_drive(const media::Source& source, const DriveOption
     for (const auto& k : step.selected) {
       if (k.index != held.index && current && k.index == current->index) held.take(*current);
       if (k.index != held.index) return Status::Internal("selector chose a frame that was not held");
-      auto path = write_keyframe(held, options);
-      if (!path.ok()) return path.status();
-      result.keyframes.push_back({k, path.value()});
+      const auto path = keyframe_path(options, k.index);
+      writer.write(std::move(held.i420), path);  // the next take() allocates anew
+      held.index = -1;
+      result.keyframes.push_back({k, path});
     }
     return Status::Ok();
   };
@@ -94,6 +153,7 @@ Result<DriveResult> analyze_drive(const media::Source& source, const DriveOption
     }
   }
   if (Status st = apply(selector.finish(), nullptr); !st.ok()) return st;
+  if (Status st = writer.finish(); !st.ok()) return st;
 
   result.stream = reader.info();
   if (result.stream.fps > 0 && !options.reader.keyframes_only) result.media_s += 1.0 / result.stream.fps;

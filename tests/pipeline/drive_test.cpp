@@ -241,6 +241,16 @@ TEST_F(DriveTest, StopFlagEndsTheDriveWithWhatWasAnalysed) {
   EXPECT_GE(r->keyframes.size(), 1u) << "the open window is closed and its keyframe written";
 }
 
+TEST_F(DriveTest, UnwritableKeyframeDirIsAnErrorNamingIt) {
+  auto source = media::parse_source((kData / "drive_short.mp4").string());
+  ASSERT_TRUE(source.ok());
+  DriveOptions o;
+  o.keyframe_dir = dir_ / "no" / "such" / "dir";
+  auto r = analyze_drive(*source, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(o.keyframe_dir.string()), std::string::npos) << r.status().message();
+}
+
 TEST_F(DriveTest, TestSourceGivesItsFrames) {
   auto r = analyze("test://ball?frames=45&width=320&height=240");
   ASSERT_TRUE(r.ok()) << r.status().message();
