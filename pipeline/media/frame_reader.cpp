@@ -138,7 +138,7 @@ struct FrameReader::Impl {
   BusPtr bus;
   StreamInfo info;
   GstVideoInfo video_info{};  // layout of the frames of video_caps
-  CapsPtr video_caps;
+  CapsPtr video_caps;         // the caps frames have now
   bool have_info = false;
   bool ended = false;
   int64_t counter = 0;
@@ -159,14 +159,19 @@ struct FrameReader::Impl {
     return Status::Ok();
   }
 
-  Status read_info(GstSample* sample) {
-    GstVideoInfo vi;
-    if (!gst_video_info_from_caps(&vi, gst_sample_get_caps(sample)))
+  // Takes the frame layout, size and rate of new caps (the first frame's, or
+  // a camera's after it changed resolution); the first time also the
+  // duration and the decoder that was chosen.
+  Status read_caps(GstCaps* caps) {
+    if (!gst_video_info_from_caps(&video_info, caps))
       return Status::Internal(where() + ": decoder produced caps without video info");
+    video_caps.reset(gst_caps_ref(caps));
+    const GstVideoInfo& vi = video_info;
     info.width = GST_VIDEO_INFO_WIDTH(&vi);
     info.height = GST_VIDEO_INFO_HEIGHT(&vi);
     info.fps = GST_VIDEO_INFO_FPS_D(&vi) > 0 ? double(GST_VIDEO_INFO_FPS_N(&vi)) / GST_VIDEO_INFO_FPS_D(&vi) : 0.0;
     if (source.kind == Source::Kind::kTest) info.fps = source.fps;
+    if (have_info) return Status::Ok();
     gint64 duration = 0;
     if (!source.is_live() && gst_element_query_duration(pipeline.get(), GST_FORMAT_TIME, &duration) && duration > 0)
       info.duration_s = double(duration) / GST_SECOND;
@@ -176,16 +181,10 @@ struct FrameReader::Impl {
   }
 
   Result<std::optional<DecodedFrame>> make_frame(SamplePtr sample) {
-    if (!have_info) {
-      if (Status st = read_info(sample.get()); !st.ok()) return st;
-    }
     GstBuffer* buffer = gst_sample_get_buffer(sample.get());
     GstCaps* caps = gst_sample_get_caps(sample.get());
-    if (caps != video_caps.get() && !gst_caps_is_equal(caps, video_caps.get())) {
-      // renegotiated (a camera changed its resolution): map with the new layout
-      if (!gst_video_info_from_caps(&video_info, caps))
-        return Status::Internal(where() + ": decoder produced caps without video info");
-      video_caps.reset(gst_caps_ref(caps));
+    if (!video_caps || (caps != video_caps.get() && !gst_caps_is_equal(caps, video_caps.get()))) {
+      if (Status st = read_caps(caps); !st.ok()) return st;
     }
     const GstVideoInfo& vi = video_info;
     DecodedFrame out;

@@ -66,6 +66,7 @@ for k in d['drives'][0]['keyframes']:
 run -d "$d" ingest "$data/drive_short.mp4"
 check "plain ingest prints a summary line" bash -c "grep -q 'real time' $work/out && grep -q 'keyframes' $work/out"
 check "...and no progress bar into a pipe" bash -c "! grep -q ETA $work/err"
+check "...and no GStreamer/GLib criticals or warnings" bash -c "! grep -qE 'CRITICAL|WARNING' $work/err"
 script -qfec "$bin -d $d ingest $data/drive_s1.mp4" /dev/null >"$work/tty" 2>&1
 check "on a terminal: a progress bar with position, fps and ETA" bash -c "grep -q 'fps  ETA' $work/tty && grep -qE '[0-9.]+/60.0 s' $work/tty"
 
