@@ -142,7 +142,7 @@ Result<DriveResult> analyze_drive(const media::Source& source, const DriveOption
     if (options.on_scores) options.on_scores(scores);
     const auto step = selector.push(scores);
     if (Status st = apply(step, &frame); !st.ok()) return st;
-    if (step.hold && held.index != frame.index) held.take(frame);
+    if (step.hold) held.take(frame);
     ++result.frames;
     result.media_s = frame.t_s;
     const auto now = Clock::now();

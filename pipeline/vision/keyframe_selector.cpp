@@ -113,6 +113,9 @@ void KeyframeSelector::close_window(SelectorStep& step) {
   if (!window_) return;
   Window w = std::move(*window_);
   window_.reset();
+  // A hold set in this step was for this window's best: it is settled now,
+  // the caller need not copy the frame.
+  step.hold = false;
   if (!w.best) return;
   const FrameScores& b = *w.best;
   if (w.reason == Reason::kInterval && is_duplicate(b.dhash)) return;

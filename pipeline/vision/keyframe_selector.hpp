@@ -21,8 +21,9 @@
 //
 // Use: push() every analysed frame in order; when a step says `hold`, keep
 // that frame's pixels (it is the best candidate so far, replacing any held
-// before); a keyframe in `selected` is always the held frame. finish() at
-// the end of the stream. Not thread-safe.
+// before); a keyframe in `selected` is the held frame, or the frame just
+// pushed when the same step made it the best and closed its window.
+// finish() at the end of the stream. Not thread-safe.
 #pragma once
 
 #include <cstdint>
