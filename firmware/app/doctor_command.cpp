@@ -1,6 +1,4 @@
 // dashloop doctor: what a fleet engineer checks first on a new box.
-#include <spdlog/spdlog.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -9,8 +7,8 @@
 #include <opencv2/core/version.hpp>
 
 #include "app/commands.hpp"
+#include "app/effective_config.hpp"
 #include "catalog/catalog.hpp"
-#include "config/config.hpp"
 #include "media/gst.hpp"
 
 namespace fs = std::filesystem;
@@ -18,16 +16,9 @@ namespace fs = std::filesystem;
 namespace dashloop::app {
 
 int run_doctor(const GlobalOptions& global, bool as_json) {
-  firmware::config::Config config;
-  if (!global.config_file.empty()) {
-    auto loaded = firmware::config::load_file(global.config_file);
-    if (!loaded.ok()) {
-      spdlog::error("config: {}", loaded.status().message());
-      return kExitUsage;
-    }
-    config = std::move(loaded.value());
-  }
-  if (!global.data_dir.empty()) config.data_dir = global.data_dir;
+  auto loaded = effective_config(global);
+  if (auto* code = std::get_if<int>(&loaded)) return *code;
+  const auto& config = std::get<firmware::config::Config>(loaded);
 
   bool ok = true;
   nlohmann::json report = {{"version", DASHLOOP_VERSION},
@@ -47,12 +38,13 @@ int run_doctor(const GlobalOptions& global, bool as_json) {
   // must pass SQLite's integrity check. Nothing is created here.
   nlohmann::json data = {{"path", fs::absolute(config.data_dir).lexically_normal().string()}};
   std::error_code ec;
-  const fs::path probe_dir = fs::exists(config.data_dir, ec) ? config.data_dir : config.data_dir.parent_path();
-  const fs::path probe = (probe_dir.empty() ? fs::path(".") : probe_dir) / ".dashloop-doctor-probe";
+  fs::path probe_dir = fs::exists(config.data_dir, ec) ? config.data_dir : config.data_dir.parent_path();
+  if (probe_dir.empty()) probe_dir = ".";
+  const fs::path probe = probe_dir / ".dashloop-doctor-probe";
   data["writable"] = static_cast<bool>(std::ofstream(probe));
   fs::remove(probe, ec);
   if (!data["writable"].get<bool>()) ok = false;
-  const auto space = fs::space(probe_dir.empty() ? fs::path(".") : probe_dir, ec);
+  const auto space = fs::space(probe_dir, ec);
   if (!ec) data["free_bytes"] = space.available;
   const fs::path catalog_file = config.data_dir / "catalog.sqlite";
   if (fs::exists(catalog_file, ec)) {

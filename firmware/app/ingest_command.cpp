@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.hpp"
+#include "app/effective_config.hpp"
 #include "app/progress.hpp"
 #include "app/signal_stop.hpp"
 #include "catalog/catalog.hpp"
@@ -31,18 +32,10 @@ struct Context {
 
 // Config, flags over it, the data directory and the catalog: or an exit code.
 std::variant<Context, int> prepare(const GlobalOptions& g) {
+  auto config = effective_config(g);
+  if (auto* code = std::get_if<int>(&config)) return *code;
   Context ctx;
-  if (!g.config_file.empty()) {
-    auto loaded = firmware::config::load_file(g.config_file);
-    if (!loaded.ok()) {
-      spdlog::error("config: {}", loaded.status().message());
-      return kExitUsage;
-    }
-    ctx.config = std::move(loaded.value());
-  }
-  if (!g.data_dir.empty()) ctx.config.data_dir = g.data_dir;
-  const std::string level = g.log_level.empty() ? ctx.config.log_level : g.log_level;
-  spdlog::set_level(spdlog::level::from_str(level));
+  ctx.config = std::move(std::get<firmware::config::Config>(config));
 
   std::error_code ec;
   fs::create_directories(ctx.config.data_dir / "keyframes", ec);
