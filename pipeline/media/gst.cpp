@@ -8,7 +8,7 @@ void ensure_gst_init() {
 
 bool has_element(const char* factory_name) {
   ensure_gst_init();
-  std::unique_ptr<GstElementFactory, GstObjectDeleter> f(gst_element_factory_find(factory_name));
+  FactoryPtr f(gst_element_factory_find(factory_name));
   return f != nullptr;
 }
 

@@ -12,11 +12,10 @@
 
 namespace dashloop::pipeline::media {
 
-using GstObjectDeleter = Deleter<gst_object_unref>;
-
-using ElementPtr = std::unique_ptr<GstElement, GstObjectDeleter>;
-using BusPtr = std::unique_ptr<GstBus, GstObjectDeleter>;
-using PadPtr = std::unique_ptr<GstPad, GstObjectDeleter>;
+using ElementPtr = Handle<GstElement, gst_object_unref>;
+using BusPtr = Handle<GstBus, gst_object_unref>;
+using PadPtr = Handle<GstPad, gst_object_unref>;
+using FactoryPtr = Handle<GstElementFactory, gst_object_unref>;
 using SamplePtr = Handle<GstSample, gst_sample_unref>;
 using MessagePtr = Handle<GstMessage, gst_message_unref>;
 using CapsPtr = Handle<GstCaps, gst_caps_unref>;
@@ -59,10 +58,6 @@ class Pipeline {
  private:
   ElementPtr element_;
 };
-
-}  // namespace dashloop::pipeline::media
-
-namespace dashloop::pipeline::media {
 
 // An element the media code uses, and whether this machine has it.
 struct ElementCheck {
