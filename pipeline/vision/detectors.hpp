@@ -1,0 +1,52 @@
+// The detectors, chosen by config. Each turns a BGR frame into boxes with a
+// class and a score in [0, 1]:
+//  * onnx: a YOLO-family model through OpenCV DNN (YOLOv5-style output
+//    [1, N, 5 + C] with objectness, or YOLOv8-style [1, 4 + C, N]), letterboxed
+//    input, class-wise NMS, class names from a labels file (one per line);
+//  * hog-people: OpenCV's HOG + linear SVM pedestrian detector;
+//  * cascade: Haar/LBP cascades (opencv-data), one class per cascade file,
+//    named after it; the same boxes will drive privacy redaction;
+//  * motion: background subtraction (MOG2 or KNN) and blob filtering, for
+//    fixed cameras only (a moving camera moves the whole background).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vision/detection.hpp"
+
+namespace dashloop::pipeline::vision {
+
+struct DetectorConfig {
+  std::string kind = "none";  // none | onnx | hog-people | cascade | motion
+  int every = 5;              // detect on every k-th analysed frame
+  int width = 640;            // frames reach the detector at this width
+  float min_score = 0.25f;
+
+  // onnx
+  std::filesystem::path model;
+  std::filesystem::path labels;
+  int input_size = 640;       // square network input
+  float nms_iou = 0.45f;
+  std::string backend = "opencv";  // opencv | cuda
+  std::string target = "cpu";      // cpu | cuda | cuda_fp16
+
+  // cascade: each file is one class, named by its stem
+  std::vector<std::filesystem::path> cascades = {
+      "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",
+      "/usr/share/opencv4/haarcascades/haarcascade_russian_plate_number.xml"};
+  int cascade_min_size = 24;  // px at the detector's width
+
+  // motion
+  std::string motion_method = "mog2";  // mog2 | knn
+  double motion_min_area = 0.001;      // least blob area, as a share of the frame
+  int motion_warmup = 15;              // frames the background model learns before it reports
+};
+
+// Errors name the file and what was expected. kind "none" is not a detector:
+// asking for it is an InvalidArgument.
+Result<std::unique_ptr<Detector>> make_detector(const DetectorConfig& config);
+
+}  // namespace dashloop::pipeline::vision

@@ -1,0 +1,186 @@
+// The detectors on real inputs: the ONNX path on generated YOLO-shaped
+// models (real loading, letterbox, decoding, NMS), HOG on a real photo,
+// cascades from opencv-data, background subtraction on a moving object.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "vision/detectors.hpp"
+
+namespace dashloop::pipeline::vision {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kModels = fs::path(DASHLOOP_TESTDATA) / "onnx";
+
+DetectorConfig onnx_config(const std::string& model) {
+  DetectorConfig c;
+  c.kind = "onnx";
+  c.model = kModels / model;
+  c.labels = kModels / "labels.txt";
+  c.input_size = 64;
+  c.min_score = 0.25f;
+  return c;
+}
+
+// The models' candidates (network pixels, 64x64) seen through a 128x64
+// frame: letterbox scale 0.5, 16 px of padding above.
+void expect_known_detections(const std::string& model) {
+  auto detector = make_detector(onnx_config(model));
+  ASSERT_TRUE(detector.ok()) << detector.status().message();
+  EXPECT_EQ((*detector)->labels(), (std::vector<std::string>{"person", "car", "bicycle"}));
+  const cv::Mat frame(64, 128, CV_8UC3, cv::Scalar(40, 80, 120));
+  auto found = (*detector)->detect(frame);
+  ASSERT_TRUE(found.ok()) << found.status().message();
+  ASSERT_EQ(found->size(), 3u) << "car kept, its duplicate suppressed, person kept (per-class NMS), weak bicycle dropped";
+  const auto& car = (*found)[0];
+  EXPECT_EQ(car.class_id, 1);
+  EXPECT_NEAR(car.score, 0.81f, 1e-4);
+  EXPECT_NEAR(car.box.x, (32 - 10) / 0.5, 1e-3);
+  EXPECT_NEAR(car.box.y, 0.0, 1e-3) << "(20 - 5 - 16) / 0.5 = -2, clipped at the top edge";
+  EXPECT_NEAR(car.box.height, 18.0, 1e-3);
+  EXPECT_NEAR(car.box.width, 40.0, 1e-3);
+  const auto& person = (*found)[1];
+  EXPECT_EQ(person.class_id, 0);
+  EXPECT_NEAR(person.score, 0.63f, 1e-4);
+  const auto& bicycle = (*found)[2];
+  EXPECT_EQ(bicycle.class_id, 2);
+  EXPECT_NEAR(bicycle.score, 0.6f, 1e-4);
+  EXPECT_NEAR(bicycle.box.x, (50 - 5) / 0.5, 1e-3);
+  EXPECT_NEAR(bicycle.box.y, (40 - 10 - 16) / 0.5, 1e-3);
+  EXPECT_NEAR(bicycle.box.height, 36.0, 1e-3) << "28 + 40 > 64: clipped at the bottom edge";
+}
+
+TEST(OnnxDetector, DecodesYolov5Output) { expect_known_detections("yolov5.onnx"); }
+TEST(OnnxDetector, DecodesYolov8Output) { expect_known_detections("yolov8.onnx"); }
+
+TEST(OnnxDetector, BadModelsAreClearErrorsNamingTheFile) {
+  struct Case { DetectorConfig config; std::string expect; };
+  auto missing = onnx_config("missing.onnx");
+  auto garbage = onnx_config("not_a_model.onnx");
+  auto wrong = onnx_config("wrong_shape.onnx");
+  auto no_labels = onnx_config("yolov8.onnx");
+  no_labels.labels = kModels / "no_labels.txt";
+  auto fewer_labels = onnx_config("yolov8.onnx");
+  const fs::path two = fs::temp_directory_path() / "dashloop_two_labels.txt";
+  std::ofstream(two) << "person\ncar\n";
+  fewer_labels.labels = two;
+  const Case cases[] = {
+      {missing, (kModels / "missing.onnx").string() + ": model file not found"},
+      {garbage, (kModels / "not_a_model.onnx").string() + ": not a loadable ONNX model"},
+      {wrong, (kModels / "wrong_shape.onnx").string() + ": model output is [1,5,6]; expected [1,N,8] (YOLOv5) or [1,7,N] (YOLOv8)"},
+      {no_labels, (kModels / "no_labels.txt").string() + ": cannot read labels file"},
+      {fewer_labels, ": model output is [1,7,5]; expected [1,N,7] (YOLOv5) or [1,6,N] (YOLOv8) for the 2 classes in " + two.string()},
+  };
+  for (const auto& c : cases) {
+    auto d = make_detector(c.config);
+    ASSERT_FALSE(d.ok()) << c.expect;
+    EXPECT_NE(d.status().message().find(c.expect), std::string::npos) << d.status().message();
+  }
+  fs::remove(two);
+}
+
+TEST(OnnxDetector, CudaRequestFallsBackToCpuAndSaysSo) {
+  auto c = onnx_config("yolov8.onnx");
+  c.backend = "cuda";
+  auto d = make_detector(c);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_NE((*d)->describe().find("on c"), std::string::npos) << (*d)->describe();  // cuda where built in, else cpu (...)
+}
+
+TEST(HogPeopleDetector, FindsThePersonInARealPhoto) {
+  const cv::Mat photo = cv::imread(std::string(DASHLOOP_SOURCE_DIR) + "/tests/data/pedestrian.jpg");
+  ASSERT_FALSE(photo.empty());
+  DetectorConfig c;
+  c.kind = "hog-people";
+  auto d = make_detector(c);
+  ASSERT_TRUE(d.ok());
+  auto found = (*d)->detect(photo);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_TRUE((*found)[0].box.contains({102, 116})) << "the box holds the person's centre";
+  EXPECT_GT((*found)[0].score, 0.5f);
+  EXPECT_EQ((*d)->labels()[(*found)[0].class_id], "person");
+
+  cv::Mat empty(240, 200, CV_8UC3);
+  cv::randu(empty, 0, 255);
+  cv::GaussianBlur(empty, empty, {0, 0}, 3);
+  EXPECT_TRUE((*d)->detect(empty)->empty());
+}
+
+TEST(CascadeDetector, LoadsTheOpencvDataCascades) {
+  DetectorConfig c;
+  c.kind = "cascade";
+  c.cascades = {"/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",
+                "/usr/share/opencv4/haarcascades/haarcascade_russian_plate_number.xml",
+                "/usr/share/opencv4/haarcascades/haarcascade_fullbody.xml",
+                "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml"};
+  auto d = make_detector(c);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ((*d)->labels(), (std::vector<std::string>{"frontalface_default", "russian_plate_number", "fullbody",
+                                                      "frontalface_improved"}));
+  const cv::Mat photo = cv::imread(std::string(DASHLOOP_SOURCE_DIR) + "/tests/data/pedestrian.jpg");
+  auto found = (*d)->detect(photo);
+  ASSERT_TRUE(found.ok());
+  for (const auto& f : *found) EXPECT_TRUE(cv::Rect2f(0, 0, 200, 240).contains(f.box.tl()));
+}
+
+TEST(CascadeDetector, MissingOrWrongFileIsNamed) {
+  DetectorConfig c;
+  c.kind = "cascade";
+  c.cascades = {"/nonexistent/plates.xml"};
+  auto d = make_detector(c);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("/nonexistent/plates.xml: cascade file not found"), std::string::npos);
+  const fs::path bogus = fs::temp_directory_path() / "dashloop_not_a_cascade.xml";
+  std::ofstream(bogus) << "<?xml version=\"1.0\"?><opencv_storage><x>1</x></opencv_storage>\n";
+  c.cascades = {bogus};
+  d = make_detector(c);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find(bogus.string() + ": not a Haar or LBP cascade"), std::string::npos)
+      << d.status().message();
+  fs::remove(bogus);
+}
+
+TEST(MotionDetector, FindsAMovingObjectOnAStillBackground) {
+  for (const std::string method : {"mog2", "knn"}) {
+    DetectorConfig c;
+    c.kind = "motion";
+    c.motion_method = method;
+    auto d = make_detector(c);
+    ASSERT_TRUE(d.ok());
+    cv::Mat background(240, 320, CV_8UC3);
+    cv::randu(background, 60, 120);
+    cv::GaussianBlur(background, background, {0, 0}, 2);
+    std::vector<Detection> last;
+    cv::Rect object;
+    for (int f = 0; f < 40; ++f) {
+      cv::Mat frame = background.clone();
+      object = cv::Rect(20 + 5 * f, 100, 30, 60);
+      cv::rectangle(frame, object, cv::Scalar(230, 230, 230), cv::FILLED);
+      auto found = (*d)->detect(frame);
+      ASSERT_TRUE(found.ok());
+      if (f < c.motion_warmup) {
+        EXPECT_TRUE(found->empty()) << "nothing while the background is learnt";
+      }
+      last = *found;
+    }
+    ASSERT_EQ(last.size(), 1u) << method;
+    EXPECT_GT(iou(last[0].box, cv::Rect2f(object)), 0.6f) << method;
+  }
+  DetectorConfig bad;
+  bad.kind = "motion";
+  bad.motion_method = "optical";
+  EXPECT_FALSE(make_detector(bad).ok());
+  bad.kind = "yolo";
+  auto d = make_detector(bad);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("got 'yolo'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dashloop::pipeline::vision

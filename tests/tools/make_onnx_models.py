@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""Builds tiny YOLO-shaped ONNX models with known outputs, for the onnx
+detector's tests: input [1,3,S,S] -> GlobalAveragePool -> Flatten -> Gemm
+(zero weights, the wanted outputs as bias) -> Reshape. The image changes
+nothing, but OpenCV DNN loads, runs and decodes a real ONNX graph.
+
+  make_onnx_models.py OUT_DIR
+writes yolov5.onnx ([1,N,5+C]), yolov8.onnx ([1,4+C,N]), wrong_shape.onnx,
+labels.txt (C = 3) and not_a_model.onnx."""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+SIZE = 64
+LABELS = ["person", "car", "bicycle"]
+
+# Candidates in network-input pixels: cx, cy, w, h, objectness, class scores.
+CANDIDATES = np.array([
+    [32, 20, 20, 10, 0.9, 0.1, 0.9, 0.2],    # car 0.81: kept
+    [33, 21, 20, 10, 0.8, 0.1, 0.9, 0.1],    # car 0.72 on top of it: suppressed by NMS
+    [32, 20, 20, 10, 0.9, 0.7, 0.1, 0.1],    # person 0.63, same place: kept (NMS is per class)
+    [10, 40, 8, 12, 0.2, 0.1, 0.1, 0.9],     # bicycle 0.18: under min_score
+    [50, 40, 10, 20, 1.0, 0.05, 0.05, 0.6],  # bicycle 0.6: kept
+], dtype=np.float32)
+
+
+def model(values, name):
+    flat = values.reshape(1, -1)
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, SIZE, SIZE])
+    y = helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(values.shape))
+    inits = [
+        numpy_helper.from_array(np.zeros((flat.shape[1], 3), np.float32), "W"),
+        numpy_helper.from_array(flat.reshape(-1), "B"),
+        numpy_helper.from_array(np.array(values.shape, np.int64), "shape"),
+    ]
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["images"], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "W", "B"], ["dense"], transB=1),
+        helper.make_node("Reshape", ["dense", "shape"], ["output0"]),
+    ]
+    graph = helper.make_graph(nodes, name, [x], [y], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)], producer_name="dashloop-tests")
+    m.ir_version = 7
+    onnx.checker.check_model(m)
+    return m
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    v5 = CANDIDATES[np.newaxis]                                   # [1, 5, 8]
+    no_obj = np.delete(CANDIDATES, 4, axis=1)                     # v8 has no objectness
+    no_obj[:, 4:] *= CANDIDATES[:, 4:5]                           # same final scores
+    v8 = no_obj.T[np.newaxis].copy()                              # [1, 7, 5]
+    onnx.save(model(v5, "yolov5"), os.path.join(out, "yolov5.onnx"))
+    onnx.save(model(v8, "yolov8"), os.path.join(out, "yolov8.onnx"))
+    onnx.save(model(np.zeros((1, 5, 6), np.float32), "wrong"), os.path.join(out, "wrong_shape.onnx"))
+    with open(os.path.join(out, "labels.txt"), "w") as f:
+        f.write("\n".join(LABELS) + "\n")
+    with open(os.path.join(out, "not_a_model.onnx"), "wb") as f:
+        f.write(b"this is not protobuf\x00\x01\x02" * 10)
+
+
+if __name__ == "__main__":
+    main()
