@@ -106,6 +106,14 @@ Result<DriveResult> analyze_drive(const media::Source& source, const DriveOption
   auto opened = media::FrameReader::open(source, options.reader);
   if (!opened.ok()) return opened.status();
   media::FrameReader& reader = **opened;
+  std::unique_ptr<TrackingWorker> tracking;
+  if (options.tracking.detector.kind != "none") {
+    TrackingOptions t = options.tracking;
+    t.live = t.live || source.is_live();
+    auto worker = TrackingWorker::start(std::move(t));
+    if (!worker.ok()) return worker.status();
+    tracking = std::move(*worker);
+  }
 
   vision::FrameAnalyzer analyzer(options.analysis_width);
   vision::KeyframeSelector selector(options.selector);
@@ -143,6 +151,7 @@ Result<DriveResult> analyze_drive(const media::Source& source, const DriveOption
     const auto step = selector.push(scores);
     if (Status st = apply(step, &frame); !st.ok()) return st;
     if (step.hold) held.take(frame);
+    if (tracking) tracking->offer(frame);
     ++result.frames;
     result.media_s = frame.t_s;
     const auto now = Clock::now();
@@ -154,6 +163,11 @@ Result<DriveResult> analyze_drive(const media::Source& source, const DriveOption
   }
   if (Status st = apply(selector.finish(), nullptr); !st.ok()) return st;
   if (Status st = writer.finish(); !st.ok()) return st;
+  if (tracking) {
+    auto objects = tracking->finish();
+    if (!objects.ok()) return objects.status();
+    result.objects = std::move(*objects);
+  }
 
   result.stream = reader.info();
   if (result.stream.fps > 0 && !options.reader.keyframes_only) result.media_s += 1.0 / result.stream.fps;

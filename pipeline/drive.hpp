@@ -10,11 +10,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "media/frame_reader.hpp"
 #include "media/source.hpp"
 #include "status.hpp"
+#include "tracking_worker.hpp"
 #include "vision/keyframe_selector.hpp"
 
 namespace dashloop::pipeline {
@@ -28,6 +30,8 @@ struct DriveOptions {
   // Set from another thread to end the drive early: what was analysed so far
   // is the result (a live camera's recording ends when the operator says so).
   const std::atomic<bool>* stop = nullptr;
+  // Detection and tracking; detector.kind "none" turns both off.
+  TrackingOptions tracking;
   // Sees every frame's scores (diagnostics, tests); may be empty.
   std::function<void(const vision::FrameScores&)> on_scores;
 };
@@ -52,6 +56,7 @@ struct DriveResult {
   double elapsed_s = 0.0;   // wall time
   bool stopped = false;     // ended by DriveOptions::stop, not by the stream
   std::vector<SelectedKeyframe> keyframes;
+  std::optional<TrackingResult> objects;  // when a detector ran
 };
 
 using ProgressFn = std::function<void(const DriveProgress&)>;

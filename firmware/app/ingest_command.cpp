@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.hpp"
+#include "app/objects.hpp"
 #include "app/effective_config.hpp"
 #include "app/progress.hpp"
 #include "app/signal_stop.hpp"
@@ -70,7 +72,14 @@ json drive_json(const firmware::catalog::DriveRecord& d) {
   return {{"drive_id", d.id},   {"source", d.source},     {"vehicle", d.vehicle},   {"camera", d.camera},
           {"mode", d.mode},     {"ingested_utc", d.ingested_utc}, {"width", d.width}, {"height", d.height},
           {"fps", d.fps},       {"frames", d.frames},     {"duration_s", d.duration_s},
-          {"elapsed_s", d.elapsed_s}, {"keyframe_dir", d.keyframe_dir}};
+          {"elapsed_s", d.elapsed_s}, {"keyframe_dir", d.keyframe_dir}, {"detector", d.detector},
+          {"detected_frames", d.detected_frames}, {"detection_skipped", d.detection_skipped}};
+}
+
+json track_json(const firmware::catalog::TrackRecord& t) {
+  return {{"track", t.track_no},         {"label", t.label},         {"first_frame", t.first_frame},
+          {"last_frame", t.last_frame},  {"first_s", t.first_s},     {"last_s", t.last_s},
+          {"detections", t.detections},  {"mean_score", t.mean_score}, {"class_votes", json::parse(t.class_votes)}};
 }
 
 // Keyframes are written to a staging directory and moved under the drive's
@@ -95,7 +104,9 @@ Result<int64_t> store(firmware::catalog::Catalog& catalog, const fs::path& data_
     r.image_path = s.image.filename().string();
     rows.push_back(std::move(r));
   }
-  return catalog.add_drive(std::move(drive), std::move(rows),
+  firmware::catalog::DriveObjects objects;
+  if (result.objects) objects = drive_objects(*result.objects, result.stream.fps);
+  return catalog.add_drive(std::move(drive), std::move(rows), objects,
                            [&](int64_t id, firmware::catalog::DriveRecord& d,
                                std::vector<firmware::catalog::KeyframeRecord>& ks) -> Status {
                              const fs::path final_dir = fs::absolute(data_dir / "keyframes" / std::to_string(id)).lexically_normal();
@@ -132,11 +143,24 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
   Context& ctx = std::get<Context>(prepared);
   const std::string mode = options.mode.empty() ? ctx.config.ingest.mode : options.mode;
 
+  if (ctx.config.detector.kind != "none") {
+    // A bad model or cascade is a config error: say so before any decoding.
+    if (auto detector = pipeline::vision::make_detector(ctx.config.detector); !detector.ok()) {
+      spdlog::error("detector: {}", detector.status().message());
+      return kExitUsage;
+    }
+  }
   pipeline::DriveOptions drive_options;
   drive_options.reader.keyframes_only = mode == "triage";
   drive_options.analysis_width = options.analysis_width > 0 ? options.analysis_width : ctx.config.ingest.analysis_width;
   drive_options.selector = ctx.config.keyframes.selector;
   drive_options.jpeg_quality = ctx.config.keyframes.jpeg_quality;
+  drive_options.tracking.detector = ctx.config.detector;
+  drive_options.tracking.tracker = ctx.config.tracking.tracker;
+  drive_options.tracking.camera_motion = ctx.config.tracking.camera_motion;
+  drive_options.tracking.on_event = [](const pipeline::vision::TrackEvent& e) {
+    spdlog::debug("{} frame {} track {} class {}", pipeline::vision::to_string(e.kind), e.frame, e.track_id, e.class_id);
+  };
   if (spdlog::should_log(spdlog::level::trace)) {
     drive_options.on_scores = [](const pipeline::vision::FrameScores& s) {
       spdlog::trace("frame {} t={:.3f} content={:.2f} sharpness={:.1f} brightness={:.1f} dark={:.2f} blown={:.2f}",
@@ -201,6 +225,11 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
     drive.frames = r.frames;
     drive.duration_s = r.media_s;
     drive.elapsed_s = r.elapsed_s;
+    if (r.objects) {
+      drive.detector = r.objects->detector;
+      drive.detected_frames = r.objects->detected_frames;
+      drive.detection_skipped = r.objects->skipped_frames;
+    }
     auto id = store(*ctx.catalog, ctx.config.data_dir, staging, drive, r);
     if (!id.ok()) {
       fs::remove_all(staging, ec);
@@ -212,13 +241,29 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
     std::string reasons;
     for (const auto& [reason, n] : by_reason) reasons += (reasons.empty() ? "" : ", ") + std::to_string(n) + " " + reason;
     const double rtf = r.elapsed_s > 0 ? r.media_s / r.elapsed_s : 0.0;
+    auto tracks = ctx.catalog->tracks(*id);
+    if (!tracks.ok()) {
+      spdlog::error("ingest: {}: catalog: {}", arg, tracks.status().message());
+      return kExitStorage;
+    }
+    std::string objects;
+    if (r.objects) {
+      std::map<std::string, int> by_label;
+      for (const auto& t : *tracks) ++by_label[t.label];
+      for (const auto& [label, n] : by_label) objects += (objects.empty() ? "" : ", ") + std::to_string(n) + " " + label;
+      objects = "; " + std::to_string(tracks->size()) + " tracks" + (objects.empty() ? "" : " (" + objects + ")") +
+                " from " + std::to_string(r.objects->detected_frames) + " frames through " + r.objects->detector;
+      if (r.objects->skipped_frames)
+        objects += ", " + std::to_string(r.objects->skipped_frames) + " frames not detected while the detector was busy";
+    }
     if (!options.json) {
       std::printf("drive %lld: %s: %lld frames (%.1f s of %dx%d video, %s) in %.1f s, %.1fx real time, "
-                  "%zu keyframes (%s)%s\n",
+                  "%zu keyframes (%s)%s%s\n",
                   static_cast<long long>(*id), arg.c_str(), static_cast<long long>(r.frames), r.media_s,
                   r.stream.width, r.stream.height, r.stream.decoder.c_str(), r.elapsed_s, rtf, r.keyframes.size(),
                   reasons.c_str(),
-                  r.dropped ? (", " + std::to_string(r.dropped) + " frames dropped while behind").c_str() : "");
+                  r.dropped ? (", " + std::to_string(r.dropped) + " frames dropped while behind").c_str() : "",
+                  objects.c_str());
     } else {
       auto rows = ctx.catalog->keyframes(*id);
       json d = {{"drive_id", *id}, {"source", arg},          {"mode", mode},
@@ -228,11 +273,65 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
                 {"keyframes", json::array()}};
       if (rows.ok())
         for (const auto& k : *rows) d["keyframes"].push_back(keyframe_json(k));
+      if (r.objects) {
+        d["detector"] = r.objects->detector;
+        d["detected_frames"] = r.objects->detected_frames;
+        d["detection_skipped"] = r.objects->skipped_frames;
+        d["detect_s"] = r.objects->detect_s;
+        d["events"] = r.objects->events.size();
+        d["tracks"] = json::array();
+        for (const auto& t : *tracks) d["tracks"].push_back(track_json(t));
+      }
       out["drives"].push_back(std::move(d));
     }
   }
   if (options.json) std::cout << out.dump(2) << std::endl;
   return exit_code;
+}
+
+int run_tracks(const GlobalOptions& global, int64_t drive_id, bool as_json, bool boxes) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  auto& catalog = *std::get<Context>(prepared).catalog;
+  auto drives = catalog.drives();
+  if (!drives.ok()) {
+    spdlog::error("catalog: {}", drives.status().message());
+    return kExitStorage;
+  }
+  if (std::none_of(drives->begin(), drives->end(), [&](const auto& d) { return d.id == drive_id; })) {
+    spdlog::error("tracks: no drive {} in the catalog", drive_id);
+    return kExitInput;
+  }
+  auto tracks = catalog.tracks(drive_id);
+  if (!tracks.ok()) {
+    spdlog::error("catalog: {}", tracks.status().message());
+    return kExitStorage;
+  }
+  if (as_json || boxes) {
+    json out = json::array();
+    for (const auto& t : *tracks) {
+      json j = track_json(t);
+      if (boxes) {
+        auto rows = catalog.track_boxes(t.id);
+        if (!rows.ok()) {
+          spdlog::error("catalog: {}", rows.status().message());
+          return kExitStorage;
+        }
+        j["boxes"] = json::array();
+        for (const auto& b : *rows)
+          j["boxes"].push_back({{"frame", b.frame}, {"x", b.x}, {"y", b.y}, {"w", b.w}, {"h", b.h},
+                                {"score", b.score}, {"predicted", b.predicted}});
+      }
+      out.push_back(std::move(j));
+    }
+    std::cout << out.dump(2) << std::endl;
+    return kExitOk;
+  }
+  std::printf("%6s  %-16s %10s %10s %6s %6s\n", "track", "label", "from_s", "to_s", "boxes", "score");
+  for (const auto& t : *tracks)
+    std::printf("%6d  %-16s %10.2f %10.2f %6lld %6.2f\n", t.track_no, t.label.c_str(), t.first_s, t.last_s,
+                static_cast<long long>(t.detections), t.mean_score);
+  return kExitOk;
 }
 
 int run_drives(const GlobalOptions& global, bool as_json) {

@@ -41,6 +41,27 @@ int main(int argc, char** argv) {
   keyframes_cmd->add_option("drive", drive_id, "drive id (see `dashloop drives`)")->required();
   keyframes_cmd->add_flag("--json", json, "as JSON");
 
+  bool with_boxes = false;
+  auto* tracks_cmd = app.add_subcommand("tracks", "list a drive's tracked objects");
+  tracks_cmd->add_option("drive", drive_id, "drive id (see `dashloop drives`)")->required();
+  tracks_cmd->add_flag("--boxes", with_boxes, "with every box (JSON)");
+  tracks_cmd->add_flag("--json", json, "as JSON");
+
+  TrackOptions track;
+  auto* track_cmd = app.add_subcommand("track", "run the tracker on MOTChallenge detections");
+  track_cmd->add_option("--detections", track.detections, "det.txt: frame,-1,x,y,w,h,conf,... (1-based frames)")
+      ->required()->check(CLI::ExistingFile);
+  track_cmd->add_option("--out", track.out, "results: frame,id,x,y,w,h,conf,-1,-1,-1")->required();
+  track_cmd->add_option("--fill-gap", track.fill_gap, "fill gaps of up to N frames inside a track with its prediction")
+      ->check(CLI::Range(0, 1000));
+
+  EvalMotOptions eval;
+  auto* eval_cmd = app.add_subcommand("eval-mot", "score MOTChallenge results: MOTA, MOTP, IDF1, ID switches, FP, FN");
+  eval_cmd->add_option("--gt", eval.gt, "ground truth gt.txt")->required()->check(CLI::ExistingFile);
+  eval_cmd->add_option("--pred", eval.pred, "results to score")->required()->check(CLI::ExistingFile);
+  eval_cmd->add_option("--min-iou", eval.min_iou, "least IoU of a match (MOTChallenge: 0.5)")->check(CLI::Range(0.01, 1.0));
+  eval_cmd->add_flag("--json", eval.json, "as JSON");
+
   auto* doctor_cmd = app.add_subcommand("doctor", "check plugins, data directory and catalog on this machine");
   doctor_cmd->add_flag("--json", json, "as JSON");
 
@@ -53,6 +74,9 @@ int main(int argc, char** argv) {
   if (*ingest_cmd) return run_ingest(global, ingest);
   if (*drives_cmd) return run_drives(global, json);
   if (*keyframes_cmd) return run_keyframes(global, drive_id, json);
+  if (*tracks_cmd) return run_tracks(global, drive_id, json, with_boxes);
+  if (*track_cmd) return run_track(global, track);
+  if (*eval_cmd) return run_eval_mot(eval);
   if (*doctor_cmd) return run_doctor(global, json);
   return kExitUsage;
 }

@@ -45,18 +45,72 @@ CREATE TABLE keyframes (
 );
 CREATE INDEX keyframes_by_drive ON keyframes(drive_id, t_s);
 )sql",
+    R"sql(
+ALTER TABLE drives ADD COLUMN detector TEXT NOT NULL DEFAULT '';
+ALTER TABLE drives ADD COLUMN detected_frames INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE drives ADD COLUMN detection_skipped INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE tracks (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  drive_id INTEGER NOT NULL REFERENCES drives(id) ON DELETE CASCADE,
+  track_no INTEGER NOT NULL,
+  label TEXT NOT NULL,
+  first_frame INTEGER NOT NULL,
+  last_frame INTEGER NOT NULL,
+  first_s REAL NOT NULL,
+  last_s REAL NOT NULL,
+  detections INTEGER NOT NULL,
+  mean_score REAL NOT NULL,
+  class_votes TEXT NOT NULL,
+  UNIQUE (drive_id, track_no),
+  CHECK (last_frame >= first_frame)
+);
+CREATE TABLE track_boxes (
+  track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+  frame INTEGER NOT NULL,
+  x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
+  score REAL NOT NULL,
+  predicted INTEGER NOT NULL CHECK (predicted IN (0, 1)),
+  PRIMARY KEY (track_id, frame)
+) WITHOUT ROWID;
+CREATE TABLE track_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  drive_id INTEGER NOT NULL REFERENCES drives(id) ON DELETE CASCADE,
+  frame INTEGER NOT NULL,
+  t_s REAL NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('track.started', 'track.ended', 'class.seen')),
+  track_no INTEGER NOT NULL,
+  label TEXT NOT NULL
+);
+CREATE INDEX tracks_by_drive ON tracks(drive_id, first_frame);
+CREATE INDEX track_events_by_drive ON track_events(drive_id, frame);
+)sql",
 };
 
 constexpr const char* kInsertDrive =
     "INSERT INTO drives (source, vehicle, camera, mode, width, height, fps, frames, duration_s, elapsed_s, "
-    "keyframe_dir) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '')";
+    "keyframe_dir, detector, detected_frames, detection_skipped) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '', ?11, ?12, ?13)";
+constexpr const char* kInsertTrack =
+    "INSERT INTO tracks (drive_id, track_no, label, first_frame, last_frame, first_s, last_s, detections, "
+    "mean_score, class_votes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+constexpr const char* kInsertBox =
+    "INSERT INTO track_boxes (track_id, frame, x, y, w, h, score, predicted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+constexpr const char* kInsertEvent =
+    "INSERT INTO track_events (drive_id, frame, t_s, kind, track_no, label) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr const char* kSelectTracks =
+    "SELECT id, drive_id, track_no, label, first_frame, last_frame, first_s, last_s, detections, mean_score, "
+    "class_votes FROM tracks WHERE drive_id = ?1 ORDER BY track_no";
+constexpr const char* kSelectBoxes =
+    "SELECT frame, x, y, w, h, score, predicted FROM track_boxes WHERE track_id = ?1 ORDER BY frame";
+constexpr const char* kSelectEvents =
+    "SELECT drive_id, frame, t_s, kind, track_no, label FROM track_events WHERE drive_id = ?1 ORDER BY frame, id";
 constexpr const char* kSetKeyframeDir = "UPDATE drives SET keyframe_dir = ?2 WHERE id = ?1";
 constexpr const char* kInsertKeyframe =
     "INSERT INTO keyframes (drive_id, frame_index, t_s, reason, trigger_index, change, content, sharpness, "
     "brightness, quality, dhash, image_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 constexpr const char* kSelectDrives =
     "SELECT id, source, vehicle, camera, mode, ingested_utc, width, height, fps, frames, duration_s, elapsed_s, "
-    "keyframe_dir FROM drives ORDER BY id";
+    "keyframe_dir, detector, detected_frames, detection_skipped FROM drives ORDER BY id";
 constexpr const char* kSelectKeyframes =
     "SELECT id, drive_id, frame_index, t_s, reason, trigger_index, change, content, sharpness, brightness, quality, "
     "dhash, image_path FROM keyframes WHERE drive_id = ?1 ORDER BY frame_index";
@@ -132,7 +186,7 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
   return std::unique_ptr<Catalog>(new Catalog(std::move(impl)));
 }
 
-Result<int64_t> Catalog::add_drive(DriveRecord d, std::vector<KeyframeRecord> keyframes,
+Result<int64_t> Catalog::add_drive(DriveRecord d, std::vector<KeyframeRecord> keyframes, const DriveObjects& objects,
                                    const BeforeCommit& before_commit) {
   sqlite3* db = impl_->db.get();
   Transaction tx(db);
@@ -140,6 +194,7 @@ Result<int64_t> Catalog::add_drive(DriveRecord d, std::vector<KeyframeRecord> ke
   Statement ins(db, kInsertDrive);
   ins.bind(1, d.source).bind(2, d.vehicle).bind(3, d.camera).bind(4, d.mode).bind(5, int64_t{d.width});
   ins.bind(6, int64_t{d.height}).bind(7, d.fps).bind(8, d.frames).bind(9, d.duration_s).bind(10, d.elapsed_s);
+  ins.bind(11, d.detector).bind(12, d.detected_frames).bind(13, d.detection_skipped);
   ins.step();
   if (!ins.status().ok()) return ins.status();
   const int64_t id = sqlite3_last_insert_rowid(db);
@@ -156,6 +211,26 @@ Result<int64_t> Catalog::add_drive(DriveRecord d, std::vector<KeyframeRecord> ke
     kf.bind(6, k.change).bind(7, k.content).bind(8, k.sharpness).bind(9, k.brightness).bind(10, k.quality);
     kf.bind(11, k.dhash).bind(12, k.image_path).step();
     if (!kf.status().ok()) return kf.status();
+  }
+  Statement tr(db, kInsertTrack), box(db, kInsertBox);
+  for (const auto& t : objects.tracks) {
+    tr.reset();
+    tr.bind(1, id).bind(2, int64_t{t.track_no}).bind(3, t.label).bind(4, t.first_frame).bind(5, t.last_frame);
+    tr.bind(6, t.first_s).bind(7, t.last_s).bind(8, t.detections).bind(9, t.mean_score).bind(10, t.class_votes).step();
+    if (!tr.status().ok()) return tr.status();
+    const int64_t track_id = sqlite3_last_insert_rowid(db);
+    for (const auto& b : t.boxes) {
+      box.reset();
+      box.bind(1, track_id).bind(2, b.frame).bind(3, b.x).bind(4, b.y).bind(5, b.w).bind(6, b.h).bind(7, b.score);
+      box.bind(8, int64_t{b.predicted}).step();
+      if (!box.status().ok()) return box.status();
+    }
+  }
+  Statement ev(db, kInsertEvent);
+  for (const auto& e : objects.events) {
+    ev.reset();
+    ev.bind(1, id).bind(2, e.frame).bind(3, e.t_s).bind(4, e.kind).bind(5, int64_t{e.track_no}).bind(6, e.label).step();
+    if (!ev.status().ok()) return ev.status();
   }
   if (Status st = tx.commit(); !st.ok()) return st;
   return id;
@@ -179,6 +254,9 @@ Result<std::vector<DriveRecord>> Catalog::drives() {
     d.duration_s = s.column_double(10);
     d.elapsed_s = s.column_double(11);
     d.keyframe_dir = s.column_text(12);
+    d.detector = s.column_text(13);
+    d.detected_frames = s.column_int(14);
+    d.detection_skipped = s.column_int(15);
     out.push_back(std::move(d));
   }
   if (!s.status().ok()) return s.status();
@@ -206,6 +284,51 @@ Result<std::vector<KeyframeRecord>> Catalog::keyframes(int64_t drive_id) {
     k.image_path = s.column_text(12);
     out.push_back(std::move(k));
   }
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Result<std::vector<TrackRecord>> Catalog::tracks(int64_t drive_id) {
+  Statement s(impl_->db.get(), kSelectTracks);
+  s.bind(1, drive_id);
+  std::vector<TrackRecord> out;
+  while (s.step()) {
+    TrackRecord t;
+    t.id = s.column_int(0);
+    t.drive_id = s.column_int(1);
+    t.track_no = int(s.column_int(2));
+    t.label = s.column_text(3);
+    t.first_frame = s.column_int(4);
+    t.last_frame = s.column_int(5);
+    t.first_s = s.column_double(6);
+    t.last_s = s.column_double(7);
+    t.detections = s.column_int(8);
+    t.mean_score = s.column_double(9);
+    t.class_votes = s.column_text(10);
+    out.push_back(std::move(t));
+  }
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Result<std::vector<TrackBoxRecord>> Catalog::track_boxes(int64_t track_id) {
+  Statement s(impl_->db.get(), kSelectBoxes);
+  s.bind(1, track_id);
+  std::vector<TrackBoxRecord> out;
+  while (s.step())
+    out.push_back({s.column_int(0), s.column_double(1), s.column_double(2), s.column_double(3), s.column_double(4),
+                   s.column_double(5), s.column_int(6) != 0});
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Result<std::vector<TrackEventRecord>> Catalog::track_events(int64_t drive_id) {
+  Statement s(impl_->db.get(), kSelectEvents);
+  s.bind(1, drive_id);
+  std::vector<TrackEventRecord> out;
+  while (s.step())
+    out.push_back({s.column_int(0), s.column_int(1), s.column_double(2), s.column_text(3), int(s.column_int(4)),
+                   s.column_text(5)});
   if (!s.status().ok()) return s.status();
   return out;
 }

@@ -33,6 +33,9 @@ struct DriveRecord {
   double duration_s = 0.0;
   double elapsed_s = 0.0;
   std::string keyframe_dir;
+  std::string detector;           // "" when no detector ran, else its description
+  int64_t detected_frames = 0;    // frames the detector saw
+  int64_t detection_skipped = 0;  // frames due for detection that a live source could not wait for
 };
 
 struct KeyframeRecord {
@@ -51,24 +54,65 @@ struct KeyframeRecord {
   std::string image_path;
 };
 
+// One box of a track, in source-frame pixels.
+struct TrackBoxRecord {
+  int64_t frame = 0;
+  double x = 0, y = 0, w = 0, h = 0;
+  double score = 0;
+  bool predicted = false;  // no detection: the tracker's prediction (occluded span)
+};
+
+struct TrackRecord {
+  int64_t id = 0;
+  int64_t drive_id = 0;
+  int track_no = 0;  // the tracker's id, stable within the drive
+  std::string label;
+  int64_t first_frame = 0;
+  int64_t last_frame = 0;
+  double first_s = 0, last_s = 0;
+  int64_t detections = 0;
+  double mean_score = 0;
+  std::string class_votes;  // JSON object: label -> detections
+  std::vector<TrackBoxRecord> boxes;  // filled by add_drive's caller, and by track_boxes()
+};
+
+struct TrackEventRecord {
+  int64_t drive_id = 0;
+  int64_t frame = 0;
+  double t_s = 0;
+  std::string kind;  // track.started | track.ended | class.seen
+  int track_no = 0;
+  std::string label;
+};
+
+struct DriveObjects {
+  std::vector<TrackRecord> tracks;
+  std::vector<TrackEventRecord> events;
+};
+
 class Catalog {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   static Result<std::unique_ptr<Catalog>> open(const std::filesystem::path& file);
   ~Catalog();
 
   int schema_version() const;
 
-  // Stores a drive with its keyframes in one transaction; returns its id.
+  // Stores a drive with its keyframes, tracks (with their boxes) and events
+  // in one transaction; returns its id.
   // `before_commit` runs inside the transaction with the new id (moving
   // files into place); when it fails, nothing is stored.
   using BeforeCommit = std::function<Status(int64_t drive_id, DriveRecord&, std::vector<KeyframeRecord>&)>;
-  Result<int64_t> add_drive(DriveRecord drive, std::vector<KeyframeRecord> keyframes,
+  Result<int64_t> add_drive(DriveRecord drive, std::vector<KeyframeRecord> keyframes, const DriveObjects& objects = {},
                             const BeforeCommit& before_commit = {});
 
   Result<std::vector<DriveRecord>> drives();
   Result<std::vector<KeyframeRecord>> keyframes(int64_t drive_id);
+  // A drive's tracks without their boxes, by track_no.
+  Result<std::vector<TrackRecord>> tracks(int64_t drive_id);
+  Result<std::vector<TrackBoxRecord>> track_boxes(int64_t track_id);
+  Result<std::vector<TrackEventRecord>> track_events(int64_t drive_id);
   Status integrity_check();
 
  private:

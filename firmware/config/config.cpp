@@ -65,6 +65,40 @@ Setter path(std::filesystem::path& out) {
   };
 }
 
+Setter number_f(float& out, double lo, double hi) {
+  return [&out, lo, hi](const toml::node& n) -> std::string {
+    double v = out;
+    const std::string why = number(v, lo, hi)(n);
+    if (why.empty()) out = static_cast<float>(v);
+    return why;
+  };
+}
+
+Setter boolean(bool& out) {
+  return [&out](const toml::node& n) -> std::string {
+    auto v = n.value_exact<bool>();
+    if (!v) return "must be true or false";
+    out = *v;
+    return "";
+  };
+}
+
+// An array of path strings.
+Setter paths(std::vector<std::filesystem::path>& out) {
+  return [&out](const toml::node& n) -> std::string {
+    const auto* array = n.as_array();
+    if (!array) return "must be an array of path strings";
+    std::vector<std::filesystem::path> v;
+    for (const auto& item : *array) {
+      auto s = item.value_exact<std::string>();
+      if (!s || s->empty()) return "must be an array of non-empty path strings";
+      v.emplace_back(*s);
+    }
+    out = std::move(v);
+    return "";
+  };
+}
+
 std::string at(const std::string& file, const toml::source_region& where) {
   return file + ":" + std::to_string(where.begin.line);
 }
@@ -94,6 +128,8 @@ Status apply(const toml::table& table, const std::string& prefix, const std::map
 Result<Config> load_string(const std::string& text, const std::string& file) {
   Config c;
   auto& k = c.keyframes.selector;
+  auto& d = c.detector;
+  auto& t = c.tracking.tracker;
   const std::map<std::string, Fields> sections = {
       {"", {{"data_dir", path(c.data_dir)}, {"vehicle", string_of(c.vehicle)}, {"camera", string_of(c.camera)},
             {"log_level", string_of(c.log_level, {"trace", "debug", "info", "warn", "error"})}}},
@@ -114,6 +150,31 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                      {"dissolve_blend_max", number(k.dissolve_blend_max, 0.0, 1.0)},
                      {"max_transition_s", number(k.max_transition_s, 0.1, 60.0)},
                      {"jpeg_quality", integer(c.keyframes.jpeg_quality, 1, 100)}}},
+      {"detector", {{"kind", string_of(d.kind, {"none", "onnx", "hog-people", "cascade", "motion"})},
+                    {"every", integer(d.every, 1, 1000)},
+                    {"width", integer(d.width, 64, 3840)},
+                    {"min_score", number_f(d.min_score, 0.0, 1.0)},
+                    {"model", path(d.model)},
+                    {"labels", path(d.labels)},
+                    {"input_size", integer(d.input_size, 32, 2048)},
+                    {"nms_iou", number_f(d.nms_iou, 0.0, 1.0)},
+                    {"backend", string_of(d.backend, {"opencv", "cuda"})},
+                    {"target", string_of(d.target, {"cpu", "cuda", "cuda_fp16"})},
+                    {"cascades", paths(d.cascades)},
+                    {"cascade_min_size", integer(d.cascade_min_size, 8, 1024)},
+                    {"motion_method", string_of(d.motion_method, {"mog2", "knn"})},
+                    {"motion_min_area", number(d.motion_min_area, 0.0, 1.0)},
+                    {"motion_warmup", integer(d.motion_warmup, 0, 10000)}}},
+      {"tracker", {{"high_score", number_f(t.high_score, 0.0, 1.0)},
+                   {"low_score", number_f(t.low_score, 0.0, 1.0)},
+                   {"new_track_score", number_f(t.new_track_score, 0.0, 1.0)},
+                   {"match_iou", number_f(t.match_iou, 0.01, 1.0)},
+                   {"low_match_iou", number_f(t.low_match_iou, 0.01, 1.0)},
+                   {"tentative_match_iou", number_f(t.tentative_match_iou, 0.01, 1.0)},
+                   {"class_penalty", number_f(t.class_penalty, 0.0, 1.0)},
+                   {"min_hits", integer(t.min_hits, 1, 100)},
+                   {"max_age", integer(t.max_age, 1, 10000)},
+                   {"camera_motion", boolean(c.tracking.camera_motion)}}},
   };
   toml::table table;
   try {
@@ -125,6 +186,11 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
   if (k.min_gap_s > k.max_gap_s)
     return Status::InvalidArgument(file + ": keyframes.min_gap_s (" + std::to_string(k.min_gap_s) +
                                    ") must not exceed keyframes.max_gap_s (" + std::to_string(k.max_gap_s) + ")");
+  if (t.low_score > t.high_score)
+    return Status::InvalidArgument(file + ": tracker.low_score (" + std::to_string(t.low_score) +
+                                   ") must not exceed tracker.high_score (" + std::to_string(t.high_score) + ")");
+  if (d.kind == "onnx" && (d.model.empty() || d.labels.empty()))
+    return Status::InvalidArgument(file + ": detector.kind = \"onnx\" needs detector.model and detector.labels");
   return c;
 }
 

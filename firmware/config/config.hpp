@@ -9,7 +9,9 @@
 #include <string>
 
 #include "status.hpp"
+#include "vision/detectors.hpp"
 #include "vision/keyframe_selector.hpp"
+#include "vision/tracker.hpp"
 
 namespace dashloop::firmware::config {
 
@@ -23,6 +25,11 @@ struct KeyframeConfig {
   int jpeg_quality = 90;
 };
 
+struct TrackingConfig {
+  pipeline::vision::TrackerConfig tracker;
+  bool camera_motion = true;  // a vehicle camera moves; set false for a fixed one
+};
+
 struct Config {
   std::filesystem::path data_dir = "./dashloop-data";
   std::string vehicle = "vehicle-0";
@@ -30,6 +37,8 @@ struct Config {
   std::string log_level = "info";
   IngestConfig ingest;
   KeyframeConfig keyframes;
+  pipeline::vision::DetectorConfig detector;
+  TrackingConfig tracking;
 };
 
 // Parses a TOML file over the defaults. Relative data_dir is taken relative to

@@ -89,6 +89,80 @@ TEST_F(CatalogTest, DrivesAndKeyframesSurviveReopening) {
   EXPECT_EQ((*kfs)[1].reason, "cut");
 }
 
+TEST_F(CatalogTest, TracksBoxesAndEventsStoredWithTheDrive) {
+  auto c = Catalog::open(file_);
+  ASSERT_TRUE(c.ok());
+  DriveObjects objects;
+  TrackRecord t;
+  t.track_no = 1;
+  t.label = "person";
+  t.first_frame = 10;
+  t.last_frame = 20;
+  t.first_s = 0.33;
+  t.last_s = 0.67;
+  t.detections = 2;
+  t.mean_score = 0.8;
+  t.class_votes = R"({"person":2})";
+  t.boxes = {{10, 1, 2, 3, 4, 0.9, false}, {15, 2, 2, 3, 4, 0.0, true}, {20, 3, 2, 3, 4, 0.7, false}};
+  objects.tracks.push_back(t);
+  objects.events = {{0, 10, 0.33, "track.started", 1, "person"}, {0, 20, 0.67, "track.ended", 1, "person"}};
+  auto id = (*c)->add_drive(drive("a.mp4"), {keyframe(0)}, objects);
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  auto tracks = (*c)->tracks(*id);
+  ASSERT_TRUE(tracks.ok());
+  ASSERT_EQ(tracks->size(), 1u);
+  EXPECT_EQ((*tracks)[0].label, "person");
+  EXPECT_EQ((*tracks)[0].class_votes, R"({"person":2})");
+  auto boxes = (*c)->track_boxes((*tracks)[0].id);
+  ASSERT_TRUE(boxes.ok());
+  ASSERT_EQ(boxes->size(), 3u);
+  EXPECT_TRUE((*boxes)[1].predicted);
+  EXPECT_DOUBLE_EQ((*boxes)[2].x, 3.0);
+  auto events = (*c)->track_events(*id);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[1].kind, "track.ended");
+
+  // A bad event kind rolls back the drive, its keyframes and its tracks.
+  objects.events[0].kind = "track.exploded";
+  EXPECT_FALSE((*c)->add_drive(drive("b.mp4"), {keyframe(0)}, objects).ok());
+  EXPECT_EQ((*c)->drives()->size(), 1u);
+  DbPtr db = raw_open();
+  Statement n(db.get(), "SELECT count(*) FROM tracks");
+  ASSERT_TRUE(n.step());
+  EXPECT_EQ(n.column_int(0), 1);
+}
+
+TEST_F(CatalogTest, SchemaOneFileIsMigratedAndKeepsItsDrives) {
+  {
+    // A catalog as the first release wrote it: schema 1, one drive.
+    DbPtr db = raw_open();
+    ASSERT_TRUE(exec(db.get(), R"sql(
+CREATE TABLE drives (id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, vehicle TEXT NOT NULL,
+  camera TEXT NOT NULL, mode TEXT NOT NULL, ingested_utc TEXT NOT NULL DEFAULT 'x', width INTEGER NOT NULL,
+  height INTEGER NOT NULL, fps REAL NOT NULL, frames INTEGER NOT NULL, duration_s REAL NOT NULL,
+  elapsed_s REAL NOT NULL, keyframe_dir TEXT NOT NULL);
+CREATE TABLE keyframes (id INTEGER PRIMARY KEY AUTOINCREMENT, drive_id INTEGER NOT NULL REFERENCES drives(id),
+  frame_index INTEGER NOT NULL, t_s REAL NOT NULL, reason TEXT NOT NULL, trigger_index INTEGER NOT NULL,
+  change REAL NOT NULL, content REAL NOT NULL, sharpness REAL NOT NULL, brightness REAL NOT NULL,
+  quality REAL NOT NULL, dhash TEXT NOT NULL, image_path TEXT NOT NULL, UNIQUE (drive_id, frame_index));
+INSERT INTO drives (source, vehicle, camera, mode, width, height, fps, frames, duration_s, elapsed_s, keyframe_dir)
+  VALUES ('old.mp4', 'v', 'c', 'full', 640, 480, 30, 300, 10, 2, 'keyframes/1');
+PRAGMA user_version = 1;
+PRAGMA application_id = 1145851728;
+)sql").ok());
+  }
+  auto c = Catalog::open(file_);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ((*c)->schema_version(), 2);
+  auto drives = (*c)->drives();
+  ASSERT_TRUE(drives.ok()) << drives.status().message();
+  ASSERT_EQ(drives->size(), 1u);
+  EXPECT_EQ((*drives)[0].source, "old.mp4");
+  EXPECT_EQ((*drives)[0].detector, "");
+  EXPECT_TRUE((*c)->tracks(1)->empty());
+}
+
 TEST_F(CatalogTest, UsesWalAndForeignKeys) {
   { ASSERT_TRUE(Catalog::open(file_).ok()); }
   DbPtr db = raw_open();
@@ -103,7 +177,7 @@ TEST_F(CatalogTest, UsesWalAndForeignKeys) {
 TEST_F(CatalogTest, FailedBeforeCommitStoresNothing) {
   auto c = Catalog::open(file_);
   ASSERT_TRUE(c.ok());
-  auto added = (*c)->add_drive(drive("a.mp4"), {keyframe(1)}, [](int64_t, DriveRecord&, std::vector<KeyframeRecord>&) {
+  auto added = (*c)->add_drive(drive("a.mp4"), {keyframe(1)}, {}, [](int64_t, DriveRecord&, std::vector<KeyframeRecord>&) {
     return Status::IOError("disk full");
   });
   EXPECT_FALSE(added.ok());

@@ -22,6 +22,61 @@ TEST(Config, ShippedDefaultFileEqualsBuiltInDefaults) {
   EXPECT_EQ(c->keyframes.selector.flash_max_s, d.keyframes.selector.flash_max_s);
   EXPECT_EQ(c->keyframes.selector.duplicate_hamming, d.keyframes.selector.duplicate_hamming);
   EXPECT_EQ(c->keyframes.jpeg_quality, d.keyframes.jpeg_quality);
+  EXPECT_EQ(c->detector.kind, d.detector.kind);
+  EXPECT_EQ(c->detector.every, d.detector.every);
+  EXPECT_EQ(c->detector.width, d.detector.width);
+  EXPECT_EQ(c->detector.min_score, d.detector.min_score);
+  EXPECT_EQ(c->detector.input_size, d.detector.input_size);
+  EXPECT_EQ(c->detector.nms_iou, d.detector.nms_iou);
+  EXPECT_EQ(c->detector.backend, d.detector.backend);
+  EXPECT_EQ(c->detector.target, d.detector.target);
+  EXPECT_EQ(c->detector.cascades, d.detector.cascades);
+  EXPECT_EQ(c->detector.cascade_min_size, d.detector.cascade_min_size);
+  EXPECT_EQ(c->detector.motion_method, d.detector.motion_method);
+  EXPECT_EQ(c->detector.motion_min_area, d.detector.motion_min_area);
+  EXPECT_EQ(c->detector.motion_warmup, d.detector.motion_warmup);
+  const auto& t = c->tracking.tracker;
+  const auto& dt = d.tracking.tracker;
+  EXPECT_EQ(t.high_score, dt.high_score);
+  EXPECT_EQ(t.low_score, dt.low_score);
+  EXPECT_EQ(t.new_track_score, dt.new_track_score);
+  EXPECT_EQ(t.match_iou, dt.match_iou);
+  EXPECT_EQ(t.low_match_iou, dt.low_match_iou);
+  EXPECT_EQ(t.tentative_match_iou, dt.tentative_match_iou);
+  EXPECT_EQ(t.class_penalty, dt.class_penalty);
+  EXPECT_EQ(t.min_hits, dt.min_hits);
+  EXPECT_EQ(t.max_age, dt.max_age);
+  EXPECT_EQ(c->tracking.camera_motion, d.tracking.camera_motion);
+}
+
+TEST(Config, DetectorAndTrackerSections) {
+  auto c = load_string("[detector]\nkind = \"cascade\"\ncascades = [\"/a.xml\", \"/b.xml\"]\nevery = 2\n"
+                       "[tracker]\nmin_hits = 1\ncamera_motion = false\nhigh_score = 0.4\n",
+                       "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->detector.kind, "cascade");
+  EXPECT_EQ(c->detector.cascades, (std::vector<std::filesystem::path>{"/a.xml", "/b.xml"}));
+  EXPECT_EQ(c->detector.every, 2);
+  EXPECT_EQ(c->tracking.tracker.min_hits, 1);
+  EXPECT_FALSE(c->tracking.camera_motion);
+  EXPECT_FLOAT_EQ(c->tracking.tracker.high_score, 0.4f);
+
+  auto bad = load_string("[detector]\nkind = \"yolo\"\n", "s.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "s.toml:2: key 'detector.kind' must be one of cascade, hog-people, motion, none, onnx, got 'yolo'");
+  bad = load_string("[detector]\nkind = \"onnx\"\n", "s.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "s.toml: detector.kind = \"onnx\" needs detector.model and detector.labels");
+  bad = load_string("[detector]\ncascades = \"/a.xml\"\n", "s.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "s.toml:2: key 'detector.cascades' must be an array of path strings");
+  bad = load_string("[tracker]\ncamera_motion = 1\n", "s.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "s.toml:2: key 'tracker.camera_motion' must be true or false");
+  bad = load_string("[tracker]\nlow_score = 0.7\nhigh_score = 0.5\n", "s.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("tracker.low_score"), std::string::npos);
 }
 
 TEST(Config, ValuesOverrideDefaults) {

@@ -1,0 +1,133 @@
+#include "tracking_worker.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
+namespace dashloop::pipeline {
+
+Result<std::unique_ptr<TrackingWorker>> TrackingWorker::start(TrackingOptions options) {
+  auto detector = vision::make_detector(options.detector);
+  if (!detector.ok()) return detector.status();
+  return std::unique_ptr<TrackingWorker>(new TrackingWorker(std::move(options), std::move(*detector)));
+}
+
+TrackingWorker::TrackingWorker(TrackingOptions options, std::unique_ptr<vision::Detector> detector)
+    : options_(std::move(options)), detector_(std::move(detector)), tracker_(options_.tracker),
+      thread_([this] { run(); }) {}
+
+TrackingWorker::~TrackingWorker() {
+  {
+    std::lock_guard lock(mutex_);
+    done_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void TrackingWorker::offer(const media::DecodedFrame& frame) {
+  if (offered_++ % options_.detector.every != 0) return;
+  {
+    std::unique_lock lock(mutex_);
+    if (options_.live && pending_) {  // the worker is busy and a frame already waits
+      ++skipped_;
+      return;
+    }
+    changed_.wait(lock, [&] { return !pending_; });
+  }
+  // Downsize the I420 planes (not the BGR picture): a third of the pixels.
+  const int width = std::min(options_.detector.width, frame.y.cols) & ~1;
+  const int height = static_cast<int>(std::lround(static_cast<double>(frame.y.rows) * width / frame.y.cols)) & ~1;
+  Job job;
+  job.index = frame.index;
+  job.to_source = static_cast<double>(frame.y.cols) / width;
+  job.i420.create(height * 3 / 2, width, CV_8UC1);
+  cv::resize(frame.y, job.i420.rowRange(0, height), {width, height}, 0, 0, cv::INTER_AREA);
+  const int quarter = (width / 2) * (height / 2);
+  cv::Mat u(height / 2, width / 2, CV_8UC1, job.i420.ptr(height));
+  cv::Mat v(height / 2, width / 2, CV_8UC1, job.i420.ptr(height) + quarter);
+  cv::resize(frame.u, u, u.size(), 0, 0, cv::INTER_AREA);
+  cv::resize(frame.v, v, v.size(), 0, 0, cv::INTER_AREA);
+  {
+    std::lock_guard lock(mutex_);
+    pending_ = std::move(job);
+  }
+  changed_.notify_all();
+}
+
+void TrackingWorker::run() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return done_ || pending_; });
+      if (!pending_) return;
+      job = std::move(*pending_);
+      pending_.reset();
+      busy_ = true;
+    }
+    changed_.notify_all();
+    if (error_.ok()) process(job);
+    {
+      std::lock_guard lock(mutex_);
+      busy_ = false;
+    }
+    changed_.notify_all();
+  }
+}
+
+void TrackingWorker::process(Job& job) {
+  const int height = job.i420.rows * 2 / 3;
+  cv::Mat bgr;
+  cv::cvtColor(job.i420, bgr, cv::COLOR_YUV2BGR_I420);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto found = detector_->detect(bgr);
+  result_.detect_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!found.ok()) {
+    error_ = found.status();
+    return;
+  }
+  ++result_.detected_frames;
+  to_source_ = job.to_source;
+  std::optional<cv::Matx23f> motion;
+  if (options_.camera_motion) {
+    std::vector<cv::Rect2f> boxes;
+    for (const auto& d : *found) boxes.push_back(d.box);
+    motion = motion_.estimate(job.i420.rowRange(0, height), boxes);  // the Y plane is the grey image
+  }
+  tracker_.update(job.index, *found, motion);
+  for (auto& e : tracker_.take_events()) {
+    if (options_.on_event) options_.on_event(e);
+    result_.events.push_back(e);
+  }
+  for (auto& t : tracker_.take_finished()) result_.tracks.push_back(std::move(t));
+}
+
+Result<TrackingResult> TrackingWorker::finish() {
+  {
+    std::lock_guard lock(mutex_);
+    done_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (!error_.ok()) return error_;
+  tracker_.finish();
+  for (auto& e : tracker_.take_events()) {
+    if (options_.on_event) options_.on_event(e);
+    result_.events.push_back(e);
+  }
+  for (auto& t : tracker_.take_finished()) result_.tracks.push_back(std::move(t));
+  const auto scale = static_cast<float>(to_source_);
+  for (auto& t : result_.tracks)
+    for (auto& b : t.boxes) b.box = {b.box.x * scale, b.box.y * scale, b.box.width * scale, b.box.height * scale};
+  std::sort(result_.tracks.begin(), result_.tracks.end(),
+            [](const vision::Track& a, const vision::Track& b) { return a.id < b.id; });
+  result_.skipped_frames = skipped_;
+  result_.detector = detector_->describe();
+  result_.labels = detector_->labels();
+  return std::move(result_);
+}
+
+}  // namespace dashloop::pipeline

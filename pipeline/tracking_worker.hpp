@@ -1,0 +1,89 @@
+// Object detection and tracking beside the frame loop: every k-th analysed
+// frame is downsized to the detector's width and handed to a worker thread
+// that detects, estimates the camera's motion and steps the tracker. A file
+// waits for the worker (back-pressure, nothing skipped); a live source never
+// waits: a frame due while the worker is still busy is skipped and counted.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <opencv2/core/mat.hpp>
+
+#include "media/frame_reader.hpp"
+#include "status.hpp"
+#include "vision/camera_motion.hpp"
+#include "vision/detectors.hpp"
+#include "vision/tracker.hpp"
+
+namespace dashloop::pipeline {
+
+struct TrackingOptions {
+  vision::DetectorConfig detector;  // kind "none": no detection, no tracking
+  vision::TrackerConfig tracker;
+  bool camera_motion = true;        // vehicle camera: on; fixed camera: off
+  bool live = false;                // skip rather than wait when the worker is busy
+  // Called on the worker thread as tracks start and end; may be empty.
+  std::function<void(const vision::TrackEvent&)> on_event;
+};
+
+struct TrackingResult {
+  std::string detector;  // the detector's description
+  std::vector<std::string> labels;
+  std::vector<vision::Track> tracks;  // confirmed tracks, boxes in source pixels
+  std::vector<vision::TrackEvent> events;
+  int64_t detected_frames = 0;
+  int64_t skipped_frames = 0;  // due for detection while a live source could not wait
+  double detect_s = 0.0;       // worker time in the detector
+};
+
+class TrackingWorker {
+ public:
+  // Builds the detector first, so a bad model stops the ingest before decoding.
+  static Result<std::unique_ptr<TrackingWorker>> start(TrackingOptions options);
+  ~TrackingWorker();
+  TrackingWorker(const TrackingWorker&) = delete;
+  TrackingWorker& operator=(const TrackingWorker&) = delete;
+
+  // Every analysed frame, in order; every k-th goes to the detector.
+  void offer(const media::DecodedFrame& frame);
+  // Waits for the worker, ends every track; the first detector error, if any.
+  Result<TrackingResult> finish();
+
+ private:
+  struct Job {
+    int64_t index = 0;
+    cv::Mat i420;       // at the detector's width
+    double to_source = 1.0;  // detector pixels -> source pixels
+  };
+  TrackingWorker(TrackingOptions options, std::unique_ptr<vision::Detector> detector);
+  void run();
+  void process(Job& job);
+
+  TrackingOptions options_;
+  std::unique_ptr<vision::Detector> detector_;
+  vision::Tracker tracker_;
+  vision::CameraMotion motion_;
+  int64_t offered_ = 0;
+  int64_t skipped_ = 0;
+  double to_source_ = 1.0;
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::optional<Job> pending_;  // one slot: the worker is at most one frame behind
+  bool busy_ = false;
+  bool done_ = false;
+
+  // Written by the worker; read after join.
+  TrackingResult result_;
+  Status error_;
+  std::thread thread_;  // last: starts once the rest exists
+};
+
+}  // namespace dashloop::pipeline
