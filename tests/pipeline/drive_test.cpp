@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <mutex>
 #include <set>
 
 #include "drive.hpp"
@@ -256,6 +257,78 @@ TEST_F(DriveTest, TestSourceGivesItsFrames) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->frames, 45);
   EXPECT_EQ(r->stream.width, 320);
+}
+
+}  // namespace
+}  // namespace dashloop::pipeline
+
+namespace dashloop::pipeline {
+namespace {
+
+class TrackingDriveTest : public DriveTest {
+ protected:
+  Result<DriveResult> analyze_with(const std::string& arg, const TrackingOptions& tracking) {
+    auto source = media::parse_source(arg);
+    if (!source.ok()) return source.status();
+    DriveOptions o;
+    o.keyframe_dir = dir_;
+    o.tracking = tracking;
+    return analyze_drive(*source, o);
+  }
+};
+
+TEST_F(TrackingDriveTest, MotionDetectorTracksThePedestriansOfAFixedCamera) {
+  TrackingOptions t;
+  t.detector.kind = "motion";
+  t.detector.every = 2;
+  t.camera_motion = false;
+  std::vector<vision::TrackEvent> seen;
+  std::mutex seen_mutex;
+  t.on_event = [&](const vision::TrackEvent& e) {
+    std::lock_guard lock(seen_mutex);
+    seen.push_back(e);
+  };
+  auto r = analyze_with((kOpencvData / "vtest.avi").string(), t);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->objects);
+  const auto& o = *r->objects;
+  EXPECT_EQ(o.detected_frames, (r->frames + 1) / 2);
+  EXPECT_EQ(o.skipped_frames, 0) << "a file waits for the detector";
+  EXPECT_GE(o.tracks.size(), 5u);
+  EXPECT_EQ(seen.size(), o.events.size()) << "every event reached the callback";
+  std::set<int> ids;
+  for (const auto& track : o.tracks) {
+    ids.insert(track.id);
+    for (const auto& b : track.boxes) {
+      EXPECT_EQ(b.frame % 2, 0) << "boxes only on detector frames";
+      EXPECT_TRUE(cv::Rect2f(0, 0, 768.5f, 576.5f).contains(b.box.br())) << "source pixels, not detector pixels";
+    }
+    EXPECT_FALSE(track.boxes.back().predicted);
+  }
+  EXPECT_EQ(ids.size(), o.tracks.size());
+  EXPECT_EQ(*ids.begin(), 1);
+  EXPECT_EQ(*ids.rbegin(), static_cast<int>(o.tracks.size()));
+}
+
+TEST_F(TrackingDriveTest, LiveSourceSkipsAndCountsFramesTheDetectorCannotTake) {
+  // A detector far slower than the frames arrive: HOG on every full 1280-px
+  // frame, read as fast as the file decodes. Marked live, the drive must not wait.
+  TrackingOptions t;
+  t.detector.kind = "hog-people";
+  t.detector.every = 1;
+  t.detector.width = 1280;
+  t.live = true;
+  auto r = analyze_with((kData / "drive_short.mp4").string(), t);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const auto& o = *r->objects;
+  EXPECT_GT(o.skipped_frames, 0);
+  EXPECT_EQ(o.detected_frames + o.skipped_frames, r->frames) << "every due frame is detected or counted";
+}
+
+TEST_F(TrackingDriveTest, NoDetectorNoObjects) {
+  auto r = analyze_with((kData / "drive_short.mp4").string(), TrackingOptions{});
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->objects);
 }
 
 }  // namespace

@@ -6,7 +6,13 @@ nothing, but OpenCV DNN loads, runs and decodes a real ONNX graph.
 
   make_onnx_models.py OUT_DIR
 writes yolov5.onnx ([1,N,5+C]), yolov8.onnx ([1,4+C,N]), wrong_shape.onnx,
-labels.txt (C = 3) and not_a_model.onnx."""
+labels.txt (C = 3) and not_a_model.onnx.
+  make_onnx_models.py --bench OUT_DIR
+writes yolo_sized.onnx and labels80.txt for the ingest benchmark: no real
+detector can be downloaded here, so this is a random-weight convolutional
+network with YOLOv8n's input (640x640), output layout ([1,84,6400]) and about
+its compute (7.8 GFLOPs against YOLOv8n's 8.7): it measures what inference
+costs the pipeline, not what it finds."""
 import os
 import sys
 
@@ -49,7 +55,40 @@ def model(values, name):
     return m
 
 
+def bench_model(out):
+    rng = np.random.RandomState(5)
+    layers = [(3, 16, 2), (16, 32, 2), (32, 32, 1), (32, 64, 2), (64, 128, 1), (128, 128, 1), (128, 128, 1), (128, 128, 1)]
+    nodes, inits, prev = [], [], "images"
+    for i, (cin, cout, stride) in enumerate(layers):
+        w = (rng.randn(cout, cin, 3, 3) * np.sqrt(2.0 / (cin * 9))).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(np.zeros(cout, np.float32), f"b{i}")]
+        nodes += [helper.make_node("Conv", [prev, f"w{i}", f"b{i}"], [f"c{i}"], kernel_shape=[3, 3],
+                                   strides=[stride, stride], pads=[1, 1, 1, 1]),
+                  helper.make_node("Relu", [f"c{i}"], [f"r{i}"])]
+        prev = f"r{i}"
+    head_w = (rng.randn(84, 128, 1, 1) * 0.01).astype(np.float32)
+    head_b = np.full(84, -6.0, np.float32)  # class scores near 0: inference cost, not NMS cost
+    inits += [numpy_helper.from_array(head_w, "wh"), numpy_helper.from_array(head_b, "bh"),
+              numpy_helper.from_array(np.array([1, 84, 6400], np.int64), "shape")]
+    nodes += [helper.make_node("Conv", [prev, "wh", "bh"], ["head"], kernel_shape=[1, 1]),
+              helper.make_node("Sigmoid", ["head"], ["act"]),
+              helper.make_node("Reshape", ["act", "shape"], ["output0"])]
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 640, 640])
+    y = helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 84, 6400])
+    m = helper.make_model(helper.make_graph(nodes, "yolo_sized", [x], [y], inits),
+                          opset_imports=[helper.make_opsetid("", 12)], producer_name="dashloop-bench")
+    m.ir_version = 7
+    onnx.checker.check_model(m)
+    os.makedirs(out, exist_ok=True)
+    onnx.save(m, os.path.join(out, "yolo_sized.onnx"))
+    with open(os.path.join(out, "labels80.txt"), "w") as f:
+        f.write("\n".join(f"class{i}" for i in range(80)) + "\n")
+
+
 def main():
+    if sys.argv[1] == "--bench":
+        bench_model(sys.argv[2])
+        return
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     v5 = CANDIDATES[np.newaxis]                                   # [1, 5, 8]
