@@ -17,9 +17,11 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string shape_of(const cv::Mat& m) {
-  std::string s = "[";
-  for (int i = 0; i < m.dims; ++i) s += (i ? "," : "") + std::to_string(m.size[i]);
-  return s + "]";
+  std::ostringstream s;  // not string + to_string: GCC 12 -O3 warns falsely (-Wrestrict, PR 105329)
+  s << '[';
+  for (int i = 0; i < m.dims; ++i) s << (i ? "," : "") << m.size[i];
+  s << ']';
+  return s.str();
 }
 
 Result<std::vector<std::string>> read_labels(const fs::path& path) {

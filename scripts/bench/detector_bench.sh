@@ -14,13 +14,7 @@ seconds=${2:-97}
 rounds=${3:-1}
 work=$build/bench
 mkdir -p "$work"
-drive=$work/drive_1080p_${seconds}s.mp4
-if [ ! -s "$drive" ]; then
-  echo "rendering $drive (once) ..." >&2
-  "$build/dashloop-make-drive" --out "$drive.part" --width 1920 --height 1080 --fps 30 --seconds "$seconds" \
-    --seed 97 --bitrate 10000 --preset veryfast --threads 0 >&2
-  mv "$drive.part" "$drive"
-fi
+drive=$(scripts/bench/bench_drive.sh "$build" "$seconds")
 [ -s "$work/onnx/yolo_sized.onnx" ] || /usr/bin/python3 tests/tools/make_onnx_models.py --bench "$work/onnx"
 
 config() {  # kind -> a config file

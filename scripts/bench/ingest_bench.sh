@@ -13,13 +13,7 @@ seconds=${2:-97}
 rounds=${3:-3}
 work=$build/bench
 mkdir -p "$work"
-drive=$work/drive_1080p_${seconds}s.mp4
-if [ ! -s "$drive" ]; then
-  echo "rendering $drive (once) ..." >&2
-  "$build/dashloop-make-drive" --out "$drive.part" --width 1920 --height 1080 --fps 30 --seconds "$seconds" \
-    --seed 97 --bitrate 10000 --preset veryfast --threads 0 >&2
-  mv "$drive.part" "$drive"
-fi
+drive=$(scripts/bench/bench_drive.sh "$build" "$seconds")
 
 measure() {  # label, command...: prints "label seconds peak_rss_kb"
   local label=$1
