@@ -10,6 +10,7 @@
 #include "app/effective_config.hpp"
 #include "catalog/catalog.hpp"
 #include "media/gst.hpp"
+#include "vision/detectors.hpp"
 
 namespace fs = std::filesystem;
 
@@ -56,6 +57,18 @@ int run_doctor(const GlobalOptions& global, bool as_json) {
     data["catalog"] = "none yet (made by the first ingest)";
   }
   report["data_dir"] = data;
+
+  // The configured detector must load (model, labels, cascades): the same
+  // check ingest makes before it decodes anything.
+  nlohmann::json detector = {{"kind", config.detector.kind}};
+  if (config.detector.kind == "none") {
+    detector["status"] = "off (no detection, no tracking)";
+  } else {
+    auto made = pipeline::vision::make_detector(config.detector);
+    detector["status"] = made.ok() ? "ok: " + (*made)->describe() : made.status().message();
+    if (!made.ok()) ok = false;
+  }
+  report["detector"] = detector;
   report["ok"] = ok;
 
   if (as_json) {
@@ -73,7 +86,8 @@ int run_doctor(const GlobalOptions& global, bool as_json) {
   std::printf("  data dir:    %s (%s", data["path"].get<std::string>().c_str(),
               data["writable"].get<bool>() ? "writable" : "NOT WRITABLE");
   if (data.contains("free_bytes")) std::printf(", %.1f GB free", data["free_bytes"].get<double>() / 1e9);
-  std::printf(")\n  catalog:     %s\n\n%s\n", data["catalog"].get<std::string>().c_str(),
+  std::printf(")\n  catalog:     %s\n  detector:    %s\n\n%s\n", data["catalog"].get<std::string>().c_str(),
+              detector["status"].get<std::string>().c_str(),
               ok ? "all required checks pass" : "some required checks FAIL");
   return ok ? kExitOk : 1;
 }

@@ -83,9 +83,14 @@ check "wrong-shaped model: exit 2, the model and the expected shape named" bash 
 printf '[detector]\nkind = "onnx"\nmodel = "%s/none.onnx"\nlabels = "%s"\n' "$work" "$data/onnx/labels.txt" >"$work/onnx_missing.toml"
 run -c "$work/onnx_missing.toml" -d "$d" ingest "$data/drive_short.mp4"
 check "missing model: exit 2, named" bash -c "[ \"\$(cat $work/rc)\" = 2 ] && grep -qF '$work/none.onnx: model file not found' $work/err"
+run -c "$work/onnx_missing.toml" -d "$d" doctor
+check "doctor with a missing model: exit 1, names it" bash -c \
+  "[ \"\$(cat $work/rc)\" = 1 ] && grep -qF 'detector:    $work/none.onnx: model file not found' $work/out"
 check "...and the catalog is as it was" [ "$before" = "$(sqlite3 "$d/catalog.sqlite" 'SELECT count(*) FROM drives; SELECT count(*) FROM tracks')" ]
 printf '[detector]\nkind = "onnx"\nmodel = "%s"\nlabels = "%s"\ninput_size = 64\n' \
   "$data/onnx/yolov8.onnx" "$data/onnx/labels.txt" >"$work/onnx.toml"
+run -c "$work/onnx.toml" -d "$d" doctor --json
+check "doctor with a good model: ok, says where it runs" json_ok "d['ok'] and d['detector']['status'].endswith('yolov8.onnx on cpu')"
 run -c "$work/onnx.toml" -d "$d" ingest "$data/drive_short.mp4" --json
 check "ingest with an ONNX model: its constant car, person and bicycle become three tracks" json_ok \
   "sorted(t['label'] for t in d['drives'][0]['tracks']) == ['bicycle', 'car', 'person'] \
