@@ -32,7 +32,7 @@ packages=(
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libcpp-httplib-dev libssl-dev libsystemd-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev ffmpeg time python3 python3-numpy python3-onnx
+  libgtest-dev libgmock-dev libbenchmark-dev ffmpeg time python3 python3-numpy python3-onnx python3-scipy
 )
 if [ "$want_cross" -eq 1 ]; then
   packages+=(g++-aarch64-linux-gnu mmdebstrap qemu-user-static binfmt-support file)

@@ -27,6 +27,19 @@ check "track writes MOTChallenge results" bash -c "[ \"\$(cat $work/rc)\" = 0 ] 
   awk -F, 'NF != 10 || \$8 != -1 || \$2 < 1 { bad = 1 } END { exit bad || NR < 100 }' $work/mot/res.txt"
 run eval-mot --gt "$work/mot/gt.txt" --pred "$work/mot/res.txt" --json
 check "eval-mot scores it: MOTA >= 0.85, IDF1 >= 0.80" json_ok "d['mota'] >= 0.85 and d['idf1'] >= 0.80 and d['gt_ids'] > 10"
+same_as_reference() {  # pred: eval-mot's counts equal an independent SciPy implementation's
+  "$bin" eval-mot --gt "$work/mot/gt.txt" --pred "$1" --json >"$work/ours.json" &&
+    /usr/bin/python3 "$(dirname "$0")/../tools/mot_reference.py" "$work/mot/gt.txt" "$1" >"$work/ref.json" &&
+    python3 -c "
+import json, math
+a, b = json.load(open('$work/ours.json')), json.load(open('$work/ref.json'))
+keys = ['matches', 'false_positives', 'false_negatives', 'id_switches']
+ok = all(a[k] == b[k] for k in keys) and math.isclose(a['mota'], b['mota']) and math.isclose(a['idf1'], b['idf1'])
+print('  ours', {k: a[k] for k in keys + ['mota', 'idf1']}); print('  ref ', b)
+raise SystemExit(0 if ok else 1)"
+}
+check "eval-mot equals the SciPy reference on the tracker's results" same_as_reference "$work/mot/res.txt"
+check "...and on the raw detections" same_as_reference "$work/mot/det.txt"
 run eval-mot --gt "$work/mot/gt.txt" --pred "$work/mot/gt.txt"
 check "ground truth against itself: MOTA 1, IDF1 1" bash -c "grep -q 'MOTA 1.0000  MOTP 1.0000  IDF1 1.0000' $work/out"
 run eval-mot --gt "$work/mot/gt.txt" --pred "$work/mot/det.txt" --json
