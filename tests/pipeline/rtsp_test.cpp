@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
@@ -83,6 +84,33 @@ TEST_P(RtspTest, IngestsALiveCameraStream) {
   for (const auto& k : r->keyframes)
     if (k.keyframe.reason == vision::Reason::kCut && std::abs(k.keyframe.trigger_t_s - 6.0) < 0.2) cut_seen = true;
   EXPECT_TRUE(cut_seen) << "the cut at 6 s of the served drive";
+}
+
+// A detector far slower than the camera (two cascades on every frame, about
+// 9 frames/s here against 30) must not hold the camera back: the frames are
+// all analysed, and the ones the detector could not take are counted.
+TEST(RtspTracking, ASlowDetectorNeverStallsALiveCamera) {
+  if (!fs::exists(kDrive)) GTEST_SKIP() << kDrive << " missing: run the testdata.generate test first";
+  const fs::path dir = fs::temp_directory_path() / ("dashloop-rtsp-detect-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  Camera camera(/*tcp_only=*/false);
+  auto source = media::parse_source(camera.uri());
+  ASSERT_TRUE(source.ok());
+  DriveOptions o;
+  o.keyframe_dir = dir;
+  o.tracking.detector.kind = "cascade";
+  o.tracking.detector.every = 1;
+  auto r = analyze_drive(*source, o);
+  fs::remove_all(dir);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_GE(r->frames + r->dropped, 290);
+  EXPECT_GE(r->frames, 240) << "the frame loop kept up with the camera";
+  ASSERT_TRUE(r->objects);
+  std::printf("%lld frames, %lld dropped by the reader, %lld detected, %lld skipped by the detector\n",
+              static_cast<long long>(r->frames), static_cast<long long>(r->dropped),
+              static_cast<long long>(r->objects->detected_frames), static_cast<long long>(r->objects->skipped_frames));
+  EXPECT_GT(r->objects->skipped_frames, 0);
+  EXPECT_EQ(r->objects->detected_frames + r->objects->skipped_frames, r->frames);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transport, RtspTest, ::testing::Values(false, true),
