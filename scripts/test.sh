@@ -17,6 +17,9 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDASHLOOP_SANITIZE=O
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/../tests/lsan.supp \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j"$jobs" --output-on-failure)
+# ctest names skipped tests but not why: print each test's own reason.
+grep -h -A1 ': Skipped$' build-asan/Testing/Temporary/LastTest.log | grep -v -e ': Skipped$' -e '^--$' |
+  sed 's/^/  skipped under ASan, because: /' || true
 
 # 2. The Jetson's architecture: cross-build for aarch64 against a Debian
 #    arm64 sysroot and run the unit tests under qemu-user.
