@@ -11,12 +11,11 @@ CameraMotion::CameraMotion(CameraMotionConfig config) : config_(config) {}
 cv::Matx23f CameraMotion::estimate(const cv::Mat& gray, std::span<const cv::Rect2f> exclude) {
   const cv::Matx23f identity(1, 0, 0, 0, 1, 0);
   cv::Mat small;
-  scale_ = gray.cols > config_.work_width ? static_cast<double>(config_.work_width) / gray.cols : 1.0;
-  if (scale_ < 1.0) cv::resize(gray, small, {}, scale_, scale_, cv::INTER_AREA);
+  const double scale = gray.cols > config_.work_width ? static_cast<double>(config_.work_width) / gray.cols : 1.0;
+  if (scale < 1.0) cv::resize(gray, small, {}, scale, scale, cv::INTER_AREA);
   else small = gray.clone();
 
   cv::Matx23f result = identity;
-  last_inliers_ = 0;
   if (!prev_.empty() && prev_.size() == small.size() && prev_points_.size() >= 4) {
     std::vector<cv::Point2f> next;
     std::vector<unsigned char> found;
@@ -30,18 +29,17 @@ cv::Matx23f CameraMotion::estimate(const cv::Mat& gray, std::span<const cv::Rect
       cv::Mat m = cv::estimateAffinePartial2D(from, to, inliers, cv::RANSAC, 3.0);
       const int count = cv::countNonZero(inliers);
       if (!m.empty() && count >= config_.min_inliers) {
-        last_inliers_ = count;
         result = cv::Matx23f(m);
-        result(0, 2) = static_cast<float>(result(0, 2) / scale_);  // back to full-size pixels
-        result(1, 2) = static_cast<float>(result(1, 2) / scale_);
+        result(0, 2) = static_cast<float>(result(0, 2) / scale);  // back to full-size pixels
+        result(1, 2) = static_cast<float>(result(1, 2) / scale);
       }
     }
   }
 
   cv::Mat mask(small.size(), CV_8U, cv::Scalar(255));
   for (const auto& r : exclude) {
-    const cv::Rect box(cv::Point(cvRound(r.x * scale_), cvRound(r.y * scale_)),
-                       cv::Size(cvRound(r.width * scale_), cvRound(r.height * scale_)));
+    const cv::Rect box(cv::Point(cvRound(r.x * scale), cvRound(r.y * scale)),
+                       cv::Size(cvRound(r.width * scale), cvRound(r.height * scale)));
     mask(box & cv::Rect(0, 0, mask.cols, mask.rows)).setTo(0);
   }
   cv::goodFeaturesToTrack(small, prev_points_, config_.max_corners, 0.01, 8, mask, 3);

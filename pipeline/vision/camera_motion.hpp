@@ -29,14 +29,11 @@ class CameraMotion {
   // Maps the previous frame's pixels onto `gray`'s: x' = A x + t. Identity
   // on the first frame or when too few points agree (a blank sky, a cut).
   cv::Matx23f estimate(const cv::Mat& gray, std::span<const cv::Rect2f> exclude = {});
-  int last_inliers() const { return last_inliers_; }
 
  private:
   CameraMotionConfig config_;
   cv::Mat prev_;
   std::vector<cv::Point2f> prev_points_;
-  double scale_ = 1.0;
-  int last_inliers_ = 0;
 };
 
 }  // namespace dashloop::pipeline::vision

@@ -39,19 +39,23 @@ Result<std::vector<std::string>> read_labels(const fs::path& path) {
 
 // Class-wise non-maximum suppression (OpenCV 4.6 has no NMSBoxesBatched).
 std::vector<Detection> nms_by_class(const std::vector<Detection>& in, float score, float iou_limit) {
-  std::map<int, std::pair<std::vector<cv::Rect2d>, std::vector<float>>> by_class;
-  std::map<int, std::vector<size_t>> index;
+  struct ClassBoxes {
+    std::vector<cv::Rect2d> boxes;
+    std::vector<float> scores;
+    std::vector<size_t> index;  // into `in`
+  };
+  std::map<int, ClassBoxes> by_class;
   for (size_t i = 0; i < in.size(); ++i) {
-    auto& [boxes, scores] = by_class[in[i].class_id];
-    boxes.emplace_back(in[i].box);
-    scores.push_back(in[i].score);
-    index[in[i].class_id].push_back(i);
+    auto& c = by_class[in[i].class_id];
+    c.boxes.emplace_back(in[i].box);
+    c.scores.push_back(in[i].score);
+    c.index.push_back(i);
   }
   std::vector<Detection> out;
-  for (auto& [cls, bs] : by_class) {
+  for (const auto& [cls, c] : by_class) {
     std::vector<int> keep;
-    cv::dnn::NMSBoxes(bs.first, bs.second, score, iou_limit, keep);
-    for (int k : keep) out.push_back(in[index[cls][k]]);
+    cv::dnn::NMSBoxes(c.boxes, c.scores, score, iou_limit, keep);
+    for (int k : keep) out.push_back(in[c.index[k]]);
   }
   std::sort(out.begin(), out.end(), [](const Detection& a, const Detection& b) { return a.score > b.score; });
   return out;
@@ -81,14 +85,14 @@ class OnnxDetector final : public Detector {
     const bool v8 = *layout;
     const int classes = static_cast<int>(labels_.size());
     const int n = v8 ? out.size[2] : out.size[1];
-    const int stride = v8 ? 1 : out.size[2];   // between fields of one candidate
-    const int step = v8 ? out.size[2] : 1;     // ... the same, YOLOv8's transposed way
+    const int stride = v8 ? 1 : out.size[2];  // from one candidate to the next
+    const int step = v8 ? out.size[2] : 1;    // from one field of a candidate to the next
+    const int first_class = v8 ? 4 : 5;
     const float* data = out.ptr<float>();
     std::vector<Detection> found;
     for (int i = 0; i < n; ++i) {
-      const float* c = v8 ? data + i : data + static_cast<size_t>(i) * stride;
+      const float* c = data + static_cast<size_t>(i) * stride;
       auto field = [&](int k) { return c[static_cast<size_t>(k) * step]; };
-      const int first_class = v8 ? 4 : 5;
       const float objectness = v8 ? 1.0f : field(4);
       int best = 0;
       for (int k = 1; k < classes; ++k)

@@ -54,14 +54,12 @@ void KeyframeSelector::track_gradual(const FrameScores& f, SelectorStep& step) {
   const double base = median_of(long_baseline_);
   const bool high = d >= cfg_.dissolve_threshold && d >= cfg_.cut_ratio * base;
   if (!gradual_) {
-    if (high) {
-      gradual_ = Gradual{f.index, f.t_s, d, f.t_s,
-                         blend_error(ring_.front().second, ring_[ring_.size() / 2].second, f.thumb)};
-    } else {
+    if (!high) {
       long_baseline_.emplace_back(f.t_s, d);
       while (long_baseline_.front().first < f.t_s - 4 * cfg_.dissolve_s) long_baseline_.pop_front();
+      return;
     }
-    return;
+    gradual_ = Gradual{f.index, f.t_s, d, f.t_s};  // its blend error is taken below
   }
   if (d > gradual_->peak) {
     gradual_->peak = d;

@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -109,7 +110,7 @@ class KeyframeSelector {
     double peak_t = 0.0;
     double peak = 0.0;
     double start_t = 0.0;
-    double blend_error = 1.0;  // the lowest over the run
+    double blend_error = std::numeric_limits<double>::infinity();  // the lowest over the run
   };
 
   double baseline() const;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -117,47 +118,36 @@ std::vector<MotRow> track_mot(const std::vector<MotRow>& detections, const Track
   for (const auto& d : detections)
     by_frame[d.frame - 1].push_back({d.box, std::max(d.class_id, 0), d.conf});
   Tracker tracker(config);
-  std::vector<Track> done;
-  for (int64_t f = 1; f <= last; ++f) {
-    tracker.update(f, by_frame[f - 1]);
-    for (auto& t : tracker.take_finished()) done.push_back(std::move(t));
-  }
+  for (int64_t f = 1; f <= last; ++f) tracker.update(f, by_frame[f - 1]);
   tracker.finish();
-  for (auto& t : tracker.take_finished()) done.push_back(std::move(t));
-  return track_rows(done, fill_gap);
+  return track_rows(tracker.take_finished(), fill_gap);
 }
 
 MotMetrics evaluate_mot(const std::vector<MotRow>& gt_rows, const std::vector<MotRow>& pred_rows, float min_iou) {
-  std::map<int64_t, std::vector<const MotRow*>> gt_by_frame, pred_by_frame;
+  struct FrameRows {
+    std::vector<const MotRow*> gt, pred;
+  };
+  std::map<int64_t, FrameRows> frames;
   for (const auto& r : gt_rows)
-    if (r.conf != 0.0f) gt_by_frame[r.frame].push_back(&r);
-  for (const auto& r : pred_rows) pred_by_frame[r.frame].push_back(&r);
+    if (r.conf != 0.0f) frames[r.frame].gt.push_back(&r);
+  for (const auto& r : pred_rows) frames[r.frame].pred.push_back(&r);
 
   MotMetrics m;
   std::unordered_map<int, int> last_match;  // gt id -> track id it matched last
   std::map<std::pair<int, int>, int64_t> agree;  // (gt id, track id) -> frames with IoU >= min_iou
-  std::map<int, int64_t> gt_count, pred_count;
+  std::set<int> gt_ids, pred_ids;
   double iou_sum = 0;
   constexpr float kInf = std::numeric_limits<float>::infinity();
   // Weight per match far above any cost sum: most matches first, then least cost.
   constexpr float kMatchWeight = 1e4f;
 
-  std::vector<int64_t> frames;
-  for (const auto& [f, _] : gt_by_frame) frames.push_back(f);
-  for (const auto& [f, _] : pred_by_frame) frames.push_back(f);
-  std::sort(frames.begin(), frames.end());
-  frames.erase(std::unique(frames.begin(), frames.end()), frames.end());
-
-  static const std::vector<const MotRow*> kNone;
-  for (int64_t f : frames) {
-    auto gi = gt_by_frame.find(f);
-    auto pi = pred_by_frame.find(f);
-    const auto& gts = gi == gt_by_frame.end() ? kNone : gi->second;
-    const auto& preds = pi == pred_by_frame.end() ? kNone : pi->second;
+  for (const auto& [frame, rows] : frames) {
+    const auto& gts = rows.gt;
+    const auto& preds = rows.pred;
     m.gt += static_cast<int64_t>(gts.size());
     m.predicted += static_cast<int64_t>(preds.size());
-    for (const auto* g : gts) ++gt_count[g->id];
-    for (const auto* p : preds) ++pred_count[p->id];
+    for (const auto* g : gts) gt_ids.insert(g->id);
+    for (const auto* p : preds) pred_ids.insert(p->id);
 
     CostMatrix iou_m(static_cast<int>(gts.size()), static_cast<int>(preds.size()), 0.0f);
     for (size_t i = 0; i < gts.size(); ++i)
@@ -215,12 +205,9 @@ MotMetrics evaluate_mot(const std::vector<MotRow>& gt_rows, const std::vector<Mo
   }
 
   // Identity: one-to-one ids maximising the frames they agree on.
-  std::vector<int> gt_ids, pred_ids;
-  for (const auto& [id, _] : gt_count) gt_ids.push_back(id);
-  for (const auto& [id, _] : pred_count) pred_ids.push_back(id);
   std::unordered_map<int, int> gt_index, pred_index;
-  for (size_t i = 0; i < gt_ids.size(); ++i) gt_index[gt_ids[i]] = static_cast<int>(i);
-  for (size_t j = 0; j < pred_ids.size(); ++j) pred_index[pred_ids[j]] = static_cast<int>(j);
+  for (int id : gt_ids) gt_index.emplace(id, static_cast<int>(gt_index.size()));
+  for (int id : pred_ids) pred_index.emplace(id, static_cast<int>(pred_index.size()));
   CostMatrix id_cost(static_cast<int>(gt_ids.size()), static_cast<int>(pred_ids.size()), 0.0f);
   for (const auto& [pair, n] : agree)
     id_cost.at(gt_index[pair.first], pred_index[pair.second]) = -static_cast<float>(n);

@@ -49,12 +49,12 @@ std::vector<const Track*> Tracker::live() const {
 
 namespace {
 
-// Matches `tracks` (indices into slots) against `dets` (indices into the
-// detections) by 1 - IoU of the predicted box, gated at `min_iou`. Returns
-// the pairs and leaves the unmatched indices in the two vectors.
 constexpr float kNoMatch = std::numeric_limits<float>::infinity();
 
-// A detection of another class than the track's costs `class_penalty` more,
+// Matches `tracks` (indices into slots) against `dets` (indices into the
+// detections) by 1 - IoU of the predicted box, gated at `min_iou`. Returns
+// the pairs and leaves the unmatched indices in the two vectors. A
+// detection of another class than the track's costs `class_penalty` more,
 // which settles most swaps where two objects overlap.
 template <typename Slots>
 std::vector<std::pair<int, int>> associate(const Slots& slots, std::vector<int>& tracks,
