@@ -18,13 +18,22 @@ TrackingWorker::TrackingWorker(TrackingOptions options, std::unique_ptr<vision::
     : options_(std::move(options)), detector_(std::move(detector)), tracker_(options_.tracker),
       thread_([this] { run(); }) {}
 
-TrackingWorker::~TrackingWorker() {
+TrackingWorker::~TrackingWorker() { join(); }
+
+void TrackingWorker::join() {
   {
     std::lock_guard lock(mutex_);
     done_ = true;
   }
   changed_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+void TrackingWorker::drain_events() {
+  for (auto& e : tracker_.take_events()) {
+    if (options_.on_event) options_.on_event(e);
+    result_.events.push_back(e);
+  }
 }
 
 void TrackingWorker::offer(const media::DecodedFrame& frame) {
@@ -66,15 +75,9 @@ void TrackingWorker::run() {
       if (!pending_) return;
       job = std::move(*pending_);
       pending_.reset();
-      busy_ = true;
     }
     changed_.notify_all();
     if (error_.ok()) process(job);
-    {
-      std::lock_guard lock(mutex_);
-      busy_ = false;
-    }
-    changed_.notify_all();
   }
 }
 
@@ -98,27 +101,15 @@ void TrackingWorker::process(Job& job) {
     motion = motion_.estimate(job.i420.rowRange(0, height), boxes);  // the Y plane is the grey image
   }
   tracker_.update(job.index, *found, motion);
-  for (auto& e : tracker_.take_events()) {
-    if (options_.on_event) options_.on_event(e);
-    result_.events.push_back(e);
-  }
-  for (auto& t : tracker_.take_finished()) result_.tracks.push_back(std::move(t));
+  drain_events();
 }
 
 Result<TrackingResult> TrackingWorker::finish() {
-  {
-    std::lock_guard lock(mutex_);
-    done_ = true;
-  }
-  changed_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  join();
   if (!error_.ok()) return error_;
   tracker_.finish();
-  for (auto& e : tracker_.take_events()) {
-    if (options_.on_event) options_.on_event(e);
-    result_.events.push_back(e);
-  }
-  for (auto& t : tracker_.take_finished()) result_.tracks.push_back(std::move(t));
+  drain_events();
+  result_.tracks = tracker_.take_finished();  // every track that ended, in the order they ended
   const auto scale = static_cast<float>(to_source_);
   for (auto& t : result_.tracks)
     for (auto& b : t.boxes) b.box = {b.box.x * scale, b.box.y * scale, b.box.width * scale, b.box.height * scale};

@@ -65,6 +65,8 @@ class TrackingWorker {
   TrackingWorker(TrackingOptions options, std::unique_ptr<vision::Detector> detector);
   void run();
   void process(Job& job);
+  void join();          // ends the worker after the frame it has, if any
+  void drain_events();  // the tracker's new events to the callback and the result
 
   TrackingOptions options_;
   std::unique_ptr<vision::Detector> detector_;
@@ -77,7 +79,6 @@ class TrackingWorker {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::optional<Job> pending_;  // one slot: the worker is at most one frame behind
-  bool busy_ = false;
   bool done_ = false;
 
   // Written by the worker; read after join.
