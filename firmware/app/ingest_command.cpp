@@ -86,7 +86,8 @@ json track_json(const firmware::catalog::TrackRecord& t) {
 // id inside the catalog transaction: a failed ingest leaves neither rows
 // nor files behind.
 Result<int64_t> store(firmware::catalog::Catalog& catalog, const fs::path& data_dir, const fs::path& staging,
-                      firmware::catalog::DriveRecord drive, const pipeline::DriveResult& result) {
+                      firmware::catalog::DriveRecord drive, const pipeline::DriveResult& result,
+                      const firmware::catalog::DriveObjects& objects) {
   std::vector<firmware::catalog::KeyframeRecord> rows;
   for (const auto& s : result.keyframes) {
     const auto& k = s.keyframe;
@@ -104,8 +105,6 @@ Result<int64_t> store(firmware::catalog::Catalog& catalog, const fs::path& data_
     r.image_path = s.image.filename().string();
     rows.push_back(std::move(r));
   }
-  firmware::catalog::DriveObjects objects;
-  if (result.objects) objects = drive_objects(*result.objects, result.stream.fps);
   return catalog.add_drive(std::move(drive), std::move(rows), objects,
                            [&](int64_t id, firmware::catalog::DriveRecord& d,
                                std::vector<firmware::catalog::KeyframeRecord>& ks) -> Status {
@@ -230,7 +229,9 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
       drive.detected_frames = r.objects->detected_frames;
       drive.detection_skipped = r.objects->skipped_frames;
     }
-    auto id = store(*ctx.catalog, ctx.config.data_dir, staging, drive, r);
+    firmware::catalog::DriveObjects objects;
+    if (r.objects) objects = drive_objects(*r.objects, r.stream.fps);
+    auto id = store(*ctx.catalog, ctx.config.data_dir, staging, drive, r, objects);
     if (!id.ok()) {
       fs::remove_all(staging, ec);
       spdlog::error("ingest: {}: catalog: {}", arg, id.status().message());
@@ -241,20 +242,16 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
     std::string reasons;
     for (const auto& [reason, n] : by_reason) reasons += (reasons.empty() ? "" : ", ") + std::to_string(n) + " " + reason;
     const double rtf = r.elapsed_s > 0 ? r.media_s / r.elapsed_s : 0.0;
-    auto tracks = ctx.catalog->tracks(*id);
-    if (!tracks.ok()) {
-      spdlog::error("ingest: {}: catalog: {}", arg, tracks.status().message());
-      return kExitStorage;
-    }
-    std::string objects;
+    const auto& tracks = objects.tracks;
+    std::string tracked;
     if (r.objects) {
       std::map<std::string, int> by_label;
-      for (const auto& t : *tracks) ++by_label[t.label];
-      for (const auto& [label, n] : by_label) objects += (objects.empty() ? "" : ", ") + std::to_string(n) + " " + label;
-      objects = "; " + std::to_string(tracks->size()) + " tracks" + (objects.empty() ? "" : " (" + objects + ")") +
+      for (const auto& t : tracks) ++by_label[t.label];
+      for (const auto& [label, n] : by_label) tracked += (tracked.empty() ? "" : ", ") + std::to_string(n) + " " + label;
+      tracked = "; " + std::to_string(tracks.size()) + " tracks" + (tracked.empty() ? "" : " (" + tracked + ")") +
                 " from " + std::to_string(r.objects->detected_frames) + " frames through " + r.objects->detector;
       if (r.objects->skipped_frames)
-        objects += ", " + std::to_string(r.objects->skipped_frames) + " frames not detected while the detector was busy";
+        tracked += ", " + std::to_string(r.objects->skipped_frames) + " frames not detected while the detector was busy";
     }
     if (!options.json) {
       std::printf("drive %lld: %s: %lld frames (%.1f s of %dx%d video, %s) in %.1f s, %.1fx real time, "
@@ -263,7 +260,7 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
                   r.stream.width, r.stream.height, r.stream.decoder.c_str(), r.elapsed_s, rtf, r.keyframes.size(),
                   reasons.c_str(),
                   r.dropped ? (", " + std::to_string(r.dropped) + " frames dropped while behind").c_str() : "",
-                  objects.c_str());
+                  tracked.c_str());
     } else {
       auto rows = ctx.catalog->keyframes(*id);
       json d = {{"drive_id", *id}, {"source", arg},          {"mode", mode},
@@ -280,7 +277,7 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
         d["detect_s"] = r.objects->detect_s;
         d["events"] = r.objects->events.size();
         d["tracks"] = json::array();
-        for (const auto& t : *tracks) d["tracks"].push_back(track_json(t));
+        for (const auto& t : tracks) d["tracks"].push_back(track_json(t));
       }
       out["drives"].push_back(std::move(d));
     }
