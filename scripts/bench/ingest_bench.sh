@@ -5,6 +5,8 @@
 #   scripts/bench/ingest_bench.sh [BUILD_DIR] [SECONDS] [ROUNDS]
 # Runs the four commands in turn, ROUNDS times (default 3), and reports the
 # median of each (the two cores' other load moves single runs by +-4 %).
+# Measures the keyframe path only: detection is turned off here (it is on
+# by default); scripts/bench/detector_bench.sh measures each detector.
 # Prints a Markdown table for docs/BENCHMARKS.md. Needs a built tree.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,6 +16,7 @@ rounds=${3:-3}
 work=$build/bench
 mkdir -p "$work"
 drive=$(scripts/bench/bench_drive.sh "$build" "$seconds")
+printf '[detector]\nkind = "none"\n' >"$work/keyframes_only.toml"
 
 measure() {  # label, command...: prints "label seconds peak_rss_kb"
   local label=$1
@@ -25,9 +28,9 @@ measure() {  # label, command...: prints "label seconds peak_rss_kb"
 rm -rf "$work/data"
 for _ in $(seq "$rounds"); do
   measure decode gst-launch-1.0 -q filesrc location="$drive" ! decodebin ! fakesink sync=false
-  measure full "$build/dashloop" -d "$work/data" ingest -q --mode full "$drive"
+  measure full "$build/dashloop" -c "$work/keyframes_only.toml" -d "$work/data" ingest -q --mode full "$drive"
   measure ffmpeg ffmpeg -nostdin -hide_banner -loglevel error -i "$drive" -vf "select='gt(scene,0.3)'" -f null -
-  measure triage "$build/dashloop" -d "$work/data" ingest -q --mode triage "$drive"
+  measure triage "$build/dashloop" -c "$work/keyframes_only.toml" -d "$work/data" ingest -q --mode triage "$drive"
 done >"$work/results"
 
 python3 - "$work/results" "$drive" "$seconds" "$rounds" <<'PY'
