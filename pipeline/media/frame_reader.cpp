@@ -31,28 +31,16 @@ namespace {
 
 constexpr GstClockTime kPullTimeout = 100 * GST_MSECOND;
 
+std::string converter() {
+  // On a Jetson the decoder hands out NVMM buffers that only nvvidconv reads.
+  return has_element("nvvidconv") ? "nvvidconv" : "videoconvert";
+}
+
 // A sometimes-pad of `from` that carries video is linked to `to`'s sink pad.
 struct DynamicLink {
   std::string from;
   std::string to;
 };
-
-void on_pad_added(GstElement* /*element*/, GstPad* pad, gpointer user_data) {
-  auto* target = static_cast<GstElement*>(user_data);
-  CapsPtr caps(gst_pad_get_current_caps(pad));
-  if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
-  if (!caps || gst_caps_is_empty(caps.get())) return;
-  const gchar* name = gst_structure_get_name(gst_caps_get_structure(caps.get(), 0));
-  if (!g_str_has_prefix(name, "video/")) return;  // audio, subtitles: not ours
-  PadPtr sink(gst_element_get_static_pad(target, "sink"));
-  if (!sink || gst_pad_is_linked(sink.get())) return;  // first video stream wins
-  gst_pad_link(pad, sink.get());
-}
-
-std::string converter() {
-  // On a Jetson the decoder hands out NVMM buffers that only nvvidconv reads.
-  return has_element("nvvidconv") ? "nvvidconv" : "videoconvert";
-}
 
 struct Description {
   std::string text;
@@ -93,21 +81,6 @@ Result<Description> describe(const Source& s, const ReaderOptions& o) {
       return d;
   }
   return Status::Internal("unknown source kind");
-}
-
-std::string message_text(GstMessage* msg) {
-  GError* raw_err = nullptr;
-  gchar* raw_debug = nullptr;
-  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) gst_message_parse_error(msg, &raw_err, &raw_debug);
-  else gst_message_parse_warning(msg, &raw_err, &raw_debug);
-  ErrorPtr err(raw_err);
-  GCharPtr debug(raw_debug);
-  std::string text = err ? err->message : "unknown error";
-  if (GST_MESSAGE_SRC(msg)) {
-    GCharPtr src_name(gst_object_get_name(GST_MESSAGE_SRC(msg)));
-    text += std::string(" [") + (src_name ? src_name.get() : "?") + "]";
-  }
-  return text;
 }
 
 std::string find_decoder(GstElement* bin) {
@@ -271,7 +244,7 @@ Result<std::unique_ptr<FrameReader>> FrameReader::open(const Source& source, con
   for (const auto& link : impl->description.links) {
     ElementPtr from = impl->pipeline.child(link.from.c_str());
     ElementPtr to = impl->pipeline.child(link.to.c_str());
-    g_signal_connect(from.get(), "pad-added", G_CALLBACK(on_pad_added), to.get());
+    link_video_pad_when_added(from.get(), to.get());
     impl->link_targets.push_back(std::move(to));
   }
   impl->sink = impl->pipeline.child("sink");

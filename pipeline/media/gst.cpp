@@ -12,6 +12,41 @@ bool has_element(const char* factory_name) {
   return f != nullptr;
 }
 
+namespace {
+
+void on_pad_added(GstElement* /*element*/, GstPad* pad, gpointer user_data) {
+  auto* target = static_cast<GstElement*>(user_data);
+  CapsPtr caps(gst_pad_get_current_caps(pad));
+  if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
+  if (!caps || gst_caps_is_empty(caps.get())) return;
+  const gchar* name = gst_structure_get_name(gst_caps_get_structure(caps.get(), 0));
+  if (!g_str_has_prefix(name, "video/") && !g_str_equal(name, "image/jpeg")) return;  // audio, subtitles: not ours
+  PadPtr sink(gst_element_get_static_pad(target, "sink"));
+  if (!sink || gst_pad_is_linked(sink.get())) return;  // first video stream wins
+  gst_pad_link(pad, sink.get());
+}
+
+}  // namespace
+
+void link_video_pad_when_added(GstElement* from, GstElement* to) {
+  g_signal_connect(from, "pad-added", G_CALLBACK(on_pad_added), to);
+}
+
+std::string message_text(GstMessage* msg) {
+  GError* raw_err = nullptr;
+  gchar* raw_debug = nullptr;
+  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) gst_message_parse_error(msg, &raw_err, &raw_debug);
+  else gst_message_parse_warning(msg, &raw_err, &raw_debug);
+  ErrorPtr err(raw_err);
+  GCharPtr debug(raw_debug);
+  std::string text = err ? err->message : "unknown error";
+  if (GST_MESSAGE_SRC(msg)) {
+    GCharPtr src_name(gst_object_get_name(GST_MESSAGE_SRC(msg)));
+    text += std::string(" [") + (src_name ? src_name.get() : "?") + "]";
+  }
+  return text;
+}
+
 std::vector<ElementCheck> check_elements() {
   std::vector<ElementCheck> checks = {
       {"filesrc", "read files", true, false},
@@ -29,6 +64,12 @@ std::vector<ElementCheck> check_elements() {
       {"jpegdec", "MJPEG decoding", true, false},
       {"videoconvert", "frames to I420", true, false},
       {"appsink", "frames to the analysis", true, false},
+      {"appsrc", "packets to the clip muxer", true, false},
+      {"mp4mux", "clips: MP4 with faststart", true, false},
+      {"splitmuxsink", "recording: fixed-length segments", true, false},
+      {"mpegtsmux", "recording: crash-safe MPEG-TS segments", true, false},
+      {"h264parse", "H.264 recording and cutting", true, false},
+      {"h265parse", "H.265 recording and cutting", true, false},
       {"videotestsrc", "test:// sources", true, false},
       {"v4l2src", "V4L2 cameras", false, false},
       {"nvv4l2decoder", "Jetson hardware decoding", false, false},

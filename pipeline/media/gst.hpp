@@ -12,13 +12,19 @@
 
 namespace dashloop::pipeline::media {
 
+// gst_sample_unref & co are static inline in GStreamer's headers; named
+// wrappers give the handle types external linkage, so structs may hold them.
+inline void unref_sample(GstSample* s) { gst_sample_unref(s); }
+inline void unref_message(GstMessage* m) { gst_message_unref(m); }
+inline void unref_caps(GstCaps* c) { gst_caps_unref(c); }
+
 using ElementPtr = Handle<GstElement, gst_object_unref>;
 using BusPtr = Handle<GstBus, gst_object_unref>;
 using PadPtr = Handle<GstPad, gst_object_unref>;
 using FactoryPtr = Handle<GstElementFactory, gst_object_unref>;
-using SamplePtr = Handle<GstSample, gst_sample_unref>;
-using MessagePtr = Handle<GstMessage, gst_message_unref>;
-using CapsPtr = Handle<GstCaps, gst_caps_unref>;
+using SamplePtr = Handle<GstSample, unref_sample>;
+using MessagePtr = Handle<GstMessage, unref_message>;
+using CapsPtr = Handle<GstCaps, unref_caps>;
 using ErrorPtr = Handle<GError, g_error_free>;
 using GCharPtr = Handle<gchar, g_free>;
 using IteratorPtr = Handle<GstIterator, gst_iterator_free>;
@@ -58,6 +64,14 @@ class Pipeline {
  private:
   ElementPtr element_;
 };
+
+// When `from` adds a pad carrying video (or JPEG images), it is linked to
+// `to`'s sink pad; the first such pad wins, audio and subtitles stay unlinked.
+// `to` must outlive `from`'s streaming.
+void link_video_pad_when_added(GstElement* from, GstElement* to);
+
+// An ERROR or WARNING message as one line, with the element that posted it.
+std::string message_text(GstMessage* msg);
 
 // An element the media code uses, and whether this machine has it.
 struct ElementCheck {

@@ -1,0 +1,155 @@
+#include "media/cutter.hpp"
+
+#include <gst/app/gstappsrc.h>
+
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+
+#include "media/gst.hpp"
+#include "media/packets.hpp"
+
+namespace dashloop::pipeline::media {
+namespace {
+
+// Timestamps in different containers of the same stream differ by rounding.
+constexpr int64_t kTolerance = GST_MSECOND;
+
+class Mp4Writer {
+ public:
+  static Result<Mp4Writer> open(const std::filesystem::path& out) {
+    ensure_gst_init();
+    GError* raw_err = nullptr;
+    ElementPtr element(gst_parse_launch(
+        "appsrc name=src format=time block=true max-bytes=4000000 ! mux.video_0  "
+        "mp4mux name=mux faststart=true ! filesink name=out",
+        &raw_err));
+    ErrorPtr err(raw_err);
+    if (!element || err) return Status::Unsupported(out.string() + ": cannot build the MP4 writer");
+    gst_object_ref_sink(element.get());
+    Mp4Writer w;
+    w.out_ = out;
+    w.pipeline_ = Pipeline(std::move(element));
+    g_object_set(w.pipeline_.child("out").get(), "location", out.c_str(), nullptr);
+    w.src_ = w.pipeline_.child("src");
+    w.bus_ = w.pipeline_.bus();
+    if (gst_element_set_state(w.pipeline_.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+      return Status::IOError(out.string() + ": cannot start the MP4 writer");
+    return w;
+  }
+
+  Status push(const Packet& p, int64_t pts, int64_t dts, int64_t duration) {
+    GstCaps* caps = gst_sample_get_caps(p.sample.get());
+    if (!caps_ || !gst_caps_is_equal(caps_.get(), caps)) {
+      caps_.reset(gst_caps_ref(caps));
+      gst_app_src_set_caps(GST_APP_SRC(src_.get()), caps);
+    }
+    GstBuffer* copy = gst_buffer_copy(gst_sample_get_buffer(p.sample.get()));  // shares the memory
+    GST_BUFFER_PTS(copy) = GstClockTime(pts);
+    GST_BUFFER_DTS(copy) = GstClockTime(dts);
+    GST_BUFFER_DURATION(copy) = GstClockTime(duration);
+    if (gst_app_src_push_buffer(GST_APP_SRC(src_.get()), copy) != GST_FLOW_OK) return error_or("push refused");
+    return Status::Ok();
+  }
+
+  // Ends the stream and waits until the file is complete.
+  Status finish() {
+    gst_app_src_end_of_stream(GST_APP_SRC(src_.get()));
+    MessagePtr msg(gst_bus_timed_pop_filtered(bus_.get(), 120 * GST_SECOND,
+                                              GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR)));
+    if (!msg) return Status::IOError(out_.string() + ": the MP4 writer did not finish");
+    if (GST_MESSAGE_TYPE(msg.get()) == GST_MESSAGE_ERROR)
+      return Status::IOError(out_.string() + ": " + message_text(msg.get()));
+    pipeline_.stop();
+    return Status::Ok();
+  }
+
+ private:
+  Status error_or(const char* what) {
+    if (MessagePtr msg{gst_bus_pop_filtered(bus_.get(), GST_MESSAGE_ERROR)})
+      return Status::IOError(out_.string() + ": " + message_text(msg.get()));
+    return Status::IOError(out_.string() + ": " + what);
+  }
+
+  std::filesystem::path out_;
+  Pipeline pipeline_;
+  ElementPtr src_;
+  BusPtr bus_;
+  CapsPtr caps_;
+};
+
+}  // namespace
+
+Result<CutResult> cut_clip(const CutRequest& request, const std::filesystem::path& out_mp4) {
+  if (request.segments.empty()) return Status::InvalidArgument(out_mp4.string() + ": a cut needs segments");
+  auto writer = Mp4Writer::open(out_mp4);
+  if (!writer.ok()) return writer.status();
+
+  CutResult result;
+  int64_t frame_ns = 0;
+  int64_t next_dts = 0;  // where the next segment's first packet goes
+  int64_t last_dts = -1;
+  bool started = false;
+  for (size_t i = 0; i < request.segments.size(); ++i) {
+    const auto& file = request.segments[i];
+    const bool first = i == 0;
+    const bool last = i + 1 == request.segments.size();
+    auto reader = PacketReader::open(file);
+    if (!reader.ok()) return reader.status();
+    // An index lets the demuxer skip what precedes the span; a demuxer
+    // without one may land late, and then the segment is read from its start.
+    bool verify_seek = first && request.start_pts > 0 && (*reader)->seek(request.start_pts).ok();
+    int64_t origin = -1;  // this segment's first packet's DTS
+    for (;;) {
+      auto packet = (*reader)->next();
+      if (!packet.ok()) return packet.status();
+      if (verify_seek) {
+        verify_seek = false;
+        if (!*packet || (**packet).pts > request.start_pts + kTolerance) {
+          reader = PacketReader::open(file);
+          if (!reader.ok()) return reader.status();
+          continue;
+        }
+      }
+      if (!*packet) break;
+      const Packet& p = **packet;
+      if (result.codec.empty()) {
+        const GstStructure* s = gst_caps_get_structure(gst_sample_get_caps(p.sample.get()), 0);
+        result.codec = gst_structure_get_name(s);
+        gst_structure_get_int(s, "width", &result.width);
+        gst_structure_get_int(s, "height", &result.height);
+        int num = 0, den = 0;
+        if (gst_structure_get_fraction(s, "framerate", &num, &den) && num > 0 && den > 0) {
+          result.fps = double(num) / den;
+          frame_ns = int64_t(std::llround(1e9 * den / num));
+        }
+      }
+      if (!started) {
+        if (!(p.keyframe && std::llabs(p.pts - request.start_pts) <= kTolerance)) continue;
+        started = true;
+      }
+      if (last && request.end_pts && p.keyframe && p.pts >= *request.end_pts - kTolerance) break;
+      if (p.pts < 0) return Status::Unsupported(file.string() + ": packets without timestamps; cannot cut");
+      if (origin < 0) origin = p.dts;
+      const int64_t dts = p.dts - origin + next_dts;
+      const int64_t pts = p.pts - origin + next_dts;
+      if (last_dts >= 0 && frame_ns == 0) frame_ns = dts - last_dts;
+      last_dts = dts;
+      if (Status st = writer->push(p, pts, dts, frame_ns); !st.ok()) return st;
+      result.frames.push_back({int(i), p.pts});
+    }
+    if (!started)
+      return Status::NotFound(file.string() + ": no keyframe at " + std::to_string(double(request.start_pts) / 1e9) +
+                              " s to start the clip at");
+    next_dts = last_dts + std::max<int64_t>(frame_ns, 1);
+  }
+  if (result.frames.empty()) return Status::InvalidArgument(out_mp4.string() + ": the span holds no frames");
+  if (Status st = writer->finish(); !st.ok()) return st;
+  std::sort(result.frames.begin(), result.frames.end(),
+            [](const CutFrame& a, const CutFrame& b) { return std::tie(a.segment, a.pts) < std::tie(b.segment, b.pts); });
+  std::error_code ec;
+  result.bytes = int64_t(std::filesystem::file_size(out_mp4, ec));
+  return result;
+}
+
+}  // namespace dashloop::pipeline::media

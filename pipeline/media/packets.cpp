@@ -1,0 +1,184 @@
+#include "media/packets.hpp"
+
+#include <gst/app/gstappsink.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+namespace dashloop::pipeline::media {
+namespace {
+
+constexpr GstClockTime kPullTimeout = 100 * GST_MSECOND;
+// A file that yields nothing for this long is stuck (a parser waiting forever).
+constexpr int kMaxIdlePulls = 100;
+
+// What mp4mux takes; the parser inside parsebin converts to it.
+constexpr const char* kSinkCaps =
+    "video/x-h264,stream-format=avc,alignment=au; video/x-h265,stream-format=hvc1,alignment=au; "
+    "video/x-h265,stream-format=hev1,alignment=au; video/mpeg,mpegversion=4,systemstream=false; video/x-vp9; "
+    "video/x-av1";
+
+}  // namespace
+
+struct PacketReader::Impl {
+  std::filesystem::path file;
+  std::mutex mutex;
+  std::string video_caps;  // the first video stream's caps, set on a streaming thread
+  Pipeline pipeline;
+  ElementPtr sink;
+  BusPtr bus;
+  bool ended = false;
+
+  std::string where() const { return file.string(); }
+
+  Status drain_bus() {
+    MessagePtr msg{gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR)};
+    if (!msg) return Status::Ok();
+    std::string caps;
+    {
+      std::lock_guard lock(mutex);
+      caps = video_caps;
+    }
+    CapsPtr accepted(gst_caps_from_string(kSinkCaps));
+    CapsPtr found(caps.empty() ? nullptr : gst_caps_from_string(caps.c_str()));
+    if (found && !gst_caps_can_intersect(found.get(), accepted.get()))
+      return Status::Unsupported(where() + ": the video is " + caps.substr(0, caps.find(',')) +
+                                 "; clips are cut without re-encoding, which needs H.264 or H.265");
+    return Status::Corruption(where() + ": " + message_text(msg.get()));
+  }
+
+  static void on_pad_added(GstElement* /*parsebin*/, GstPad* pad, gpointer user_data) {
+    auto* self = static_cast<Impl*>(user_data);
+    CapsPtr caps(gst_pad_query_caps(pad, nullptr));
+    if (!caps || gst_caps_is_empty(caps.get())) return;
+    const gchar* name = gst_structure_get_name(gst_caps_get_structure(caps.get(), 0));
+    if (!g_str_has_prefix(name, "video/") && !g_str_has_prefix(name, "image/")) return;
+    PadPtr sink(gst_element_get_static_pad(self->sink.get(), "sink"));
+    if (gst_pad_is_linked(sink.get())) return;  // the first video stream
+    {
+      std::lock_guard lock(self->mutex);
+      GCharPtr text(gst_caps_to_string(caps.get()));
+      self->video_caps = text.get();
+    }
+    gst_pad_link(pad, sink.get());
+  }
+};
+
+PacketReader::PacketReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PacketReader::~PacketReader() = default;
+
+Result<std::unique_ptr<PacketReader>> PacketReader::open(const std::filesystem::path& file) {
+  ensure_gst_init();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) return Status::NotFound(file.string() + ": no such file");
+  auto impl = std::make_unique<Impl>();
+  impl->file = file;
+  GError* raw_err = nullptr;
+  ElementPtr element(gst_parse_launch("filesrc name=src ! parsebin name=parse  appsink name=sink sync=false", &raw_err));
+  ErrorPtr err(raw_err);
+  if (!element || err) return Status::Unsupported(file.string() + ": cannot build parser pipeline");
+  gst_object_ref_sink(element.get());
+  impl->pipeline = Pipeline(std::move(element));
+  g_object_set(impl->pipeline.child("src").get(), "location", file.c_str(), nullptr);
+  impl->sink = impl->pipeline.child("sink");
+  CapsPtr caps(gst_caps_from_string(kSinkCaps));
+  g_object_set(impl->sink.get(), "caps", caps.get(), "max-buffers", guint(64), nullptr);
+  g_signal_connect(impl->pipeline.child("parse").get(), "pad-added", G_CALLBACK(Impl::on_pad_added), impl.get());
+  impl->bus = impl->pipeline.bus();
+  if (gst_element_set_state(impl->pipeline.get(), GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
+    Status st = impl->drain_bus();
+    return st.ok() ? Status::IOError(file.string() + ": cannot start parser pipeline") : st;
+  }
+  // Preroll, so that seek() has a stream to seek in.
+  gst_element_get_state(impl->pipeline.get(), nullptr, nullptr, 10 * GST_SECOND);
+  if (Status st = impl->drain_bus(); !st.ok()) return st;
+  if (gst_element_set_state(impl->pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    Status st = impl->drain_bus();
+    return st.ok() ? Status::IOError(file.string() + ": cannot start parser pipeline") : st;
+  }
+  return std::unique_ptr<PacketReader>(new PacketReader(std::move(impl)));
+}
+
+Status PacketReader::seek(int64_t pts) {
+  const auto flags = GstSeekFlags(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT | GST_SEEK_FLAG_SNAP_BEFORE);
+  if (!gst_element_seek_simple(impl_->pipeline.get(), GST_FORMAT_TIME, flags, std::max<int64_t>(0, pts)))
+    return Status::Unsupported(impl_->where() + ": cannot seek");
+  return impl_->drain_bus();
+}
+
+Result<std::optional<Packet>> PacketReader::next() {
+  Impl& d = *impl_;
+  if (d.ended) return std::optional<Packet>();
+  auto* appsink = GST_APP_SINK(d.sink.get());
+  for (int idle = 0;; ++idle) {
+    SamplePtr sample(gst_app_sink_try_pull_sample(appsink, kPullTimeout));
+    if (sample) {
+      GstBuffer* buffer = gst_sample_get_buffer(sample.get());
+      Packet p;
+      p.pts = GST_BUFFER_PTS_IS_VALID(buffer) ? int64_t(GST_BUFFER_PTS(buffer)) : -1;
+      p.dts = GST_BUFFER_DTS_IS_VALID(buffer) ? int64_t(GST_BUFFER_DTS(buffer)) : p.pts;
+      if (p.pts < 0) p.pts = p.dts;
+      p.keyframe = !GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+      p.sample = std::move(sample);
+      return std::optional<Packet>(std::move(p));
+    }
+    if (Status st = d.drain_bus(); !st.ok()) {
+      d.ended = true;
+      return st;
+    }
+    if (gst_app_sink_is_eos(appsink)) {
+      d.ended = true;
+      return std::optional<Packet>();
+    }
+    if (idle >= kMaxIdlePulls) {
+      d.ended = true;
+      return Status::Corruption(d.where() + ": no video packets (not a video file, or no stream we can remux)");
+    }
+  }
+}
+
+int64_t frame_at(int64_t pts, const StreamIndex& index) {
+  return index.fps > 0 ? std::llround(double(pts - index.first_pts) * index.fps / 1e9) : 0;
+}
+
+Result<StreamIndex> index_stream(const std::filesystem::path& file) {
+  auto reader = PacketReader::open(file);
+  if (!reader.ok()) return reader.status();
+  StreamIndex index;
+  std::vector<int64_t> pts;
+  std::vector<int64_t> key_pts;
+  for (;;) {
+    auto packet = (*reader)->next();
+    if (!packet.ok()) return packet.status();
+    if (!*packet) break;
+    const Packet& p = **packet;
+    if (index.codec.empty()) {
+      const GstStructure* s = gst_caps_get_structure(gst_sample_get_caps(p.sample.get()), 0);
+      index.codec = gst_structure_get_name(s);
+      int num = 0, den = 0;
+      if (gst_structure_get_fraction(s, "framerate", &num, &den) && num > 0 && den > 0) index.fps = double(num) / den;
+    }
+    if (p.pts < 0) return Status::Unsupported(file.string() + ": packets without timestamps; cannot index");
+    pts.push_back(p.pts);
+    if (p.keyframe) key_pts.push_back(p.pts);
+  }
+  if (pts.empty()) return Status::Corruption(file.string() + ": no video packets");
+  std::sort(pts.begin(), pts.end());
+  index.frames = int64_t(pts.size());
+  index.first_pts = pts.front();
+  index.last_pts = pts.back();
+  const int64_t frame_ns = index.fps > 0 ? int64_t(std::llround(1e9 / index.fps))
+                           : pts.size() > 1 ? (pts.back() - pts.front()) / int64_t(pts.size() - 1)
+                                            : 0;
+  index.duration_ns = pts.back() - pts.front() + frame_ns;
+  // Frame numbers as the frame reader counts them (from PTS and fps), so
+  // that they match the drive's analysed frames even across a PTS gap.
+  for (int64_t k : key_pts) {
+    const int64_t rank = std::lower_bound(pts.begin(), pts.end(), k) - pts.begin();
+    index.keyframes.push_back({index.fps > 0 ? frame_at(k, index) : rank, k});
+  }
+  return index;
+}
+
+}  // namespace dashloop::pipeline::media
