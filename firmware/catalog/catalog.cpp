@@ -84,7 +84,95 @@ CREATE TABLE track_events (
 CREATE INDEX tracks_by_drive ON tracks(drive_id, first_frame);
 CREATE INDEX track_events_by_drive ON track_events(drive_id, frame);
 )sql",
+    R"sql(
+CREATE TABLE segments (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  drive_id INTEGER REFERENCES drives(id) ON DELETE SET NULL,
+  camera TEXT NOT NULL,
+  path TEXT NOT NULL,
+  owned INTEGER NOT NULL CHECK (owned IN (0, 1)),
+  state TEXT NOT NULL CHECK (state IN ('open', 'closed', 'deleted')),
+  start_utc TEXT NOT NULL,
+  end_utc TEXT NOT NULL,
+  first_frame INTEGER NOT NULL,
+  frames INTEGER NOT NULL,
+  first_pts INTEGER NOT NULL,
+  duration_s REAL NOT NULL,
+  fps REAL NOT NULL,
+  codec TEXT NOT NULL,
+  bytes INTEGER NOT NULL
+);
+CREATE INDEX segments_by_drive ON segments(drive_id, first_frame);
+CREATE INDEX segments_by_camera ON segments(camera, id);
+CREATE TABLE segment_keyframes (
+  segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+  frame INTEGER NOT NULL,
+  pts INTEGER NOT NULL,
+  PRIMARY KEY (segment_id, frame)
+) WITHOUT ROWID;
+CREATE TABLE triggers (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  drive_id INTEGER NOT NULL REFERENCES drives(id) ON DELETE CASCADE,
+  frame INTEGER NOT NULL,
+  t_s REAL NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('trigger', 'mark')),
+  note TEXT NOT NULL,
+  created_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE clips (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  uid TEXT UNIQUE,
+  drive_id INTEGER NOT NULL REFERENCES drives(id) ON DELETE CASCADE,
+  state TEXT NOT NULL CHECK (state IN ('planned', 'packaged', 'review', 'approved', 'rejected', 'uploading',
+                                       'uploaded', 'acked', 'failed')),
+  state_reason TEXT NOT NULL DEFAULT '',
+  planned_start INTEGER NOT NULL,
+  planned_end INTEGER NOT NULL,
+  start_frame INTEGER NOT NULL,
+  end_frame INTEGER NOT NULL,
+  start_s REAL NOT NULL,
+  end_s REAL NOT NULL,
+  priority REAL NOT NULL,
+  priority_parts TEXT NOT NULL,
+  reasons TEXT NOT NULL,
+  package_dir TEXT NOT NULL DEFAULT '',
+  frames INTEGER NOT NULL DEFAULT 0,
+  bytes INTEGER NOT NULL DEFAULT 0,
+  effort_minutes REAL NOT NULL DEFAULT 0,
+  purged INTEGER NOT NULL DEFAULT 0 CHECK (purged IN (0, 1)),
+  created_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  updated_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  CHECK (end_frame > start_frame)
+);
+CREATE INDEX clips_by_state ON clips(state, priority DESC);
+CREATE INDEX clips_by_drive ON clips(drive_id, start_frame);
+CREATE TABLE clip_audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  clip_id INTEGER NOT NULL REFERENCES clips(id) ON DELETE CASCADE,
+  at_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL
+);
+CREATE INDEX clip_audit_by_clip ON clip_audit(clip_id, id);
+)sql",
 };
+
+// The queue's legal moves (from, to).
+constexpr std::pair<const char*, const char*> kClipMoves[] = {
+    {"planned", "packaged"},     {"planned", "failed"},    {"packaged", "review"},   {"packaged", "failed"},
+    {"review", "approved"},      {"review", "rejected"},   {"approved", "uploading"}, {"approved", "review"},
+    {"rejected", "review"},      {"uploading", "uploaded"}, {"uploading", "failed"},  {"uploaded", "acked"},
+    {"failed", "planned"},
+};
+
+constexpr const char* kClipColumns =
+    "id, uid, drive_id, state, state_reason, planned_start, planned_end, start_frame, end_frame, start_s, end_s, "
+    "priority, priority_parts, reasons, package_dir, frames, bytes, effort_minutes, purged, created_utc, updated_utc";
+constexpr const char* kSegmentColumns =
+    "id, drive_id, camera, path, owned, state, start_utc, end_utc, first_frame, frames, first_pts, duration_s, fps, "
+    "codec, bytes";
 
 constexpr const char* kInsertDrive =
     "INSERT INTO drives (source, vehicle, camera, mode, width, height, fps, frames, duration_s, elapsed_s, "
@@ -122,7 +210,79 @@ Result<int64_t> pragma_int(sqlite3* db, const char* pragma) {
   return row ? s.column_int(0) : int64_t{0};
 }
 
+ClipRecord read_clip(const Statement& s) {
+  ClipRecord c;
+  c.id = s.column_int(0);
+  c.uid = s.column_text(1);
+  c.drive_id = s.column_int(2);
+  c.state = s.column_text(3);
+  c.state_reason = s.column_text(4);
+  c.planned_start = s.column_int(5);
+  c.planned_end = s.column_int(6);
+  c.start_frame = s.column_int(7);
+  c.end_frame = s.column_int(8);
+  c.start_s = s.column_double(9);
+  c.end_s = s.column_double(10);
+  c.priority = s.column_double(11);
+  c.priority_parts = s.column_text(12);
+  c.reasons = s.column_text(13);
+  c.package_dir = s.column_text(14);
+  c.frames = s.column_int(15);
+  c.bytes = s.column_int(16);
+  c.effort_minutes = s.column_double(17);
+  c.purged = s.column_int(18) != 0;
+  c.created_utc = s.column_text(19);
+  c.updated_utc = s.column_text(20);
+  return c;
+}
+
+SegmentRecord read_segment(const Statement& s) {
+  SegmentRecord g;
+  g.id = s.column_int(0);
+  g.drive_id = s.column_is_null(1) ? 0 : s.column_int(1);
+  g.camera = s.column_text(2);
+  g.path = s.column_text(3);
+  g.owned = s.column_int(4) != 0;
+  g.state = s.column_text(5);
+  g.start_utc = s.column_text(6);
+  g.end_utc = s.column_text(7);
+  g.first_frame = s.column_int(8);
+  g.frames = s.column_int(9);
+  g.first_pts = s.column_int(10);
+  g.duration_s = s.column_double(11);
+  g.fps = s.column_double(12);
+  g.codec = s.column_text(13);
+  g.bytes = s.column_int(14);
+  return g;
+}
+
+Status insert_segment_keyframes(sqlite3* db, int64_t segment_id, const std::vector<SegmentKeyframe>& keyframes) {
+  Statement del(db, "DELETE FROM segment_keyframes WHERE segment_id = ?1");
+  del.bind(1, segment_id).step();
+  if (!del.status().ok()) return del.status();
+  Statement ins(db, "INSERT OR REPLACE INTO segment_keyframes (segment_id, frame, pts) VALUES (?1, ?2, ?3)");
+  for (const auto& k : keyframes) {
+    ins.reset();
+    ins.bind(1, segment_id).bind(2, k.frame).bind(3, k.pts).step();
+    if (!ins.status().ok()) return ins.status();
+  }
+  return Status::Ok();
+}
+
+Status insert_audit(sqlite3* db, int64_t clip_id, const std::string& from, const std::string& to,
+                    const std::string& actor, const std::string& reason) {
+  Statement a(db, "INSERT INTO clip_audit (clip_id, from_state, to_state, actor, reason) VALUES (?1, ?2, ?3, ?4, ?5)");
+  a.bind(1, clip_id).bind(2, from).bind(3, to).bind(4, actor).bind(5, reason).step();
+  return a.status();
+}
+
 }  // namespace
+
+bool clip_move_allowed(const std::string& from, const std::string& to) {
+  for (const auto& [f, t] : kClipMoves)
+    if (from == f && to == t) return true;
+  return false;
+}
 
 struct Catalog::Impl {
   std::filesystem::path file;
@@ -340,5 +500,206 @@ Status Catalog::integrity_check() {
   if (!row || s.column_text(0) != "ok") return Status::Corruption(impl_->file.string() + ": " + s.column_text(0));
   return Status::Ok();
 }
+
+Result<int64_t> Catalog::add_segment(const SegmentRecord& g, const std::vector<SegmentKeyframe>& keyframes) {
+  sqlite3* db = impl_->db.get();
+  Transaction tx(db);
+  if (!tx.status().ok()) return tx.status();
+  Statement ins(db,
+                "INSERT INTO segments (drive_id, camera, path, owned, state, start_utc, end_utc, first_frame, frames, "
+                "first_pts, duration_s, fps, codec, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+                "?13, ?14)");
+  if (g.drive_id > 0) ins.bind(1, g.drive_id);
+  else ins.bind_null(1);
+  ins.bind(2, g.camera).bind(3, g.path).bind(4, int64_t{g.owned}).bind(5, g.state).bind(6, g.start_utc);
+  ins.bind(7, g.end_utc).bind(8, g.first_frame).bind(9, g.frames).bind(10, g.first_pts).bind(11, g.duration_s);
+  ins.bind(12, g.fps).bind(13, g.codec).bind(14, g.bytes).step();
+  if (!ins.status().ok()) return ins.status();
+  const int64_t id = sqlite3_last_insert_rowid(db);
+  if (Status st = insert_segment_keyframes(db, id, keyframes); !st.ok()) return st;
+  if (Status st = tx.commit(); !st.ok()) return st;
+  return id;
+}
+
+Status Catalog::close_segment(const SegmentRecord& g, const std::vector<SegmentKeyframe>& keyframes) {
+  sqlite3* db = impl_->db.get();
+  Transaction tx(db);
+  if (!tx.status().ok()) return tx.status();
+  Statement up(db,
+               "UPDATE segments SET state = 'closed', end_utc = ?2, frames = ?3, first_pts = ?4, duration_s = ?5, "
+               "fps = ?6, codec = ?7, bytes = ?8, first_frame = ?9 WHERE id = ?1");
+  up.bind(1, g.id).bind(2, g.end_utc).bind(3, g.frames).bind(4, g.first_pts).bind(5, g.duration_s).bind(6, g.fps);
+  up.bind(7, g.codec).bind(8, g.bytes).bind(9, g.first_frame).step();
+  if (!up.status().ok()) return up.status();
+  if (sqlite3_changes(db) != 1) return Status::NotFound("segment " + std::to_string(g.id) + " is not in the catalog");
+  if (Status st = insert_segment_keyframes(db, g.id, keyframes); !st.ok()) return st;
+  return tx.commit();
+}
+
+Status Catalog::mark_segment_deleted(int64_t segment_id) {
+  Statement up(impl_->db.get(), "UPDATE segments SET state = 'deleted' WHERE id = ?1");
+  up.bind(1, segment_id).step();
+  return up.status();
+}
+
+Result<std::vector<SegmentRecord>> Catalog::segments(int64_t drive_id, const std::string& camera) {
+  std::string sql = std::string("SELECT ") + kSegmentColumns + " FROM segments";
+  if (drive_id > 0) sql += " WHERE drive_id = ?1 ORDER BY first_frame, id";
+  else if (!camera.empty()) sql += " WHERE camera = ?2 ORDER BY id";
+  else sql += " ORDER BY id";
+  Statement s(impl_->db.get(), sql.c_str());
+  if (drive_id > 0) s.bind(1, drive_id);
+  else if (!camera.empty()) s.bind(2, camera);
+  std::vector<SegmentRecord> out;
+  while (s.step()) out.push_back(read_segment(s));
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Result<std::vector<SegmentKeyframe>> Catalog::segment_keyframes(int64_t segment_id) {
+  Statement s(impl_->db.get(), "SELECT frame, pts FROM segment_keyframes WHERE segment_id = ?1 ORDER BY frame");
+  s.bind(1, segment_id);
+  std::vector<SegmentKeyframe> out;
+  while (s.step()) out.push_back({s.column_int(0), s.column_int(1)});
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Result<int64_t> Catalog::add_trigger(const TriggerRecord& t) {
+  Statement s(impl_->db.get(), "INSERT INTO triggers (drive_id, frame, t_s, kind, note) VALUES (?1, ?2, ?3, ?4, ?5)");
+  s.bind(1, t.drive_id).bind(2, t.frame).bind(3, t.t_s).bind(4, t.kind).bind(5, t.note).step();
+  if (!s.status().ok()) return s.status();
+  return int64_t(sqlite3_last_insert_rowid(impl_->db.get()));
+}
+
+Result<std::vector<TriggerRecord>> Catalog::triggers(int64_t drive_id) {
+  Statement s(impl_->db.get(),
+              "SELECT id, drive_id, frame, t_s, kind, note, created_utc FROM triggers WHERE drive_id = ?1 ORDER BY frame");
+  s.bind(1, drive_id);
+  std::vector<TriggerRecord> out;
+  while (s.step())
+    out.push_back({s.column_int(0), s.column_int(1), s.column_int(2), s.column_double(3), s.column_text(4),
+                   s.column_text(5), s.column_text(6)});
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> Catalog::class_counts() {
+  Statement s(impl_->db.get(), "SELECT label, count(*) FROM tracks GROUP BY label ORDER BY label");
+  std::vector<std::pair<std::string, int64_t>> out;
+  while (s.step()) out.emplace_back(s.column_text(0), s.column_int(1));
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Result<int64_t> Catalog::add_clip(ClipRecord c, const std::string& actor) {
+  sqlite3* db = impl_->db.get();
+  Transaction tx(db);
+  if (!tx.status().ok()) return tx.status();
+  Statement ins(db,
+                "INSERT INTO clips (drive_id, state, planned_start, planned_end, start_frame, end_frame, start_s, "
+                "end_s, priority, priority_parts, reasons) VALUES (?1, 'planned', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  ins.bind(1, c.drive_id).bind(2, c.planned_start).bind(3, c.planned_end).bind(4, c.start_frame).bind(5, c.end_frame);
+  ins.bind(6, c.start_s).bind(7, c.end_s).bind(8, c.priority).bind(9, c.priority_parts).bind(10, c.reasons).step();
+  if (!ins.status().ok()) return ins.status();
+  const int64_t id = sqlite3_last_insert_rowid(db);
+  Statement uid(db, "UPDATE clips SET uid = ?2 WHERE id = ?1");
+  uid.bind(1, id).bind(2, c.uid + "_c" + std::to_string(id)).step();
+  if (!uid.status().ok()) return uid.status();
+  if (Status st = insert_audit(db, id, "", "planned", actor, c.state_reason); !st.ok()) return st;
+  if (Status st = tx.commit(); !st.ok()) return st;
+  return id;
+}
+
+Result<std::optional<ClipRecord>> Catalog::clip(int64_t id) {
+  Statement s(impl_->db.get(), (std::string("SELECT ") + kClipColumns + " FROM clips WHERE id = ?1").c_str());
+  s.bind(1, id);
+  std::optional<ClipRecord> out;
+  if (s.step()) out = read_clip(s);
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Result<std::optional<ClipRecord>> Catalog::clip_by_uid(const std::string& uid) {
+  Statement s(impl_->db.get(), (std::string("SELECT ") + kClipColumns + " FROM clips WHERE uid = ?1").c_str());
+  s.bind(1, uid);
+  std::optional<ClipRecord> out;
+  if (s.step()) out = read_clip(s);
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Result<std::vector<ClipRecord>> Catalog::clips(const std::string& state, int64_t drive_id) {
+  std::string sql = std::string("SELECT ") + kClipColumns +
+                    " FROM clips WHERE (?1 = '' OR state = ?1) AND (?2 = 0 OR drive_id = ?2) "
+                    "ORDER BY priority DESC, id";
+  Statement s(impl_->db.get(), sql.c_str());
+  s.bind(1, state).bind(2, drive_id);
+  std::vector<ClipRecord> out;
+  while (s.step()) out.push_back(read_clip(s));
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Status Catalog::move_clip(int64_t clip_id, const std::string& to, const std::string& actor, const std::string& reason,
+                          const PackageFacts* package) {
+  sqlite3* db = impl_->db.get();
+  Transaction tx(db);
+  if (!tx.status().ok()) return tx.status();
+  Statement get(db, "SELECT state, uid FROM clips WHERE id = ?1");
+  get.bind(1, clip_id);
+  if (!get.step()) {
+    if (!get.status().ok()) return get.status();
+    return Status::NotFound("clip " + std::to_string(clip_id) + " is not in the catalog");
+  }
+  const std::string from = get.column_text(0);
+  const std::string uid = get.column_text(1);
+  if (!clip_move_allowed(from, to))
+    return Status::InvalidArgument("clip " + uid + ": cannot move from '" + from + "' to '" + to + "'");
+  if (actor.empty()) return Status::InvalidArgument("clip " + uid + ": a move needs an actor (who or what moved it)");
+  Statement up(db,
+               "UPDATE clips SET state = ?2, state_reason = ?3, updated_utc = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+               "WHERE id = ?1");
+  up.bind(1, clip_id).bind(2, to).bind(3, reason).step();
+  if (!up.status().ok()) return up.status();
+  if (package) {
+    Statement p(db, "UPDATE clips SET package_dir = ?2, frames = ?3, bytes = ?4, effort_minutes = ?5 WHERE id = ?1");
+    p.bind(1, clip_id).bind(2, package->dir).bind(3, package->frames).bind(4, package->bytes);
+    p.bind(5, package->effort_minutes).step();
+    if (!p.status().ok()) return p.status();
+  }
+  if (Status st = insert_audit(db, clip_id, from, to, actor, reason); !st.ok()) return st;
+  return tx.commit();
+}
+
+Status Catalog::mark_clip_purged(int64_t clip_id, const std::string& actor, const std::string& reason) {
+  sqlite3* db = impl_->db.get();
+  Transaction tx(db);
+  if (!tx.status().ok()) return tx.status();
+  Statement get(db, "SELECT state FROM clips WHERE id = ?1");
+  get.bind(1, clip_id);
+  if (!get.step()) return get.status().ok() ? Status::NotFound("clip " + std::to_string(clip_id) + " is not in the catalog")
+                                            : get.status();
+  const std::string state = get.column_text(0);
+  Statement up(db, "UPDATE clips SET purged = 1, updated_utc = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1");
+  up.bind(1, clip_id).step();
+  if (!up.status().ok()) return up.status();
+  if (Status st = insert_audit(db, clip_id, state, state, actor, "package deleted: " + reason); !st.ok()) return st;
+  return tx.commit();
+}
+
+Result<std::vector<ClipAuditRecord>> Catalog::clip_audit(int64_t clip_id) {
+  Statement s(impl_->db.get(),
+              "SELECT clip_id, at_utc, from_state, to_state, actor, reason FROM clip_audit WHERE clip_id = ?1 ORDER BY id");
+  s.bind(1, clip_id);
+  std::vector<ClipAuditRecord> out;
+  while (s.step())
+    out.push_back({s.column_int(0), s.column_text(1), s.column_text(2), s.column_text(3), s.column_text(4),
+                   s.column_text(5)});
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Result<int64_t> Catalog::drive_count() { return pragma_int(impl_->db.get(), "SELECT count(*) FROM drives"); }
 
 }  // namespace dashloop::firmware::catalog

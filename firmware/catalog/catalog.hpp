@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -90,9 +92,88 @@ struct DriveObjects {
   std::vector<TrackEventRecord> events;
 };
 
+// A file of video the clips are cut from: a recorded segment (owned: the
+// ring may delete it) or an ingested file (not ours: never deleted).
+struct SegmentRecord {
+  int64_t id = 0;
+  int64_t drive_id = 0;  // 0: not (yet) part of an analysed drive
+  std::string camera;
+  std::string path;
+  bool owned = false;
+  std::string state = "open";  // open | closed | deleted
+  std::string start_utc;       // "" when unknown (an ingested file)
+  std::string end_utc;
+  int64_t first_frame = 0;  // the drive's frame number of this segment's first frame
+  int64_t frames = 0;
+  int64_t first_pts = 0;  // ns, the segment file's own timeline
+  double duration_s = 0;
+  double fps = 0;
+  std::string codec;
+  int64_t bytes = 0;
+};
+
+struct SegmentKeyframe {
+  int64_t frame = 0;  // frame number within the segment
+  int64_t pts = 0;    // ns, the segment file's timeline
+};
+
+struct TriggerRecord {
+  int64_t id = 0;
+  int64_t drive_id = 0;
+  int64_t frame = 0;
+  double t_s = 0;
+  std::string kind;  // trigger | mark
+  std::string note;
+  std::string created_utc;
+};
+
+// Package states (docs/CLIPS.md, ARCHITECTURE.md): every change goes
+// through Catalog::move_clip, which refuses a move not in this table.
+inline constexpr const char* kClipStates[] = {"planned",   "packaged", "review", "approved", "rejected",
+                                              "uploading", "uploaded", "acked",  "failed"};
+bool clip_move_allowed(const std::string& from, const std::string& to);
+
+struct ClipRecord {
+  int64_t id = 0;
+  std::string uid;  // the package's name: <vehicle>_d<drive>_c<id>
+  int64_t drive_id = 0;
+  std::string state = "planned";
+  std::string state_reason;
+  int64_t planned_start = 0, planned_end = 0;  // frames
+  int64_t start_frame = 0, end_frame = 0;      // keyframe-aligned, end excluded
+  double start_s = 0, end_s = 0;
+  double priority = 0;
+  std::string priority_parts;  // JSON object
+  std::string reasons;         // JSON array of {rule, frame, detail}
+  std::string package_dir;     // "" until packaged
+  int64_t frames = 0;          // in clip.mp4
+  int64_t bytes = 0;           // of the package
+  double effort_minutes = 0;
+  bool purged = false;  // the package's files were deleted by retention
+  std::string created_utc;
+  std::string updated_utc;
+};
+
+struct ClipAuditRecord {
+  int64_t clip_id = 0;
+  std::string at_utc;
+  std::string from_state;
+  std::string to_state;
+  std::string actor;  // who or what: "ingest", "operator:NAME", "retention", ...
+  std::string reason;
+};
+
+// What packaging adds to a clip, stored with its move to `packaged`.
+struct PackageFacts {
+  std::string dir;
+  int64_t frames = 0;
+  int64_t bytes = 0;
+  double effort_minutes = 0;
+};
+
 class Catalog {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   static Result<std::unique_ptr<Catalog>> open(const std::filesystem::path& file);
   ~Catalog();
@@ -114,6 +195,37 @@ class Catalog {
   Result<std::vector<TrackBoxRecord>> track_boxes(int64_t track_id);
   Result<std::vector<TrackEventRecord>> track_events(int64_t drive_id);
   Status integrity_check();
+
+  // Segments. add_segment stores a segment with the keyframes known so far.
+  Result<int64_t> add_segment(const SegmentRecord& segment, const std::vector<SegmentKeyframe>& keyframes = {});
+  // Closes an open segment: its end, counts and keyframes (replacing any).
+  Status close_segment(const SegmentRecord& segment, const std::vector<SegmentKeyframe>& keyframes);
+  Status mark_segment_deleted(int64_t segment_id);
+  // By drive (drive_id > 0) or camera (drive_id == 0, camera non-empty), in order; all when both are empty.
+  Result<std::vector<SegmentRecord>> segments(int64_t drive_id, const std::string& camera = "");
+  Result<std::vector<SegmentKeyframe>> segment_keyframes(int64_t segment_id);
+
+  Result<int64_t> add_trigger(const TriggerRecord& trigger);
+  Result<std::vector<TriggerRecord>> triggers(int64_t drive_id);
+
+  // Tracks per label over every drive: the fleet's class frequencies.
+  Result<std::vector<std::pair<std::string, int64_t>>> class_counts();
+
+  // Clips. add_clip stores a planned clip (and its first audit row).
+  Result<int64_t> add_clip(ClipRecord clip, const std::string& actor);
+  Result<std::optional<ClipRecord>> clip(int64_t id);
+  Result<std::optional<ClipRecord>> clip_by_uid(const std::string& uid);
+  // By state ("" all) and drive (0 all), highest priority first.
+  Result<std::vector<ClipRecord>> clips(const std::string& state = "", int64_t drive_id = 0);
+  // The one way a clip changes state: refuses a move clip_move_allowed()
+  // does not allow, naming the clip and both states; records who and why.
+  // `package` is stored with a move to `packaged`.
+  Status move_clip(int64_t clip_id, const std::string& to, const std::string& actor, const std::string& reason,
+                   const PackageFacts* package = nullptr);
+  // Retention deleted the clip's package files.
+  Status mark_clip_purged(int64_t clip_id, const std::string& actor, const std::string& reason);
+  Result<std::vector<ClipAuditRecord>> clip_audit(int64_t clip_id);
+  Result<int64_t> drive_count();
 
  private:
   struct Impl;

@@ -99,6 +99,33 @@ Setter paths(std::vector<std::filesystem::path>& out) {
   };
 }
 
+Setter integer64(int64_t& out, int64_t lo, int64_t hi) {
+  return [&out, lo, hi](const toml::node& n) -> std::string {
+    auto v = n.value_exact<int64_t>();
+    if (!v) return "must be a whole number";
+    if (*v < lo || *v > hi)
+      return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(*v);
+    out = *v;
+    return "";
+  };
+}
+
+// An array of strings (may be empty).
+Setter strings(std::vector<std::string>& out) {
+  return [&out](const toml::node& n) -> std::string {
+    const auto* array = n.as_array();
+    if (!array) return "must be an array of strings";
+    std::vector<std::string> v;
+    for (const auto& item : *array) {
+      auto s = item.value_exact<std::string>();
+      if (!s || s->empty()) return "must be an array of non-empty strings";
+      v.push_back(*s);
+    }
+    out = std::move(v);
+    return "";
+  };
+}
+
 std::string at(const std::string& file, const toml::source_region& where) {
   return file + ":" + std::to_string(where.begin.line);
 }
@@ -130,6 +157,9 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
   auto& k = c.keyframes.selector;
   auto& d = c.detector;
   auto& t = c.tracking.tracker;
+  auto& p = c.clips.planner;
+  auto& e = c.clips.effort;
+  auto& r = c.retention;
   const std::map<std::string, Fields> sections = {
       {"", {{"data_dir", path(c.data_dir)}, {"vehicle", string_of(c.vehicle)}, {"camera", string_of(c.camera)},
             {"log_level", string_of(c.log_level, {"trace", "debug", "info", "warn", "error"})}}},
@@ -175,6 +205,26 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                    {"min_hits", integer(t.min_hits, 1, 100)},
                    {"max_age", integer(t.max_age, 1, 10000)},
                    {"camera_motion", boolean(c.tracking.camera_motion)}}},
+      {"clips", {{"enabled", boolean(c.clips.enabled)},
+                 {"pre_roll_s", number(p.pre_roll_s, 0.0, 60.0)},
+                 {"post_roll_s", number(p.post_roll_s, 0.0, 60.0)},
+                 {"min_s", number(p.min_s, 0.5, 600.0)},
+                 {"max_s", number(p.max_s, 1.0, 3600.0)},
+                 {"track_min_s", number(p.track_min_s, 0.0, 3600.0)},
+                 {"track_classes", strings(p.track_classes)},
+                 {"person_min_height", number(p.person_min_height, 0.0, 1.0)},
+                 {"person_classes", strings(p.person_classes)},
+                 {"scene_cuts", boolean(p.scene_cuts)},
+                 {"sample_every_s", number(p.sample_every_s, 0.0, 86400.0)},
+                 {"effort_watch_passes", number(e.watch_passes, 0.0, 100.0)},
+                 {"effort_per_track_s", number(e.per_track_s, 0.0, 3600.0)},
+                 {"effort_per_box_s", number(e.per_box_s, 0.0, 3600.0)},
+                 {"effort_per_keyframe_s", number(e.per_keyframe_s, 0.0, 3600.0)}}},
+      {"recording", {{"segment_s", number(c.recording.segment_s, 2.0, 3600.0)}}},
+      {"retention", {{"max_bytes", integer64(r.max_bytes, 0, int64_t(1) << 60)},
+                     {"max_percent", number(r.max_percent, 1.0, 100.0)},
+                     {"hard_percent", number(r.hard_percent, 1.0, 100.0)},
+                     {"interval_s", number(r.interval_s, 1.0, 86400.0)}}},
   };
   toml::table table;
   try {
@@ -189,6 +239,9 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
   if (t.low_score > t.high_score)
     return Status::InvalidArgument(file + ": tracker.low_score (" + std::to_string(t.low_score) +
                                    ") must not exceed tracker.high_score (" + std::to_string(t.high_score) + ")");
+  if (Status st = pipeline::clips::validate(p); !st.ok()) return Status::InvalidArgument(file + ": " + st.message());
+  if (r.hard_percent < r.max_percent)
+    return Status::InvalidArgument(file + ": retention.hard_percent must not be below retention.max_percent");
   if (d.kind == "onnx" && (d.model.empty() || d.labels.empty()))
     return Status::InvalidArgument(file + ": detector.kind = \"onnx\" needs detector.model and detector.labels");
   return c;

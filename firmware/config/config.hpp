@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <string>
 
+#include "clips/package.hpp"
+#include "clips/planner.hpp"
 #include "status.hpp"
 #include "vision/detectors.hpp"
 #include "vision/keyframe_selector.hpp"
@@ -38,6 +40,25 @@ struct TrackingConfig {
   bool camera_motion = true;  // a vehicle camera moves; set false for a fixed one
 };
 
+struct ClipsConfig {
+  bool enabled = true;  // ingest plans, cuts and packages clips
+  pipeline::clips::PlannerConfig planner;
+  pipeline::clips::EffortConfig effort;
+};
+
+struct RecordingConfig {
+  double segment_s = 60.0;  // length of one recorded segment
+};
+
+// Disk quota of data_dir: recordings go first, then finished packages; a
+// package still in review, approved or uploading only past the hard limit.
+struct RetentionConfig {
+  int64_t max_bytes = 0;        // what Dashloop may keep in data_dir (0: no byte quota)
+  double max_percent = 90.0;    // the filesystem may be at most this full
+  double hard_percent = 97.0;   // past this, even packages waiting for review go (loudly)
+  double interval_s = 60.0;     // how often a recorder checks (and before every write of a package)
+};
+
 struct Config {
   std::filesystem::path data_dir = "./dashloop-data";
   std::string vehicle = "vehicle-0";
@@ -47,6 +68,9 @@ struct Config {
   KeyframeConfig keyframes;
   pipeline::vision::DetectorConfig detector = default_detector();
   TrackingConfig tracking;
+  ClipsConfig clips;
+  RecordingConfig recording;
+  RetentionConfig retention;
 };
 
 // Parses a TOML file over the defaults. Relative data_dir is taken relative to

@@ -47,6 +47,43 @@ TEST(Config, ShippedDefaultFileEqualsBuiltInDefaults) {
   EXPECT_EQ(t.min_hits, dt.min_hits);
   EXPECT_EQ(t.max_age, dt.max_age);
   EXPECT_EQ(c->tracking.camera_motion, d.tracking.camera_motion);
+  const auto& p = c->clips.planner;
+  const auto& dp = d.clips.planner;
+  EXPECT_EQ(c->clips.enabled, d.clips.enabled);
+  EXPECT_EQ(p.pre_roll_s, dp.pre_roll_s);
+  EXPECT_EQ(p.post_roll_s, dp.post_roll_s);
+  EXPECT_EQ(p.min_s, dp.min_s);
+  EXPECT_EQ(p.max_s, dp.max_s);
+  EXPECT_EQ(p.track_min_s, dp.track_min_s);
+  EXPECT_EQ(p.track_classes, dp.track_classes);
+  EXPECT_EQ(p.person_min_height, dp.person_min_height);
+  EXPECT_EQ(p.person_classes, dp.person_classes);
+  EXPECT_EQ(p.scene_cuts, dp.scene_cuts);
+  EXPECT_EQ(p.sample_every_s, dp.sample_every_s);
+  EXPECT_EQ(c->clips.effort.watch_passes, d.clips.effort.watch_passes);
+  EXPECT_EQ(c->clips.effort.per_track_s, d.clips.effort.per_track_s);
+  EXPECT_EQ(c->clips.effort.per_box_s, d.clips.effort.per_box_s);
+  EXPECT_EQ(c->clips.effort.per_keyframe_s, d.clips.effort.per_keyframe_s);
+  EXPECT_EQ(c->recording.segment_s, d.recording.segment_s);
+  EXPECT_EQ(c->retention.max_bytes, d.retention.max_bytes);
+  EXPECT_EQ(c->retention.max_percent, d.retention.max_percent);
+  EXPECT_EQ(c->retention.hard_percent, d.retention.hard_percent);
+  EXPECT_EQ(c->retention.interval_s, d.retention.interval_s);
+}
+
+TEST(Config, ClipRulesAreChecked) {
+  auto bad = load_string("[clips]\nmin_s = 10.0\nmax_s = 15.0\n", "c.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "c.toml: clips.max_s must be at least twice clips.min_s");
+  bad = load_string("[clips]\ntrack_classes = \"car\"\n", "c.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "c.toml:2: key 'clips.track_classes' must be an array of strings");
+  bad = load_string("[retention]\nmax_percent = 95.0\nhard_percent = 90.0\n", "c.toml");
+  ASSERT_FALSE(bad.ok());
+  auto good = load_string("[clips]\ntrack_classes = [\"car\", \"person\"]\n[retention]\nmax_bytes = 5000000000\n", "c.toml");
+  ASSERT_TRUE(good.ok()) << good.status().message();
+  EXPECT_EQ(good->clips.planner.track_classes, (std::vector<std::string>{"car", "person"}));
+  EXPECT_EQ(good->retention.max_bytes, 5000000000);
 }
 
 TEST(Config, DetectorAndTrackerSections) {

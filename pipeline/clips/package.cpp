@@ -1,0 +1,324 @@
+#include "clips/package.hpp"
+
+#include <glib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "handle.hpp"
+
+namespace dashloop::pipeline::clips {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+using ChecksumPtr = Handle<GChecksum, g_checksum_free>;
+
+// One box of a track on one clip frame.
+struct FrameBox {
+  int64_t frame = 0;  // clip frame
+  double x = 0, y = 0, w = 0, h = 0;
+  double score = 0;
+  bool keyframe = false;  // a detector frame; false: interpolated between two
+  bool occluded = false;
+};
+
+struct ClipTrack {
+  int id = 0;  // 0-based within the clip
+  const LabelTrack* track = nullptr;
+  std::vector<FrameBox> boxes;
+};
+
+// Places a track's boxes on the clip's frames: detector frames as they are,
+// the frames between two of them interpolated, clamped to the picture.
+std::vector<FrameBox> place(const LabelTrack& t, const std::vector<int64_t>& clip_frames, int width, int height) {
+  std::vector<FrameBox> out;
+  const auto& b = t.boxes;
+  for (size_t j = 0; j < clip_frames.size(); ++j) {
+    const int64_t f = clip_frames[j];
+    auto it = std::lower_bound(b.begin(), b.end(), f, [](const LabelBox& box, int64_t v) { return box.frame < v; });
+    FrameBox fb;
+    fb.frame = int64_t(j);
+    if (it != b.end() && it->frame == f) {
+      fb = {int64_t(j), it->x, it->y, it->w, it->h, it->score, true, it->predicted};
+    } else if (it != b.end() && it != b.begin()) {
+      const LabelBox& p = *std::prev(it);
+      const LabelBox& n = *it;
+      const double a = double(f - p.frame) / double(n.frame - p.frame);
+      auto mix = [a](double u, double v) { return u + (v - u) * a; };
+      fb = {int64_t(j), mix(p.x, n.x), mix(p.y, n.y), mix(p.w, n.w), mix(p.h, n.h), mix(p.score, n.score), false,
+            p.predicted || n.predicted};
+    } else {
+      continue;  // before the track's first box or after its last
+    }
+    const double x0 = std::clamp(fb.x, 0.0, double(width)), y0 = std::clamp(fb.y, 0.0, double(height));
+    const double x1 = std::clamp(fb.x + fb.w, 0.0, double(width)), y1 = std::clamp(fb.y + fb.h, 0.0, double(height));
+    if (x1 - x0 < 1 || y1 - y0 < 1) continue;  // outside the picture
+    fb.x = x0, fb.y = y0, fb.w = x1 - x0, fb.h = y1 - y0;
+    out.push_back(fb);
+  }
+  return out;
+}
+
+std::string fixed(double v, int digits = 2) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+Status write_text(const fs::path& file, const std::string& text) {
+  std::error_code ec;
+  fs::create_directories(file.parent_path(), ec);
+  std::ofstream out(file, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) return Status::IOError(file.string() + ": cannot write");
+  return Status::Ok();
+}
+
+// CVAT for video 1.1: one <track> per object, a box on every frame it is
+// visible (keyframe="1" where the detector ran), outside="1" after its end.
+std::string cvat_xml(const PackageInput& in, const std::vector<ClipTrack>& tracks, const std::vector<std::string>& labels) {
+  const int64_t n = int64_t(in.clip_frames.size());
+  std::ostringstream x;
+  x << "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<annotations>\n  <version>1.1</version>\n  <meta>\n    <task>\n"
+    << "      <name>" << xml_escape(in.id) << "</name>\n      <size>" << n << "</size>\n"
+    << "      <mode>interpolation</mode>\n      <overlap>0</overlap>\n      <start_frame>0</start_frame>\n"
+    << "      <stop_frame>" << n - 1 << "</stop_frame>\n      <frame_filter></frame_filter>\n      <labels>\n";
+  for (const auto& l : labels)
+    x << "        <label>\n          <name>" << xml_escape(l) << "</name>\n          <type>rectangle</type>\n"
+      << "          <attributes></attributes>\n        </label>\n";
+  x << "      </labels>\n      <original_size>\n        <width>" << in.width << "</width>\n        <height>" << in.height
+    << "</height>\n      </original_size>\n      <source>clip.mp4</source>\n    </task>\n  </meta>\n";
+  for (const auto& t : tracks) {
+    x << "  <track id=\"" << t.id << "\" label=\"" << xml_escape(t.track->label) << "\" source=\"auto\">\n";
+    auto box = [&](const FrameBox& b, bool outside, bool keyframe) {
+      x << "    <box frame=\"" << b.frame << "\" keyframe=\"" << keyframe << "\" outside=\"" << outside
+        << "\" occluded=\"" << b.occluded << "\" xtl=\"" << fixed(b.x) << "\" ytl=\"" << fixed(b.y) << "\" xbr=\""
+        << fixed(b.x + b.w) << "\" ybr=\"" << fixed(b.y + b.h) << "\" z_order=\"0\">\n    </box>\n";
+    };
+    for (size_t i = 0; i < t.boxes.size(); ++i) {
+      const FrameBox& b = t.boxes[i];
+      // a gap (the box left the picture) starts with an outside box
+      if (i > 0 && b.frame != t.boxes[i - 1].frame + 1) {
+        FrameBox gap = t.boxes[i - 1];
+        gap.frame += 1;
+        box(gap, true, true);
+      }
+      box(b, false, b.keyframe || i == 0);
+    }
+    if (t.boxes.back().frame + 1 < n) {
+      FrameBox end = t.boxes.back();
+      end.frame += 1;
+      box(end, true, true);
+    }
+    x << "  </track>\n";
+  }
+  x << "</annotations>\n";
+  return x.str();
+}
+
+}  // namespace
+
+Effort estimate_effort(int64_t boxes_to_check, int64_t tracks, int64_t keyframes, double video_s,
+                       const EffortConfig& c) {
+  Effort e{boxes_to_check, tracks, keyframes, video_s, 0};
+  e.minutes = (c.watch_passes * video_s + c.per_track_s * double(tracks) + c.per_box_s * double(boxes_to_check) +
+               c.per_keyframe_s * double(keyframes)) / 60.0;
+  return e;
+}
+
+Result<std::string> sha256_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Status::IOError(file.string() + ": cannot read");
+  ChecksumPtr sum(g_checksum_new(G_CHECKSUM_SHA256));
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), std::streamsize(buf.size()));
+    if (in.gcount() > 0) g_checksum_update(sum.get(), reinterpret_cast<const guchar*>(buf.data()), gsize(in.gcount()));
+  }
+  if (in.bad()) return Status::IOError(file.string() + ": read error");
+  return std::string(g_checksum_get_string(sum.get()));
+}
+
+Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir) {
+  if (in.clip_frames.empty()) return Status::InvalidArgument(in.id + ": a package needs frames");
+  if (in.fps <= 0) return Status::InvalidArgument(in.id + ": a package needs the frame rate");
+  const int64_t n = int64_t(in.clip_frames.size());
+  std::map<int64_t, int64_t> clip_frame_of;  // drive frame -> clip frame
+  for (int64_t j = 0; j < n; ++j) clip_frame_of[in.clip_frames[size_t(j)]] = j;
+
+  std::vector<ClipTrack> tracks;
+  std::set<std::string> label_set(in.labels.begin(), in.labels.end());
+  for (const auto& t : in.tracks) {
+    auto boxes = place(t, in.clip_frames, in.width, in.height);
+    if (boxes.empty()) continue;
+    tracks.push_back({int(tracks.size()), &t, std::move(boxes)});
+    label_set.insert(t.label);
+  }
+  const std::vector<std::string> labels(label_set.begin(), label_set.end());
+  auto class_id = [&](const std::string& l) { return int(std::find(labels.begin(), labels.end(), l) - labels.begin()) + 1; };
+
+  const fs::path label_dir = dir / "labels";
+  if (Status st = write_text(label_dir / "cvat-video.xml", cvat_xml(in, tracks, labels)); !st.ok()) return st;
+
+  // MOT 1.1 (CVAT's MOT import): frame (1-based), id, x, y, w, h, not ignored, class id, visibility.
+  std::ostringstream gt;
+  for (const auto& t : tracks)
+    for (const auto& b : t.boxes)
+      gt << b.frame + 1 << ',' << t.id + 1 << ',' << fixed(b.x) << ',' << fixed(b.y) << ',' << fixed(b.w) << ','
+         << fixed(b.h) << ",1," << class_id(t.track->label) << ',' << (b.occluded ? "0.0" : "1.0") << '\n';
+  std::string label_lines;
+  for (const auto& l : labels) label_lines += l + "\n";
+  if (Status st = write_text(label_dir / "mot" / "gt" / "gt.txt", gt.str()); !st.ok()) return st;
+  if (Status st = write_text(label_dir / "mot" / "gt" / "labels.txt", label_lines); !st.ok()) return st;
+
+  // Keyframes inside the clip, named by clip frame; they are COCO's images.
+  json images = json::array(), annotations = json::array(), categories = json::array();
+  for (size_t i = 0; i < labels.size(); ++i) categories.push_back({{"id", i + 1}, {"name", labels[i]}, {"supercategory", ""}});
+  std::error_code ec;
+  fs::create_directories(dir / "keyframes", ec);
+  int64_t keyframes = 0;
+  for (const auto& k : in.keyframes) {
+    auto at = clip_frame_of.find(k.frame);
+    if (at == clip_frame_of.end()) continue;
+    char name[32];
+    std::snprintf(name, sizeof name, "frame_%06lld.jpg", static_cast<long long>(at->second));
+    fs::copy_file(k.image, dir / "keyframes" / name, fs::copy_options::overwrite_existing, ec);
+    if (ec) return Status::IOError(k.image.string() + ": cannot copy into the package: " + ec.message());
+    const int64_t image_id = ++keyframes;
+    images.push_back({{"id", image_id}, {"file_name", name}, {"width", in.width}, {"height", in.height},
+                      {"frame", at->second}});
+    for (const auto& t : tracks)
+      for (const auto& b : t.boxes)
+        if (b.frame == at->second)
+          annotations.push_back({{"id", annotations.size() + 1}, {"image_id", image_id},
+                                 {"category_id", class_id(t.track->label)}, {"bbox", {b.x, b.y, b.w, b.h}},
+                                 {"area", b.w * b.h}, {"iscrowd", 0}, {"segmentation", json::array()},
+                                 {"attributes", {{"track_id", t.id}, {"occluded", b.occluded}, {"keyframe", b.keyframe}}}});
+  }
+  json coco = {{"info", {{"description", in.id}, {"version", "1.0"}}},
+               {"licenses", json::array()},
+               {"images", images},
+               {"annotations", annotations},
+               {"categories", categories}};
+  if (Status st = write_text(label_dir / "coco.json", coco.dump(1) + "\n"); !st.ok()) return st;
+
+  // Label Studio video (VideoRectangle) as predictions: the detector frames
+  // as keyframes, in percent, 1-based; the last one disabled ends the track.
+  const double duration = double(n) / in.fps;
+  json results = json::array();
+  int64_t boxes_to_check = 0;
+  for (const auto& t : tracks) {
+    json seq = json::array();
+    for (size_t i = 0; i < t.boxes.size(); ++i) {
+      const FrameBox& b = t.boxes[i];
+      if (!b.keyframe) continue;
+      ++boxes_to_check;
+      seq.push_back({{"frame", b.frame + 1}, {"enabled", true}, {"rotation", 0}, {"x", 100.0 * b.x / in.width},
+                     {"y", 100.0 * b.y / in.height}, {"width", 100.0 * b.w / in.width},
+                     {"height", 100.0 * b.h / in.height}, {"time", double(b.frame) / in.fps}});
+    }
+    if (seq.empty()) continue;
+    seq.back()["enabled"] = false;
+    results.push_back({{"id", "track" + std::to_string(t.id)}, {"type", "videorectangle"}, {"from_name", "box"},
+                       {"to_name", "video"}, {"origin", "prediction"},
+                       {"value", {{"framesCount", n}, {"duration", duration}, {"sequence", seq},
+                                  {"labels", {t.track->label}}}}});
+  }
+  json ls = json::array({{{"data", {{"video", "clip.mp4"}, {"clip_id", in.id}}},
+                          {"predictions", {{{"model_version", in.detector + " + " + in.tracker}, {"result", results}}}}}});
+  if (Status st = write_text(label_dir / "labelstudio.json", ls.dump(1) + "\n"); !st.ok()) return st;
+
+  PackageResult result;
+  result.effort = estimate_effort(boxes_to_check, int64_t(tracks.size()), keyframes, duration, in.effort);
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().filename() != "manifest.json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  json listed = json::array();
+  for (const auto& f : files) {
+    auto sum = sha256_file(f);
+    if (!sum.ok()) return sum.status();
+    PackageFile pf{fs::relative(f, dir).generic_string(), int64_t(fs::file_size(f)), *sum};
+    listed.push_back({{"path", pf.path}, {"bytes", pf.bytes}, {"sha256", pf.sha256}});
+    result.files.push_back(std::move(pf));
+  }
+  const Effort& e = result.effort;
+  result.manifest = {
+      {"schema", "dashloop.package"},
+      {"version", kPackageVersion},
+      {"id", in.id},
+      {"drive_id", in.drive_id},
+      {"vehicle", in.vehicle},
+      {"camera", in.camera},
+      {"source", in.source},
+      {"utc_start", in.utc_start.empty() ? json(nullptr) : json(in.utc_start)},
+      {"fps", in.fps},
+      {"frame_count", n},
+      {"duration_s", duration},
+      {"width", in.width},
+      {"height", in.height},
+      {"codec", in.codec},
+      {"source_frames", {{"first", in.clip_frames.front()}, {"last", in.clip_frames.back()}}},
+      {"model", in.detector},
+      {"tracker", in.tracker},
+      {"labels", labels},
+      {"plan", in.plan},
+      {"effort",
+       {{"boxes_to_check", e.boxes_to_check},
+        {"tracks", e.tracks},
+        {"keyframes", e.keyframes},
+        {"video_s", e.video_s},
+        {"annotator_minutes", e.minutes},
+        {"formula", "(watch_passes*video_s + per_track_s*tracks + per_box_s*boxes_to_check + "
+                    "per_keyframe_s*keyframes) / 60"},
+        {"constants",
+         {{"watch_passes", in.effort.watch_passes},
+          {"per_track_s", in.effort.per_track_s},
+          {"per_box_s", in.effort.per_box_s},
+          {"per_keyframe_s", in.effort.per_keyframe_s}}}}},
+      {"files", listed}};
+  // Last: a package is whole exactly when its manifest exists.
+  if (Status st = write_text(dir / "manifest.json", result.manifest.dump(2) + "\n"); !st.ok()) return st;
+  return result;
+}
+
+Status verify_package(const fs::path& dir) {
+  std::ifstream in(dir / "manifest.json");
+  if (!in) return Status::NotFound(dir.string() + ": no manifest.json (an incomplete package)");
+  json m = json::parse(in, nullptr, false);
+  if (m.is_discarded() || !m.contains("files")) return Status::Corruption((dir / "manifest.json").string() + ": not a manifest");
+  for (const auto& f : m["files"]) {
+    const fs::path file = dir / f.value("path", "");
+    std::error_code ec;
+    const auto size = fs::file_size(file, ec);
+    if (ec) return Status::NotFound(file.string() + ": listed in the manifest but missing");
+    if (int64_t(size) != f.value("bytes", int64_t{-1})) return Status::Corruption(file.string() + ": size differs from the manifest");
+    auto sum = sha256_file(file);
+    if (!sum.ok()) return sum.status();
+    if (*sum != f.value("sha256", "")) return Status::Corruption(file.string() + ": sha256 differs from the manifest");
+  }
+  return Status::Ok();
+}
+
+}  // namespace dashloop::pipeline::clips

@@ -1,0 +1,104 @@
+// Package builder: writes a clip's pre-labels in the formats annotation tools
+// import (CVAT for video 1.1, MOT 1.1, COCO 1.0, Label Studio video), copies
+// its keyframes, and writes manifest.json last, with the sha256 of every
+// file and an effort estimate. docs/CLIPS.md documents each file.
+//
+// The caller cuts clip.mp4 into `dir` first and renames `dir` into place
+// after: a package is whole exactly when its manifest exists.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "status.hpp"
+
+namespace dashloop::pipeline::clips {
+
+inline constexpr int kPackageVersion = 1;
+
+// A box of a track at a detector frame, in source pixels, by drive frame.
+struct LabelBox {
+  int64_t frame = 0;
+  double x = 0, y = 0, w = 0, h = 0;
+  double score = 0;
+  bool predicted = false;  // the tracker's guess while the object was hidden
+};
+
+struct LabelTrack {
+  int track_no = 0;
+  std::string label;
+  std::vector<LabelBox> boxes;  // ascending frames
+};
+
+struct PackageKeyframe {
+  int64_t frame = 0;  // drive frame
+  std::filesystem::path image;
+};
+
+// Seconds an annotator spends, per unit (docs/CLIPS.md: effort).
+struct EffortConfig {
+  double watch_passes = 2.0;     // times the clip is watched at real time
+  double per_track_s = 20.0;     // set up and check one object's identity
+  double per_box_s = 2.0;        // check or fix one pre-labelled box at a detector frame
+  double per_keyframe_s = 30.0;  // label one keyframe image (COCO)
+};
+
+struct Effort {
+  int64_t boxes_to_check = 0;
+  int64_t tracks = 0;
+  int64_t keyframes = 0;
+  double video_s = 0;
+  double minutes = 0;
+};
+
+struct PackageInput {
+  std::string id;
+  int64_t drive_id = 0;
+  std::string vehicle;
+  std::string camera;
+  std::string source;
+  std::string utc_start;  // "" when the source has no wall-clock time
+  double fps = 0;
+  int width = 0;
+  int height = 0;
+  std::string codec;
+  std::vector<int64_t> clip_frames;  // the drive frame of each clip frame, in order (from the cut)
+  std::vector<LabelTrack> tracks;
+  std::vector<PackageKeyframe> keyframes;
+  std::vector<std::string> labels;  // the label set (the detector's classes), besides those in tracks
+  std::string detector;
+  std::string tracker;
+  nlohmann::json plan;  // why the clip exists and its priority
+  EffortConfig effort;
+};
+
+struct PackageFile {
+  std::string path;  // relative to the package
+  int64_t bytes = 0;
+  std::string sha256;
+};
+
+struct PackageResult {
+  Effort effort;
+  std::vector<PackageFile> files;
+  nlohmann::json manifest;
+};
+
+Effort estimate_effort(int64_t boxes_to_check, int64_t tracks, int64_t keyframes, double video_s,
+                       const EffortConfig& config);
+
+// `dir` holds clip.mp4; writes keyframes/, labels/ and manifest.json.
+Result<PackageResult> write_package(const PackageInput& input, const std::filesystem::path& dir);
+
+// sha256 of a file, lowercase hex.
+Result<std::string> sha256_file(const std::filesystem::path& file);
+
+// Checks a package: manifest present and parsable, every listed file there
+// with its size and sha256. Names the first file that differs.
+Status verify_package(const std::filesystem::path& dir);
+
+}  // namespace dashloop::pipeline::clips
