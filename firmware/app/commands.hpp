@@ -22,8 +22,28 @@ struct IngestOptions {
   std::vector<std::string> sources;
   std::string mode;          // empty: from config
   int analysis_width = 0;    // 0: from config
+  std::vector<double> triggers;  // external triggers, seconds into the drive
   bool json = false;
   bool quiet = false;
+};
+
+struct ClipsOptions {
+  std::string state;  // list: only this state
+  int64_t drive_id = 0;  // list: only this drive
+  std::string clip;   // show, export, move: id or uid
+  std::string format;  // export: cvat | mot | coco | labelstudio
+  std::string out;     // export: directory
+  std::string to;      // move: the new state
+  std::string by;      // move: the operator
+  std::string reason;  // move: why
+  bool json = false;
+};
+
+struct RecordOptions {
+  std::string source;
+  std::string camera;    // empty: from config
+  double seconds = 0;    // 0: until Ctrl-C / SIGTERM
+  double segment_s = 0;  // 0: from config
 };
 
 struct TrackOptions {
@@ -51,5 +71,20 @@ int run_eval_mot(const EvalMotOptions& options);
 // Jetson ones), the data directory, the catalog. Exit 1 when a required
 // check fails.
 int run_doctor(const GlobalOptions& global, bool json);
+
+// The clip queue: list, show (with its audit trail), export one format,
+// move (an operator's approve / reject / re-review).
+int run_clips_list(const GlobalOptions& global, const ClipsOptions& options);
+int run_clips_show(const GlobalOptions& global, const ClipsOptions& options);
+int run_clips_export(const GlobalOptions& global, const ClipsOptions& options);
+int run_clips_move(const GlobalOptions& global, const ClipsOptions& options);
+// An operator's mark at a moment of a drive: a clip around it, packaged now.
+int run_mark(const GlobalOptions& global, int64_t drive_id, double at_s, const std::string& note);
+// Drives, clips by state, disk use: for a person at a terminal.
+int run_status(const GlobalOptions& global, bool json);
+// Enforces the disk quota once.
+int run_retention(const GlobalOptions& global, bool json);
+// Records a live source into crash-safe segments without re-encoding.
+int run_record(const GlobalOptions& global, const RecordOptions& options);
 
 }  // namespace dashloop::app

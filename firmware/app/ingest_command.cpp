@@ -12,7 +12,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "app/clip_maker.hpp"
 #include "app/commands.hpp"
+#include "app/context.hpp"
 #include "app/objects.hpp"
 #include "app/effective_config.hpp"
 #include "app/progress.hpp"
@@ -26,33 +28,6 @@ using nlohmann::json;
 
 namespace dashloop::app {
 namespace {
-
-struct Context {
-  firmware::config::Config config;
-  std::unique_ptr<firmware::catalog::Catalog> catalog;
-};
-
-// Config, flags over it, the data directory and the catalog: or an exit code.
-std::variant<Context, int> prepare(const GlobalOptions& g) {
-  auto config = effective_config(g);
-  if (auto* code = std::get_if<int>(&config)) return *code;
-  Context ctx;
-  ctx.config = std::move(std::get<firmware::config::Config>(config));
-
-  std::error_code ec;
-  fs::create_directories(ctx.config.data_dir / "keyframes", ec);
-  if (ec) {
-    spdlog::error("data dir {}: {}", ctx.config.data_dir.string(), ec.message());
-    return kExitStorage;
-  }
-  auto catalog = firmware::catalog::Catalog::open(ctx.config.data_dir / "catalog.sqlite");
-  if (!catalog.ok()) {
-    spdlog::error("catalog: {}", catalog.status().message());
-    return kExitStorage;
-  }
-  ctx.catalog = std::move(catalog.value());
-  return ctx;
-}
 
 std::string hex64(uint64_t v) {
   char buf[17];
@@ -173,6 +148,7 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
   drive_options.stop = &signals.requested();
 
   remove_stale_staging(ctx.config.data_dir / "keyframes");
+  remove_partial_packages(ctx.config.data_dir);
   int exit_code = kExitOk;
   json out = {{"drives", json::array()}, {"errors", json::array()}};
   int attempt = 0;
@@ -237,6 +213,30 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
       spdlog::error("ingest: {}: catalog: {}", arg, id.status().message());
       return kExitStorage;
     }
+    // The file is the recording: plan, cut and package its clips.
+    ClipRun clips;
+    if (ctx.config.clips.enabled && source->kind == pipeline::media::Source::Kind::kFile) {
+      Status indexed = index_recording(ctx, *id, source->location);
+      for (double t : options.triggers) {
+        if (t < 0 || t > r.media_s) {
+          spdlog::warn("ingest: {}: trigger at {:.2f} s lies outside the drive (0 to {:.2f} s); ignored", arg, t, r.media_s);
+          continue;
+        }
+        if (auto tr = ctx.catalog->add_trigger({0, *id, int64_t(t * r.stream.fps), t, "trigger", "--trigger", ""}); !tr.ok())
+          spdlog::error("ingest: {}: catalog: {}", arg, tr.status().message());
+      }
+      if (!indexed.ok()) {
+        clips.skipped = indexed.message();
+      } else if (auto made = make_clips(ctx, *id, "ingest"); made.ok()) {
+        clips = std::move(made.value());
+      } else {
+        spdlog::error("ingest: {}: clips: {}", arg, made.status().message());
+        exit_code = kExitStorage;
+      }
+      if (!clips.skipped.empty()) spdlog::warn("ingest: {}: no clips: {}", arg, clips.skipped);
+      if (!clips.failed.empty())
+        spdlog::warn("ingest: {}: {} clips failed (see `dashloop clips list --state failed`)", arg, clips.failed.size());
+    }
     std::map<std::string, int> by_reason;
     for (const auto& k : r.keyframes) ++by_reason[pipeline::vision::to_string(k.keyframe.reason)];
     std::string reasons;
@@ -261,6 +261,8 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
                   reasons.c_str(),
                   r.dropped ? (", " + std::to_string(r.dropped) + " frames dropped while behind").c_str() : "",
                   tracked.c_str());
+      if (!clips.ready.empty()) std::printf("  %zu clips ready for review (dashloop clips list --drive %lld)\n",
+                                            clips.ready.size(), static_cast<long long>(*id));
     } else {
       auto rows = ctx.catalog->keyframes(*id);
       json d = {{"drive_id", *id}, {"source", arg},          {"mode", mode},
@@ -279,6 +281,7 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
         d["tracks"] = json::array();
         for (const auto& t : tracks) d["tracks"].push_back(track_json(t));
       }
+      d["clips"] = {{"ready", clips.ready}, {"failed", clips.failed}, {"skipped", clips.skipped}};
       out["drives"].push_back(std::move(d));
     }
   }

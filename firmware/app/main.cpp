@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"full", "triage"}));
   ingest_cmd->add_option("--analysis-width", ingest.analysis_width, "width of the analysis frames")
       ->check(CLI::Range(64, 3840));
+  ingest_cmd->add_option("--trigger", ingest.triggers, "an external trigger (button, CAN, IMU) at SECONDS into the drive; repeatable");
   ingest_cmd->add_flag("--json", ingest.json, "print a machine-readable result on stdout");
   ingest_cmd->add_flag("-q,--quiet", ingest.quiet, "no progress bar");
 
@@ -65,6 +66,49 @@ int main(int argc, char** argv) {
   auto* doctor_cmd = app.add_subcommand("doctor", "check plugins, data directory and catalog on this machine");
   doctor_cmd->add_flag("--json", json, "as JSON");
 
+  ClipsOptions clips;
+  auto* clips_cmd = app.add_subcommand("clips", "the clip queue: list, show, export, move");
+  clips_cmd->require_subcommand(1);
+  auto* clips_list = clips_cmd->add_subcommand("list", "clips, highest priority first");
+  clips_list->add_option("--state", clips.state, "only this state")
+      ->check(CLI::IsMember({"planned", "packaged", "review", "approved", "rejected", "uploading", "uploaded", "acked",
+                             "failed"}));
+  clips_list->add_option("--drive", clips.drive_id, "only this drive");
+  clips_list->add_flag("--json", clips.json, "as JSON");
+  auto* clips_show = clips_cmd->add_subcommand("show", "one clip: span, reasons, priority, effort, history");
+  clips_show->add_option("clip", clips.clip, "clip id or uid")->required();
+  clips_show->add_flag("--json", clips.json, "as JSON (with its manifest)");
+  auto* clips_export = clips_cmd->add_subcommand("export", "one clip's package in one annotation tool's format");
+  clips_export->add_option("clip", clips.clip, "clip id or uid")->required();
+  clips_export->add_option("--format", clips.format, "cvat | mot | coco | labelstudio")
+      ->required()->check(CLI::IsMember({"cvat", "mot", "coco", "labelstudio"}));
+  clips_export->add_option("--out", clips.out, "directory to write (new or empty; default UID-FORMAT)");
+  auto* clips_move = clips_cmd->add_subcommand("move", "an operator moves a clip (approve, reject, back to review)");
+  clips_move->add_option("clip", clips.clip, "clip id or uid")->required();
+  clips_move->add_option("state", clips.to, "the new state")->required();
+  clips_move->add_option("--by", clips.by, "the operator's name")->required();
+  clips_move->add_option("--reason", clips.reason, "why");
+
+  double mark_at = 0;
+  std::string mark_note;
+  auto* mark_cmd = app.add_subcommand("mark", "an operator's mark in a drive: a clip around it, packaged now");
+  mark_cmd->add_option("drive", drive_id, "drive id")->required();
+  mark_cmd->add_option("--at", mark_at, "seconds into the drive")->required();
+  mark_cmd->add_option("--note", mark_note, "what is there");
+
+  auto* status_cmd = app.add_subcommand("status", "drives, clips by state, disk use");
+  status_cmd->add_flag("--json", json, "as JSON");
+  auto* retention_cmd = app.add_subcommand("retention", "enforce the disk quota now");
+  retention_cmd->add_flag("--json", json, "as JSON");
+
+  RecordOptions record;
+  auto* record_cmd = app.add_subcommand("record", "record a live source into crash-safe segments (no re-encoding)");
+  record_cmd->add_option("source", record.source, "rtsp://, v4l2:///dev/videoN (H.264) or test://")->required();
+  record_cmd->add_option("--camera", record.camera, "camera name (default from config)");
+  record_cmd->add_option("--seconds", record.seconds, "stop after this long (default: until Ctrl-C)");
+  record_cmd->add_option("--segment-s", record.segment_s, "segment length (default from config)")
+      ->check(CLI::Range(1.0, 3600.0));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -78,5 +122,13 @@ int main(int argc, char** argv) {
   if (*track_cmd) return run_track(global, track);
   if (*eval_cmd) return run_eval_mot(eval);
   if (*doctor_cmd) return run_doctor(global, json);
+  if (*clips_list) return run_clips_list(global, clips);
+  if (*clips_show) return run_clips_show(global, clips);
+  if (*clips_export) return run_clips_export(global, clips);
+  if (*clips_move) return run_clips_move(global, clips);
+  if (*mark_cmd) return run_mark(global, drive_id, mark_at, mark_note);
+  if (*status_cmd) return run_status(global, json);
+  if (*retention_cmd) return run_retention(global, json);
+  if (*record_cmd) return run_record(global, record);
   return kExitUsage;
 }

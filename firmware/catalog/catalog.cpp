@@ -163,6 +163,7 @@ CREATE INDEX clip_audit_by_clip ON clip_audit(clip_id, id);
 constexpr std::pair<const char*, const char*> kClipMoves[] = {
     {"planned", "packaged"},     {"planned", "failed"},    {"packaged", "review"},   {"packaged", "failed"},
     {"review", "approved"},      {"review", "rejected"},   {"approved", "uploading"}, {"approved", "review"},
+    {"review", "failed"},        {"approved", "failed"},  // the package was lost (retention past the hard limit)
     {"rejected", "review"},      {"uploading", "uploaded"}, {"uploading", "failed"},  {"uploaded", "acked"},
     {"failed", "planned"},
 };

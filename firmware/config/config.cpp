@@ -222,6 +222,7 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                  {"effort_per_keyframe_s", number(e.per_keyframe_s, 0.0, 3600.0)}}},
       {"recording", {{"segment_s", number(c.recording.segment_s, 2.0, 3600.0)}}},
       {"retention", {{"max_bytes", integer64(r.max_bytes, 0, int64_t(1) << 60)},
+                     {"hard_max_bytes", integer64(r.hard_max_bytes, 0, int64_t(1) << 60)},
                      {"max_percent", number(r.max_percent, 1.0, 100.0)},
                      {"hard_percent", number(r.hard_percent, 1.0, 100.0)},
                      {"interval_s", number(r.interval_s, 1.0, 86400.0)}}},
@@ -242,6 +243,8 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
   if (Status st = pipeline::clips::validate(p); !st.ok()) return Status::InvalidArgument(file + ": " + st.message());
   if (r.hard_percent < r.max_percent)
     return Status::InvalidArgument(file + ": retention.hard_percent must not be below retention.max_percent");
+  if (r.hard_max_bytes > 0 && r.hard_max_bytes < r.max_bytes)
+    return Status::InvalidArgument(file + ": retention.hard_max_bytes must not be below retention.max_bytes");
   if (d.kind == "onnx" && (d.model.empty() || d.labels.empty()))
     return Status::InvalidArgument(file + ": detector.kind = \"onnx\" needs detector.model and detector.labels");
   return c;

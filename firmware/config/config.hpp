@@ -54,6 +54,7 @@ struct RecordingConfig {
 // package still in review, approved or uploading only past the hard limit.
 struct RetentionConfig {
   int64_t max_bytes = 0;        // what Dashloop may keep in data_dir (0: no byte quota)
+  int64_t hard_max_bytes = 0;   // past this even packages waiting for review go (0: none)
   double max_percent = 90.0;    // the filesystem may be at most this full
   double hard_percent = 97.0;   // past this, even packages waiting for review go (loudly)
   double interval_s = 60.0;     // how often a recorder checks (and before every write of a package)

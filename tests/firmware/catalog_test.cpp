@@ -154,7 +154,7 @@ PRAGMA application_id = 1145851728;
   }
   auto c = Catalog::open(file_);
   ASSERT_TRUE(c.ok()) << c.status().message();
-  EXPECT_EQ((*c)->schema_version(), 2);
+  EXPECT_EQ((*c)->schema_version(), Catalog::kSchemaVersion);
   auto drives = (*c)->drives();
   ASSERT_TRUE(drives.ok()) << drives.status().message();
   ASSERT_EQ(drives->size(), 1u);
@@ -248,6 +248,104 @@ TEST_F(CatalogTest, CorruptPagesAreRefused) {
   auto c = Catalog::open(file_);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().kind(), Status::Kind::kCorruption) << c.status().message();
+}
+
+ClipRecord planned_clip(int64_t drive_id) {
+  ClipRecord c;
+  c.uid = "v_d" + std::to_string(drive_id);
+  c.drive_id = drive_id;
+  c.planned_start = 10;
+  c.planned_end = 200;
+  c.start_frame = 0;
+  c.end_frame = 210;
+  c.end_s = 7;
+  c.priority = 0.4;
+  c.priority_parts = R"({"trigger":0.4})";
+  c.reasons = R"([{"rule":"trigger","frame":40,"detail":""}])";
+  c.state_reason = "trigger";
+  return c;
+}
+
+TEST_F(CatalogTest, QueueMovesOnlyAlongTheTableAndAuditsEachOne) {
+  auto c = Catalog::open(file_);
+  ASSERT_TRUE(c.ok());
+  auto drive_id = (*c)->add_drive(drive("a.mp4"), {});
+  ASSERT_TRUE(drive_id.ok());
+  auto id = (*c)->add_clip(planned_clip(*drive_id), "planner");
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  auto clip = (*c)->clip(*id);
+  ASSERT_TRUE(clip.ok() && *clip);
+  EXPECT_EQ((*clip)->uid, "v_d" + std::to_string(*drive_id) + "_c" + std::to_string(*id));
+  EXPECT_EQ((*clip)->state, "planned");
+
+  // illegal: skipping packaging, and no actor
+  Status st = (*c)->move_clip(*id, "review", "ingest", "");
+  EXPECT_EQ(st.kind(), Status::Kind::kInvalidArgument);
+  EXPECT_EQ(st.message(), "clip " + (*clip)->uid + ": cannot move from 'planned' to 'review'");
+  EXPECT_FALSE((*c)->move_clip(*id, "packaged", "", "").ok());
+  EXPECT_FALSE((*c)->move_clip(*id, "shipped", "ingest", "").ok());
+  EXPECT_EQ((*c)->move_clip(*id + 100, "packaged", "ingest", "").kind(), Status::Kind::kNotFound);
+
+  PackageFacts facts{"/data/packages/x", 210, 12345, 3.5};
+  ASSERT_TRUE((*c)->move_clip(*id, "packaged", "ingest", "package written", &facts).ok());
+  ASSERT_TRUE((*c)->move_clip(*id, "review", "ingest", "ready").ok());
+  ASSERT_TRUE((*c)->move_clip(*id, "approved", "operator:ana", "clear pedestrian").ok());
+  EXPECT_FALSE((*c)->move_clip(*id, "acked", "sync", "").ok()) << "acked only after uploaded";
+  ASSERT_TRUE((*c)->move_clip(*id, "uploading", "sync", "").ok());
+  ASSERT_TRUE((*c)->move_clip(*id, "uploaded", "sync", "").ok());
+  ASSERT_TRUE((*c)->move_clip(*id, "acked", "cloud", "job 17").ok());
+  EXPECT_FALSE((*c)->move_clip(*id, "review", "operator:ana", "").ok()) << "acked is final";
+
+  clip = (*c)->clip(*id);
+  EXPECT_EQ((*clip)->state, "acked");
+  EXPECT_EQ((*clip)->package_dir, "/data/packages/x");
+  EXPECT_EQ((*clip)->bytes, 12345);
+  auto audit = (*c)->clip_audit(*id);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), 7u) << "planned plus six moves; refused moves leave no row";
+  EXPECT_EQ((*audit)[0].to_state, "planned");
+  EXPECT_EQ((*audit)[3].from_state, "review");
+  EXPECT_EQ((*audit)[3].actor, "operator:ana");
+  EXPECT_EQ((*audit)[3].reason, "clear pedestrian");
+
+  // every pair outside the table is refused
+  int allowed = 0;
+  for (const char* from : kClipStates)
+    for (const char* to : kClipStates) allowed += clip_move_allowed(from, to);
+  EXPECT_EQ(allowed, 15);
+  EXPECT_TRUE(clip_move_allowed("failed", "planned")) << "a failed clip can be retried";
+}
+
+TEST_F(CatalogTest, SegmentsOpenCloseAndKeepKeyframes) {
+  auto c = Catalog::open(file_);
+  ASSERT_TRUE(c.ok());
+  SegmentRecord s;
+  s.camera = "front";
+  s.path = "/rec/front-1.ts";
+  s.owned = true;
+  s.start_utc = "2026-11-22T10:00:00.000Z";
+  auto id = (*c)->add_segment(s);
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  s.id = *id;
+  s.end_utc = "2026-11-22T10:01:00.000Z";
+  s.frames = 1800;
+  s.fps = 30;
+  s.bytes = 1000;
+  ASSERT_TRUE((*c)->close_segment(s, {{0, 0}, {30, 1000000000}}).ok());
+  auto rows = (*c)->segments(0, "front");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].state, "closed");
+  EXPECT_EQ((*rows)[0].frames, 1800);
+  EXPECT_EQ((*rows)[0].drive_id, 0);
+  auto keys = (*c)->segment_keyframes(*id);
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[1].pts, 1000000000);
+  s.id = *id + 7;
+  EXPECT_EQ((*c)->close_segment(s, {}).kind(), Status::Kind::kNotFound);
+  ASSERT_TRUE((*c)->mark_segment_deleted(*id).ok());
+  EXPECT_EQ((*(*c)->segments(0, "front"))[0].state, "deleted");
+  EXPECT_TRUE((*(*c)->segments(0, "rear")).empty());
 }
 
 }  // namespace

@@ -66,6 +66,7 @@ TEST(Config, ShippedDefaultFileEqualsBuiltInDefaults) {
   EXPECT_EQ(c->clips.effort.per_keyframe_s, d.clips.effort.per_keyframe_s);
   EXPECT_EQ(c->recording.segment_s, d.recording.segment_s);
   EXPECT_EQ(c->retention.max_bytes, d.retention.max_bytes);
+  EXPECT_EQ(c->retention.hard_max_bytes, d.retention.hard_max_bytes);
   EXPECT_EQ(c->retention.max_percent, d.retention.max_percent);
   EXPECT_EQ(c->retention.hard_percent, d.retention.hard_percent);
   EXPECT_EQ(c->retention.interval_s, d.retention.interval_s);

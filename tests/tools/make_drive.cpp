@@ -38,6 +38,7 @@ struct Options {
   std::string codec = "h264";
   int bitrate_kbps = 0;  // 0: about 10 Mbit/s at 1080p, scaled by pixels
   std::string preset = "veryfast";
+  bool stamp = false;
   int threads = 1;  // 1: the same bytes every run (x264 and x265 with threads are not repeatable)
 };
 
@@ -153,6 +154,7 @@ int main(int argc, char** argv) {
   app.add_option("--codec", o.codec)->check(CLI::IsMember({"h264", "h265", "mjpeg"}));
   app.add_option("--bitrate", o.bitrate_kbps, "kbit/s");
   app.add_option("--preset", o.preset, "x264 speed preset");
+  app.add_flag("--stamp", o.stamp, "frame number as 16 black/white 16x16 blocks along the top edge (bit 0 left)");
   app.add_option("--threads", o.threads, "encoder threads (0: all cores, not repeatable)")->check(CLI::Range(0, 64));
   CLI11_PARSE(app, argc, argv);
   o.width &= ~1;
@@ -245,6 +247,9 @@ int main(int argc, char** argv) {
     frame.convertTo(noisy, CV_16SC3);
     noisy += noise[size_t(i) % noise.size()];
     noisy.convertTo(frame, CV_8UC3);
+    if (o.stamp)  // lets a test read which source frame a decoded clip frame is
+      for (int b = 0; b < 16; ++b)
+        cv::rectangle(frame, cv::Rect(b * 16, 0, 16, 16), cv::Scalar::all((i >> b) & 1 ? 255 : 0), cv::FILLED);
 
     GstBuffer* buf = gst_buffer_new_allocate(nullptr, frame.total() * frame.elemSize(), nullptr);
     gst_buffer_fill(buf, 0, frame.data, frame.total() * frame.elemSize());

@@ -1,0 +1,302 @@
+#include "app/clip_maker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "clips/package.hpp"
+#include "clips/planner.hpp"
+#include "media/cutter.hpp"
+#include "media/packets.hpp"
+#include "retention/retention.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace dashloop::app {
+namespace {
+
+namespace cat = firmware::catalog;
+namespace media = pipeline::media;
+namespace clips = pipeline::clips;
+
+constexpr const char* kTracker = "dashloop-bytetrack/" DASHLOOP_VERSION;
+
+std::string safe_name(const std::string& s) {
+  std::string out;
+  for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '-';
+  return out.empty() ? "vehicle" : out;
+}
+
+struct Recording {
+  std::vector<cat::SegmentRecord> segments;
+  std::vector<std::vector<cat::SegmentKeyframe>> keyframes;  // per segment
+};
+
+Result<Recording> load_recording(cat::Catalog& catalog, int64_t drive_id) {
+  Recording r;
+  auto segments = catalog.segments(drive_id);
+  if (!segments.ok()) return segments.status();
+  for (auto& s : *segments) {
+    if (s.state == "deleted") continue;
+    auto k = catalog.segment_keyframes(s.id);
+    if (!k.ok()) return k.status();
+    r.segments.push_back(std::move(s));
+    r.keyframes.push_back(std::move(k.value()));
+  }
+  return r;
+}
+
+// Cuts and packages one planned clip; returns the package's facts.
+Result<cat::PackageFacts> build(Context& ctx, const cat::DriveRecord& drive, const cat::ClipRecord& clip,
+                                const Recording& rec) {
+  // The segments the span lies in, and the keyframes it starts and ends at.
+  media::CutRequest cut;
+  std::vector<const cat::SegmentRecord*> used;
+  for (size_t i = 0; i < rec.segments.size(); ++i) {
+    const auto& s = rec.segments[i];
+    const int64_t seg_end = s.first_frame + s.frames;
+    if (seg_end <= clip.start_frame || s.first_frame >= clip.end_frame) continue;
+    if (!fs::exists(s.path)) return Status::NotFound(s.path + ": the recording segment is missing");
+    auto key_pts = [&](int64_t frame) -> std::optional<int64_t> {
+      for (const auto& k : rec.keyframes[i])
+        if (s.first_frame + k.frame == frame) return k.pts;
+      return std::nullopt;
+    };
+    if (used.empty()) {
+      auto pts = key_pts(clip.start_frame);
+      if (!pts) return Status::Corruption(s.path + ": no keyframe at frame " + std::to_string(clip.start_frame));
+      cut.start_pts = *pts;
+    }
+    if (clip.end_frame < seg_end) {
+      auto pts = key_pts(clip.end_frame);
+      if (!pts) return Status::Corruption(s.path + ": no keyframe at frame " + std::to_string(clip.end_frame));
+      cut.end_pts = *pts;
+    }
+    cut.segments.emplace_back(s.path);
+    used.push_back(&s);
+  }
+  if (used.empty()) return Status::NotFound("drive " + std::to_string(drive.id) + ": no recording covers frames " +
+                                            std::to_string(clip.start_frame) + "-" + std::to_string(clip.end_frame));
+
+  // Room for it first: about the span's share of its segments.
+  int64_t incoming = 0;
+  for (const auto* s : used) incoming += s->frames > 0 ? s->bytes * (clip.end_frame - clip.start_frame) / s->frames : 0;
+  auto kept = firmware::retention::enforce(*ctx.catalog, ctx.config.data_dir, retention_policy(ctx.config), incoming);
+  if (!kept.ok()) return kept.status();
+  if (kept->over) return Status::IOError(ctx.config.data_dir.string() + ": no room for the package (disk quota)");
+
+  const fs::path final_dir = fs::absolute(ctx.config.data_dir / "packages" / clip.uid).lexically_normal();
+  const fs::path partial = final_dir.parent_path() / (".partial-" + clip.uid);
+  std::error_code ec;
+  fs::remove_all(partial, ec);
+  fs::create_directories(partial, ec);
+  if (ec) return Status::IOError(partial.string() + ": " + ec.message());
+  auto fail = [&](Status st) {
+    fs::remove_all(partial, ec);
+    return st;
+  };
+
+  auto cut_result = media::cut_clip(cut, partial / "clip.mp4");
+  if (!cut_result.ok()) return fail(cut_result.status());
+  clips::PackageInput in;
+  for (const auto& f : cut_result->frames) {
+    const auto* s = used[size_t(f.segment)];
+    const double fps = s->fps > 0 ? s->fps : drive.fps;
+    in.clip_frames.push_back(s->first_frame + std::llround(double(f.pts - s->first_pts) * fps / 1e9));
+  }
+  if (in.clip_frames.front() != clip.start_frame)
+    return fail(Status::Corruption("clip " + clip.uid + ": the cut starts at frame " +
+                                   std::to_string(in.clip_frames.front()) + ", the plan at " +
+                                   std::to_string(clip.start_frame)));
+
+  in.id = clip.uid;
+  in.drive_id = drive.id;
+  in.vehicle = drive.vehicle;
+  in.camera = drive.camera;
+  in.source = drive.source;
+  in.utc_start = used.front()->start_utc;
+  in.fps = cut_result->fps > 0 ? cut_result->fps : drive.fps;
+  in.width = cut_result->width > 0 ? cut_result->width : drive.width;
+  in.height = cut_result->height > 0 ? cut_result->height : drive.height;
+  in.codec = cut_result->codec;
+  in.detector = drive.detector.empty() ? "none" : drive.detector;
+  in.tracker = kTracker;
+  in.effort = ctx.config.clips.effort;
+  in.plan = {{"reasons", json::parse(clip.reasons)},
+             {"priority", clip.priority},
+             {"priority_parts", json::parse(clip.priority_parts)},
+             {"planned_frames", {clip.planned_start, clip.planned_end}},
+             {"cut_frames", {clip.start_frame, clip.end_frame}}};
+  auto tracks = ctx.catalog->tracks(drive.id);
+  if (!tracks.ok()) return fail(tracks.status());
+  std::set<std::string> labels;
+  for (const auto& t : *tracks) {
+    labels.insert(t.label);
+    if (t.last_frame < clip.start_frame || t.first_frame >= clip.end_frame) continue;
+    auto boxes = ctx.catalog->track_boxes(t.id);
+    if (!boxes.ok()) return fail(boxes.status());
+    clips::LabelTrack lt{t.track_no, t.label, {}};
+    for (const auto& b : *boxes) lt.boxes.push_back({b.frame, b.x, b.y, b.w, b.h, b.score, b.predicted});
+    in.tracks.push_back(std::move(lt));
+  }
+  in.labels.assign(labels.begin(), labels.end());
+  auto keyframes = ctx.catalog->keyframes(drive.id);
+  if (!keyframes.ok()) return fail(keyframes.status());
+  for (const auto& k : *keyframes)
+    if (k.frame_index >= clip.start_frame && k.frame_index < clip.end_frame)
+      in.keyframes.push_back({k.frame_index, k.image_path});
+
+  auto package = clips::write_package(in, partial);
+  if (!package.ok()) return fail(package.status());
+  fs::remove_all(final_dir, ec);
+  fs::rename(partial, final_dir, ec);  // whole, or not there
+  if (ec) return fail(Status::IOError(final_dir.string() + ": " + ec.message()));
+  cat::PackageFacts facts{final_dir.string(), int64_t(in.clip_frames.size()), 0, package->effort.minutes};
+  for (const auto& f : package->files) facts.bytes += f.bytes;
+  return facts;
+}
+
+}  // namespace
+
+void remove_partial_packages(const fs::path& data_dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(data_dir / "packages", ec))
+    if (e.path().filename().string().rfind(".partial-", 0) == 0) fs::remove_all(e.path(), ec);
+}
+
+Status index_recording(Context& ctx, int64_t drive_id, const fs::path& file) {
+  auto index = media::index_stream(file);
+  if (!index.ok()) return index.status();
+  cat::SegmentRecord s;
+  s.drive_id = drive_id;
+  s.camera = ctx.config.camera;
+  s.path = fs::absolute(file).lexically_normal().string();
+  s.owned = false;
+  s.state = "closed";
+  s.frames = index->frames;
+  s.first_pts = index->first_pts;
+  s.duration_s = double(index->duration_ns) / 1e9;
+  s.fps = index->fps;
+  s.codec = index->codec;
+  std::error_code ec;
+  s.bytes = int64_t(fs::file_size(file, ec));
+  std::vector<cat::SegmentKeyframe> keys;
+  for (const auto& k : index->keyframes) keys.push_back({k.frame, k.pts});
+  auto id = ctx.catalog->add_segment(s, keys);
+  return id.ok() ? Status::Ok() : id.status();
+}
+
+Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& actor, bool only_triggers) {
+  ClipRun run;
+  auto drives = ctx.catalog->drives();
+  if (!drives.ok()) return drives.status();
+  auto drive_it = std::find_if(drives->begin(), drives->end(), [&](const auto& d) { return d.id == drive_id; });
+  if (drive_it == drives->end()) return Status::NotFound("drive " + std::to_string(drive_id) + " is not in the catalog");
+  const cat::DriveRecord& drive = *drive_it;
+  auto rec = load_recording(*ctx.catalog, drive_id);
+  if (!rec.ok()) return rec.status();
+  if (rec->segments.empty()) {
+    run.skipped = "no recording to cut clips from (a live source is recorded with `dashloop record`)";
+    return run;
+  }
+
+  clips::DriveFacts facts;
+  facts.fps = drive.fps > 0 ? drive.fps : rec->segments.front().fps;
+  facts.frames = drive.frames;
+  facts.seed = uint64_t(drive_id);
+  for (size_t i = 0; i < rec->segments.size(); ++i)
+    for (const auto& k : rec->keyframes[i]) facts.keyframes.push_back(rec->segments[i].first_frame + k.frame);
+  std::sort(facts.keyframes.begin(), facts.keyframes.end());
+  auto tracks = ctx.catalog->tracks(drive_id);
+  if (!tracks.ok()) return tracks.status();
+  for (const auto& t : *tracks) {
+    clips::TrackFacts f{t.track_no, t.label, t.first_frame, t.last_frame, 0, t.first_frame};
+    auto boxes = ctx.catalog->track_boxes(t.id);
+    if (!boxes.ok()) return boxes.status();
+    for (const auto& b : *boxes)
+      if (!b.predicted && drive.height > 0 && b.h / drive.height > f.max_height) {
+        f.max_height = b.h / drive.height;
+        f.tallest_frame = b.frame;
+      }
+    facts.tracks.push_back(std::move(f));
+  }
+  auto keyframes = ctx.catalog->keyframes(drive_id);
+  if (!keyframes.ok()) return keyframes.status();
+  for (const auto& k : *keyframes)
+    if (k.reason == "cut") facts.scene_cuts.push_back(k.frame_index);
+  auto triggers = ctx.catalog->triggers(drive_id);
+  if (!triggers.ok()) return triggers.status();
+  auto existing = ctx.catalog->clips("", drive_id);
+  if (!existing.ok()) return existing.status();
+  for (const auto& t : *triggers) {
+    // a mark inside a clip made before needs no new one
+    const bool covered = only_triggers && std::any_of(existing->begin(), existing->end(), [&](const auto& c) {
+                           return t.frame >= c.start_frame && t.frame < c.end_frame && c.state != "failed";
+                         });
+    if (!covered) facts.triggers.push_back({t.frame, t.kind, t.note});
+  }
+  auto counts = ctx.catalog->class_counts();
+  if (!counts.ok()) return counts.status();
+  int64_t all = 0;
+  for (const auto& [label, n] : *counts) all += n;
+  for (const auto& [label, n] : *counts) facts.class_share[label] = all > 0 ? double(n) / double(all) : 0.0;
+
+  clips::PlannerConfig planner = ctx.config.clips.planner;
+  if (only_triggers) {
+    planner.track_min_s = 1e12;
+    planner.person_min_height = 0;
+    planner.scene_cuts = false;
+    planner.sample_every_s = 0;
+  }
+  const auto plans = clips::plan_clips(facts, planner);
+  if (plans.empty()) {
+    run.skipped = only_triggers ? "every mark lies inside a clip made before" : "the planner found no span";
+    return run;
+  }
+  std::error_code ec;
+  fs::create_directories(ctx.config.data_dir / "packages", ec);
+  const double fps = facts.fps;
+  for (const auto& p : plans) {
+    cat::ClipRecord c;
+    c.uid = safe_name(drive.vehicle) + "_d" + std::to_string(drive_id);
+    c.drive_id = drive_id;
+    c.planned_start = p.planned_start;
+    c.planned_end = p.planned_end;
+    c.start_frame = p.start_frame;
+    c.end_frame = p.end_frame;
+    c.start_s = double(p.start_frame) / fps;
+    c.end_s = double(p.end_frame) / fps;
+    c.priority = p.priority;
+    c.priority_parts = json(p.priority_parts).dump();
+    json reasons = json::array();
+    for (const auto& r : p.reasons) reasons.push_back({{"rule", r.rule}, {"frame", r.frame}, {"detail", r.detail}});
+    c.reasons = reasons.dump();
+    std::string why;
+    for (const auto& r : p.reasons) why += (why.empty() ? "" : ", ") + r.rule;
+    c.state_reason = why;
+    auto id = ctx.catalog->add_clip(c, actor);
+    if (!id.ok()) return id.status();
+    auto stored = ctx.catalog->clip(*id);
+    if (!stored.ok()) return stored.status();
+    auto facts_or = build(ctx, drive, **stored, *rec);
+    if (!facts_or.ok()) {
+      spdlog::error("clip {}: {}", (*stored)->uid, facts_or.status().message());
+      if (Status st = ctx.catalog->move_clip(*id, "failed", actor, facts_or.status().message()); !st.ok()) return st;
+      run.failed.push_back(*id);
+      continue;
+    }
+    if (Status st = ctx.catalog->move_clip(*id, "packaged", actor, "package written", &facts_or.value()); !st.ok())
+      return st;
+    if (Status st = ctx.catalog->move_clip(*id, "review", actor, "ready for review"); !st.ok()) return st;
+    run.ready.push_back(*id);
+  }
+  return run;
+}
+
+}  // namespace dashloop::app

@@ -1,0 +1,34 @@
+// From an analysed drive to packages in the review queue: index the
+// recording, plan the spans, cut each one, build its package, and move it
+// through the queue (planned -> packaged -> review). A clip that cannot be
+// made is moved to failed with the reason; the others go on.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "app/context.hpp"
+#include "status.hpp"
+
+namespace dashloop::app {
+
+// Makes an ingested file the drive's recording: one segment, not owned
+// (retention never deletes a user's file), with the file's keyframes.
+Status index_recording(Context& ctx, int64_t drive_id, const std::filesystem::path& file);
+
+struct ClipRun {
+  std::vector<int64_t> ready;   // clips now in review
+  std::vector<int64_t> failed;  // clips moved to failed (reason in the catalog)
+  std::string skipped;          // why nothing was planned, if so
+};
+
+// Plans and packages a drive's clips. With only_triggers, the rules and the
+// sample stay off: only the drive's triggers and marks not planned before.
+Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& actor, bool only_triggers = false);
+
+// Deletes half-written packages a crash left behind.
+void remove_partial_packages(const std::filesystem::path& data_dir);
+
+}  // namespace dashloop::app

@@ -1,0 +1,326 @@
+// dashloop clips list|show|export|move, mark, status, retention.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "app/clip_maker.hpp"
+#include "app/commands.hpp"
+#include "app/context.hpp"
+#include "clips/package.hpp"
+#include "retention/retention.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace dashloop::app {
+namespace {
+
+namespace cat = firmware::catalog;
+
+json clip_json(const cat::ClipRecord& c) {
+  return {{"id", c.id},
+          {"uid", c.uid},
+          {"drive_id", c.drive_id},
+          {"state", c.state},
+          {"state_reason", c.state_reason},
+          {"start_frame", c.start_frame},
+          {"end_frame", c.end_frame},
+          {"start_s", c.start_s},
+          {"end_s", c.end_s},
+          {"priority", c.priority},
+          {"priority_parts", json::parse(c.priority_parts, nullptr, false)},
+          {"reasons", json::parse(c.reasons, nullptr, false)},
+          {"package_dir", c.package_dir},
+          {"frames", c.frames},
+          {"bytes", c.bytes},
+          {"effort_minutes", c.effort_minutes},
+          {"purged", c.purged},
+          {"created_utc", c.created_utc},
+          {"updated_utc", c.updated_utc}};
+}
+
+// A clip by its id or uid, or an exit code (3: no such clip).
+std::variant<cat::ClipRecord, int> find_clip(cat::Catalog& catalog, const std::string& ref) {
+  Result<std::optional<cat::ClipRecord>> found = std::optional<cat::ClipRecord>();
+  const bool numeric = !ref.empty() && ref.find_first_not_of("0123456789") == std::string::npos;
+  found = numeric ? catalog.clip(std::stoll(ref)) : catalog.clip_by_uid(ref);
+  if (!found.ok()) {
+    spdlog::error("catalog: {}", found.status().message());
+    return int(kExitStorage);
+  }
+  if (!*found) {
+    spdlog::error("clip '{}' is not in the catalog (see `dashloop clips list`)", ref);
+    return int(kExitInput);
+  }
+  return **found;
+}
+
+std::string reasons_text(const std::string& reasons) {
+  json r = json::parse(reasons, nullptr, false);
+  std::string out;
+  if (r.is_array())
+    for (const auto& x : r) {
+      out += (out.empty() ? "" : ", ") + x.value("rule", std::string());
+      if (!x.value("detail", std::string()).empty()) out += " (" + x.value("detail", std::string()) + ")";
+    }
+  return out;
+}
+
+std::string bytes_text(int64_t b) {
+  char buf[32];
+  if (b >= int64_t(1) << 30) std::snprintf(buf, sizeof buf, "%.1f GiB", double(b) / double(int64_t(1) << 30));
+  else std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / double(1 << 20));
+  return buf;
+}
+
+}  // namespace
+
+int run_clips_list(const GlobalOptions& global, const ClipsOptions& o) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  Context& ctx = std::get<Context>(prepared);
+  auto rows = ctx.catalog->clips(o.state, o.drive_id);
+  if (!rows.ok()) {
+    spdlog::error("catalog: {}", rows.status().message());
+    return kExitStorage;
+  }
+  if (o.json) {
+    json out = json::array();
+    for (const auto& c : *rows) out.push_back(clip_json(c));
+    std::cout << out.dump(2) << std::endl;
+    return kExitOk;
+  }
+  std::printf("%-26s %-5s %-9s %8s %6s %8s  %s\n", "clip", "drive", "state", "span_s", "prio", "effort", "why");
+  for (const auto& c : *rows)
+    std::printf("%-26s %-5lld %-9s %8s %6.2f %6.1fm  %s\n", c.uid.c_str(), static_cast<long long>(c.drive_id),
+                c.state.c_str(), (std::to_string(int(c.start_s)) + "-" + std::to_string(int(c.end_s))).c_str(),
+                c.priority, c.effort_minutes, reasons_text(c.reasons).c_str());
+  return kExitOk;
+}
+
+int run_clips_show(const GlobalOptions& global, const ClipsOptions& o) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  Context& ctx = std::get<Context>(prepared);
+  auto found = find_clip(*ctx.catalog, o.clip);
+  if (auto* code = std::get_if<int>(&found)) return *code;
+  const auto& c = std::get<cat::ClipRecord>(found);
+  auto audit = ctx.catalog->clip_audit(c.id);
+  if (!audit.ok()) {
+    spdlog::error("catalog: {}", audit.status().message());
+    return kExitStorage;
+  }
+  json manifest;
+  if (!c.package_dir.empty() && !c.purged) {
+    std::ifstream in(fs::path(c.package_dir) / "manifest.json");
+    if (in) manifest = json::parse(in, nullptr, false);
+  }
+  if (o.json) {
+    json out = clip_json(c);
+    out["audit"] = json::array();
+    for (const auto& a : *audit)
+      out["audit"].push_back({{"at_utc", a.at_utc}, {"from", a.from_state}, {"to", a.to_state}, {"actor", a.actor},
+                              {"reason", a.reason}});
+    out["manifest"] = manifest;
+    std::cout << out.dump(2) << std::endl;
+    return kExitOk;
+  }
+  std::printf("clip %s (id %lld) of drive %lld: %s%s\n", c.uid.c_str(), static_cast<long long>(c.id),
+              static_cast<long long>(c.drive_id), c.state.c_str(), c.purged ? ", package deleted" : "");
+  std::printf("  span     %.2f-%.2f s (frames %lld-%lld, planned %lld-%lld)\n", c.start_s, c.end_s,
+              static_cast<long long>(c.start_frame), static_cast<long long>(c.end_frame),
+              static_cast<long long>(c.planned_start), static_cast<long long>(c.planned_end));
+  std::printf("  why      %s\n  priority %.2f %s\n", reasons_text(c.reasons).c_str(), c.priority, c.priority_parts.c_str());
+  if (manifest.is_object() && manifest.contains("effort")) {
+    const auto& e = manifest["effort"];
+    std::printf("  effort   %.1f annotator minutes: %lld tracks, %lld boxes to check, %lld keyframes, %.1f s of video\n",
+                e.value("annotator_minutes", 0.0), static_cast<long long>(e.value("tracks", 0)),
+                static_cast<long long>(e.value("boxes_to_check", 0)), static_cast<long long>(e.value("keyframes", 0)),
+                e.value("video_s", 0.0));
+  }
+  if (!c.package_dir.empty()) std::printf("  package  %s (%s)\n", c.package_dir.c_str(), bytes_text(c.bytes).c_str());
+  std::printf("  history\n");
+  for (const auto& a : *audit)
+    std::printf("    %s  %s -> %s  by %s: %s\n", a.at_utc.c_str(), a.from_state.empty() ? "(new)" : a.from_state.c_str(),
+                a.to_state.c_str(), a.actor.c_str(), a.reason.c_str());
+  return kExitOk;
+}
+
+int run_clips_export(const GlobalOptions& global, const ClipsOptions& o) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  Context& ctx = std::get<Context>(prepared);
+  auto found = find_clip(*ctx.catalog, o.clip);
+  if (auto* code = std::get_if<int>(&found)) return *code;
+  const auto& c = std::get<cat::ClipRecord>(found);
+  if (c.package_dir.empty() || c.purged) {
+    spdlog::error("clip {}: has no package ({}{})", c.uid, c.state, c.purged ? ", deleted by retention" : "");
+    return kExitInput;
+  }
+  const fs::path pkg = c.package_dir;
+  if (Status st = pipeline::clips::verify_package(pkg); !st.ok()) {
+    spdlog::error("clip {}: {}", c.uid, st.message());
+    return kExitStorage;
+  }
+  // What each tool imports: the label file(s) with the video or the images.
+  const std::map<std::string, std::vector<std::pair<std::string, std::string>>> kFiles = {
+      {"cvat", {{"labels/cvat-video.xml", "annotations.xml"}, {"clip.mp4", "clip.mp4"}}},
+      {"mot", {{"labels/mot/gt", "gt"}, {"clip.mp4", "clip.mp4"}}},
+      {"coco", {{"labels/coco.json", "annotations/instances_default.json"}, {"keyframes", "images"}}},
+      {"labelstudio", {{"labels/labelstudio.json", "tasks.json"}, {"clip.mp4", "clip.mp4"}}},
+  };
+  const fs::path out = o.out.empty() ? fs::path(c.uid + "-" + o.format) : fs::path(o.out);
+  std::error_code ec;
+  if (fs::exists(out, ec) && !fs::is_empty(out, ec)) {
+    spdlog::error("export: {} exists and is not empty; nothing written", out.string());
+    return kExitInput;
+  }
+  for (const auto& [from, to] : kFiles.at(o.format)) {
+    fs::create_directories((out / to).parent_path(), ec);
+    fs::copy(pkg / from, out / to, fs::copy_options::recursive, ec);
+    if (ec) {
+      spdlog::error("export: {}: {}", (out / to).string(), ec.message());
+      return kExitStorage;
+    }
+  }
+  std::printf("%s\n", fs::absolute(out).string().c_str());
+  return kExitOk;
+}
+
+int run_clips_move(const GlobalOptions& global, const ClipsOptions& o) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  Context& ctx = std::get<Context>(prepared);
+  auto found = find_clip(*ctx.catalog, o.clip);
+  if (auto* code = std::get_if<int>(&found)) return *code;
+  const auto& c = std::get<cat::ClipRecord>(found);
+  if (Status st = ctx.catalog->move_clip(c.id, o.to, "operator:" + o.by, o.reason); !st.ok()) {
+    spdlog::error("{}", st.message());
+    return st.kind() == Status::Kind::kInvalidArgument ? kExitInput : kExitStorage;
+  }
+  std::printf("clip %s: %s -> %s\n", c.uid.c_str(), c.state.c_str(), o.to.c_str());
+  return kExitOk;
+}
+
+int run_mark(const GlobalOptions& global, int64_t drive_id, double at_s, const std::string& note) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  Context& ctx = std::get<Context>(prepared);
+  auto drives = ctx.catalog->drives();
+  if (!drives.ok()) {
+    spdlog::error("catalog: {}", drives.status().message());
+    return kExitStorage;
+  }
+  auto d = std::find_if(drives->begin(), drives->end(), [&](const auto& x) { return x.id == drive_id; });
+  if (d == drives->end()) {
+    spdlog::error("drive {} is not in the catalog (see `dashloop drives`)", drive_id);
+    return kExitInput;
+  }
+  if (at_s < 0 || at_s > d->duration_s) {
+    spdlog::error("mark: {:.2f} s is outside drive {} (0 to {:.2f} s)", at_s, drive_id, d->duration_s);
+    return kExitInput;
+  }
+  const auto frame = int64_t(at_s * d->fps);
+  if (auto id = ctx.catalog->add_trigger({0, drive_id, frame, at_s, "mark", note, ""}); !id.ok()) {
+    spdlog::error("catalog: {}", id.status().message());
+    return kExitStorage;
+  }
+  remove_partial_packages(ctx.config.data_dir);
+  auto run = make_clips(ctx, drive_id, "operator", true);
+  if (!run.ok()) {
+    spdlog::error("mark: {}", run.status().message());
+    return kExitStorage;
+  }
+  if (!run->skipped.empty()) std::printf("mark stored at %.2f s; %s\n", at_s, run->skipped.c_str());
+  for (int64_t id : run->ready) {
+    auto c = ctx.catalog->clip(id);
+    if (c.ok() && *c) std::printf("clip %s ready for review (%.1f-%.1f s)\n", (*c)->uid.c_str(), (*c)->start_s, (*c)->end_s);
+  }
+  return run->failed.empty() ? kExitOk : kExitInput;
+}
+
+int run_status(const GlobalOptions& global, bool as_json) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  Context& ctx = std::get<Context>(prepared);
+  auto drives = ctx.catalog->drive_count();
+  auto clips = ctx.catalog->clips();
+  auto segments = ctx.catalog->segments(0);
+  if (!drives.ok() || !clips.ok() || !segments.ok()) {
+    spdlog::error("catalog: cannot read the status");
+    return kExitStorage;
+  }
+  std::map<std::string, int64_t> by_state;
+  double review_minutes = 0;
+  for (const auto& c : *clips) {
+    ++by_state[c.state];
+    if (c.state == "review") review_minutes += c.effort_minutes;
+  }
+  int64_t recorded = 0, open = 0;
+  for (const auto& s : *segments)
+    if (s.owned && s.state != "deleted") (s.state == "open" ? open : recorded) += 1;
+  const auto use = firmware::retention::measure(ctx.config.data_dir);
+  if (as_json) {
+    json states = json::object();
+    for (const char* s : cat::kClipStates) states[s] = by_state[s];
+    std::cout << json{{"drives", *drives},
+                      {"clips", states},
+                      {"review_effort_minutes", review_minutes},
+                      {"segments", {{"recorded", recorded}, {"open", open}}},
+                      {"disk",
+                       {{"data_dir", fs::absolute(ctx.config.data_dir).string()},
+                        {"total_bytes", use.total},
+                        {"recordings_bytes", use.recordings},
+                        {"packages_bytes", use.packages},
+                        {"keyframes_bytes", use.keyframes},
+                        {"filesystem_used_percent", use.fs_percent},
+                        {"quota_bytes", ctx.config.retention.max_bytes},
+                        {"quota_percent", ctx.config.retention.max_percent}}}}
+                     .dump(2)
+              << std::endl;
+    return kExitOk;
+  }
+  std::printf("drives    %lld\n", static_cast<long long>(*drives));
+  std::printf("clips    ");
+  for (const char* s : cat::kClipStates) std::printf(" %s %lld", s, static_cast<long long>(by_state[s]));
+  std::printf("\n          %.0f annotator minutes waiting in review\n", review_minutes);
+  std::printf("segments  %lld recorded, %lld open\n", static_cast<long long>(recorded), static_cast<long long>(open));
+  std::printf("disk      %s in %s (recordings %s, packages %s, keyframes %s); filesystem %.0f%% used (quota %.0f%%%s)\n",
+              bytes_text(use.total).c_str(), fs::absolute(ctx.config.data_dir).string().c_str(),
+              bytes_text(use.recordings).c_str(), bytes_text(use.packages).c_str(), bytes_text(use.keyframes).c_str(),
+              use.fs_percent, ctx.config.retention.max_percent,
+              ctx.config.retention.max_bytes > 0 ? (", " + bytes_text(ctx.config.retention.max_bytes)).c_str() : "");
+  return kExitOk;
+}
+
+int run_retention(const GlobalOptions& global, bool as_json) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  Context& ctx = std::get<Context>(prepared);
+  auto report = firmware::retention::enforce(*ctx.catalog, ctx.config.data_dir, retention_policy(ctx.config));
+  if (!report.ok()) {
+    spdlog::error("retention: {}", report.status().message());
+    return kExitStorage;
+  }
+  if (as_json) {
+    std::cout << json{{"freed_bytes", report->freed},
+                      {"segments_deleted", report->segments_deleted},
+                      {"packages_deleted", report->packages_deleted},
+                      {"protected_deleted", report->protected_deleted},
+                      {"over_quota", report->over},
+                      {"actions", report->actions}}
+                     .dump(2)
+              << std::endl;
+  } else {
+    for (const auto& a : report->actions) std::printf("%s\n", a.c_str());
+    std::printf("freed %s; %s\n", bytes_text(report->freed).c_str(), report->over ? "still over the quota" : "within the quota");
+  }
+  return report->over ? kExitStorage : kExitOk;
+}
+
+}  // namespace dashloop::app

@@ -1,0 +1,142 @@
+#include "retention/retention.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <set>
+
+namespace dashloop::firmware::retention {
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t tree_bytes(const fs::path& dir) {
+  int64_t sum = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec)) sum += int64_t(it->file_size(ec));
+  return sum;
+}
+
+// Where the quota stands: the bytes over the soft (or hard) limit, if any.
+struct Budget {
+  const Policy& policy;
+  DiskUse use;
+  int64_t incoming;
+
+  int64_t over(bool hard) const {
+    int64_t worst = 0;
+    const int64_t cap = hard ? policy.hard_max_bytes : policy.max_bytes;
+    if (cap > 0) worst = std::max(worst, use.total + incoming - cap);
+    const double pct = hard ? policy.hard_percent : policy.max_percent;
+    if (use.fs_size > 0) {
+      const double used = double(use.fs_size - use.fs_free + incoming);
+      worst = std::max(worst, int64_t(used - pct / 100.0 * double(use.fs_size)));
+    }
+    return worst;
+  }
+  void freed(int64_t bytes) {
+    use.total -= bytes;
+    use.fs_free += bytes;
+  }
+};
+
+}  // namespace
+
+DiskUse measure(const fs::path& data_dir) {
+  DiskUse u;
+  u.recordings = tree_bytes(data_dir / "recordings");
+  u.packages = tree_bytes(data_dir / "packages");
+  u.keyframes = tree_bytes(data_dir / "keyframes");
+  u.total = tree_bytes(data_dir);
+  struct statvfs st {};
+  if (statvfs(data_dir.c_str(), &st) == 0 && st.f_blocks > 0) {
+    const double block = double(st.f_frsize);
+    const double used = double(st.f_blocks - st.f_bfree) * block;
+    u.fs_free = int64_t(double(st.f_bavail) * block);
+    u.fs_size = int64_t(used) + u.fs_free;  // as df: reserved blocks are not ours to use
+    u.fs_percent = 100.0 * used / double(u.fs_size);
+  }
+  return u;
+}
+
+Result<Report> enforce(catalog::Catalog& catalog, const fs::path& data_dir, const Policy& policy, int64_t incoming) {
+  Report report;
+  Budget budget{policy, measure(data_dir), incoming};
+  if (budget.over(false) <= 0) return report;
+
+  // 1. Recorded segments.
+  auto segments = catalog.segments(0);
+  if (!segments.ok()) return segments.status();
+  auto planned = catalog.clips("planned");
+  if (!planned.ok()) return planned.status();
+  std::set<int64_t> needed;  // drives with a clip still to be cut
+  for (const auto& c : *planned) needed.insert(c.drive_id);
+  std::vector<catalog::SegmentRecord> victims;
+  for (const auto& s : *segments)
+    if (s.owned && s.state == "closed") victims.push_back(s);
+  std::stable_sort(victims.begin(), victims.end(), [&](const auto& a, const auto& b) {
+    return needed.count(a.drive_id) < needed.count(b.drive_id);  // by id (age) within each group
+  });
+  for (const auto& s : victims) {
+    if (budget.over(false) <= 0) break;
+    std::error_code ec;
+    const auto bytes = int64_t(fs::file_size(s.path, ec));
+    fs::remove(s.path, ec);
+    if (ec) return Status::IOError(s.path + ": cannot delete: " + ec.message());
+    if (Status st = catalog.mark_segment_deleted(s.id); !st.ok()) return st;
+    budget.freed(bytes);
+    report.freed += bytes;
+    ++report.segments_deleted;
+    report.actions.push_back("deleted segment " + s.path);
+    spdlog::info("retention: deleted segment {} ({} bytes)", s.path, bytes);
+  }
+
+  // 2 and 3. Packages, least needed first.
+  auto delete_packages = [&](const std::vector<std::string>& states, bool hard) -> Status {
+    std::vector<catalog::ClipRecord> clips;
+    for (const auto& state : states) {
+      auto rows = catalog.clips(state);
+      if (!rows.ok()) return rows.status();
+      for (auto& c : *rows)
+        if (!c.purged && !c.package_dir.empty()) clips.push_back(std::move(c));
+    }
+    if (hard)  // lowest priority, then oldest, goes first
+      std::stable_sort(clips.begin(), clips.end(), [](const auto& a, const auto& b) {
+        return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
+      });
+    for (const auto& c : clips) {
+      if (budget.over(hard) <= 0) break;
+      const int64_t bytes = c.bytes;
+      std::error_code ec;
+      fs::remove_all(c.package_dir, ec);
+      if (ec) return Status::IOError(c.package_dir + ": cannot delete: " + ec.message());
+      const std::string why = hard ? "disk past its hard limit" : "disk quota";
+      if (Status st = catalog.mark_clip_purged(c.id, "retention", why); !st.ok()) return st;
+      budget.freed(bytes);
+      report.freed += bytes;
+      ++report.packages_deleted;
+      report.actions.push_back("deleted package " + c.uid + " (" + c.state + ")");
+      if (hard) {
+        ++report.protected_deleted;
+        spdlog::error("retention: DELETED package {} in state '{}' (priority {:.2f}): {}; it is lost to annotation",
+                      c.uid, c.state, c.priority, why);
+        if (Status st = catalog.move_clip(c.id, "failed", "retention", "package deleted: " + why); !st.ok()) return st;
+      } else {
+        spdlog::info("retention: deleted package {} ({}, {} bytes)", c.uid, c.state, bytes);
+      }
+    }
+    return Status::Ok();
+  };
+  if (Status st = delete_packages({"acked", "uploaded", "rejected", "failed"}, false); !st.ok()) return st;
+  if (budget.over(false) > 0 && budget.over(true) > 0)
+    if (Status st = delete_packages({"packaged", "review", "approved", "uploading"}, true); !st.ok()) return st;
+  report.over = budget.over(false) > 0;
+  if (report.over)
+    spdlog::warn("retention: still {} bytes over the quota of {}; nothing else may be deleted", budget.over(false),
+                 data_dir.string());
+  return report;
+}
+
+}  // namespace dashloop::firmware::retention

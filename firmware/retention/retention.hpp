@@ -1,0 +1,54 @@
+// Retention: keeps data_dir within its disk quota. Deletes, in this order,
+// until the quota holds again (with room for what is about to be written):
+//   1. recorded segments (never an ingested file, never the open segment),
+//      oldest first, those no planned clip still needs before the others;
+//   2. packages already safe or not wanted: acked, uploaded, rejected, failed;
+//   3. only past the hard limit: packages in packaged, review, approved or
+//      uploading, lowest priority first; each is logged as an error and
+//      recorded (clip moved to failed, with the reason, in the audit table).
+// Every deletion is recorded in the catalog before the next one starts.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+#include "status.hpp"
+
+namespace dashloop::firmware::retention {
+
+struct Policy {
+  int64_t max_bytes = 0;       // 0: no byte quota
+  int64_t hard_max_bytes = 0;  // 0: none; else past this even protected packages go
+  double max_percent = 90.0;   // of the filesystem
+  double hard_percent = 97.0;
+};
+
+struct DiskUse {
+  int64_t total = 0;  // bytes under data_dir
+  int64_t recordings = 0;
+  int64_t packages = 0;
+  int64_t keyframes = 0;
+  int64_t fs_size = 0;
+  int64_t fs_free = 0;
+  double fs_percent = 0;  // used, as df counts it
+};
+
+DiskUse measure(const std::filesystem::path& data_dir);
+
+struct Report {
+  int64_t freed = 0;
+  int segments_deleted = 0;
+  int packages_deleted = 0;
+  int protected_deleted = 0;  // past the hard limit
+  bool over = false;          // still over the quota when nothing more may go
+  std::vector<std::string> actions;
+};
+
+// `incoming` bytes are about to be written and must fit too.
+Result<Report> enforce(catalog::Catalog& catalog, const std::filesystem::path& data_dir, const Policy& policy,
+                       int64_t incoming = 0);
+
+}  // namespace dashloop::firmware::retention

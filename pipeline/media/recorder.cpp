@@ -1,0 +1,200 @@
+#include "media/recorder.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+
+#include "media/gst.hpp"
+
+namespace dashloop::pipeline::media {
+namespace fs = std::filesystem;
+
+std::string utc_now() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms));
+  return buf;
+}
+
+Result<std::string> recorder_description(const Source& s) {
+  // The parser repeats SPS/PPS before every keyframe (config-interval=-1).
+  const std::string tail = " ! h264parse config-interval=-1 ! splitmuxsink name=mux";
+  switch (s.kind) {
+    case Source::Kind::kTest: {
+      // A simulated camera that encodes, as a dashcam does: H.264, 1 s GOP.
+      const std::string fps = std::to_string(s.fps);
+      return "videotestsrc is-live=true pattern=" + s.pattern + " ! video/x-raw,width=" + std::to_string(s.width) +
+             ",height=" + std::to_string(s.height) + ",framerate=" + fps +
+             "/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=" + fps + tail;
+    }
+    case Source::Kind::kRtsp:
+      return "rtspsrc name=src ! rtph264depay" + tail;
+    case Source::Kind::kV4l2:
+      return "v4l2src name=src ! video/x-h264" + tail;
+    case Source::Kind::kFile:
+      break;
+  }
+  return Status::InvalidArgument(s.original + ": only a live source is recorded (a file already is a recording)");
+}
+
+struct Recorder::Impl {
+  Source source;
+  RecorderOptions options;
+  RecorderCallbacks callbacks;
+  Pipeline pipeline;
+  BusPtr bus;
+  fs::path open_segment;
+  std::chrono::steady_clock::time_point last_sync;
+  bool stopped = false;
+
+  void sync_open_segment() {
+    if (open_segment.empty()) return;
+    // fdatasync through any descriptor of the file flushes its pages.
+    const int fd = ::open(open_segment.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::fdatasync(fd);
+      ::close(fd);
+    }
+  }
+
+  // Returns true at EOS.
+  Result<bool> handle(GstMessage* msg) {
+    switch (GST_MESSAGE_TYPE(msg)) {
+      case GST_MESSAGE_ERROR:
+        return Status::IOError(source.original + ": " + message_text(msg));
+      case GST_MESSAGE_EOS:
+        return true;
+      case GST_MESSAGE_ELEMENT: {
+        const GstStructure* s = gst_message_get_structure(msg);
+        if (!s) break;
+        const char* location = gst_structure_get_string(s, "location");
+        if (!location) break;
+        if (gst_structure_has_name(s, "splitmuxsink-fragment-opened")) {
+          open_segment = location;
+          if (callbacks.opened) callbacks.opened({location, utc_now()});
+        } else if (gst_structure_has_name(s, "splitmuxsink-fragment-closed")) {
+          sync_open_segment();
+          if (open_segment == location) open_segment.clear();
+          if (callbacks.closed) callbacks.closed({location, utc_now()});
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    return false;
+  }
+
+  static gchar* on_format_location(GstElement* /*mux*/, guint fragment_id, gpointer user_data) {
+    auto* self = static_cast<Impl*>(user_data);
+    std::string stamp = utc_now();  // 2026-11-22T23:59:59.123Z -> 20261122T235959Z
+    std::string compact;
+    for (char c : stamp.substr(0, 19))
+      if (c != '-' && c != ':') compact += c;
+    char name[96];
+    std::snprintf(name, sizeof name, "-%sZ-%05u.ts", compact.c_str(), fragment_id);
+    const fs::path path = self->options.dir / (self->options.prefix + name);
+    return g_strdup(path.c_str());
+  }
+};
+
+Recorder::Recorder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Recorder::~Recorder() = default;
+
+Result<std::unique_ptr<Recorder>> Recorder::start(const Source& source, const RecorderOptions& options,
+                                                  RecorderCallbacks callbacks) {
+  ensure_gst_init();
+  auto description = recorder_description(source);
+  if (!description.ok()) return description.status();
+  auto impl = std::make_unique<Impl>();
+  impl->source = source;
+  impl->options = options;
+  impl->callbacks = std::move(callbacks);
+  GError* raw_err = nullptr;
+  ElementPtr element(gst_parse_launch(description->c_str(), &raw_err));
+  ErrorPtr err(raw_err);
+  if (!element || err)
+    return Status::Unsupported(source.original + ": cannot build recorder '" + *description +
+                               "': " + (err ? err->message : "unknown error"));
+  gst_object_ref_sink(element.get());
+  impl->pipeline = Pipeline(std::move(element));
+  if (auto src = impl->pipeline.child("src")) {
+    if (source.kind == Source::Kind::kRtsp) g_object_set(src.get(), "location", source.location.c_str(), nullptr);
+    if (source.kind == Source::Kind::kV4l2) g_object_set(src.get(), "device", source.location.c_str(), nullptr);
+  }
+  ElementPtr mux = impl->pipeline.child("mux");
+  // Elements handed to splitmuxsink are floating: it takes them.
+  GstElement* ts = gst_element_factory_make("mpegtsmux", nullptr);
+  GstElement* sink = gst_element_factory_make("filesink", nullptr);
+  if (!ts || !sink) return Status::Unsupported("mpegtsmux or filesink is missing (gst-plugins-bad, -base)");
+  g_object_set(sink, "buffer-mode", 2 /* unbuffered: what was muxed is in the kernel */, nullptr);
+  g_object_set(mux.get(), "muxer", ts, "sink", sink, "max-size-time",
+               guint64(std::llround(options.segment_s * 1e9)), "send-keyframe-requests", TRUE, nullptr);
+  g_signal_connect(mux.get(), "format-location", G_CALLBACK(Impl::on_format_location), impl.get());
+  impl->bus = impl->pipeline.bus();
+  impl->last_sync = std::chrono::steady_clock::now();
+  if (gst_element_set_state(impl->pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    MessagePtr msg(gst_bus_pop_filtered(impl->bus.get(), GST_MESSAGE_ERROR));
+    return Status::IOError(source.original + ": cannot start recording" + (msg ? ": " + message_text(msg.get()) : ""));
+  }
+  return std::unique_ptr<Recorder>(new Recorder(std::move(impl)));
+}
+
+Status Recorder::poll(double wait_s) {
+  Impl& d = *impl_;
+  if (d.stopped) return Status::Ok();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - std::chrono::steady_clock::now());
+    MessagePtr msg(gst_bus_timed_pop(d.bus.get(), GstClockTime(std::max<int64_t>(0, left.count()))));
+    if (msg) {
+      auto eos = d.handle(msg.get());
+      if (!eos.ok()) return eos.status();
+      if (*eos) return Status::IOError(d.source.original + ": the stream ended");
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - d.last_sync >= std::chrono::duration<double>(d.options.sync_s)) {
+      d.sync_open_segment();
+      d.last_sync = now;
+    }
+    if (!msg || now >= deadline) return Status::Ok();
+  }
+}
+
+Status Recorder::stop() {
+  Impl& d = *impl_;
+  if (d.stopped) return Status::Ok();
+  d.stopped = true;
+  gst_element_send_event(d.pipeline.get(), gst_event_new_eos());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  Status result;
+  while (std::chrono::steady_clock::now() < deadline) {
+    MessagePtr msg(gst_bus_timed_pop(d.bus.get(), 200 * GST_MSECOND));
+    if (!msg) continue;
+    auto eos = d.handle(msg.get());
+    if (!eos.ok()) {
+      result = eos.status();
+      break;
+    }
+    if (*eos) break;
+  }
+  d.pipeline.stop();
+  // splitmuxsink does not report closing the last fragment at EOS.
+  if (!d.open_segment.empty()) {
+    d.sync_open_segment();
+    const fs::path last = d.open_segment;
+    d.open_segment.clear();
+    if (d.callbacks.closed) d.callbacks.closed({last, utc_now()});
+  }
+  return result;
+}
+
+}  // namespace dashloop::pipeline::media

@@ -1,0 +1,67 @@
+// Recorder: writes a live source's encoded stream, without re-encoding, into
+// fixed-length MPEG-TS segments (parse -> splitmuxsink -> mpegtsmux). TS has
+// no index to finish: a segment cut off by a power loss or kill -9 still
+// plays up to its last complete packet. Segments start on keyframes and
+// carry SPS/PPS, so each one decodes alone.
+//
+// Threads: GStreamer records on its own threads; poll() is called from one
+// caller thread and reports segments opened and closed through callbacks.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "media/source.hpp"
+#include "status.hpp"
+
+namespace dashloop::pipeline::media {
+
+struct RecorderOptions {
+  std::filesystem::path dir;  // must exist
+  std::string prefix = "front";
+  double segment_s = 60.0;
+  // Flushes the open segment to the storage this often (kill -9 loses
+  // nothing written; a power cut loses at most this much more).
+  double sync_s = 1.0;
+};
+
+struct SegmentEvent {
+  std::filesystem::path path;
+  std::string utc;  // when it opened or closed (wall clock, ISO 8601)
+};
+
+struct RecorderCallbacks {
+  std::function<void(const SegmentEvent&)> opened;
+  std::function<void(const SegmentEvent&)> closed;
+};
+
+// The launch description of a recording pipeline (for logs and tests).
+Result<std::string> recorder_description(const Source& source);
+
+class Recorder {
+ public:
+  static Result<std::unique_ptr<Recorder>> start(const Source& source, const RecorderOptions& options,
+                                                 RecorderCallbacks callbacks);
+  ~Recorder();
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  // Handles what happened since the last call (up to `wait_s` for news);
+  // an error stops the recording and names the source.
+  Status poll(double wait_s);
+  // Ends the stream and closes the open segment.
+  Status stop();
+
+ private:
+  struct Impl;
+  explicit Recorder(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Now as ISO 8601 UTC with milliseconds.
+std::string utc_now();
+
+}  // namespace dashloop::pipeline::media
