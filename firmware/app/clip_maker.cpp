@@ -192,7 +192,7 @@ Status index_recording(Context& ctx, int64_t drive_id, const fs::path& file) {
   return id.ok() ? Status::Ok() : id.status();
 }
 
-Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& actor, bool only_triggers) {
+Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& actor, const cat::TriggerRecord* mark) {
   ClipRun run;
   auto drives = ctx.catalog->drives();
   if (!drives.ok()) return drives.status();
@@ -232,15 +232,8 @@ Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& ac
     if (k.reason == "cut") facts.scene_cuts.push_back(k.frame_index);
   auto triggers = ctx.catalog->triggers(drive_id);
   if (!triggers.ok()) return triggers.status();
-  auto existing = ctx.catalog->clips("", drive_id);
-  if (!existing.ok()) return existing.status();
-  for (const auto& t : *triggers) {
-    // a mark inside a clip made before needs no new one
-    const bool covered = only_triggers && std::any_of(existing->begin(), existing->end(), [&](const auto& c) {
-                           return t.frame >= c.start_frame && t.frame < c.end_frame && c.state != "failed";
-                         });
-    if (!covered) facts.triggers.push_back({t.frame, t.kind, t.note});
-  }
+  for (const auto& t : *triggers)
+    if (!mark || t.id == mark->id) facts.triggers.push_back({t.frame, t.kind, t.note});
   auto counts = ctx.catalog->class_counts();
   if (!counts.ok()) return counts.status();
   int64_t all = 0;
@@ -248,7 +241,7 @@ Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& ac
   for (const auto& [label, n] : *counts) facts.class_share[label] = all > 0 ? double(n) / double(all) : 0.0;
 
   clips::PlannerConfig planner = ctx.config.clips.planner;
-  if (only_triggers) {
+  if (mark) {
     planner.track_min_s = 1e12;
     planner.person_min_height = 0;
     planner.scene_cuts = false;
@@ -256,7 +249,7 @@ Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& ac
   }
   const auto plans = clips::plan_clips(facts, planner);
   if (plans.empty()) {
-    run.skipped = only_triggers ? "every mark lies inside a clip made before" : "the planner found no span";
+    run.skipped = "the planner found no span";
     return run;
   }
   std::error_code ec;

@@ -24,9 +24,10 @@ struct ClipRun {
   std::string skipped;          // why nothing was planned, if so
 };
 
-// Plans and packages a drive's clips. With only_triggers, the rules and the
-// sample stay off: only the drive's triggers and marks not planned before.
-Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& actor, bool only_triggers = false);
+// Plans and packages a drive's clips. Given a mark, only a clip around that
+// mark (an operator asked for this moment, even inside an earlier clip).
+Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& actor,
+                           const firmware::catalog::TriggerRecord* mark = nullptr);
 
 // Deletes half-written packages a crash left behind.
 void remove_partial_packages(const std::filesystem::path& data_dir);

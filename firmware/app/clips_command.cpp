@@ -225,13 +225,15 @@ int run_mark(const GlobalOptions& global, int64_t drive_id, double at_s, const s
     spdlog::error("mark: {:.2f} s is outside drive {} (0 to {:.2f} s)", at_s, drive_id, d->duration_s);
     return kExitInput;
   }
-  const auto frame = int64_t(at_s * d->fps);
-  if (auto id = ctx.catalog->add_trigger({0, drive_id, frame, at_s, "mark", note, ""}); !id.ok()) {
-    spdlog::error("catalog: {}", id.status().message());
+  cat::TriggerRecord mark{0, drive_id, int64_t(at_s * d->fps), at_s, "mark", note, ""};
+  auto mark_id = ctx.catalog->add_trigger(mark);
+  if (!mark_id.ok()) {
+    spdlog::error("catalog: {}", mark_id.status().message());
     return kExitStorage;
   }
+  mark.id = *mark_id;
   remove_partial_packages(ctx.config.data_dir);
-  auto run = make_clips(ctx, drive_id, "operator", true);
+  auto run = make_clips(ctx, drive_id, "operator", &mark);
   if (!run.ok()) {
     spdlog::error("mark: {}", run.status().message());
     return kExitStorage;

@@ -80,7 +80,22 @@ class Mp4Writer {
 
 }  // namespace
 
+namespace {
+Result<CutResult> cut(const CutRequest& request, const std::filesystem::path& out_mp4);
+}  // namespace
+
 Result<CutResult> cut_clip(const CutRequest& request, const std::filesystem::path& out_mp4) {
+  auto result = cut(request, out_mp4);
+  if (!result.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(out_mp4, ec);  // never a partial clip
+  }
+  return result;
+}
+
+namespace {
+
+Result<CutResult> cut(const CutRequest& request, const std::filesystem::path& out_mp4) {
   if (request.segments.empty()) return Status::InvalidArgument(out_mp4.string() + ": a cut needs segments");
   auto writer = Mp4Writer::open(out_mp4);
   if (!writer.ok()) return writer.status();
@@ -151,5 +166,7 @@ Result<CutResult> cut_clip(const CutRequest& request, const std::filesystem::pat
   result.bytes = int64_t(std::filesystem::file_size(out_mp4, ec));
   return result;
 }
+
+}  // namespace
 
 }  // namespace dashloop::pipeline::media

@@ -32,9 +32,8 @@ struct PacketReader::Impl {
 
   std::string where() const { return file.string(); }
 
-  Status drain_bus() {
-    MessagePtr msg{gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR)};
-    if (!msg) return Status::Ok();
+  // The stream is one we cannot remux (known as soon as parsebin exposes it).
+  Status unsupported_codec() {
     std::string caps;
     {
       std::lock_guard lock(mutex);
@@ -45,6 +44,13 @@ struct PacketReader::Impl {
     if (found && !gst_caps_can_intersect(found.get(), accepted.get()))
       return Status::Unsupported(where() + ": the video is " + caps.substr(0, caps.find(',')) +
                                  "; clips are cut without re-encoding, which needs H.264 or H.265");
+    return Status::Ok();
+  }
+
+  Status drain_bus() {
+    MessagePtr msg{gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR)};
+    if (!msg) return Status::Ok();
+    if (Status st = unsupported_codec(); !st.ok()) return st;
     return Status::Corruption(where() + ": " + message_text(msg.get()));
   }
 
@@ -123,7 +129,9 @@ Result<std::optional<Packet>> PacketReader::next() {
       p.sample = std::move(sample);
       return std::optional<Packet>(std::move(p));
     }
-    if (Status st = d.drain_bus(); !st.ok()) {
+    Status st = d.drain_bus();
+    if (st.ok()) st = d.unsupported_codec();
+    if (!st.ok()) {
       d.ended = true;
       return st;
     }

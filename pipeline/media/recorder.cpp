@@ -26,7 +26,8 @@ std::string utc_now() {
 
 Result<std::string> recorder_description(const Source& s) {
   // The parser repeats SPS/PPS before every keyframe (config-interval=-1).
-  const std::string tail = " ! h264parse config-interval=-1 ! splitmuxsink name=mux";
+  // splitmuxsink is added by Recorder::start: its muxer must be set before it is linked.
+  const std::string tail = " ! h264parse config-interval=-1 name=parse";
   switch (s.kind) {
     case Source::Kind::kTest: {
       // A simulated camera that encodes, as a dashcam does: H.264, 1 s GOP.
@@ -130,15 +131,19 @@ Result<std::unique_ptr<Recorder>> Recorder::start(const Source& source, const Re
     if (source.kind == Source::Kind::kRtsp) g_object_set(src.get(), "location", source.location.c_str(), nullptr);
     if (source.kind == Source::Kind::kV4l2) g_object_set(src.get(), "device", source.location.c_str(), nullptr);
   }
-  ElementPtr mux = impl->pipeline.child("mux");
-  // Elements handed to splitmuxsink are floating: it takes them.
+  // Elements handed to a bin or to splitmuxsink are floating: they take them.
+  GstElement* mux = gst_element_factory_make("splitmuxsink", "mux");
   GstElement* ts = gst_element_factory_make("mpegtsmux", nullptr);
   GstElement* sink = gst_element_factory_make("filesink", nullptr);
-  if (!ts || !sink) return Status::Unsupported("mpegtsmux or filesink is missing (gst-plugins-bad, -base)");
+  if (!mux || !ts || !sink)
+    return Status::Unsupported("splitmuxsink, mpegtsmux or filesink is missing (gst-plugins-good, -bad, -base)");
   g_object_set(sink, "buffer-mode", 2 /* unbuffered: what was muxed is in the kernel */, nullptr);
-  g_object_set(mux.get(), "muxer", ts, "sink", sink, "max-size-time",
-               guint64(std::llround(options.segment_s * 1e9)), "send-keyframe-requests", TRUE, nullptr);
-  g_signal_connect(mux.get(), "format-location", G_CALLBACK(Impl::on_format_location), impl.get());
+  g_object_set(mux, "muxer", ts, "sink", sink, "max-size-time", guint64(std::llround(options.segment_s * 1e9)),
+               "send-keyframe-requests", TRUE, nullptr);
+  g_signal_connect(mux, "format-location", G_CALLBACK(Impl::on_format_location), impl.get());
+  gst_bin_add(GST_BIN(impl->pipeline.get()), mux);
+  if (!gst_element_link(impl->pipeline.child("parse").get(), mux))
+    return Status::Internal(source.original + ": cannot link the parser to splitmuxsink");
   impl->bus = impl->pipeline.bus();
   impl->last_sync = std::chrono::steady_clock::now();
   if (gst_element_set_state(impl->pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {

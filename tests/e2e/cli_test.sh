@@ -7,28 +7,7 @@ bin=$1
 data=$2
 work=$(mktemp -d /tmp/dashloop-e2e.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-fails=0
-passes=0
-
-check() {  # description, then a command that must succeed
-  local what=$1
-  shift
-  if "$@"; then
-    echo "PASS: $what"
-    passes=$((passes + 1))
-  else
-    echo "FAIL: $what"
-    fails=$((fails + 1))
-  fi
-}
-run() {  # runs dashloop, keeping stdout, stderr and the exit code
-  "$bin" "$@" >"$work/out" 2>"$work/err"
-  echo $? >"$work/rc"
-}
-rc_is() { [ "$(cat "$work/rc")" = "$1" ] || { echo "  exit $(cat "$work/rc"), wanted $1; stderr: $(cat "$work/err")"; false; }; }
-err_has() { grep -qF -- "$1" "$work/err" || { echo "  stderr lacks '$1': $(cat "$work/err")"; false; }; }
-out_has() { grep -qF -- "$1" "$work/out" || { echo "  stdout lacks '$1': $(cat "$work/out")"; false; }; }
-json_ok() { python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if ($1) else 1)" || { echo "  JSON check failed: $1"; false; }; }
+. "$(dirname "$0")/lib.sh"
 snapshot() {  # the catalog's drives and the files under keyframes/
   "$bin" -d "$1" drives --json 2>/dev/null
   (cd "$1" && find keyframes -type f | sort)
@@ -147,5 +126,4 @@ check "doctor without GStreamer's plugins: exit 1, names what is missing" bash -
 run -d "$work/corrupt" doctor
 check "doctor on a corrupt catalog: exit 1, says so" bash -c "[ \"\$(cat $work/rc)\" = 1 ] && grep -q 'refusing' $work/out"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

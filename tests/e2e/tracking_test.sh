@@ -8,17 +8,7 @@ make_mot=$2
 data=$3
 work=$(mktemp -d /tmp/dashloop-e2e-track.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-fails=0
-passes=0
-check() {
-  local what=$1
-  shift
-  if "$@"; then echo "PASS: $what"; passes=$((passes + 1)); else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
-run() { "$bin" "$@" >"$work/out" 2>"$work/err"; echo $? >"$work/rc"; }
-rc_is() { [ "$(cat "$work/rc")" = "$1" ] || { echo "  exit $(cat "$work/rc"), wanted $1; stderr: $(cat "$work/err")"; false; }; }
-err_has() { grep -qF -- "$1" "$work/err" || { echo "  stderr lacks '$1': $(cat "$work/err")"; false; }; }
-json_ok() { python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if ($1) else 1)" || { echo "  JSON check failed: $1; got $(head -c 600 "$work/out")"; false; }; }
+. "$(dirname "$0")/lib.sh"
 
 # --- the tracker alone, in MOTChallenge formats -----------------------------
 "$make_mot" --out "$work/mot" --seed 21 --frames 600
@@ -109,5 +99,4 @@ check "ingest with an ONNX model: its constant car, person and bicycle become th
   "sorted(t['label'] for t in d['drives'][0]['tracks']) == ['bicycle', 'car', 'person'] \
    and all(t['detections'] == 60 for t in d['drives'][0]['tracks'])"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# End-to-end: from a drive to packages in the review queue, as a user runs it.
+# Every package is checked by tests/tools/check_package.py (independent of
+# the C++): checksums, structure of each label format, and every decoded
+# clip frame against the source frame its labels claim.
+#   clips_test.sh DASHLOOP_BINARY TESTDATA_DIR
+set -uo pipefail
+bin=$1
+data=$2
+work=$(mktemp -d /tmp/dashloop-e2e-clips.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+checker="$(dirname "$0")/../tools/check_package.py"
+d="$work/data"
+printf '[detector]\nkind = "motion"\n' >"$work/motion.toml"
+
+# --- the default config: any drive yields clips ------------------------------
+run -d "$work/default" ingest -q "$data/drive_s3.mp4"
+check "ingest with the default config: exit 0" rc_is 0
+check "...and says clips are ready" out_has "clips ready for review"
+run -d "$work/default" clips list --json
+check "...which are in review, with a package" json_ok "len(d) >= 1 and all(c['state'] == 'review' and c['package_dir'] for c in d)"
+
+# --- a stamped drive with tracks: every package checked -----------------------
+run -c "$work/motion.toml" -d "$d" ingest -q "$data/drive_stamped.mp4" --trigger 40 --json
+check "ingest (motion detector, a trigger at 40 s): exit 0" rc_is 0
+check "...reports its clips" json_ok "len(d['drives'][0]['clips']['ready']) >= 2 and not d['drives'][0]['clips']['failed']"
+all_ok() {
+  local ok=0
+  for p in "$d"/packages/*/; do /usr/bin/python3 "$checker" "$p" "$d/catalog.sqlite" --stamped || ok=1; done
+  return $ok
+}
+check "every package: checksums, formats, frames match their source frames and the catalog" all_ok
+check "no partial package left" bash -c "! ls -d $d/packages/.partial-* 2>/dev/null"
+run -d "$d" clips list --json
+check "the trigger's clip exists" json_ok "any(r['rule'] == 'trigger' for c in d for r in c['reasons'])"
+first=$(python3 -c "import json; print(json.load(open('$work/out'))[0]['uid'])")
+run -d "$d" clips show "$first" --json
+check "clips show: audit planned -> packaged -> review by ingest, manifest with effort" json_ok \
+  "[a['to'] for a in d['audit']] == ['planned', 'packaged', 'review'] and d['audit'][0]['actor'] == 'ingest' and d['manifest']['effort']['annotator_minutes'] > 0"
+run -d "$d" clips show "$first"
+check "clips show as text names the effort" out_has "annotator minutes"
+
+# --- export -------------------------------------------------------------------
+for fmt in cvat mot coco labelstudio; do
+  run -d "$d" clips export "$first" --format $fmt --out "$work/export-$fmt"
+  check "export --format $fmt: exit 0" rc_is 0
+done
+check "cvat export: annotations.xml + clip.mp4" test -s "$work/export-cvat/annotations.xml" -a -s "$work/export-cvat/clip.mp4"
+check "mot export: gt/gt.txt + gt/labels.txt" test -s "$work/export-mot/gt/gt.txt" -a -s "$work/export-mot/gt/labels.txt"
+check "coco export: instances json + images" bash -c "python3 -c \"import json; d=json.load(open('$work/export-coco/annotations/instances_default.json')); assert len(d['images']) == len(__import__('os').listdir('$work/export-coco/images'))\""
+check "labelstudio export: tasks.json + clip.mp4" test -s "$work/export-labelstudio/tasks.json" -a -s "$work/export-labelstudio/clip.mp4"
+run -d "$d" clips export nosuch_clip --format cvat --out "$work/x"
+check "export of an unknown clip: exit 3, names it, writes nothing" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -q nosuch_clip $work/err && [ ! -e $work/x ]"
+echo keep >"$work/export-cvat/mine.txt"
+run -d "$d" clips export "$first" --format cvat --out "$work/export-cvat"
+check "export into a non-empty directory: exit 3, nothing overwritten" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && [ \"\$(cat $work/export-cvat/mine.txt)\" = keep ]"
+pkg=$(ls -d "$d"/packages/"$first")
+cp "$pkg/labels/coco.json" "$work/coco.bak"
+echo " " >>"$pkg/labels/coco.json"
+run -d "$d" clips export "$first" --format coco --out "$work/tampered"
+check "a changed package file fails its sha256: exit 4, names the file" bash -c "[ \"\$(cat $work/rc)\" = 4 ] && grep -q 'labels/coco.json: ' $work/err"
+cp "$work/coco.bak" "$pkg/labels/coco.json"
+
+# --- the queue ----------------------------------------------------------------
+run -d "$d" clips move "$first" approved --by ana --reason "clear pedestrian"
+check "operator approves: exit 0" rc_is 0
+run -d "$d" clips move "$first" acked --by ana
+check "an illegal move: exit 3, both states named" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -q \"cannot move from 'approved' to 'acked'\" $work/err"
+run -d "$d" clips show "$first" --json
+check "...the state is unchanged and the audit names the operator" json_ok \
+  "d['state'] == 'approved' and d['audit'][-1]['actor'] == 'operator:ana' and d['audit'][-1]['reason'] == 'clear pedestrian'"
+
+# --- operator marks -------------------------------------------------------------
+run -d "$d" mark 1 --at 12.5 --note "near miss"
+check "mark at 12.5 s: a new clip ready for review" bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q 'ready for review' $work/out"
+run -d "$d" clips list --json
+check "...with the mark as its reason, at the top of the queue" json_ok "d[0]['reasons'][0]['rule'] == 'mark' and d[0]['reasons'][0]['detail'] == 'near miss'"
+run -d "$d" mark 1 --at 999
+check "a mark outside the drive: exit 3" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -q 'outside drive 1' $work/err"
+
+run -d "$d" status --json
+check "status: drives, clips by state, disk use" json_ok \
+  "d['drives'] == 1 and d['clips']['approved'] == 1 and d['clips']['review'] >= 2 and d['disk']['packages_bytes'] > 0"
+run -d "$d" status
+check "status as text" out_has "annotator minutes waiting in review"
+
+# --- bad input: a missing or corrupt recording --------------------------------
+cp "$data/drive_s3.mp4" "$work/copy.mp4"
+run -c "$work/motion.toml" -d "$work/bad" ingest -q "$work/copy.mp4"
+check "ingest a copy: exit 0" rc_is 0
+before=$(cd "$work/bad/packages" && find . -type f | sort | xargs sha256sum)
+mv "$work/copy.mp4" "$work/moved.mp4"
+run -d "$work/bad" mark 1 --at 19
+check "mark on a drive whose file is gone: exit 3, names the file" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -q 'copy.mp4: the recording segment is missing' $work/err"
+head -c 300000 /dev/urandom >"$work/copy.mp4"
+run -d "$work/bad" mark 1 --at 18.5
+check "mark on a drive whose file is garbage now: exit 3, names the file" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -q 'copy.mp4' $work/err"
+run -d "$work/bad" clips list --state failed --json
+check "...both clips failed, with the reason stored" json_ok "len(d) == 2 and all('copy.mp4' in c['state_reason'] for c in d)"
+after=$(cd "$work/bad/packages" && find . -type f | sort | xargs sha256sum)
+check "...and every package made before is untouched" test "$before" = "$after"
+
+run -d "$work/mjpeg" ingest -q "$data/drive_s3mjpeg.avi"
+check "an MJPEG drive: ingested (exit 0), no clips, and says why" bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q 'H.264 or H.265' $work/err"
+
+finish

@@ -1,0 +1,27 @@
+# Shared by the e2e scripts: source it after setting $bin and $work.
+# Each check prints PASS or FAIL; finish() exits non-zero on any FAIL.
+fails=0
+passes=0
+check() {  # description, then a command that must succeed
+  local what=$1
+  shift
+  if "$@"; then
+    echo "PASS: $what"
+    passes=$((passes + 1))
+  else
+    echo "FAIL: $what"
+    fails=$((fails + 1))
+  fi
+}
+run() {  # runs dashloop, keeping stdout, stderr and the exit code
+  "$bin" "$@" >"$work/out" 2>"$work/err"
+  echo $? >"$work/rc"
+}
+rc_is() { [ "$(cat "$work/rc")" = "$1" ] || { echo "  exit $(cat "$work/rc"), wanted $1; stderr: $(cat "$work/err")"; false; }; }
+err_has() { grep -qF -- "$1" "$work/err" || { echo "  stderr lacks '$1': $(cat "$work/err")"; false; }; }
+out_has() { grep -qF -- "$1" "$work/out" || { echo "  stdout lacks '$1': $(cat "$work/out")"; false; }; }
+json_ok() { python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if ($1) else 1)" || { echo "  JSON check failed: $1; got $(head -c 600 "$work/out")"; false; }; }
+finish() {
+  echo "$passes passed, $fails failed"
+  [ "$fails" -eq 0 ]
+}
