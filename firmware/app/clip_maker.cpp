@@ -270,9 +270,11 @@ Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& ac
     json reasons = json::array();
     for (const auto& r : p.reasons) reasons.push_back({{"rule", r.rule}, {"frame", r.frame}, {"detail", r.detail}});
     c.reasons = reasons.dump();
+    std::set<std::string> rules;
+    for (const auto& r : p.reasons) rules.insert(r.rule);
     std::string why;
-    for (const auto& r : p.reasons) why += (why.empty() ? "" : ", ") + r.rule;
-    c.state_reason = why;
+    for (const auto& r : rules) why += (why.empty() ? "" : ", ") + r;
+    c.state_reason = "planned: " + why;
     auto id = ctx.catalog->add_clip(c, actor);
     if (!id.ok()) return id.status();
     auto stored = ctx.catalog->clip(*id);

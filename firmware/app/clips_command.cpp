@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "app/clip_maker.hpp"
 #include "app/commands.hpp"
@@ -60,14 +61,27 @@ std::variant<cat::ClipRecord, int> find_clip(cat::Catalog& catalog, const std::s
   return **found;
 }
 
+// "track x12, scene_cut x2, mark (near miss)": each rule once, with its
+// count, or its detail when it fired once (an operator's note).
 std::string reasons_text(const std::string& reasons) {
   json r = json::parse(reasons, nullptr, false);
-  std::string out;
+  std::vector<std::string> order;
+  std::map<std::string, std::pair<int, std::string>> seen;
   if (r.is_array())
     for (const auto& x : r) {
-      out += (out.empty() ? "" : ", ") + x.value("rule", std::string());
-      if (!x.value("detail", std::string()).empty()) out += " (" + x.value("detail", std::string()) + ")";
+      const std::string rule = x.value("rule", std::string());
+      if (!seen.count(rule)) order.push_back(rule);
+      auto& [n, detail] = seen[rule];
+      ++n;
+      detail = x.value("detail", std::string());
     }
+  std::string out;
+  for (const auto& rule : order) {
+    const auto& [n, detail] = seen[rule];
+    out += (out.empty() ? "" : ", ") + rule;
+    if (n > 1) out += " x" + std::to_string(n);
+    else if (!detail.empty()) out += " (" + detail + ")";
+  }
   return out;
 }
 
