@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -63,6 +64,17 @@ std::variant<cat::ClipRecord, int> find_clip(cat::Catalog& catalog, const std::s
 
 // "track x12, scene_cut x2, mark (near miss)": each rule once, with its
 // count, or its detail when it fired once (an operator's note).
+// The common start of show, export and move: the context and the clip, or an exit code.
+int with_clip(const GlobalOptions& global, const std::string& ref,
+              const std::function<int(Context&, const cat::ClipRecord&)>& body) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  Context& ctx = std::get<Context>(prepared);
+  auto found = find_clip(*ctx.catalog, ref);
+  if (auto* code = std::get_if<int>(&found)) return *code;
+  return body(ctx, std::get<cat::ClipRecord>(found));
+}
+
 std::string reasons_text(const std::string& reasons) {
   json r = json::parse(reasons, nullptr, false);
   std::vector<std::string> order;
@@ -118,107 +130,95 @@ int run_clips_list(const GlobalOptions& global, const ClipsOptions& o) {
 }
 
 int run_clips_show(const GlobalOptions& global, const ClipsOptions& o) {
-  auto prepared = prepare(global);
-  if (auto* code = std::get_if<int>(&prepared)) return *code;
-  Context& ctx = std::get<Context>(prepared);
-  auto found = find_clip(*ctx.catalog, o.clip);
-  if (auto* code = std::get_if<int>(&found)) return *code;
-  const auto& c = std::get<cat::ClipRecord>(found);
-  auto audit = ctx.catalog->clip_audit(c.id);
-  if (!audit.ok()) {
-    spdlog::error("catalog: {}", audit.status().message());
-    return kExitStorage;
-  }
-  json manifest;
-  if (!c.package_dir.empty() && !c.purged) {
-    std::ifstream in(fs::path(c.package_dir) / "manifest.json");
-    if (in) manifest = json::parse(in, nullptr, false);
-  }
-  if (o.json) {
-    json out = clip_json(c);
-    out["audit"] = json::array();
+  return with_clip(global, o.clip, [&](Context& ctx, const cat::ClipRecord& c) -> int {
+    auto audit = ctx.catalog->clip_audit(c.id);
+    if (!audit.ok()) {
+      spdlog::error("catalog: {}", audit.status().message());
+      return kExitStorage;
+    }
+    json manifest;
+    if (!c.package_dir.empty() && !c.purged) {
+      std::ifstream in(fs::path(c.package_dir) / "manifest.json");
+      if (in) manifest = json::parse(in, nullptr, false);
+    }
+    if (o.json) {
+      json out = clip_json(c);
+      out["audit"] = json::array();
+      for (const auto& a : *audit)
+        out["audit"].push_back({{"at_utc", a.at_utc}, {"from", a.from_state}, {"to", a.to_state}, {"actor", a.actor},
+                                {"reason", a.reason}});
+      out["manifest"] = manifest;
+      std::cout << out.dump(2) << std::endl;
+      return kExitOk;
+    }
+    std::printf("clip %s (id %lld) of drive %lld: %s%s\n", c.uid.c_str(), static_cast<long long>(c.id),
+                static_cast<long long>(c.drive_id), c.state.c_str(), c.purged ? ", package deleted" : "");
+    std::printf("  span     %.2f-%.2f s (frames %lld-%lld, planned %lld-%lld)\n", c.start_s, c.end_s,
+                static_cast<long long>(c.start_frame), static_cast<long long>(c.end_frame),
+                static_cast<long long>(c.planned_start), static_cast<long long>(c.planned_end));
+    std::printf("  why      %s\n  priority %.2f %s\n", reasons_text(c.reasons).c_str(), c.priority, c.priority_parts.c_str());
+    if (manifest.is_object() && manifest.contains("effort")) {
+      const auto& e = manifest["effort"];
+      std::printf("  effort   %.1f annotator minutes: %lld tracks, %lld boxes to check, %lld keyframes, %.1f s of video\n",
+                  e.value("annotator_minutes", 0.0), static_cast<long long>(e.value("tracks", 0)),
+                  static_cast<long long>(e.value("boxes_to_check", 0)), static_cast<long long>(e.value("keyframes", 0)),
+                  e.value("video_s", 0.0));
+    }
+    if (!c.package_dir.empty()) std::printf("  package  %s (%s)\n", c.package_dir.c_str(), bytes_text(c.bytes).c_str());
+    std::printf("  history\n");
     for (const auto& a : *audit)
-      out["audit"].push_back({{"at_utc", a.at_utc}, {"from", a.from_state}, {"to", a.to_state}, {"actor", a.actor},
-                              {"reason", a.reason}});
-    out["manifest"] = manifest;
-    std::cout << out.dump(2) << std::endl;
+      std::printf("    %s  %s -> %s  by %s: %s\n", a.at_utc.c_str(), a.from_state.empty() ? "(new)" : a.from_state.c_str(),
+                  a.to_state.c_str(), a.actor.c_str(), a.reason.c_str());
     return kExitOk;
-  }
-  std::printf("clip %s (id %lld) of drive %lld: %s%s\n", c.uid.c_str(), static_cast<long long>(c.id),
-              static_cast<long long>(c.drive_id), c.state.c_str(), c.purged ? ", package deleted" : "");
-  std::printf("  span     %.2f-%.2f s (frames %lld-%lld, planned %lld-%lld)\n", c.start_s, c.end_s,
-              static_cast<long long>(c.start_frame), static_cast<long long>(c.end_frame),
-              static_cast<long long>(c.planned_start), static_cast<long long>(c.planned_end));
-  std::printf("  why      %s\n  priority %.2f %s\n", reasons_text(c.reasons).c_str(), c.priority, c.priority_parts.c_str());
-  if (manifest.is_object() && manifest.contains("effort")) {
-    const auto& e = manifest["effort"];
-    std::printf("  effort   %.1f annotator minutes: %lld tracks, %lld boxes to check, %lld keyframes, %.1f s of video\n",
-                e.value("annotator_minutes", 0.0), static_cast<long long>(e.value("tracks", 0)),
-                static_cast<long long>(e.value("boxes_to_check", 0)), static_cast<long long>(e.value("keyframes", 0)),
-                e.value("video_s", 0.0));
-  }
-  if (!c.package_dir.empty()) std::printf("  package  %s (%s)\n", c.package_dir.c_str(), bytes_text(c.bytes).c_str());
-  std::printf("  history\n");
-  for (const auto& a : *audit)
-    std::printf("    %s  %s -> %s  by %s: %s\n", a.at_utc.c_str(), a.from_state.empty() ? "(new)" : a.from_state.c_str(),
-                a.to_state.c_str(), a.actor.c_str(), a.reason.c_str());
-  return kExitOk;
+  });
 }
 
 int run_clips_export(const GlobalOptions& global, const ClipsOptions& o) {
-  auto prepared = prepare(global);
-  if (auto* code = std::get_if<int>(&prepared)) return *code;
-  Context& ctx = std::get<Context>(prepared);
-  auto found = find_clip(*ctx.catalog, o.clip);
-  if (auto* code = std::get_if<int>(&found)) return *code;
-  const auto& c = std::get<cat::ClipRecord>(found);
-  if (c.package_dir.empty() || c.purged) {
-    spdlog::error("clip {}: has no package ({}{})", c.uid, c.state, c.purged ? ", deleted by retention" : "");
-    return kExitInput;
-  }
-  const fs::path pkg = c.package_dir;
-  if (Status st = pipeline::clips::verify_package(pkg); !st.ok()) {
-    spdlog::error("clip {}: {}", c.uid, st.message());
-    return kExitStorage;
-  }
-  // What each tool imports: the label file(s) with the video or the images.
-  const std::map<std::string, std::vector<std::pair<std::string, std::string>>> kFiles = {
-      {"cvat", {{"labels/cvat-video.xml", "annotations.xml"}, {"clip.mp4", "clip.mp4"}}},
-      {"mot", {{"labels/mot/gt", "gt"}, {"clip.mp4", "clip.mp4"}}},
-      {"coco", {{"labels/coco.json", "annotations/instances_default.json"}, {"keyframes", "images"}}},
-      {"labelstudio", {{"labels/labelstudio.json", "tasks.json"}, {"clip.mp4", "clip.mp4"}}},
-  };
-  const fs::path out = o.out.empty() ? fs::path(c.uid + "-" + o.format) : fs::path(o.out);
-  std::error_code ec;
-  if (fs::exists(out, ec) && !fs::is_empty(out, ec)) {
-    spdlog::error("export: {} exists and is not empty; nothing written", out.string());
-    return kExitInput;
-  }
-  for (const auto& [from, to] : kFiles.at(o.format)) {
-    fs::create_directories((out / to).parent_path(), ec);
-    fs::copy(pkg / from, out / to, fs::copy_options::recursive, ec);
-    if (ec) {
-      spdlog::error("export: {}: {}", (out / to).string(), ec.message());
+  return with_clip(global, o.clip, [&](Context& /*ctx*/, const cat::ClipRecord& c) -> int {
+    if (c.package_dir.empty() || c.purged) {
+      spdlog::error("clip {}: has no package ({}{})", c.uid, c.state, c.purged ? ", deleted by retention" : "");
+      return kExitInput;
+    }
+    const fs::path pkg = c.package_dir;
+    if (Status st = pipeline::clips::verify_package(pkg); !st.ok()) {
+      spdlog::error("clip {}: {}", c.uid, st.message());
       return kExitStorage;
     }
-  }
-  std::printf("%s\n", fs::absolute(out).string().c_str());
-  return kExitOk;
+    // What each tool imports: the label file(s) with the video or the images.
+    const std::map<std::string, std::vector<std::pair<std::string, std::string>>> kFiles = {
+        {"cvat", {{"labels/cvat-video.xml", "annotations.xml"}, {"clip.mp4", "clip.mp4"}}},
+        {"mot", {{"labels/mot/gt", "gt"}, {"clip.mp4", "clip.mp4"}}},
+        {"coco", {{"labels/coco.json", "annotations/instances_default.json"}, {"keyframes", "images"}}},
+        {"labelstudio", {{"labels/labelstudio.json", "tasks.json"}, {"clip.mp4", "clip.mp4"}}},
+    };
+    const fs::path out = o.out.empty() ? fs::path(c.uid + "-" + o.format) : fs::path(o.out);
+    std::error_code ec;
+    if (fs::exists(out, ec) && !fs::is_empty(out, ec)) {
+      spdlog::error("export: {} exists and is not empty; nothing written", out.string());
+      return kExitInput;
+    }
+    for (const auto& [from, to] : kFiles.at(o.format)) {
+      fs::create_directories((out / to).parent_path(), ec);
+      fs::copy(pkg / from, out / to, fs::copy_options::recursive, ec);
+      if (ec) {
+        spdlog::error("export: {}: {}", (out / to).string(), ec.message());
+        return kExitStorage;
+      }
+    }
+    std::printf("%s\n", fs::absolute(out).string().c_str());
+    return kExitOk;
+  });
 }
 
 int run_clips_move(const GlobalOptions& global, const ClipsOptions& o) {
-  auto prepared = prepare(global);
-  if (auto* code = std::get_if<int>(&prepared)) return *code;
-  Context& ctx = std::get<Context>(prepared);
-  auto found = find_clip(*ctx.catalog, o.clip);
-  if (auto* code = std::get_if<int>(&found)) return *code;
-  const auto& c = std::get<cat::ClipRecord>(found);
-  if (Status st = ctx.catalog->move_clip(c.id, o.to, "operator:" + o.by, o.reason); !st.ok()) {
-    spdlog::error("{}", st.message());
-    return st.kind() == Status::Kind::kInvalidArgument ? kExitInput : kExitStorage;
-  }
-  std::printf("clip %s: %s -> %s\n", c.uid.c_str(), c.state.c_str(), o.to.c_str());
-  return kExitOk;
+  return with_clip(global, o.clip, [&](Context& ctx, const cat::ClipRecord& c) -> int {
+    if (Status st = ctx.catalog->move_clip(c.id, o.to, "operator:" + o.by, o.reason); !st.ok()) {
+      spdlog::error("{}", st.message());
+      return st.kind() == Status::Kind::kInvalidArgument ? kExitInput : kExitStorage;
+    }
+    std::printf("clip %s: %s -> %s\n", c.uid.c_str(), c.state.c_str(), o.to.c_str());
+    return kExitOk;
+  });
 }
 
 int run_mark(const GlobalOptions& global, int64_t drive_id, double at_s, const std::string& note) {

@@ -237,6 +237,14 @@ ClipRecord read_clip(const Statement& s) {
   return c;
 }
 
+// The one clip a bound statement selects, if any.
+Result<std::optional<ClipRecord>> one_clip(Statement& s) {
+  std::optional<ClipRecord> out;
+  if (s.step()) out = read_clip(s);
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
 SegmentRecord read_segment(const Statement& s) {
   SegmentRecord g;
   g.id = s.column_int(0);
@@ -615,19 +623,13 @@ Result<int64_t> Catalog::add_clip(ClipRecord c, const std::string& actor) {
 Result<std::optional<ClipRecord>> Catalog::clip(int64_t id) {
   Statement s(impl_->db.get(), (std::string("SELECT ") + kClipColumns + " FROM clips WHERE id = ?1").c_str());
   s.bind(1, id);
-  std::optional<ClipRecord> out;
-  if (s.step()) out = read_clip(s);
-  if (!s.status().ok()) return s.status();
-  return out;
+  return one_clip(s);
 }
 
 Result<std::optional<ClipRecord>> Catalog::clip_by_uid(const std::string& uid) {
   Statement s(impl_->db.get(), (std::string("SELECT ") + kClipColumns + " FROM clips WHERE uid = ?1").c_str());
   s.bind(1, uid);
-  std::optional<ClipRecord> out;
-  if (s.step()) out = read_clip(s);
-  if (!s.status().ok()) return s.status();
-  return out;
+  return one_clip(s);
 }
 
 Result<std::vector<ClipRecord>> Catalog::clips(const std::string& state, int64_t drive_id) {
