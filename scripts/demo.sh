@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's first command: set up, build, and run the main job on the
-# bundled sample drive (keyframes into the embedded SQLite catalog), then on
-# real street footage from Debian's opencv-doc (pedestrians, tracked by the
-# default HOG detector).
+# bundled sample drive (keyframes, tracks and clip packages into the embedded
+# SQLite catalog and ./dashloop-data/packages), then on real street footage
+# from Debian's opencv-doc (pedestrians, tracked by the default HOG detector;
+# DivX, so no clips: the cutter never re-encodes). Ends with the review queue.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -20,3 +21,8 @@ build/dashloop --data-dir "$data" keyframes "$sample_id"
 echo
 echo "People tracked in drive $street_id ($(basename "$street")):"
 build/dashloop --data-dir "$data" tracks "$street_id"
+echo
+echo "Clips waiting for review (packages under $data/packages/):"
+build/dashloop --data-dir "$data" clips list --state review
+echo
+build/dashloop --data-dir "$data" status

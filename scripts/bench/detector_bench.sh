@@ -26,6 +26,7 @@ config() {  # kind -> a config file
             "$PWD/$work/onnx/yolo_sized.onnx" "$PWD/$work/onnx/labels80.txt" ;;
     *) printf '[detector]\nkind = "%s"\nevery = 5\n' "$1" ;;
   esac >"$f"
+  printf '[clips]\nenabled = false\n' >>"$f"  # the detectors alone; cut_bench.sh measures clips
   echo "$f"
 }
 

@@ -5,7 +5,7 @@
 #   scripts/bench/ingest_bench.sh [BUILD_DIR] [SECONDS] [ROUNDS]
 # Runs the four commands in turn, ROUNDS times (default 3), and reports the
 # median of each (the two cores' other load moves single runs by +-4 %).
-# Measures the keyframe path only: detection is turned off here (it is on
+# Measures the keyframe path only: detection and clips are turned off here (on
 # by default); scripts/bench/detector_bench.sh measures each detector.
 # Prints a Markdown table for docs/BENCHMARKS.md. Needs a built tree.
 set -euo pipefail
@@ -16,7 +16,7 @@ rounds=${3:-3}
 work=$build/bench
 mkdir -p "$work"
 drive=$(scripts/bench/bench_drive.sh "$build" "$seconds")
-printf '[detector]\nkind = "none"\n' >"$work/keyframes_only.toml"
+printf '[detector]\nkind = "none"\n[clips]\nenabled = false\n' >"$work/keyframes_only.toml"
 
 measure() {  # label, command...: prints "label seconds peak_rss_kb"
   local label=$1
