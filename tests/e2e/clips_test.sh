@@ -31,6 +31,14 @@ all_ok() {
   return $ok
 }
 check "every package: checksums, formats, frames match their source frames and the catalog" all_ok
+# B-frames (decode order differs from display order), a clip mid-drive.
+printf '[detector]\nkind = "motion"\n[clips]\ntrack_min_s = 1000.0\nscene_cuts = false\nsample_every_s = 0.0\n' \
+  >"$work/trigger_only.toml"
+run -c "$work/trigger_only.toml" -d "$work/bframes" ingest -q "$data/drive_stamped_bframes.mp4" --trigger 14
+check "a B-frame drive with only a trigger: one clip, mid-drive, frames and labels exact" bash -c "
+  [ \"\$(cat $work/rc)\" = 0 ] && [ \$(ls -d $work/bframes/packages/*/ | wc -l) = 1 ] &&
+  /usr/bin/python3 $checker $work/bframes/packages/*/ $work/bframes/catalog.sqlite --stamped &&
+  python3 -c \"import json,glob; m=json.load(open(glob.glob('$work/bframes/packages/*/manifest.json')[0])); assert m['source_frames']['first'] > 0\""
 check "no partial package left" bash -c "! ls -d $d/packages/.partial-* 2>/dev/null"
 run -d "$d" clips list --json
 check "the trigger's clip exists" json_ok "any(r['rule'] == 'trigger' for c in d for r in c['reasons'])"

@@ -57,7 +57,7 @@ class CutterTest : public ::testing::Test {
 };
 
 TEST_F(CutterTest, EveryFrameOfAStampedClipIsTheSourceFrameItClaims) {
-  for (const char* name : {"drive_stamped.mp4", "drive_stamped_h265.mkv"}) {
+  for (const char* name : {"drive_stamped.mp4", "drive_stamped_bframes.mp4", "drive_stamped_h265.mkv"}) {
     SCOPED_TRACE(name);
     auto index = index_stream(testdata(name));
     ASSERT_TRUE(index.ok()) << index.status().message();

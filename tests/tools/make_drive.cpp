@@ -39,6 +39,7 @@ struct Options {
   int bitrate_kbps = 0;  // 0: about 10 Mbit/s at 1080p, scaled by pixels
   std::string preset = "veryfast";
   bool stamp = false;
+  int bframes = 0;  // H.264 only; dashcams mostly use none
   int threads = 1;  // 1: the same bytes every run (x264 and x265 with threads are not repeatable)
 };
 
@@ -133,7 +134,8 @@ std::string pipeline_text(const Options& o) {
     enc = "jpegenc quality=85";
   else
     enc = "x264enc speed-preset=" + o.preset + " bitrate=" + std::to_string(kbps) + " key-int-max=" + gop +
-          " bframes=0 b-adapt=false threads=" + std::to_string(o.threads) + " ! video/x-h264,profile=main ! h264parse";
+          " bframes=" + std::to_string(o.bframes) + " b-adapt=false threads=" + std::to_string(o.threads) +
+          " ! video/x-h264,profile=main ! h264parse";
   return "appsrc name=src format=time ! videoconvert ! video/x-raw,format=I420 ! " + enc + " ! " + mux +
          " ! filesink name=sink";
 }
@@ -154,6 +156,7 @@ int main(int argc, char** argv) {
   app.add_option("--codec", o.codec)->check(CLI::IsMember({"h264", "h265", "mjpeg"}));
   app.add_option("--bitrate", o.bitrate_kbps, "kbit/s");
   app.add_option("--preset", o.preset, "x264 speed preset");
+  app.add_option("--bframes", o.bframes, "H.264 B-frames between references")->check(CLI::Range(0, 4));
   app.add_flag("--stamp", o.stamp, "frame number as 16 black/white 16x16 blocks along the top edge (bit 0 left)");
   app.add_option("--threads", o.threads, "encoder threads (0: all cores, not repeatable)")->check(CLI::Range(0, 64));
   CLI11_PARSE(app, argc, argv);

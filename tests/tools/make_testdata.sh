@@ -24,6 +24,7 @@ gen drive_s3h265.mkv --seed 3 --seconds 20 --container mkv --codec h265 --preset
 gen drive_s3mjpeg.avi --seed 3 --seconds 20 --container avi --codec mjpeg
 gen drive_short.mp4 --seed 4 --seconds 10
 gen drive_stamped.mp4 --seed 5 --seconds 45 --stamp
+gen drive_stamped_bframes.mp4 --seed 5 --seconds 20 --stamp --bframes 2
 gen drive_stamped_h265.mkv --seed 5 --seconds 20 --stamp --container mkv --codec h265 --preset ultrafast
 
 # A copy cut off at 60 % (a dump that did not finish) and random bytes.
