@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -31,6 +33,24 @@ std::string safe_name(const std::string& s) {
   std::string out;
   for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '-';
   return out.empty() ? "vehicle" : out;
+}
+
+// "2026-11-22T10:00:00.000Z" plus some seconds, in the same form; "" stays "".
+std::string utc_plus(const std::string& utc, double seconds) {
+  std::tm tm{};
+  int ms = 0;
+  if (utc.empty() || std::sscanf(utc.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                                 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    return "";
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const auto total_ms = int64_t(timegm(&tm)) * 1000 + ms + std::llround(seconds * 1000);
+  const std::time_t t = std::time_t(total_ms / 1000);
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, int(total_ms % 1000));
+  return buf;
 }
 
 struct Recording {
@@ -120,7 +140,9 @@ Result<cat::PackageFacts> build(Context& ctx, const cat::DriveRecord& drive, con
   in.vehicle = drive.vehicle;
   in.camera = drive.camera;
   in.source = drive.source;
-  in.utc_start = used.front()->start_utc;
+  // a segment's UTC start is when it opened: the clip starts that far into it
+  in.utc_start = utc_plus(used.front()->start_utc,
+                          double(clip.start_frame - used.front()->first_frame) / (used.front()->fps > 0 ? used.front()->fps : drive.fps));
   in.fps = cut_result->fps > 0 ? cut_result->fps : drive.fps;
   in.width = cut_result->width > 0 ? cut_result->width : drive.width;
   in.height = cut_result->height > 0 ? cut_result->height : drive.height;
@@ -190,6 +212,21 @@ Status index_recording(Context& ctx, int64_t drive_id, const fs::path& file) {
   for (const auto& k : index->keyframes) keys.push_back({k.frame, k.pts});
   auto id = ctx.catalog->add_segment(s, keys);
   return id.ok() ? Status::Ok() : id.status();
+}
+
+Status attach_recording(Context& ctx, int64_t drive_id, const std::vector<cat::SegmentRecord>& segments,
+                        int64_t analysed_frames) {
+  std::vector<std::pair<int64_t, int64_t>> first_frames;
+  int64_t next = 0;
+  for (const auto& s : segments) {
+    first_frames.emplace_back(s.id, next);
+    next += s.frames;
+  }
+  // The segments stay free for a later ingest when the counts disagree.
+  if (next != analysed_frames)
+    return Status::Corruption("the recording's segments hold " + std::to_string(next) + " frames, its analysis saw " +
+                              std::to_string(analysed_frames));
+  return ctx.catalog->attach_segments(drive_id, first_frames);
 }
 
 Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& actor, const cat::TriggerRecord* mark) {

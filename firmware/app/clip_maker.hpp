@@ -18,6 +18,12 @@ namespace dashloop::app {
 // (retention never deletes a user's file), with the file's keyframes.
 Status index_recording(Context& ctx, int64_t drive_id, const std::filesystem::path& file);
 
+// Makes recorded segments (in order) the drive's recording, their frames
+// numbered on from one another. Refuses when the drive's analysed frames do
+// not add up to theirs: labels would land on the wrong frames.
+Status attach_recording(Context& ctx, int64_t drive_id, const std::vector<firmware::catalog::SegmentRecord>& segments,
+                        int64_t analysed_frames);
+
 struct ClipRun {
   std::vector<int64_t> ready;   // clips now in review
   std::vector<int64_t> failed;  // clips moved to failed (reason in the catalog)

@@ -162,6 +162,26 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
       exit_code = kExitInput;
       continue;
     }
+    // recording://CAMERA: the camera's recorded segments not yet part of a drive.
+    std::vector<firmware::catalog::SegmentRecord> recorded;
+    if (source->kind == pipeline::media::Source::Kind::kSegments) {
+      auto segments = ctx.catalog->segments(0, source->location);
+      if (!segments.ok()) {
+        spdlog::error("ingest: {}: catalog: {}", arg, segments.status().message());
+        return kExitStorage;
+      }
+      for (const auto& s : *segments)
+        if (s.owned && s.state == "closed" && s.drive_id == 0) {
+          recorded.push_back(s);
+          source->parts.push_back(s.path);
+        }
+      if (recorded.empty()) {
+        spdlog::error("ingest: {}: no recorded segments of camera '{}' waiting to be ingested", arg, source->location);
+        out["errors"].push_back({{"source", arg}, {"error", "no recorded segments"}});
+        exit_code = kExitInput;
+        continue;
+      }
+    }
     const fs::path staging = ctx.config.data_dir / "keyframes" /
                              (".staging-" + std::to_string(getpid()) + "-" + std::to_string(attempt));
     std::error_code ec;
@@ -215,8 +235,9 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
     }
     // The file is the recording: plan, cut and package its clips.
     ClipRun clips;
-    if (ctx.config.clips.enabled && source->kind == pipeline::media::Source::Kind::kFile) {
-      Status indexed = index_recording(ctx, *id, source->location);
+    if (ctx.config.clips.enabled && (source->kind == pipeline::media::Source::Kind::kFile || !recorded.empty())) {
+      Status indexed = recorded.empty() ? index_recording(ctx, *id, source->location)
+                                        : attach_recording(ctx, *id, recorded, r.frames);
       for (double t : options.triggers) {
         if (t < 0 || t > r.media_s) {
           spdlog::warn("ingest: {}: trigger at {:.2f} s lies outside the drive (0 to {:.2f} s); ignored", arg, t, r.media_s);

@@ -551,6 +551,21 @@ Status Catalog::mark_segment_deleted(int64_t segment_id) {
   return up.status();
 }
 
+Status Catalog::attach_segments(int64_t drive_id, const std::vector<std::pair<int64_t, int64_t>>& first_frames) {
+  sqlite3* db = impl_->db.get();
+  Transaction tx(db);
+  if (!tx.status().ok()) return tx.status();
+  Statement up(db, "UPDATE segments SET drive_id = ?2, first_frame = ?3 WHERE id = ?1 AND drive_id IS NULL");
+  for (const auto& [id, first] : first_frames) {
+    up.reset();
+    up.bind(1, id).bind(2, drive_id).bind(3, first).step();
+    if (!up.status().ok()) return up.status();
+    if (sqlite3_changes(db) != 1)
+      return Status::InvalidArgument("segment " + std::to_string(id) + " is missing or already part of a drive");
+  }
+  return tx.commit();
+}
+
 Result<std::vector<SegmentRecord>> Catalog::segments(int64_t drive_id, const std::string& camera) {
   std::string sql = std::string("SELECT ") + kSegmentColumns + " FROM segments";
   if (drive_id > 0) sql += " WHERE drive_id = ?1 ORDER BY first_frame, id";

@@ -201,6 +201,8 @@ class Catalog {
   // Closes an open segment: its end, counts and keyframes (replacing any).
   Status close_segment(const SegmentRecord& segment, const std::vector<SegmentKeyframe>& keyframes);
   Status mark_segment_deleted(int64_t segment_id);
+  // Makes recorded segments a drive's recording: (segment id, the drive's frame number of its first frame).
+  Status attach_segments(int64_t drive_id, const std::vector<std::pair<int64_t, int64_t>>& first_frames);
   // By drive (drive_id > 0) or camera (drive_id == 0, camera non-empty), in order; all when both are empty.
   Result<std::vector<SegmentRecord>> segments(int64_t drive_id, const std::string& camera = "");
   Result<std::vector<SegmentKeyframe>> segment_keyframes(int64_t segment_id);

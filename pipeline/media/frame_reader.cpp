@@ -62,6 +62,16 @@ Result<Description> describe(const Source& s, const ReaderOptions& o) {
         d.links = {{"dec", "entry"}};
       }
       return d;
+    case Source::Kind::kSegments:
+      // splitmuxsrc joins the segments into one stream with continuous timestamps.
+      if (o.keyframes_only) {
+        d.text = "splitmuxsrc name=src  identity name=gate drop-buffer-flags=delta-unit ! decodebin name=dec  " + tail;
+        d.links = {{"src", "gate"}, {"dec", "entry"}};
+      } else {
+        d.text = "splitmuxsrc name=src  decodebin name=dec  " + tail;
+        d.links = {{"src", "dec"}, {"dec", "entry"}};
+      }
+      return d;
     case Source::Kind::kRtsp:
       if (o.keyframes_only) return Status::InvalidArgument(s.original + ": triage mode needs a file source");
       // uridecodebin wraps rtspsrc, which tries UDP and falls back to TCP.
@@ -193,6 +203,14 @@ struct FrameReader::Impl {
     return std::optional<DecodedFrame>(std::move(out));
   }
 
+  // splitmuxsrc asks for its parts: a NULL-terminated array it frees.
+  static gchar** segment_list(GstElement* /*splitmuxsrc*/, gpointer parts) {
+    const auto& list = *static_cast<const std::vector<std::string>*>(parts);
+    gchar** out = g_new0(gchar*, list.size() + 1);
+    for (size_t i = 0; i < list.size(); ++i) out[i] = g_strdup(list[i].c_str());
+    return out;
+  }
+
   Status check_complete() const {
     // A file whose decode stops well short of the duration its container
     // declares was cut off (a dump interrupted, a copy that did not finish).
@@ -240,6 +258,11 @@ Result<std::unique_ptr<FrameReader>> FrameReader::open(const Source& source, con
   }
   if (source.kind == Source::Kind::kRtsp) {
     g_object_set(impl->pipeline.child("dec").get(), "uri", source.location.c_str(), nullptr);
+  }
+  if (source.kind == Source::Kind::kSegments) {
+    if (source.parts.empty()) return Status::NotFound(source.original + ": no recorded segments");
+    g_signal_connect(impl->pipeline.child("src").get(), "format-location", G_CALLBACK(Impl::segment_list),
+                     &impl->source.parts);
   }
   for (const auto& link : impl->description.links) {
     ElementPtr from = impl->pipeline.child(link.from.c_str());

@@ -12,8 +12,9 @@
 namespace dashloop::pipeline::media {
 namespace fs = std::filesystem;
 
-std::string utc_now() {
-  const auto now = std::chrono::system_clock::now();
+std::string utc_now() { return utc_at(std::chrono::system_clock::now()); }
+
+std::string utc_at(std::chrono::system_clock::time_point now) {
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
@@ -41,6 +42,7 @@ Result<std::string> recorder_description(const Source& s) {
     case Source::Kind::kV4l2:
       return "v4l2src name=src ! video/x-h264" + tail;
     case Source::Kind::kFile:
+    case Source::Kind::kSegments:
       break;
   }
   return Status::InvalidArgument(s.original + ": only a live source is recorded (a file already is a recording)");
@@ -80,11 +82,11 @@ struct Recorder::Impl {
         if (!location) break;
         if (gst_structure_has_name(s, "splitmuxsink-fragment-opened")) {
           open_segment = location;
-          if (callbacks.opened) callbacks.opened({location, utc_now()});
+          if (callbacks.opened) callbacks.opened({location, capture_utc(s)});
         } else if (gst_structure_has_name(s, "splitmuxsink-fragment-closed")) {
           sync_open_segment();
           if (open_segment == location) open_segment.clear();
-          if (callbacks.closed) callbacks.closed({location, utc_now()});
+          if (callbacks.closed) callbacks.closed({location, capture_utc(s)});
         }
         break;
       }
@@ -92,6 +94,19 @@ struct Recorder::Impl {
         break;
     }
     return false;
+  }
+
+  // When the message's running time was captured: a live source stamps
+  // buffers with the running time of capture, and the encoder and muxer
+  // deliver them later (x264 alone holds about a second at start).
+  std::string capture_utc(const GstStructure* s) {
+    GstClockTime running = GST_CLOCK_TIME_NONE;
+    ClockPtr clock(gst_element_get_clock(pipeline.get()));
+    if (!clock || !gst_structure_get_clock_time(s, "running-time", &running) || !GST_CLOCK_TIME_IS_VALID(running))
+      return utc_now();
+    const GstClockTime now = gst_clock_get_time(clock.get()) - gst_element_get_base_time(pipeline.get());
+    const auto ago = std::chrono::nanoseconds(now > running ? int64_t(now - running) : 0);
+    return utc_at(std::chrono::system_clock::now() - std::chrono::duration_cast<std::chrono::system_clock::duration>(ago));
   }
 
   static gchar* on_format_location(GstElement* /*mux*/, guint fragment_id, gpointer user_data) {

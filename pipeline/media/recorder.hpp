@@ -8,6 +8,7 @@
 // caller thread and reports segments opened and closed through callbacks.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -30,7 +31,7 @@ struct RecorderOptions {
 
 struct SegmentEvent {
   std::filesystem::path path;
-  std::string utc;  // when it opened or closed (wall clock, ISO 8601)
+  std::string utc;  // when its first (or after its last) frame was captured, ISO 8601
 };
 
 struct RecorderCallbacks {
@@ -61,7 +62,8 @@ class Recorder {
   std::unique_ptr<Impl> impl_;
 };
 
-// Now as ISO 8601 UTC with milliseconds.
+// Now (or a given time) as ISO 8601 UTC with milliseconds.
 std::string utc_now();
+std::string utc_at(std::chrono::system_clock::time_point t);
 
 }  // namespace dashloop::pipeline::media

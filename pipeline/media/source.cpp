@@ -48,6 +48,14 @@ Result<Source> parse_test(const std::string& arg) {
 Result<Source> parse_source(const std::string& arg) {
   if (arg.empty()) return Status::InvalidArgument("empty source");
   if (starts_with(arg, "test://")) return parse_test(arg);
+  if (starts_with(arg, "recording://")) {
+    Source s;
+    s.kind = Source::Kind::kSegments;
+    s.original = arg;
+    s.location = arg.substr(std::string("recording://").size());
+    if (s.location.empty()) return Status::InvalidArgument(arg + ": name the camera (recording://front)");
+    return s;
+  }
   if (starts_with(arg, "rtsp://") || starts_with(arg, "rtsps://")) {
     Source s;
     s.kind = Source::Kind::kRtsp;
@@ -66,7 +74,7 @@ Result<Source> parse_source(const std::string& arg) {
   std::string path = arg;
   if (starts_with(arg, "file://")) path = arg.substr(std::string("file://").size());
   else if (arg.find("://") != std::string::npos)
-    return Status::InvalidArgument(arg + ": unsupported scheme (use a path, file://, rtsp://, v4l2:// or test://)");
+    return Status::InvalidArgument(arg + ": unsupported scheme (use a path, file://, rtsp://, v4l2://, test:// or recording://)");
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return Status::NotFound(arg + ": no such file");
   if (!std::ifstream(path, std::ios::binary).good()) return Status::IOError(arg + ": cannot be read");

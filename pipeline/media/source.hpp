@@ -3,16 +3,19 @@
 //   rtsp://host:port/path                an IP camera (rtspsrc, UDP with TCP fallback)
 //   v4l2:///dev/videoN                   a local camera
 //   test://PATTERN?frames=N&width=W&height=H&fps=F   videotestsrc, for demos
+//   recording://CAMERA                   segments `dashloop record` wrote, played as one
+//                                        stream (the caller fills `parts` from the catalog)
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "status.hpp"
 
 namespace dashloop::pipeline::media {
 
 struct Source {
-  enum class Kind { kFile, kRtsp, kV4l2, kTest };
+  enum class Kind { kFile, kRtsp, kV4l2, kTest, kSegments };
   Kind kind = Kind::kFile;
   std::string original;  // as the user wrote it, for messages
   std::string location;  // file path, rtsp URI or device path
@@ -22,6 +25,8 @@ struct Source {
   int width = 1280;
   int height = 720;
   int fps = 30;
+  // recording:// only: the segment files, in recording order
+  std::vector<std::string> parts;
 
   bool is_live() const { return kind == Kind::kRtsp || kind == Kind::kV4l2; }
 };
