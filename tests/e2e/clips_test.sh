@@ -49,6 +49,26 @@ check "clips show: audit planned -> packaged -> review by ingest, manifest with 
 run -d "$d" clips show "$first"
 check "clips show as text names the effort" out_has "annotator minutes"
 
+# --- a recorded camera: segments -> drive -> a clip across segment boundaries -----
+run -d "$work/rec" record "test://ball?width=320&height=240&fps=30" --camera cam --segment-s 2 --seconds 7
+check "record 7 s of a test camera in 2 s segments: exit 0" rc_is 0
+run -c "$work/trigger_only.toml" -d "$work/rec" ingest -q recording://cam --trigger 3
+check "ingest recording://cam: exit 0, a clip ready" bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q 'ready for review' $work/out"
+check "...the clip crosses segment boundaries, passes every package check, and has its UTC start" bash -c "
+  /usr/bin/python3 $checker $work/rec/packages/*/ $work/rec/catalog.sqlite &&
+  python3 -c \"
+import glob, json, sqlite3
+m = json.load(open(glob.glob('$work/rec/packages/*/manifest.json')[0]))
+db = sqlite3.connect('$work/rec/catalog.sqlite')
+segs = [r for r in db.execute('SELECT first_frame, frames FROM segments WHERE drive_id = 1 ORDER BY first_frame')]
+first, last = m['source_frames']['first'], m['source_frames']['last']
+crossed = sum(1 for f, n in segs if first < f <= last)
+assert crossed >= 1, (first, last, segs)
+assert m['utc_start'] and m['utc_start'].endswith('Z')
+\""
+run -d "$work/rec" ingest -q recording://cam
+check "ingesting the same camera again: exit 3, nothing left to ingest" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -q 'no recorded segments' $work/err"
+
 # --- export -------------------------------------------------------------------
 for fmt in cvat mot coco labelstudio; do
   run -d "$d" clips export "$first" --format $fmt --out "$work/export-$fmt"
