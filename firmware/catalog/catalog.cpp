@@ -237,6 +237,15 @@ ClipRecord read_clip(const Statement& s) {
   return c;
 }
 
+// Every row a bound statement selects, each read by `read`.
+template <typename T, typename Read>
+Result<std::vector<T>> rows(Statement& s, Read read) {
+  std::vector<T> out;
+  while (s.step()) out.push_back(read(s));
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
 // The one clip a bound statement selects, if any.
 Result<std::optional<ClipRecord>> one_clip(Statement& s) {
   std::optional<ClipRecord> out;
@@ -483,23 +492,19 @@ Result<std::vector<TrackRecord>> Catalog::tracks(int64_t drive_id) {
 Result<std::vector<TrackBoxRecord>> Catalog::track_boxes(int64_t track_id) {
   Statement s(impl_->db.get(), kSelectBoxes);
   s.bind(1, track_id);
-  std::vector<TrackBoxRecord> out;
-  while (s.step())
-    out.push_back({s.column_int(0), s.column_double(1), s.column_double(2), s.column_double(3), s.column_double(4),
-                   s.column_double(5), s.column_int(6) != 0});
-  if (!s.status().ok()) return s.status();
-  return out;
+  return rows<TrackBoxRecord>(s, [](const Statement& s) {
+    return TrackBoxRecord{s.column_int(0), s.column_double(1), s.column_double(2), s.column_double(3),
+        s.column_double(4), s.column_double(5), s.column_int(6) != 0};
+  });
 }
 
 Result<std::vector<TrackEventRecord>> Catalog::track_events(int64_t drive_id) {
   Statement s(impl_->db.get(), kSelectEvents);
   s.bind(1, drive_id);
-  std::vector<TrackEventRecord> out;
-  while (s.step())
-    out.push_back({s.column_int(0), s.column_int(1), s.column_double(2), s.column_text(3), int(s.column_int(4)),
-                   s.column_text(5)});
-  if (!s.status().ok()) return s.status();
-  return out;
+  return rows<TrackEventRecord>(s, [](const Statement& s) {
+    return TrackEventRecord{s.column_int(0), s.column_int(1), s.column_double(2),
+        s.column_text(3), int(s.column_int(4)), s.column_text(5)};
+  });
 }
 
 Status Catalog::integrity_check() {
@@ -574,19 +579,15 @@ Result<std::vector<SegmentRecord>> Catalog::segments(int64_t drive_id, const std
   Statement s(impl_->db.get(), sql.c_str());
   if (drive_id > 0) s.bind(1, drive_id);
   else if (!camera.empty()) s.bind(2, camera);
-  std::vector<SegmentRecord> out;
-  while (s.step()) out.push_back(read_segment(s));
-  if (!s.status().ok()) return s.status();
-  return out;
+  return rows<SegmentRecord>(s, [](const Statement& s) { return read_segment(s); });
 }
 
 Result<std::vector<SegmentKeyframe>> Catalog::segment_keyframes(int64_t segment_id) {
   Statement s(impl_->db.get(), "SELECT frame, pts FROM segment_keyframes WHERE segment_id = ?1 ORDER BY frame");
   s.bind(1, segment_id);
-  std::vector<SegmentKeyframe> out;
-  while (s.step()) out.push_back({s.column_int(0), s.column_int(1)});
-  if (!s.status().ok()) return s.status();
-  return out;
+  return rows<SegmentKeyframe>(s, [](const Statement& s) {
+    return SegmentKeyframe{s.column_int(0), s.column_int(1)};
+  });
 }
 
 Result<int64_t> Catalog::add_trigger(const TriggerRecord& t) {
@@ -600,12 +601,10 @@ Result<std::vector<TriggerRecord>> Catalog::triggers(int64_t drive_id) {
   Statement s(impl_->db.get(),
               "SELECT id, drive_id, frame, t_s, kind, note, created_utc FROM triggers WHERE drive_id = ?1 ORDER BY frame");
   s.bind(1, drive_id);
-  std::vector<TriggerRecord> out;
-  while (s.step())
-    out.push_back({s.column_int(0), s.column_int(1), s.column_int(2), s.column_double(3), s.column_text(4),
-                   s.column_text(5), s.column_text(6)});
-  if (!s.status().ok()) return s.status();
-  return out;
+  return rows<TriggerRecord>(s, [](const Statement& s) {
+    return TriggerRecord{s.column_int(0), s.column_int(1), s.column_int(2), s.column_double(3), s.column_text(4),
+        s.column_text(5), s.column_text(6)};
+  });
 }
 
 Result<std::vector<std::pair<std::string, int64_t>>> Catalog::class_counts() {
@@ -653,10 +652,7 @@ Result<std::vector<ClipRecord>> Catalog::clips(const std::string& state, int64_t
                     "ORDER BY priority DESC, id";
   Statement s(impl_->db.get(), sql.c_str());
   s.bind(1, state).bind(2, drive_id);
-  std::vector<ClipRecord> out;
-  while (s.step()) out.push_back(read_clip(s));
-  if (!s.status().ok()) return s.status();
-  return out;
+  return rows<ClipRecord>(s, [](const Statement& s) { return read_clip(s); });
 }
 
 Status Catalog::move_clip(int64_t clip_id, const std::string& to, const std::string& actor, const std::string& reason,
@@ -710,12 +706,10 @@ Result<std::vector<ClipAuditRecord>> Catalog::clip_audit(int64_t clip_id) {
   Statement s(impl_->db.get(),
               "SELECT clip_id, at_utc, from_state, to_state, actor, reason FROM clip_audit WHERE clip_id = ?1 ORDER BY id");
   s.bind(1, clip_id);
-  std::vector<ClipAuditRecord> out;
-  while (s.step())
-    out.push_back({s.column_int(0), s.column_text(1), s.column_text(2), s.column_text(3), s.column_text(4),
-                   s.column_text(5)});
-  if (!s.status().ok()) return s.status();
-  return out;
+  return rows<ClipAuditRecord>(s, [](const Statement& s) {
+    return ClipAuditRecord{s.column_int(0), s.column_text(1), s.column_text(2), s.column_text(3), s.column_text(4),
+        s.column_text(5)};
+  });
 }
 
 Result<int64_t> Catalog::drive_count() { return pragma_int(impl_->db.get(), "SELECT count(*) FROM drives"); }
