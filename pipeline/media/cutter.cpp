@@ -78,23 +78,6 @@ class Mp4Writer {
   CapsPtr caps_;
 };
 
-}  // namespace
-
-namespace {
-Result<CutResult> cut(const CutRequest& request, const std::filesystem::path& out_mp4);
-}  // namespace
-
-Result<CutResult> cut_clip(const CutRequest& request, const std::filesystem::path& out_mp4) {
-  auto result = cut(request, out_mp4);
-  if (!result.ok()) {
-    std::error_code ec;
-    std::filesystem::remove(out_mp4, ec);  // never a partial clip
-  }
-  return result;
-}
-
-namespace {
-
 Result<CutResult> cut(const CutRequest& request, const std::filesystem::path& out_mp4) {
   if (request.segments.empty()) return Status::InvalidArgument(out_mp4.string() + ": a cut needs segments");
   auto writer = Mp4Writer::open(out_mp4);
@@ -129,15 +112,12 @@ Result<CutResult> cut(const CutRequest& request, const std::filesystem::path& ou
       if (!*packet) break;
       const Packet& p = **packet;
       if (result.codec.empty()) {
-        const GstStructure* s = gst_caps_get_structure(gst_sample_get_caps(p.sample.get()), 0);
-        result.codec = gst_structure_get_name(s);
-        gst_structure_get_int(s, "width", &result.width);
-        gst_structure_get_int(s, "height", &result.height);
-        int num = 0, den = 0;
-        if (gst_structure_get_fraction(s, "framerate", &num, &den) && num > 0 && den > 0) {
-          result.fps = double(num) / den;
-          frame_ns = int64_t(std::llround(1e9 * den / num));
-        }
+        const VideoFormat f = video_format(p);
+        result.codec = f.codec;
+        result.width = f.width;
+        result.height = f.height;
+        result.fps = f.fps;
+        frame_ns = f.frame_ns;
       }
       if (!started) {
         if (!(p.keyframe && std::llabs(p.pts - request.start_pts) <= kTolerance)) continue;
@@ -168,5 +148,14 @@ Result<CutResult> cut(const CutRequest& request, const std::filesystem::path& ou
 }
 
 }  // namespace
+
+Result<CutResult> cut_clip(const CutRequest& request, const std::filesystem::path& out_mp4) {
+  auto result = cut(request, out_mp4);
+  if (!result.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(out_mp4, ec);  // never a partial clip
+  }
+  return result;
+}
 
 }  // namespace dashloop::pipeline::media

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 
 namespace dashloop::pipeline::media {
 namespace {
@@ -23,28 +22,33 @@ constexpr const char* kSinkCaps =
 
 struct PacketReader::Impl {
   std::filesystem::path file;
-  std::mutex mutex;
-  std::string video_caps;  // the first video stream's caps, set on a streaming thread
   Pipeline pipeline;
+  ElementPtr parse;
   ElementPtr sink;
   BusPtr bus;
   bool ended = false;
 
   std::string where() const { return file.string(); }
 
-  // The stream is one we cannot remux (known as soon as parsebin exposes it).
-  Status unsupported_codec() {
-    std::string caps;
-    {
-      std::lock_guard lock(mutex);
-      caps = video_caps;
-    }
+  // The stream is one we cannot remux: parsebin exposed a video pad whose
+  // caps the sink refuses (known as soon as the pad exists, linked or not).
+  Status unsupported_codec() const {
     CapsPtr accepted(gst_caps_from_string(kSinkCaps));
-    CapsPtr found(caps.empty() ? nullptr : gst_caps_from_string(caps.c_str()));
-    if (found && !gst_caps_can_intersect(found.get(), accepted.get()))
-      return Status::Unsupported(where() + ": the video is " + caps.substr(0, caps.find(',')) +
-                                 "; clips are cut without re-encoding, which needs H.264 or H.265");
-    return Status::Ok();
+    IteratorPtr pads(gst_element_iterate_src_pads(parse.get()));
+    GValue item = G_VALUE_INIT;
+    std::string refused;
+    while (refused.empty() && gst_iterator_next(pads.get(), &item) == GST_ITERATOR_OK) {
+      CapsPtr caps(gst_pad_query_caps(GST_PAD(g_value_get_object(&item)), nullptr));
+      g_value_reset(&item);
+      if (!caps || gst_caps_is_empty(caps.get())) continue;
+      const std::string name = gst_structure_get_name(gst_caps_get_structure(caps.get(), 0));
+      if (name.rfind("video/", 0) != 0 && name.rfind("image/", 0) != 0) continue;
+      if (!gst_caps_can_intersect(caps.get(), accepted.get())) refused = name;
+    }
+    g_value_unset(&item);
+    if (refused.empty()) return Status::Ok();
+    return Status::Unsupported(where() + ": the video is " + refused +
+                               "; clips are cut without re-encoding, which needs H.264 or H.265");
   }
 
   Status drain_bus() {
@@ -52,22 +56,6 @@ struct PacketReader::Impl {
     if (!msg) return Status::Ok();
     if (Status st = unsupported_codec(); !st.ok()) return st;
     return Status::Corruption(where() + ": " + message_text(msg.get()));
-  }
-
-  static void on_pad_added(GstElement* /*parsebin*/, GstPad* pad, gpointer user_data) {
-    auto* self = static_cast<Impl*>(user_data);
-    CapsPtr caps(gst_pad_query_caps(pad, nullptr));
-    if (!caps || gst_caps_is_empty(caps.get())) return;
-    const gchar* name = gst_structure_get_name(gst_caps_get_structure(caps.get(), 0));
-    if (!g_str_has_prefix(name, "video/") && !g_str_has_prefix(name, "image/")) return;
-    PadPtr sink(gst_element_get_static_pad(self->sink.get(), "sink"));
-    if (gst_pad_is_linked(sink.get())) return;  // the first video stream
-    {
-      std::lock_guard lock(self->mutex);
-      GCharPtr text(gst_caps_to_string(caps.get()));
-      self->video_caps = text.get();
-    }
-    gst_pad_link(pad, sink.get());
   }
 };
 
@@ -87,10 +75,11 @@ Result<std::unique_ptr<PacketReader>> PacketReader::open(const std::filesystem::
   gst_object_ref_sink(element.get());
   impl->pipeline = Pipeline(std::move(element));
   g_object_set(impl->pipeline.child("src").get(), "location", file.c_str(), nullptr);
+  impl->parse = impl->pipeline.child("parse");
   impl->sink = impl->pipeline.child("sink");
   CapsPtr caps(gst_caps_from_string(kSinkCaps));
   g_object_set(impl->sink.get(), "caps", caps.get(), "max-buffers", guint(64), nullptr);
-  g_signal_connect(impl->pipeline.child("parse").get(), "pad-added", G_CALLBACK(Impl::on_pad_added), impl.get());
+  link_video_pad_when_added(impl->parse.get(), impl->sink.get());
   impl->bus = impl->pipeline.bus();
   if (gst_element_set_state(impl->pipeline.get(), GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
     Status st = impl->drain_bus();
@@ -146,6 +135,20 @@ Result<std::optional<Packet>> PacketReader::next() {
   }
 }
 
+VideoFormat video_format(const Packet& packet) {
+  VideoFormat f;
+  const GstStructure* s = gst_caps_get_structure(gst_sample_get_caps(packet.sample.get()), 0);
+  f.codec = gst_structure_get_name(s);
+  gst_structure_get_int(s, "width", &f.width);
+  gst_structure_get_int(s, "height", &f.height);
+  int num = 0, den = 0;
+  if (gst_structure_get_fraction(s, "framerate", &num, &den) && num > 0 && den > 0) {
+    f.fps = double(num) / den;
+    f.frame_ns = int64_t(std::llround(1e9 * den / num));
+  }
+  return f;
+}
+
 int64_t frame_at(int64_t pts, const StreamIndex& index) {
   return index.fps > 0 ? std::llround(double(pts - index.first_pts) * index.fps / 1e9) : 0;
 }
@@ -162,10 +165,9 @@ Result<StreamIndex> index_stream(const std::filesystem::path& file) {
     if (!*packet) break;
     const Packet& p = **packet;
     if (index.codec.empty()) {
-      const GstStructure* s = gst_caps_get_structure(gst_sample_get_caps(p.sample.get()), 0);
-      index.codec = gst_structure_get_name(s);
-      int num = 0, den = 0;
-      if (gst_structure_get_fraction(s, "framerate", &num, &den) && num > 0 && den > 0) index.fps = double(num) / den;
+      const VideoFormat f = video_format(p);
+      index.codec = f.codec;
+      index.fps = f.fps;
     }
     if (p.pts < 0) return Status::Unsupported(file.string() + ": packets without timestamps; cannot index");
     pts.push_back(p.pts);
@@ -175,7 +177,6 @@ Result<StreamIndex> index_stream(const std::filesystem::path& file) {
   std::sort(pts.begin(), pts.end());
   index.frames = int64_t(pts.size());
   index.first_pts = pts.front();
-  index.last_pts = pts.back();
   const int64_t frame_ns = index.fps > 0 ? int64_t(std::llround(1e9 / index.fps))
                            : pts.size() > 1 ? (pts.back() - pts.front()) / int64_t(pts.size() - 1)
                                             : 0;

@@ -22,6 +22,16 @@ struct Packet {
   bool keyframe = false;
 };
 
+// What a packet's caps say of its stream.
+struct VideoFormat {
+  std::string codec;  // caps name: video/x-h264, video/x-h265, ...
+  int width = 0;
+  int height = 0;
+  double fps = 0;          // 0 when the container does not say
+  int64_t frame_ns = 0;    // one frame's duration, when fps is known
+};
+VideoFormat video_format(const Packet& packet);
+
 class PacketReader {
  public:
   // H.264 and H.265 come out length-prefixed with codec_data (what MP4 takes).
@@ -48,11 +58,10 @@ struct KeyframePos {
 };
 
 struct StreamIndex {
-  std::string codec;  // caps name: video/x-h264, video/x-h265, image/jpeg, ...
+  std::string codec;  // caps name: video/x-h264, video/x-h265, ...
   double fps = 0;     // from caps; 0 when the container does not say
   int64_t frames = 0;
   int64_t first_pts = 0;  // ns, the first frame in presentation order
-  int64_t last_pts = 0;
   int64_t duration_ns = 0;  // last - first + one frame
   std::vector<KeyframePos> keyframes;
 };
