@@ -58,23 +58,47 @@ struct Recording {
   std::vector<std::vector<cat::SegmentKeyframe>> keyframes;  // per segment
 };
 
-Result<Recording> load_recording(cat::Catalog& catalog, int64_t drive_id) {
-  Recording r;
+// What a drive's clips are made from, read from the catalog once per run.
+struct DriveData {
+  cat::DriveRecord drive;
+  Recording rec;
+  std::vector<cat::TrackRecord> tracks;  // with their boxes
+  std::vector<cat::KeyframeRecord> keyframes;
+};
+
+Result<DriveData> load_drive(cat::Catalog& catalog, int64_t drive_id) {
+  DriveData d;
+  auto drive = catalog.drive(drive_id);
+  if (!drive.ok()) return drive.status();
+  if (!*drive) return Status::NotFound("drive " + std::to_string(drive_id) + " is not in the catalog");
+  d.drive = std::move(**drive);
   auto segments = catalog.segments(drive_id);
   if (!segments.ok()) return segments.status();
   for (auto& s : *segments) {
     if (s.state == "deleted") continue;
     auto k = catalog.segment_keyframes(s.id);
     if (!k.ok()) return k.status();
-    r.segments.push_back(std::move(s));
-    r.keyframes.push_back(std::move(k.value()));
+    d.rec.segments.push_back(std::move(s));
+    d.rec.keyframes.push_back(std::move(k.value()));
   }
-  return r;
+  auto tracks = catalog.tracks(drive_id);
+  if (!tracks.ok()) return tracks.status();
+  d.tracks = std::move(tracks.value());
+  for (auto& t : d.tracks) {
+    auto boxes = catalog.track_boxes(t.id);
+    if (!boxes.ok()) return boxes.status();
+    t.boxes = std::move(boxes.value());
+  }
+  auto keyframes = catalog.keyframes(drive_id);
+  if (!keyframes.ok()) return keyframes.status();
+  d.keyframes = std::move(keyframes.value());
+  return d;
 }
 
 // Cuts and packages one planned clip; returns the package's facts.
-Result<cat::PackageFacts> build(Context& ctx, const cat::DriveRecord& drive, const cat::ClipRecord& clip,
-                                const Recording& rec) {
+Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::ClipRecord& clip) {
+  const cat::DriveRecord& drive = data.drive;
+  const Recording& rec = data.rec;
   // The segments the span lies in, and the keyframes it starts and ends at.
   media::CutRequest cut;
   std::vector<const cat::SegmentRecord*> used;
@@ -155,22 +179,16 @@ Result<cat::PackageFacts> build(Context& ctx, const cat::DriveRecord& drive, con
              {"priority_parts", json::parse(clip.priority_parts)},
              {"planned_frames", {clip.planned_start, clip.planned_end}},
              {"cut_frames", {clip.start_frame, clip.end_frame}}};
-  auto tracks = ctx.catalog->tracks(drive.id);
-  if (!tracks.ok()) return fail(tracks.status());
   std::set<std::string> labels;
-  for (const auto& t : *tracks) {
+  for (const auto& t : data.tracks) {
     labels.insert(t.label);
     if (t.last_frame < clip.start_frame || t.first_frame >= clip.end_frame) continue;
-    auto boxes = ctx.catalog->track_boxes(t.id);
-    if (!boxes.ok()) return fail(boxes.status());
     clips::LabelTrack lt{t.track_no, t.label, {}};
-    for (const auto& b : *boxes) lt.boxes.push_back({b.frame, b.x, b.y, b.w, b.h, b.score, b.predicted});
+    for (const auto& b : t.boxes) lt.boxes.push_back({b.frame, b.x, b.y, b.w, b.h, b.score, b.predicted});
     in.tracks.push_back(std::move(lt));
   }
   in.labels.assign(labels.begin(), labels.end());
-  auto keyframes = ctx.catalog->keyframes(drive.id);
-  if (!keyframes.ok()) return fail(keyframes.status());
-  for (const auto& k : *keyframes)
+  for (const auto& k : data.keyframes)
     if (k.frame_index >= clip.start_frame && k.frame_index < clip.end_frame)
       in.keyframes.push_back({k.frame_index, k.image_path});
 
@@ -231,41 +249,32 @@ Status attach_recording(Context& ctx, int64_t drive_id, const std::vector<cat::S
 
 Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& actor, const cat::TriggerRecord* mark) {
   ClipRun run;
-  auto drives = ctx.catalog->drives();
-  if (!drives.ok()) return drives.status();
-  auto drive_it = std::find_if(drives->begin(), drives->end(), [&](const auto& d) { return d.id == drive_id; });
-  if (drive_it == drives->end()) return Status::NotFound("drive " + std::to_string(drive_id) + " is not in the catalog");
-  const cat::DriveRecord& drive = *drive_it;
-  auto rec = load_recording(*ctx.catalog, drive_id);
-  if (!rec.ok()) return rec.status();
-  if (rec->segments.empty()) {
+  auto data = load_drive(*ctx.catalog, drive_id);
+  if (!data.ok()) return data.status();
+  const cat::DriveRecord& drive = data->drive;
+  const Recording& rec = data->rec;
+  if (rec.segments.empty()) {
     run.skipped = "no recording to cut clips from (a live source is recorded with `dashloop record`)";
     return run;
   }
 
   clips::DriveFacts facts;
-  facts.fps = drive.fps > 0 ? drive.fps : rec->segments.front().fps;
+  facts.fps = drive.fps > 0 ? drive.fps : rec.segments.front().fps;
   facts.frames = drive.frames;
   facts.seed = uint64_t(drive_id);
-  for (size_t i = 0; i < rec->segments.size(); ++i)
-    for (const auto& k : rec->keyframes[i]) facts.keyframes.push_back(rec->segments[i].first_frame + k.frame);
+  for (size_t i = 0; i < rec.segments.size(); ++i)
+    for (const auto& k : rec.keyframes[i]) facts.keyframes.push_back(rec.segments[i].first_frame + k.frame);
   std::sort(facts.keyframes.begin(), facts.keyframes.end());
-  auto tracks = ctx.catalog->tracks(drive_id);
-  if (!tracks.ok()) return tracks.status();
-  for (const auto& t : *tracks) {
+  for (const auto& t : data->tracks) {
     clips::TrackFacts f{t.track_no, t.label, t.first_frame, t.last_frame, 0, t.first_frame};
-    auto boxes = ctx.catalog->track_boxes(t.id);
-    if (!boxes.ok()) return boxes.status();
-    for (const auto& b : *boxes)
+    for (const auto& b : t.boxes)
       if (!b.predicted && drive.height > 0 && b.h / drive.height > f.max_height) {
         f.max_height = b.h / drive.height;
         f.tallest_frame = b.frame;
       }
     facts.tracks.push_back(std::move(f));
   }
-  auto keyframes = ctx.catalog->keyframes(drive_id);
-  if (!keyframes.ok()) return keyframes.status();
-  for (const auto& k : *keyframes)
+  for (const auto& k : data->keyframes)
     if (k.reason == "cut") facts.scene_cuts.push_back(k.frame_index);
   auto triggers = ctx.catalog->triggers(drive_id);
   if (!triggers.ok()) return triggers.status();
@@ -316,7 +325,7 @@ Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& ac
     if (!id.ok()) return id.status();
     auto stored = ctx.catalog->clip(*id);
     if (!stored.ok()) return stored.status();
-    auto facts_or = build(ctx, drive, **stored, *rec);
+    auto facts_or = build(ctx, *data, **stored);
     if (!facts_or.ok()) {
       spdlog::error("clip {}: {}", (*stored)->uid, facts_or.status().message());
       if (Status st = ctx.catalog->move_clip(*id, "failed", actor, facts_or.status().message()); !st.ok()) return st;

@@ -225,21 +225,21 @@ int run_mark(const GlobalOptions& global, int64_t drive_id, double at_s, const s
   auto prepared = prepare(global);
   if (auto* code = std::get_if<int>(&prepared)) return *code;
   Context& ctx = std::get<Context>(prepared);
-  auto drives = ctx.catalog->drives();
-  if (!drives.ok()) {
-    spdlog::error("catalog: {}", drives.status().message());
+  auto d = ctx.catalog->drive(drive_id);
+  if (!d.ok()) {
+    spdlog::error("catalog: {}", d.status().message());
     return kExitStorage;
   }
-  auto d = std::find_if(drives->begin(), drives->end(), [&](const auto& x) { return x.id == drive_id; });
-  if (d == drives->end()) {
+  if (!*d) {
     spdlog::error("drive {} is not in the catalog (see `dashloop drives`)", drive_id);
     return kExitInput;
   }
-  if (at_s < 0 || at_s > d->duration_s) {
-    spdlog::error("mark: {:.2f} s is outside drive {} (0 to {:.2f} s)", at_s, drive_id, d->duration_s);
+  const cat::DriveRecord& drive = **d;
+  if (at_s < 0 || at_s > drive.duration_s) {
+    spdlog::error("mark: {:.2f} s is outside drive {} (0 to {:.2f} s)", at_s, drive_id, drive.duration_s);
     return kExitInput;
   }
-  cat::TriggerRecord mark{0, drive_id, int64_t(at_s * d->fps), at_s, "mark", note, ""};
+  cat::TriggerRecord mark{0, drive_id, int64_t(at_s * drive.fps), at_s, "mark", note, ""};
   auto mark_id = ctx.catalog->add_trigger(mark);
   if (!mark_id.ok()) {
     spdlog::error("catalog: {}", mark_id.status().message());

@@ -314,12 +314,12 @@ int run_tracks(const GlobalOptions& global, int64_t drive_id, bool as_json, bool
   auto prepared = prepare(global);
   if (auto* code = std::get_if<int>(&prepared)) return *code;
   auto& catalog = *std::get<Context>(prepared).catalog;
-  auto drives = catalog.drives();
-  if (!drives.ok()) {
-    spdlog::error("catalog: {}", drives.status().message());
+  auto drive = catalog.drive(drive_id);
+  if (!drive.ok()) {
+    spdlog::error("catalog: {}", drive.status().message());
     return kExitStorage;
   }
-  if (std::none_of(drives->begin(), drives->end(), [&](const auto& d) { return d.id == drive_id; })) {
+  if (!*drive) {
     spdlog::error("tracks: no drive {} in the catalog", drive_id);
     return kExitInput;
   }

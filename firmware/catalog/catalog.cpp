@@ -197,9 +197,9 @@ constexpr const char* kSetKeyframeDir = "UPDATE drives SET keyframe_dir = ?2 WHE
 constexpr const char* kInsertKeyframe =
     "INSERT INTO keyframes (drive_id, frame_index, t_s, reason, trigger_index, change, content, sharpness, "
     "brightness, quality, dhash, image_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
-constexpr const char* kSelectDrives =
-    "SELECT id, source, vehicle, camera, mode, ingested_utc, width, height, fps, frames, duration_s, elapsed_s, "
-    "keyframe_dir, detector, detected_frames, detection_skipped FROM drives ORDER BY id";
+constexpr const char* kDriveColumns =
+    "id, source, vehicle, camera, mode, ingested_utc, width, height, fps, frames, duration_s, elapsed_s, "
+    "keyframe_dir, detector, detected_frames, detection_skipped";
 constexpr const char* kSelectKeyframes =
     "SELECT id, drive_id, frame_index, t_s, reason, trigger_index, change, content, sharpness, brightness, quality, "
     "dhash, image_path FROM keyframes WHERE drive_id = ?1 ORDER BY frame_index";
@@ -209,6 +209,27 @@ Result<int64_t> pragma_int(sqlite3* db, const char* pragma) {
   const bool row = s.step();
   if (!s.status().ok()) return s.status();
   return row ? s.column_int(0) : int64_t{0};
+}
+
+DriveRecord read_drive(const Statement& s) {
+  DriveRecord d;
+  d.id = s.column_int(0);
+  d.source = s.column_text(1);
+  d.vehicle = s.column_text(2);
+  d.camera = s.column_text(3);
+  d.mode = s.column_text(4);
+  d.ingested_utc = s.column_text(5);
+  d.width = int(s.column_int(6));
+  d.height = int(s.column_int(7));
+  d.fps = s.column_double(8);
+  d.frames = s.column_int(9);
+  d.duration_s = s.column_double(10);
+  d.elapsed_s = s.column_double(11);
+  d.keyframe_dir = s.column_text(12);
+  d.detector = s.column_text(13);
+  d.detected_frames = s.column_int(14);
+  d.detection_skipped = s.column_int(15);
+  return d;
 }
 
 ClipRecord read_clip(const Statement& s) {
@@ -415,28 +436,15 @@ Result<int64_t> Catalog::add_drive(DriveRecord d, std::vector<KeyframeRecord> ke
 }
 
 Result<std::vector<DriveRecord>> Catalog::drives() {
-  Statement s(impl_->db.get(), kSelectDrives);
-  std::vector<DriveRecord> out;
-  while (s.step()) {
-    DriveRecord d;
-    d.id = s.column_int(0);
-    d.source = s.column_text(1);
-    d.vehicle = s.column_text(2);
-    d.camera = s.column_text(3);
-    d.mode = s.column_text(4);
-    d.ingested_utc = s.column_text(5);
-    d.width = int(s.column_int(6));
-    d.height = int(s.column_int(7));
-    d.fps = s.column_double(8);
-    d.frames = s.column_int(9);
-    d.duration_s = s.column_double(10);
-    d.elapsed_s = s.column_double(11);
-    d.keyframe_dir = s.column_text(12);
-    d.detector = s.column_text(13);
-    d.detected_frames = s.column_int(14);
-    d.detection_skipped = s.column_int(15);
-    out.push_back(std::move(d));
-  }
+  Statement s(impl_->db.get(), (std::string("SELECT ") + kDriveColumns + " FROM drives ORDER BY id").c_str());
+  return rows<DriveRecord>(s, read_drive);
+}
+
+Result<std::optional<DriveRecord>> Catalog::drive(int64_t id) {
+  Statement s(impl_->db.get(), (std::string("SELECT ") + kDriveColumns + " FROM drives WHERE id = ?1").c_str());
+  s.bind(1, id);
+  std::optional<DriveRecord> out;
+  if (s.step()) out = read_drive(s);
   if (!s.status().ok()) return s.status();
   return out;
 }

@@ -189,6 +189,7 @@ class Catalog {
                             const BeforeCommit& before_commit = {});
 
   Result<std::vector<DriveRecord>> drives();
+  Result<std::optional<DriveRecord>> drive(int64_t id);
   Result<std::vector<KeyframeRecord>> keyframes(int64_t drive_id);
   // A drive's tracks without their boxes, by track_no.
   Result<std::vector<TrackRecord>> tracks(int64_t drive_id);

@@ -82,6 +82,13 @@ TEST_F(CatalogTest, DrivesAndKeyframesSurviveReopening) {
   EXPECT_EQ((*drives)[0].id, id);
   EXPECT_EQ((*drives)[0].source, "a.mp4");
   EXPECT_FALSE((*drives)[0].ingested_utc.empty());
+  auto one = (*c)->drive(id);
+  ASSERT_TRUE(one.ok() && *one);
+  EXPECT_EQ((*one)->source, "a.mp4");
+  EXPECT_EQ((*one)->fps, 30);
+  auto none = (*c)->drive(id + 1);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(*none);
   auto kfs = (*c)->keyframes(id);
   ASSERT_TRUE(kfs.ok());
   ASSERT_EQ(kfs->size(), 2u);
