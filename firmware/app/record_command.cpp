@@ -21,15 +21,17 @@ namespace {
 namespace cat = firmware::catalog;
 namespace media = pipeline::media;
 
-// Fills in what the file holds: frames, keyframes, size. A segment with no
-// decodable frame (cut off before its first keyframe) is deleted.
-Status close_from_file(cat::Catalog& catalog, cat::SegmentRecord s, const std::string& end_utc) {
+// Fills in what the file holds: frames, keyframes, size; returns its frame
+// count. A segment with no decodable frame (cut off before its first
+// keyframe) is deleted and counts none.
+Result<int64_t> close_from_file(cat::Catalog& catalog, cat::SegmentRecord s, const std::string& end_utc) {
   auto index = media::index_stream(s.path);
   std::error_code ec;
   if (!index.ok()) {
     spdlog::warn("record: {}: {}; nothing in it to keep", s.path, index.status().message());
     fs::remove(s.path, ec);
-    return catalog.mark_segment_deleted(s.id);
+    if (Status st = catalog.mark_segment_deleted(s.id); !st.ok()) return st;
+    return int64_t{0};
   }
   s.end_utc = end_utc;
   s.frames = index->frames;
@@ -40,7 +42,8 @@ Status close_from_file(cat::Catalog& catalog, cat::SegmentRecord s, const std::s
   s.bytes = int64_t(fs::file_size(s.path, ec));
   std::vector<cat::SegmentKeyframe> keys;
   for (const auto& k : index->keyframes) keys.push_back({k.frame, k.pts});
-  return catalog.close_segment(s, keys);
+  if (Status st = catalog.close_segment(s, keys); !st.ok()) return st;
+  return s.frames;
 }
 
 // Segments left open by a crash or power cut: index what they hold.
@@ -50,7 +53,7 @@ Status recover(cat::Catalog& catalog, const std::string& camera) {
   for (const auto& s : *segments) {
     if (s.state != "open") continue;
     spdlog::warn("record: {} was left open (crash or power cut); indexing what it holds", s.path);
-    if (Status st = close_from_file(catalog, s, media::utc_now()); !st.ok()) return st;
+    if (auto closed = close_from_file(catalog, s, media::utc_now()); !closed.ok()) return closed.status();
   }
   return Status::Ok();
 }
@@ -117,10 +120,9 @@ int run_record(const GlobalOptions& global, const RecordOptions& o) {
     auto it = open.find(e.path.string());
     if (it == open.end()) return;
     it->second.first_frame = next_frame;
-    if (Status st = close_from_file(*ctx.catalog, it->second, e.utc); !st.ok()) failure = st;
-    if (auto segs = ctx.catalog->segments(0, camera); segs.ok())
-      for (const auto& s : *segs)
-        if (s.id == it->second.id) next_frame = s.first_frame + s.frames;
+    auto frames = close_from_file(*ctx.catalog, it->second, e.utc);
+    if (frames.ok()) next_frame += *frames;
+    else failure = frames.status();
     open.erase(it);
   };
   media::RecorderOptions options;

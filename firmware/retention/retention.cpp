@@ -11,14 +11,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int64_t tree_bytes(const fs::path& dir) {
-  int64_t sum = 0;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    if (it->is_regular_file(ec)) sum += int64_t(it->file_size(ec));
-  return sum;
-}
-
 // Where the quota stands: the bytes over the soft (or hard) limit, if any.
 struct Budget {
   const Policy& policy;
@@ -46,10 +38,18 @@ struct Budget {
 
 DiskUse measure(const fs::path& data_dir) {
   DiskUse u;
-  u.recordings = tree_bytes(data_dir / "recordings");
-  u.packages = tree_bytes(data_dir / "packages");
-  u.keyframes = tree_bytes(data_dir / "keyframes");
-  u.total = tree_bytes(data_dir);
+  // One walk; each file counts toward the total and its top-level folder.
+  std::error_code ec;
+  std::string top;  // the top-level entry being walked (visited before its contents)
+  for (fs::recursive_directory_iterator it(data_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it.depth() == 0) top = it->path().filename().string();
+    if (!it->is_regular_file(ec)) continue;
+    const auto bytes = int64_t(it->file_size(ec));
+    u.total += bytes;
+    if (top == "recordings") u.recordings += bytes;
+    else if (top == "packages") u.packages += bytes;
+    else if (top == "keyframes") u.keyframes += bytes;
+  }
   struct statvfs st {};
   if (statvfs(data_dir.c_str(), &st) == 0 && st.f_blocks > 0) {
     const double block = double(st.f_frsize);
