@@ -5,8 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstdio>
-#include <ctime>
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -15,6 +14,7 @@
 #include "clips/planner.hpp"
 #include "media/cutter.hpp"
 #include "media/packets.hpp"
+#include "media/recorder.hpp"
 #include "retention/retention.hpp"
 
 namespace fs = std::filesystem;
@@ -33,24 +33,6 @@ std::string safe_name(const std::string& s) {
   std::string out;
   for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '-';
   return out.empty() ? "vehicle" : out;
-}
-
-// "2026-11-22T10:00:00.000Z" plus some seconds, in the same form; "" stays "".
-std::string utc_plus(const std::string& utc, double seconds) {
-  std::tm tm{};
-  int ms = 0;
-  if (utc.empty() || std::sscanf(utc.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                                 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
-    return "";
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  const auto total_ms = int64_t(timegm(&tm)) * 1000 + ms + std::llround(seconds * 1000);
-  const std::time_t t = std::time_t(total_ms / 1000);
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, int(total_ms % 1000));
-  return buf;
 }
 
 struct Recording {
@@ -164,9 +146,13 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
   in.vehicle = drive.vehicle;
   in.camera = drive.camera;
   in.source = drive.source;
-  // a segment's UTC start is when it opened: the clip starts that far into it
-  in.utc_start = utc_plus(used.front()->start_utc,
-                          double(clip.start_frame - used.front()->first_frame) / (used.front()->fps > 0 ? used.front()->fps : drive.fps));
+  // a segment's UTC start is its first frame's: the clip starts that far into it
+  if (auto start = media::parse_utc(used.front()->start_utc)) {
+    const double into = double(clip.start_frame - used.front()->first_frame) /
+                        (used.front()->fps > 0 ? used.front()->fps : drive.fps);
+    in.utc_start = media::utc_at(*start + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                              std::chrono::duration<double>(into)));
+  }
   in.fps = cut_result->fps > 0 ? cut_result->fps : drive.fps;
   in.width = cut_result->width > 0 ? cut_result->width : drive.width;
   in.height = cut_result->height > 0 ? cut_result->height : drive.height;

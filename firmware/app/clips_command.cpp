@@ -48,9 +48,8 @@ json clip_json(const cat::ClipRecord& c) {
 
 // A clip by its id or uid, or an exit code (3: no such clip).
 std::variant<cat::ClipRecord, int> find_clip(cat::Catalog& catalog, const std::string& ref) {
-  Result<std::optional<cat::ClipRecord>> found = std::optional<cat::ClipRecord>();
   const bool numeric = !ref.empty() && ref.find_first_not_of("0123456789") == std::string::npos;
-  found = numeric ? catalog.clip(std::stoll(ref)) : catalog.clip_by_uid(ref);
+  auto found = numeric ? catalog.clip(std::stoll(ref)) : catalog.clip_by_uid(ref);
   if (!found.ok()) {
     spdlog::error("catalog: {}", found.status().message());
     return int(kExitStorage);

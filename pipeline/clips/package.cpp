@@ -42,7 +42,6 @@ std::vector<FrameBox> place(const LabelTrack& t, const std::vector<int64_t>& cli
     const int64_t f = clip_frames[j];
     auto it = std::lower_bound(b.begin(), b.end(), f, [](const LabelBox& box, int64_t v) { return box.frame < v; });
     FrameBox fb;
-    fb.frame = int64_t(j);
     if (it != b.end() && it->frame == f) {
       fb = {int64_t(j), it->x, it->y, it->w, it->h, it->score, true, it->predicted};
     } else if (it != b.end() && it != b.begin()) {

@@ -25,6 +25,17 @@ std::string utc_at(std::chrono::system_clock::time_point now) {
   return buf;
 }
 
+std::optional<std::chrono::system_clock::time_point> parse_utc(const std::string& utc) {
+  std::tm tm{};
+  int ms = 0;
+  if (std::sscanf(utc.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec, &ms) != 7)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return std::chrono::system_clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(ms);
+}
+
 Result<std::string> recorder_description(const Source& s) {
   // The parser repeats SPS/PPS before every keyframe (config-interval=-1).
   // splitmuxsink is added by Recorder::start: its muxer must be set before it is linked.

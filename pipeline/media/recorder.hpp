@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "media/source.hpp"
@@ -65,5 +66,7 @@ class Recorder {
 // Now (or a given time) as ISO 8601 UTC with milliseconds.
 std::string utc_now();
 std::string utc_at(std::chrono::system_clock::time_point t);
+// The time such a string names; nullopt for anything else (an empty string).
+std::optional<std::chrono::system_clock::time_point> parse_utc(const std::string& utc);
 
 }  // namespace dashloop::pipeline::media
