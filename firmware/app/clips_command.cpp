@@ -48,7 +48,8 @@ json clip_json(const cat::ClipRecord& c) {
 
 // A clip by its id or uid, or an exit code (3: no such clip).
 std::variant<cat::ClipRecord, int> find_clip(cat::Catalog& catalog, const std::string& ref) {
-  const bool numeric = !ref.empty() && ref.find_first_not_of("0123456789") == std::string::npos;
+  // an id fits int64 (18 digits always do); anything longer can only be a uid
+  const bool numeric = !ref.empty() && ref.size() <= 18 && ref.find_first_not_of("0123456789") == std::string::npos;
   auto found = numeric ? catalog.clip(std::stoll(ref)) : catalog.clip_by_uid(ref);
   if (!found.ok()) {
     spdlog::error("catalog: {}", found.status().message());

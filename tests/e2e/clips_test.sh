@@ -80,6 +80,8 @@ check "coco export: instances json + images" bash -c "python3 -c \"import json; 
 check "labelstudio export: tasks.json + clip.mp4" test -s "$work/export-labelstudio/tasks.json" -a -s "$work/export-labelstudio/clip.mp4"
 run -d "$d" clips export nosuch_clip --format cvat --out "$work/x"
 check "export of an unknown clip: exit 3, names it, writes nothing" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -q nosuch_clip $work/err && [ ! -e $work/x ]"
+run -d "$d" clips show 99999999999999999999999
+check "a clip id too large for any id: exit 3, not a crash" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -q 'is not in the catalog' $work/err"
 echo keep >"$work/export-cvat/mine.txt"
 run -d "$d" clips export "$first" --format cvat --out "$work/export-cvat"
 check "export into a non-empty directory: exit 3, nothing overwritten" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && [ \"\$(cat $work/export-cvat/mine.txt)\" = keep ]"
