@@ -185,11 +185,12 @@ int run_clips_export(const GlobalOptions& global, const ClipsOptions& o) {
       return kExitStorage;
     }
     // What each tool imports: the label file(s) with the video or the images.
+    // CVAT's "CVAT 1.1" import takes annotations.xml as it is (or zipped).
     const std::map<std::string, std::vector<std::pair<std::string, std::string>>> kFiles = {
         {"cvat", {{"labels/cvat-video.xml", "annotations.xml"}, {"clip.mp4", "clip.mp4"}}},
         {"mot", {{"labels/mot/gt", "gt"}, {"clip.mp4", "clip.mp4"}}},
         {"coco", {{"labels/coco.json", "annotations/instances_default.json"}, {"keyframes", "images"}}},
-        {"labelstudio", {{"labels/labelstudio.json", "tasks.json"}, {"clip.mp4", "clip.mp4"}}},
+        {"labelstudio", {{"labels/labelstudio-config.xml", "labeling-config.xml"}, {"clip.mp4", "clip.mp4"}}},
     };
     const fs::path out = o.out.empty() ? fs::path(c.uid + "-" + o.format) : fs::path(o.out);
     std::error_code ec;
@@ -202,6 +203,24 @@ int run_clips_export(const GlobalOptions& global, const ClipsOptions& o) {
       fs::copy(pkg / from, out / to, fs::copy_options::recursive, ec);
       if (ec) {
         spdlog::error("export: {}: {}", (out / to).string(), ec.message());
+        return kExitStorage;
+      }
+    }
+    if (o.format == "labelstudio") {
+      // Label Studio loads data.video as a URL: the prefix given, or its own
+      // local-files URL for the export directory under its document root.
+      std::ifstream in(pkg / "labels/labelstudio.json");
+      json tasks = json::parse(in, nullptr, false);  // verified above
+      fs::path dir = fs::absolute(out).lexically_normal();
+      if (dir.filename().empty()) dir = dir.parent_path();
+      const std::string prefix =
+          o.video_url_prefix.empty() ? "/data/local-files/?d=" + dir.filename().string() : o.video_url_prefix;
+      tasks[0]["data"]["video"] = prefix + (prefix.ends_with('/') ? "" : "/") + "clip.mp4";
+      std::ofstream file(out / "tasks.json");
+      file << tasks.dump(1) << "\n";
+      file.close();
+      if (!file) {
+        spdlog::error("export: {}: cannot write", (out / "tasks.json").string());
         return kExitStorage;
       }
     }

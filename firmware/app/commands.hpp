@@ -33,6 +33,7 @@ struct ClipsOptions {
   std::string clip;   // show, export, move: id or uid
   std::string format;  // export: cvat | mot | coco | labelstudio
   std::string out;     // export: directory
+  std::string video_url_prefix;  // export labelstudio: where clip.mp4 will be served
   std::string to;      // move: the new state
   std::string by;      // move: the operator
   std::string reason;  // move: why

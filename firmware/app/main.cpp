@@ -83,6 +83,9 @@ int main(int argc, char** argv) {
   clips_export->add_option("--format", clips.format, "cvat | mot | coco | labelstudio")
       ->required()->check(CLI::IsMember({"cvat", "mot", "coco", "labelstudio"}));
   clips_export->add_option("--out", clips.out, "directory to write (new or empty; default UID-FORMAT)");
+  clips_export->add_option("--video-url-prefix", clips.video_url_prefix,
+                           "labelstudio: URL of the directory that will serve this export's clip.mp4 (default: "
+                           "Label Studio's local files, the export directory under its document root)");
   auto* clips_move = clips_cmd->add_subcommand("move", "an operator moves a clip (approve, reject, back to review)");
   clips_move->add_option("clip", clips.clip, "clip id or uid")->required();
   clips_move->add_option("state", clips.to, "the new state")->required();

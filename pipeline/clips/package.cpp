@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -23,8 +24,9 @@ struct FrameBox {
   int64_t frame = 0;  // clip frame
   double x = 0, y = 0, w = 0, h = 0;
   double score = 0;
-  bool keyframe = false;  // a detector frame; false: interpolated between two
+  bool detected = false;  // a detector frame; false: interpolated between two
   bool occluded = false;
+  bool keyframe = false;  // given to interpolating tools (mark_keyframes)
 };
 
 struct ClipTrack {
@@ -43,14 +45,14 @@ std::vector<FrameBox> place(const LabelTrack& t, const std::vector<int64_t>& cli
     auto it = std::lower_bound(b.begin(), b.end(), f, [](const LabelBox& box, int64_t v) { return box.frame < v; });
     FrameBox fb;
     if (it != b.end() && it->frame == f) {
-      fb = {int64_t(j), it->x, it->y, it->w, it->h, it->score, true, it->predicted};
+      fb = {int64_t(j), it->x, it->y, it->w, it->h, it->score, true, it->predicted, false};
     } else if (it != b.end() && it != b.begin()) {
       const LabelBox& p = *std::prev(it);
       const LabelBox& n = *it;
       const double a = double(f - p.frame) / double(n.frame - p.frame);
       auto mix = [a](double u, double v) { return u + (v - u) * a; };
       fb = {int64_t(j), mix(p.x, n.x), mix(p.y, n.y), mix(p.w, n.w), mix(p.h, n.h), mix(p.score, n.score), false,
-            p.predicted || n.predicted};
+            p.predicted || n.predicted, false};
     } else {
       continue;  // before the track's first box or after its last
     }
@@ -61,6 +63,55 @@ std::vector<FrameBox> place(const LabelTrack& t, const std::vector<int64_t>& cli
     out.push_back(fb);
   }
   return out;
+}
+
+// Label files carry coordinates to 1/100 px.
+double written(double v) { return std::round(v * 100.0) / 100.0; }
+
+// What linear interpolation between keyframes a and b gives at frame k,
+// against the box meant there, in px (the largest corner difference).
+double interpolation_error(const FrameBox& a, const FrameBox& b, const FrameBox& k) {
+  const double t = double(k.frame - a.frame) / double(b.frame - a.frame);
+  auto at = [t](double u, double v) { return u + (v - u) * t; };
+  const double ax1 = written(a.x + a.w), ay1 = written(a.y + a.h), bx1 = written(b.x + b.w), by1 = written(b.y + b.h);
+  return std::max({std::abs(at(written(a.x), written(b.x)) - written(k.x)),
+                   std::abs(at(written(a.y), written(b.y)) - written(k.y)),
+                   std::abs(at(ax1, bx1) - written(k.x + k.w)), std::abs(at(ay1, by1) - written(k.y + k.h))});
+}
+
+// Interpolating tools (CVAT's TrackManager, Label Studio's editor) read only a
+// track's keyframes: boxes between two are linear in between, a flag such as
+// occlusion is the previous keyframe's, and a run of frames must start and end
+// on one. Marks every box such a reader needs so that it reproduces each box
+// within kKeyframeTolerance: the first and last of every run of consecutive
+// frames, every detector frame, every occlusion change, and then, where the
+// picture clamps a box (so interpolation is no longer linear), the frame that
+// interpolation misses most, until none misses.
+constexpr double kKeyframeTolerance = 0.05;  // px; the tests allow 0.5
+void mark_keyframes(std::vector<FrameBox>& boxes) {
+  size_t run = 0;
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    FrameBox& b = boxes[i];
+    const bool starts = i == run;
+    b.keyframe = starts || b.detected || (!starts && b.occluded != boxes[i - 1].occluded);
+    const bool ends = i + 1 == boxes.size() || boxes[i + 1].frame != b.frame + 1;
+    if (!ends) continue;
+    b.keyframe = true;
+    for (bool added = true; added;) {
+      added = false;
+      for (size_t a = run; a < i;) {
+        size_t z = a + 1;
+        while (!boxes[z].keyframe) ++z;
+        size_t worst = 0;
+        double worst_error = kKeyframeTolerance;
+        for (size_t k = a + 1; k < z; ++k)
+          if (double e = interpolation_error(boxes[a], boxes[z], boxes[k]); e > worst_error) worst = k, worst_error = e;
+        if (worst) boxes[worst].keyframe = added = true;
+        a = z;
+      }
+    }
+    run = i + 1;
+  }
 }
 
 std::string fixed(double v, int digits = 2) {
@@ -95,7 +146,9 @@ Status write_text(const fs::path& file, const std::string& text) {
 }
 
 // CVAT for video 1.1: one <track> per object, a box on every frame it is
-// visible (keyframe="1" where the detector ran), outside="1" after its end.
+// visible (keyframe="1" on the boxes mark_keyframes chose: CVAT's import keeps
+// those and interpolates the rest), and an outside keyframe on the frame after
+// each run of frames that ends before the clip does.
 std::string cvat_xml(const PackageInput& in, const std::vector<ClipTrack>& tracks, const std::vector<std::string>& labels) {
   const int64_t n = int64_t(in.clip_frames.size());
   std::ostringstream x;
@@ -123,7 +176,7 @@ std::string cvat_xml(const PackageInput& in, const std::vector<ClipTrack>& track
         gap.frame += 1;
         box(gap, true, true);
       }
-      box(b, false, b.keyframe || i == 0);
+      box(b, false, b.keyframe);
     }
     if (t.boxes.back().frame + 1 < n) {
       FrameBox end = t.boxes.back();
@@ -137,6 +190,17 @@ std::string cvat_xml(const PackageInput& in, const std::vector<ClipTrack>& track
 }
 
 }  // namespace
+
+std::string labelstudio_config(double fps, const std::vector<std::string>& labels) {
+  // The project's <Video framerate> must be the clip's, or the editor puts
+  // every keyframe on another frame than the one written.
+  std::ostringstream x;
+  x << "<View>\n  <Video name=\"video\" value=\"$video\" framerate=\"" << fixed(fps, 6) << "\"/>\n"
+    << "  <VideoRectangle name=\"box\" toName=\"video\"/>\n  <Labels name=\"label\" toName=\"video\">\n";
+  for (const auto& l : labels) x << "    <Label value=\"" << xml_escape(l) << "\"/>\n";
+  x << "  </Labels>\n</View>\n";
+  return x.str();
+}
 
 Effort estimate_effort(int64_t boxes_to_check, int64_t tracks, int64_t keyframes, double video_s,
                        const EffortConfig& c) {
@@ -171,6 +235,7 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
   for (const auto& t : in.tracks) {
     auto boxes = place(t, in.clip_frames, in.width, in.height);
     if (boxes.empty()) continue;
+    mark_keyframes(boxes);
     tracks.push_back({int(tracks.size()), &t, std::move(boxes)});
     label_set.insert(t.label);
   }
@@ -213,7 +278,8 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
           annotations.push_back({{"id", annotations.size() + 1}, {"image_id", image_id},
                                  {"category_id", class_id(t.track->label)}, {"bbox", {b.x, b.y, b.w, b.h}},
                                  {"area", b.w * b.h}, {"iscrowd", 0}, {"segmentation", json::array()},
-                                 {"attributes", {{"track_id", t.id}, {"occluded", b.occluded}, {"keyframe", b.keyframe}}}});
+                                 {"attributes", {{"track_id", t.id}, {"occluded", b.occluded}, {"keyframe", b.keyframe},
+                                                  {"detected", b.detected}}}});
   }
   json coco = {{"info", {{"description", in.id}, {"version", "1.0"}}},
                {"licenses", json::array()},
@@ -222,8 +288,12 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
                {"categories", categories}};
   if (Status st = write_text(label_dir / "coco.json", coco.dump(1) + "\n"); !st.ok()) return st;
 
-  // Label Studio video (VideoRectangle) as predictions: the detector frames
-  // as keyframes, in percent, 1-based; the last one disabled ends the track.
+  // Label Studio video (VideoRectangle) as predictions, in percent, 1-based
+  // frames, time = frame / fps as its editor writes it. The same keyframes as
+  // CVAT's: the editor (VideoRegion.isInLifespan) draws a box from an enabled
+  // keyframe on, interpolated towards the next, and a disabled keyframe on
+  // its own frame only; so the last frame of a run that ends before the clip
+  // does is a disabled keyframe, every other keyframe is enabled.
   const double duration = double(n) / in.fps;
   json results = json::array();
   int64_t boxes_to_check = 0;
@@ -231,14 +301,13 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
     json seq = json::array();
     for (size_t i = 0; i < t.boxes.size(); ++i) {
       const FrameBox& b = t.boxes[i];
+      if (b.detected) ++boxes_to_check;
       if (!b.keyframe) continue;
-      ++boxes_to_check;
-      seq.push_back({{"frame", b.frame + 1}, {"enabled", true}, {"rotation", 0}, {"x", 100.0 * b.x / in.width},
-                     {"y", 100.0 * b.y / in.height}, {"width", 100.0 * b.w / in.width},
-                     {"height", 100.0 * b.h / in.height}, {"time", double(b.frame) / in.fps}});
+      const bool run_ends = i + 1 == t.boxes.size() || t.boxes[i + 1].frame != b.frame + 1;
+      seq.push_back({{"frame", b.frame + 1}, {"enabled", !(run_ends && b.frame + 1 < n)}, {"rotation", 0},
+                     {"x", 100.0 * b.x / in.width}, {"y", 100.0 * b.y / in.height}, {"width", 100.0 * b.w / in.width},
+                     {"height", 100.0 * b.h / in.height}, {"time", double(b.frame + 1) / in.fps}});
     }
-    if (seq.empty()) continue;
-    seq.back()["enabled"] = false;
     results.push_back({{"id", "track" + std::to_string(t.id)}, {"type", "videorectangle"}, {"from_name", "box"},
                        {"to_name", "video"}, {"origin", "prediction"},
                        {"value", {{"framesCount", n}, {"duration", duration}, {"sequence", seq},
@@ -247,6 +316,8 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
   json ls = json::array({{{"data", {{"video", "clip.mp4"}, {"clip_id", in.id}}},
                           {"predictions", {{{"model_version", in.detector + " + " + in.tracker}, {"result", results}}}}}});
   if (Status st = write_text(label_dir / "labelstudio.json", ls.dump(1) + "\n"); !st.ok()) return st;
+  if (Status st = write_text(label_dir / "labelstudio-config.xml", labelstudio_config(in.fps, labels)); !st.ok())
+    return st;
 
   PackageResult result;
   result.effort = estimate_effort(boxes_to_check, int64_t(tracks.size()), keyframes, duration, in.effort);

@@ -94,6 +94,10 @@ Effort estimate_effort(int64_t boxes_to_check, int64_t tracks, int64_t keyframes
 // `dir` holds clip.mp4; writes keyframes/, labels/ and manifest.json.
 Result<PackageResult> write_package(const PackageInput& input, const std::filesystem::path& dir);
 
+// The Label Studio labeling config that imports labelstudio.json as written:
+// <Video framerate> = the clip's fps, <VideoRectangle name="box">, the labels.
+std::string labelstudio_config(double fps, const std::vector<std::string>& labels);
+
 // sha256 of a file, lowercase hex.
 Result<std::string> sha256_file(const std::filesystem::path& file);
 

@@ -77,7 +77,15 @@ done
 check "cvat export: annotations.xml + clip.mp4" test -s "$work/export-cvat/annotations.xml" -a -s "$work/export-cvat/clip.mp4"
 check "mot export: gt/gt.txt + gt/labels.txt" test -s "$work/export-mot/gt/gt.txt" -a -s "$work/export-mot/gt/labels.txt"
 check "coco export: instances json + images" bash -c "python3 -c \"import json; d=json.load(open('$work/export-coco/annotations/instances_default.json')); assert len(d['images']) == len(__import__('os').listdir('$work/export-coco/images'))\""
-check "labelstudio export: tasks.json + clip.mp4" test -s "$work/export-labelstudio/tasks.json" -a -s "$work/export-labelstudio/clip.mp4"
+check "labelstudio export: tasks.json + labeling-config.xml + clip.mp4" test -s "$work/export-labelstudio/tasks.json" -a \
+  -s "$work/export-labelstudio/labeling-config.xml" -a -s "$work/export-labelstudio/clip.mp4"
+check "...its task's video is Label Studio's local-files URL of the export directory" bash -c "python3 -c \"
+import json; t = json.load(open('$work/export-labelstudio/tasks.json'))
+assert t[0]['data']['video'] == '/data/local-files/?d=export-labelstudio/clip.mp4', t[0]['data']\""
+run -d "$d" clips export "$first" --format labelstudio --out "$work/export-ls-url/" --video-url-prefix https://media.example/t/7
+check "export --video-url-prefix: data.video is the prefix + /clip.mp4" bash -c "[ \"\$(cat $work/rc)\" = 0 ] && python3 -c \"
+import json; t = json.load(open('$work/export-ls-url/tasks.json'))
+assert t[0]['data']['video'] == 'https://media.example/t/7/clip.mp4', t[0]['data']\""
 run -d "$d" clips export nosuch_clip --format cvat --out "$work/x"
 check "export of an unknown clip: exit 3, names it, writes nothing" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -q nosuch_clip $work/err && [ ! -e $work/x ]"
 run -d "$d" clips show 99999999999999999999999

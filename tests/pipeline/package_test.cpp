@@ -4,7 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
 #include <sstream>
+#include <tuple>
 
 #include "clips/package.hpp"
 
@@ -96,10 +99,10 @@ TEST_F(PackageTest, LabelsLandOnTheClipsOwnFrames) {
   ASSERT_EQ(coco["annotations"].size(), 1u);
   EXPECT_EQ(coco["annotations"][0]["bbox"][0], 110.0);
 
-  // Label Studio: detector frames only, 1-based, percent, last one disabled.
+  // Label Studio: CVAT's keyframes, 1-based, percent, the last one disabled.
   json ls = json::parse(read(dir_ / "labels/labelstudio.json"));
   const auto& seq = ls[0]["predictions"][0]["result"][0]["value"]["sequence"];
-  ASSERT_EQ(seq.size(), 9u);  // drive frames 100, 105, ..., 140
+  ASSERT_EQ(seq.size(), 10u);  // drive frames 100, 105, ..., 140 and the occlusion change at 116
   EXPECT_EQ(seq[0]["frame"], 1);
   EXPECT_DOUBLE_EQ(seq[0]["x"].get<double>(), 100.0 * 100 / 640);
   EXPECT_FALSE(seq.back()["enabled"].get<bool>());
@@ -119,7 +122,7 @@ TEST_F(PackageTest, ManifestChecksumsHoldAndCatchChanges) {
   EXPECT_EQ(m["version"], kPackageVersion);
   EXPECT_EQ(m["frame_count"], 60);
   EXPECT_EQ(m["source_frames"]["first"], 100);
-  EXPECT_EQ(m["files"].size(), 7u);  // clip, keyframe, CVAT, COCO, Label Studio, MOT gt and labels
+  EXPECT_EQ(m["files"].size(), 8u);  // clip, keyframe, CVAT, COCO, Label Studio and its config, MOT gt and labels
   EXPECT_TRUE(verify_package(dir_).ok());
   std::ofstream(dir_ / "labels/coco.json", std::ios::app) << " ";
   Status st = verify_package(dir_);
@@ -127,6 +130,153 @@ TEST_F(PackageTest, ManifestChecksumsHoldAndCatchChanges) {
   EXPECT_NE(st.message().find("coco.json"), std::string::npos) << st.message();
   fs::remove(dir_ / "manifest.json");
   EXPECT_EQ(verify_package(dir_).kind(), Status::Kind::kNotFound);
+}
+
+// A box as a tool shows it on a clip frame, by (track, frame).
+struct Shown {
+  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  bool occluded = false;
+};
+using Boxes = std::map<std::pair<int, int64_t>, Shown>;
+
+Shown lerp(const Shown& a, const Shown& b, double t) {
+  auto at = [t](double u, double v) { return u + (v - u) * t; };
+  return {at(a.x0, b.x0), at(a.y0, b.y0), at(a.x1, b.x1), at(a.y1, b.y1), a.occluded};
+}
+
+// What the package means: the MOT file, one row per box.
+Boxes read_mot_rows(const std::string& text) {
+  Boxes out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    int frame = 0, id = 0, not_ignored = 0, cls = 0;
+    double x = 0, y = 0, w = 0, h = 0, vis = 0;
+    if (std::sscanf(line.c_str(), "%d,%d,%lf,%lf,%lf,%lf,%d,%d,%lf", &frame, &id, &x, &y, &w, &h, &not_ignored, &cls,
+                    &vis) == 9)
+      out[{id - 1, frame - 1}] = {x, y, x + w, y + h, vis == 0.0};
+  }
+  return out;
+}
+
+// CVAT's import (TrackManager): keyframe="1" boxes only, linear between two,
+// flags from the earlier one, nothing after an outside one until the next,
+// the last visible one held to the end of the task.
+Boxes read_cvat_by_rule(const std::string& xml, int64_t n) {
+  Boxes out;
+  const std::regex track_re(R"re(<track id="(\d+)"[^>]*>([\s\S]*?)</track>)re");
+  const std::regex box_re(R"re(<box frame="(\d+)" keyframe="1" outside="(\d)" occluded="(\d)" xtl="([-\d.]+)" ytl="([-\d.]+)" xbr="([-\d.]+)" ybr="([-\d.]+)")re");
+  for (std::sregex_iterator t(xml.begin(), xml.end(), track_re), end; t != end; ++t) {
+    const int id = std::stoi((*t)[1]);
+    const std::string body = (*t)[2];
+    std::vector<std::tuple<int64_t, bool, Shown>> keys;
+    for (std::sregex_iterator b(body.begin(), body.end(), box_re); b != end; ++b)
+      keys.emplace_back(std::stoll((*b)[1]), (*b)[2] == "1",
+                        Shown{std::stod((*b)[4]), std::stod((*b)[5]), std::stod((*b)[6]), std::stod((*b)[7]), (*b)[3] == "1"});
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const auto& [f, outside, box] = keys[i];
+      if (outside) continue;
+      const int64_t stop = i + 1 < keys.size() ? std::get<0>(keys[i + 1]) : n;
+      for (int64_t g = f; g < stop; ++g)
+        out[{id, g}] = i + 1 < keys.size() ? lerp(box, std::get<2>(keys[i + 1]), double(g - f) / double(stop - f)) : box;
+    }
+  }
+  return out;
+}
+
+// Label Studio's editor (VideoRegion.isInLifespan, getShape): a box from an
+// enabled keyframe on, interpolated towards the next; a disabled keyframe on
+// its own frame only.
+Boxes read_labelstudio_by_rule(const json& task, int64_t n, int width, int height) {
+  Boxes out;
+  for (const auto& r : task["predictions"][0]["result"]) {
+    const int id = std::stoi(r["id"].get<std::string>().substr(5));
+    const auto& seq = r["value"]["sequence"];
+    auto shown = [&](const json& k) {
+      const double x = k["x"].get<double>() * width / 100, y = k["y"].get<double>() * height / 100;
+      return Shown{x, y, x + k["width"].get<double>() * width / 100, y + k["height"].get<double>() * height / 100, false};
+    };
+    for (int64_t f = 1; f <= n; ++f) {
+      const json* prev = nullptr;
+      const json* next = nullptr;
+      for (const auto& k : seq) {
+        if (k["frame"].get<int64_t>() <= f) prev = &k;
+        else if (!next) next = &k;
+      }
+      if (!prev || (!(*prev)["enabled"].get<bool>() && (*prev)["frame"].get<int64_t>() != f)) continue;
+      const int64_t pf = (*prev)["frame"].get<int64_t>();
+      out[{id, f - 1}] = next && pf != f ? lerp(shown(*prev), shown(*next), double(f - pf) / double((*next)["frame"].get<int64_t>() - pf))
+                                         : shown(*prev);
+    }
+  }
+  return out;
+}
+
+// The boxes read that differ from those meant by more than half a pixel (or in
+// occlusion, where the format has it), plus those meant and not read or read
+// and not meant.
+int differing(const Boxes& meant, const Boxes& read, bool with_occlusion) {
+  int bad = 0;
+  for (const auto& [key, m] : meant) {
+    auto it = read.find(key);
+    if (it == read.end()) {
+      ++bad;
+      continue;
+    }
+    const Shown& r = it->second;
+    if (std::max({std::abs(m.x0 - r.x0), std::abs(m.y0 - r.y0), std::abs(m.x1 - r.x1), std::abs(m.y1 - r.y1)}) > 0.5 ||
+        (with_occlusion && m.occluded != r.occluded))
+      ++bad;
+  }
+  for (const auto& [key, r] : read) bad += meant.count(key) ? 0 : 1;
+  return bad;
+}
+
+// Tracks that end inside the clip, run past its end, change occlusion between
+// detector frames, and slide out of the picture and back.
+PackageInput hard_tracks(PackageInput in) {
+  LabelTrack past_end{9, "car", {}};
+  for (int64_t f = 150; f <= 170; f += 5) past_end.boxes.push_back({f, 300.0 + 3 * double(f - 150), 200, 60, 40, 0.8, false});
+  in.tracks.push_back(past_end);
+  // Off the right edge by 103, back from 115; cut by the edge until 120, so
+  // its boxes there are not linear between detector frames.
+  LabelTrack out_and_back{10, "car", {}};
+  out_and_back.boxes = {{100, 610, 100, 40, 30, 0.7, false}, {108, 700, 100, 40, 30, 0.7, false},
+                        {116, 620, 100, 40, 30, 0.7, false}, {126, 560, 110, 40, 30, 0.7, true},
+                        {136, 520, 120, 60, 30, 0.7, false}};
+  in.tracks.push_back(out_and_back);
+  return in;
+}
+
+TEST_F(PackageTest, CvatReadByItsOwnRuleGivesEveryBoxMeant) {
+  const PackageInput in = hard_tracks(input());
+  ASSERT_TRUE(write_package(in, dir_).ok());
+  const Boxes meant = read_mot_rows(read(dir_ / "labels/mot/gt/gt.txt"));
+  ASSERT_EQ(meant.count({1, 59}), 1u) << "the track past the clip's end is on its last frame";
+  ASSERT_EQ(meant.count({2, 5}), 0u) << "the track off the picture has a gap";
+  EXPECT_EQ(differing(meant, read_cvat_by_rule(read(dir_ / "labels/cvat-video.xml"), 60), true), 0);
+}
+
+TEST_F(PackageTest, LabelStudioReadByItsEditorsRuleGivesEveryBoxMeant) {
+  const PackageInput in = hard_tracks(input());
+  ASSERT_TRUE(write_package(in, dir_).ok());
+  const Boxes meant = read_mot_rows(read(dir_ / "labels/mot/gt/gt.txt"));
+  const json ls = json::parse(read(dir_ / "labels/labelstudio.json"));
+  EXPECT_EQ(differing(meant, read_labelstudio_by_rule(ls[0], 60, 640, 360), false), 0);
+  const auto& past_end = ls[0]["predictions"][0]["result"][1]["value"]["sequence"];
+  EXPECT_EQ(past_end.back()["frame"], 60) << "a track visible to the end has its last frame as a keyframe";
+  EXPECT_TRUE(past_end.back()["enabled"].get<bool>());
+  EXPECT_DOUBLE_EQ(past_end.back()["time"].get<double>(), 60 / 30.0) << "time = frame / fps, as the editor writes it";
+}
+
+TEST_F(PackageTest, LabelStudioConfigCarriesTheClipsFrameRateAndLabels) {
+  PackageInput in = input();
+  in.fps = 29.97;
+  ASSERT_TRUE(write_package(in, dir_).ok());
+  const std::string config = read(dir_ / "labels/labelstudio-config.xml");
+  EXPECT_NE(config.find("<Video name=\"video\" value=\"$video\" framerate=\"29.970000\"/>"), std::string::npos) << config;
+  EXPECT_NE(config.find("<VideoRectangle name=\"box\" toName=\"video\"/>"), std::string::npos);
+  EXPECT_NE(config.find("<Label value=\"car\"/>\n    <Label value=\"person\"/>"), std::string::npos);
 }
 
 TEST(Sha256, KnownVector) {

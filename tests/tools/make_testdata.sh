@@ -27,6 +27,13 @@ gen drive_stamped.mp4 --seed 5 --seconds 45 --stamp
 gen drive_stamped_bframes.mp4 --seed 5 --seconds 20 --stamp --bframes 2
 gen drive_stamped_h265.mkv --seed 5 --seconds 20 --stamp --container mkv --codec h265 --preset ultrafast
 
+# Real street footage (opencv-doc's vtest.avi, DivX) as an H.264 drive with a 1 s GOP.
+vtest=/usr/share/doc/opencv-doc/examples/data/vtest.avi
+if [ ! -s "$out/vtest_h264.mp4" ] && [ -r "$vtest" ]; then
+  ffmpeg -v error -y -i "$vtest" -an -c:v libx264 -preset veryfast -g 10 -bf 0 -pix_fmt yuv420p "$out/vtest_h264.part.mp4"
+  mv "$out/vtest_h264.part.mp4" "$out/vtest_h264.mp4"
+fi
+
 # A copy cut off at 60 % (a dump that did not finish) and random bytes.
 if [ ! -s "$out/truncated.mp4" ]; then
   size=$(stat -c %s "$out/drive_s3.mp4")
