@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,8 @@ struct TrackOptions {
   std::string detections;  // MOTChallenge det.txt
   std::string out;         // MOTChallenge results
   int fill_gap = 2;        // predicted boxes fill gaps of at most this many frames
+  float min_score = -std::numeric_limits<float>::infinity();  // rows under it dropped (the file's units)
+  std::string score_map = "auto";  // auto | none | quantile (vision::calibrate_scores)
 };
 
 struct EvalMotOptions {

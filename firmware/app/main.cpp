@@ -55,6 +55,12 @@ int main(int argc, char** argv) {
   track_cmd->add_option("--out", track.out, "results: frame,id,x,y,w,h,conf,-1,-1,-1")->required();
   track_cmd->add_option("--fill-gap", track.fill_gap, "fill gaps of up to N frames inside a track with its prediction")
       ->check(CLI::Range(0, 1000));
+  track_cmd->add_option("--min-score", track.min_score, "drop detections scored under this, in the file's own units "
+                                                        "(may be above 1 or below 0)");
+  track_cmd->add_option("--score-map", track.score_map, "auto | none | quantile: scores that are not probabilities "
+                                                        "become their quantile before the tracker's thresholds apply "
+                                                        "(auto: when any lies outside [0, 1])")
+      ->check(CLI::IsMember({"auto", "none", "quantile"}));
 
   EvalMotOptions eval;
   auto* eval_cmd = app.add_subcommand("eval-mot", "score MOTChallenge results: MOTA, MOTP, IDF1, ID switches, FP, FN");

@@ -53,6 +53,12 @@ int run_track(const GlobalOptions& global, const TrackOptions& options) {
     spdlog::error("track: {}", detections.status().message());
     return kExitInput;
   }
+  auto calibration = pipeline::vision::calibrate_scores(*detections, options.min_score, options.score_map);
+  if (!calibration.ok()) {
+    spdlog::error("track: {}", calibration.status().message());
+    return kExitUsage;
+  }
+  spdlog::info("track: {}: {}", options.detections, calibration->describe());
   const auto rows = pipeline::vision::track_mot(*detections, tracker, options.fill_gap);
   if (Status st = pipeline::vision::write_mot(options.out, rows); !st.ok()) {
     spdlog::error("track: {}", st.message());
@@ -78,7 +84,7 @@ int run_eval_mot(const EvalMotOptions& options) {
   }
   const auto m = pipeline::vision::evaluate_mot(*gt, *pred, options.min_iou);
   if (options.json) {
-    std::cout << json{{"mota", m.mota}, {"motp", m.motp}, {"idf1", m.idf1}, {"idp", m.idp}, {"idr", m.idr},
+    std::cout << json{{"hota", m.hota}, {"deta", m.deta}, {"assa", m.assa}, {"mota", m.mota}, {"motp", m.motp}, {"idf1", m.idf1}, {"idp", m.idp}, {"idr", m.idr},
                       {"precision", m.precision}, {"recall", m.recall}, {"id_switches", m.id_switches},
                       {"false_positives", m.false_positives}, {"false_negatives", m.misses}, {"matches", m.matches},
                       {"gt_boxes", m.gt}, {"predicted_boxes", m.predicted}, {"gt_ids", m.gt_ids},
@@ -86,6 +92,7 @@ int run_eval_mot(const EvalMotOptions& options) {
                      .dump(2)
               << std::endl;
   } else {
+    std::printf("HOTA %.4f  DetA %.4f  AssA %.4f\n", m.hota, m.deta, m.assa);
     std::printf("MOTA %.4f  MOTP %.4f  IDF1 %.4f  IDP %.4f  IDR %.4f\n", m.mota, m.motp, m.idf1, m.idp, m.idr);
     std::printf("IDsw %lld  FP %lld  FN %lld  matches %lld  GT boxes %lld (%d ids)  predicted %lld (%d ids)\n",
                 static_cast<long long>(m.id_switches), static_cast<long long>(m.false_positives),

@@ -195,9 +195,10 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                     {"motion_method", string_of(d.motion_method, {"mog2", "knn"})},
                     {"motion_min_area", number(d.motion_min_area, 0.0, 1.0)},
                     {"motion_warmup", integer(d.motion_warmup, 0, 10000)}}},
-      {"tracker", {{"high_score", number_f(t.high_score, 0.0, 1.0)},
-                   {"low_score", number_f(t.low_score, 0.0, 1.0)},
-                   {"new_track_score", number_f(t.new_track_score, 0.0, 1.0)},
+      // Score thresholds are in the detector's units: above 1 where its scale is (`track --score-map none`).
+      {"tracker", {{"high_score", number_f(t.high_score, -1e6, 1e6)},
+                   {"low_score", number_f(t.low_score, -1e6, 1e6)},
+                   {"new_track_score", number_f(t.new_track_score, -1e6, 1e6)},
                    {"match_iou", number_f(t.match_iou, 0.01, 1.0)},
                    {"low_match_iou", number_f(t.low_match_iou, 0.01, 1.0)},
                    {"tentative_match_iou", number_f(t.tentative_match_iou, 0.01, 1.0)},

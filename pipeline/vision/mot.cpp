@@ -1,6 +1,9 @@
 #include "vision/mot.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
 #include <charconv>
 #include <fstream>
 #include <limits>
@@ -111,6 +114,43 @@ std::vector<MotRow> track_rows(const std::vector<Track>& tracks, int fill_gap) {
   return rows;
 }
 
+Result<ScoreCalibration> calibrate_scores(std::vector<MotRow>& rows, float min_score, const std::string& method) {
+  if (method != "auto" && method != "none" && method != "quantile")
+    return Status::InvalidArgument("score map '" + method + "': expected auto, none or quantile");
+  ScoreCalibration c;
+  const size_t before = rows.size();
+  std::erase_if(rows, [min_score](const MotRow& r) { return r.conf < min_score; });
+  c.kept = rows.size();
+  c.dropped = before - rows.size();
+  if (rows.empty()) {
+    c.method = "none";
+    return c;
+  }
+  auto [lo, hi] = std::minmax_element(rows.begin(), rows.end(), [](const MotRow& a, const MotRow& b) { return a.conf < b.conf; });
+  c.raw_min = lo->conf;
+  c.raw_max = hi->conf;
+  c.method = method == "auto" ? (c.raw_min < 0.0f || c.raw_max > 1.0f ? "quantile" : "none") : method;
+  if (c.method == "none") return c;
+  std::vector<float> sorted;
+  for (const auto& r : rows) sorted.push_back(r.conf);
+  std::sort(sorted.begin(), sorted.end());
+  const double n = double(sorted.size());
+  for (auto& r : rows) {
+    const auto [first, last] = std::equal_range(sorted.begin(), sorted.end(), r.conf);
+    const double mid_rank = (double(first - sorted.begin()) + double(last - sorted.begin())) / 2.0;  // ties share one
+    r.conf = float(mid_rank / n);
+  }
+  return c;
+}
+
+std::string ScoreCalibration::describe() const {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "scores %s (%zu rows kept, raw %.4g..%.4g; %zu under the minimum dropped)",
+                method == "quantile" ? "mapped to their quantile" : "as they are", kept, double(raw_min), double(raw_max),
+                dropped);
+  return buf;
+}
+
 std::vector<MotRow> track_mot(const std::vector<MotRow>& detections, const TrackerConfig& config, int fill_gap) {
   int64_t last = 0;
   for (const auto& d : detections) last = std::max(last, d.frame);
@@ -123,10 +163,85 @@ std::vector<MotRow> track_mot(const std::vector<MotRow>& detections, const Track
   return track_rows(tracker.take_finished(), fill_gap);
 }
 
-MotMetrics evaluate_mot(const std::vector<MotRow>& gt_rows, const std::vector<MotRow>& pred_rows, float min_iou) {
-  struct FrameRows {
-    std::vector<const MotRow*> gt, pred;
+namespace {
+
+struct FrameRows {
+  std::vector<const MotRow*> gt, pred;
+};
+
+// HOTA (Luiten et al., IJCV 2021, as TrackEval computes it): one matching per
+// frame that maximises IoU weighted by how well the two ids align over the
+// whole sequence; then, for each localisation threshold alpha = 0.05 ... 0.95,
+// DetA = TP / (TP + FN + FP) and AssA = the mean over true positives of their
+// ids' association IoU; HOTA_alpha = sqrt(DetA * AssA), averaged over alpha.
+void add_hota(const std::map<int64_t, FrameRows>& frames, MotMetrics& m) {
+  std::map<int, double> gt_count, pred_count;
+  std::map<std::pair<int, int>, double> potential;  // (gt, pred) -> summed IoU share
+  std::vector<CostMatrix> sims;
+  for (const auto& [frame, rows] : frames) {
+    CostMatrix sim(int(rows.gt.size()), int(rows.pred.size()), 0.0f);
+    std::vector<double> row_sum(rows.gt.size(), 0.0), col_sum(rows.pred.size(), 0.0);
+    for (size_t i = 0; i < rows.gt.size(); ++i)
+      for (size_t j = 0; j < rows.pred.size(); ++j) {
+        const float v = iou(rows.gt[i]->box, rows.pred[j]->box);
+        sim.at(int(i), int(j)) = v;
+        row_sum[i] += v;
+        col_sum[j] += v;
+      }
+    for (size_t i = 0; i < rows.gt.size(); ++i)
+      for (size_t j = 0; j < rows.pred.size(); ++j)
+        if (const double v = sim.at(int(i), int(j)); v > 0)
+          potential[{rows.gt[i]->id, rows.pred[j]->id}] += v / (row_sum[i] + col_sum[j] - v);
+    for (const auto* g : rows.gt) ++gt_count[g->id];
+    for (const auto* p : rows.pred) ++pred_count[p->id];
+    sims.push_back(std::move(sim));
+  }
+  auto alignment = [&](int g, int p) {
+    auto it = potential.find({g, p});
+    return it == potential.end() ? 0.0 : it->second / (gt_count[g] + pred_count[p] - it->second);
   };
+  constexpr int kAlphas = 19;
+  std::array<double, kAlphas> tp{}, fn{}, fp{};
+  std::array<std::map<std::pair<int, int>, double>, kAlphas> matched;  // (gt, pred) -> matched frames
+  size_t k = 0;
+  for (const auto& [frame, rows] : frames) {
+    const CostMatrix& sim = sims[k++];
+    CostMatrix cost(sim.rows, sim.cols, std::numeric_limits<float>::infinity());
+    for (int i = 0; i < sim.rows; ++i)
+      for (int j = 0; j < sim.cols; ++j)
+        if (sim.at(i, j) > 0) cost.at(i, j) = -float(alignment(rows.gt[i]->id, rows.pred[j]->id) * sim.at(i, j));
+    const auto pairs = solve_assignment(cost, 0.0f);
+    for (int a = 0; a < kAlphas; ++a) {
+      const float alpha = 0.05f * float(a + 1);
+      double hits = 0;
+      for (const auto& mt : pairs)
+        if (sim.at(mt.row, mt.col) >= alpha - 1e-6f) {
+          ++hits;
+          ++matched[a][{rows.gt[mt.row]->id, rows.pred[mt.col]->id}];
+        }
+      tp[a] += hits;
+      fn[a] += double(rows.gt.size()) - hits;
+      fp[a] += double(rows.pred.size()) - hits;
+    }
+  }
+  double hota = 0, deta = 0, assa = 0;
+  for (int a = 0; a < kAlphas; ++a) {
+    double ass = 0;
+    for (const auto& [ids, n] : matched[a]) ass += n * n / (gt_count[ids.first] + pred_count[ids.second] - n);
+    const double d = tp[a] + fn[a] + fp[a] > 0 ? tp[a] / (tp[a] + fn[a] + fp[a]) : 0.0;
+    const double s = tp[a] > 0 ? ass / tp[a] : 0.0;
+    deta += d / kAlphas;
+    assa += s / kAlphas;
+    hota += std::sqrt(d * s) / kAlphas;
+  }
+  m.hota = hota;
+  m.deta = deta;
+  m.assa = assa;
+}
+
+}  // namespace
+
+MotMetrics evaluate_mot(const std::vector<MotRow>& gt_rows, const std::vector<MotRow>& pred_rows, float min_iou) {
   std::map<int64_t, FrameRows> frames;
   for (const auto& r : gt_rows)
     if (r.conf != 0.0f) frames[r.frame].gt.push_back(&r);
@@ -225,6 +340,7 @@ MotMetrics evaluate_mot(const std::vector<MotRow>& gt_rows, const std::vector<Mo
   m.idr = ratio(m.idtp, m.gt);
   m.precision = ratio(m.matches, m.predicted);
   m.recall = ratio(m.matches, m.gt);
+  add_hota(frames, m);
   return m;
 }
 

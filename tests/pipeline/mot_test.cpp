@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <cmath>
 #include <fstream>
+#include <limits>
 
 #include "vision/mot.hpp"
 
@@ -25,6 +27,57 @@ TEST(MotMetrics, PerfectTrackingScoresOne) {
   EXPECT_DOUBLE_EQ(m.idf1, 1.0);
   EXPECT_EQ(m.id_switches, 0);
   EXPECT_EQ(m.gt_ids, 2);
+  EXPECT_NEAR(m.hota, 1.0, 1e-9);
+}
+
+TEST(MotMetrics, HotaOfAnObjectSplitIntoTwoTracks) {
+  // Found on both frames (DetA 1), but by two ids: each true positive's
+  // association IoU is 1 / (2 + 1 - 1), so AssA = 0.5 and HOTA = sqrt(0.5).
+  const auto m = evaluate_mot({row(1, 1, 0), row(2, 1, 0)}, {row(1, 7, 0), row(2, 8, 0)});
+  EXPECT_NEAR(m.deta, 1.0, 1e-9);
+  EXPECT_NEAR(m.assa, 0.5, 1e-9);
+  EXPECT_NEAR(m.hota, std::sqrt(0.5), 1e-9);
+}
+
+TEST(MotMetrics, HotaCountsAMissAndAFalseBoxPerThreshold) {
+  // Frame 1 matched exactly; frame 2 has the object missed and a box elsewhere.
+  const auto m = evaluate_mot({row(1, 1, 0), row(2, 1, 0)}, {row(1, 7, 0), row(2, 7, 100)});
+  EXPECT_NEAR(m.deta, 1.0 / 3.0, 1e-9);  // TP 1, FN 1, FP 1 at every alpha
+  EXPECT_NEAR(m.assa, 1.0 / 3.0, 1e-9);  // gt 2 frames, track 2 frames, together 1
+  EXPECT_NEAR(m.hota, 1.0 / 3.0, 1e-9);
+}
+
+TEST(ScoreCalibration, ScoresBeyondZeroToOneBecomeTheirQuantile) {
+  std::vector<MotRow> rows = {row(1, -1, 0), row(1, -1, 20), row(2, -1, 0), row(2, -1, 40)};
+  rows[0].conf = 85.0f, rows[1].conf = -0.5f, rows[2].conf = 12.0f, rows[3].conf = 12.0f;
+  auto c = calibrate_scores(rows, -std::numeric_limits<float>::infinity(), "auto");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->method, "quantile");
+  EXPECT_FLOAT_EQ(rows[1].conf, 0.5f / 4);    // the lowest: mid-rank 0.5 of 4
+  EXPECT_FLOAT_EQ(rows[2].conf, 2.0f / 4);    // two ties share mid-rank 2
+  EXPECT_FLOAT_EQ(rows[3].conf, 2.0f / 4);
+  EXPECT_FLOAT_EQ(rows[0].conf, 3.5f / 4);    // the highest
+  EXPECT_FLOAT_EQ(c->raw_max, 85.0f);
+}
+
+TEST(ScoreCalibration, ProbabilitiesStayAsTheyAre) {
+  std::vector<MotRow> rows = {row(1, -1, 0), row(1, -1, 20)};
+  rows[0].conf = 0.9f, rows[1].conf = 0.2f;
+  auto c = calibrate_scores(rows, -std::numeric_limits<float>::infinity(), "auto");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->method, "none");
+  EXPECT_FLOAT_EQ(rows[0].conf, 0.9f);
+}
+
+TEST(ScoreCalibration, MinScoreInTheFilesOwnUnitsDropsFirst) {
+  std::vector<MotRow> rows = {row(1, -1, 0), row(1, -1, 20), row(2, -1, 40)};
+  rows[0].conf = 5.0f, rows[1].conf = 30.0f, rows[2].conf = 60.0f;
+  auto c = calibrate_scores(rows, 10.0f, "none");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->dropped, 1u);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_FLOAT_EQ(rows[0].conf, 30.0f) << "a threshold above 1 is allowed: the scale needs it";
+  EXPECT_FALSE(calibrate_scores(rows, 0, "sigmoid").ok());
 }
 
 TEST(MotMetrics, OneIdSwitchHalvesIdf1) {

@@ -8,7 +8,11 @@ linear_sum_assignment in place of our Hungarian code:
   is a match to another track than the object's last one. IDF1: one-to-one
   id matching that maximises the frames two ids agree on.
 
-  mot_reference.py GT RES   prints JSON: matches, fp, fn, idsw, idtp, mota, idf1"""
+  HOTA as TrackEval defines it: per frame, one matching maximising IoU times
+  the two ids' global alignment; per alpha in 0.05..0.95, DetA and AssA;
+  HOTA = mean over alpha of sqrt(DetA * AssA).
+
+  mot_reference.py GT RES   prints JSON: matches, fp, fn, idsw, idtp, mota, idf1, hota, deta, assa"""
 import collections
 import json
 import sys
@@ -37,6 +41,44 @@ def iou(a, b):
     inter = w * h
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
+
+
+def hota(gt, res):
+    frames = sorted(set(gt) | set(res))
+    gt_n, res_n, potential, sims = collections.Counter(), collections.Counter(), collections.Counter(), {}
+    for f in frames:
+        g, r = gt.get(f, []), res.get(f, [])
+        sim = np.array([[iou(o[1:], h[1:]) for h in r] for o in g]).reshape(len(g), len(r))
+        denom = sim.sum(axis=1, keepdims=True) + sim.sum(axis=0, keepdims=True) - sim
+        share = np.divide(sim, denom, out=np.zeros_like(sim), where=denom > 0)
+        for i, o in enumerate(g):
+            for j, h in enumerate(r):
+                potential[(o[0], h[0])] += share[i, j]
+        gt_n.update(o[0] for o in g)
+        res_n.update(h[0] for h in r)
+        sims[f] = sim
+    alphas = np.arange(0.05, 0.99, 0.05)
+    tp, fn, fp = np.zeros(len(alphas)), np.zeros(len(alphas)), np.zeros(len(alphas))
+    matched = [collections.Counter() for _ in alphas]
+    for f in frames:
+        g, r, sim = gt.get(f, []), res.get(f, []), sims[f]
+        if g and r:
+            align = np.array([[potential[(o[0], h[0])] / (gt_n[o[0]] + res_n[h[0]] - potential[(o[0], h[0])])
+                               for h in r] for o in g])
+            rows, cols = linear_sum_assignment(-(align * sim))
+        else:
+            rows, cols = [], []
+        for a, alpha in enumerate(alphas):
+            hits = [(i, j) for i, j in zip(rows, cols) if sim[i, j] >= alpha - 1e-6]
+            tp[a] += len(hits)
+            fn[a] += len(g) - len(hits)
+            fp[a] += len(r) - len(hits)
+            for i, j in hits:
+                matched[a][(g[i][0], r[j][0])] += 1
+    deta = tp / np.maximum(1, tp + fn + fp)
+    assa = np.array([sum(n * n / (gt_n[o] + res_n[h] - n) for (o, h), n in matched[a].items()) / max(1, tp[a])
+                     for a in range(len(alphas))])
+    return float(np.mean(np.sqrt(deta * assa))), float(np.mean(deta)), float(np.mean(assa))
 
 
 def main():
@@ -92,8 +134,10 @@ def main():
         weight[gi[o], ri[h]] = n
     rows, cols = linear_sum_assignment(-weight) if weight.size else ([], [])
     idtp = int(sum(weight[a, b] for a, b in zip(rows, cols)))
+    h, deta, assa = hota(gt, res)
     print(json.dumps({"matches": matches, "false_positives": fp, "false_negatives": fn, "id_switches": idsw,
-                      "idtp": idtp, "mota": 1 - (fn + fp + idsw) / n_gt, "idf1": 2 * idtp / (n_gt + n_res)}))
+                      "idtp": idtp, "mota": 1 - (fn + fp + idsw) / n_gt, "idf1": 2 * idtp / (n_gt + n_res),
+                      "hota": h, "deta": deta, "assa": assa}))
 
 
 if __name__ == "__main__":
