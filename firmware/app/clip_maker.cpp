@@ -16,6 +16,7 @@
 #include "media/packets.hpp"
 #include "media/recorder.hpp"
 #include "retention/retention.hpp"
+#include "vision/detectors.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -158,6 +159,7 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
   in.height = cut_result->height > 0 ? cut_result->height : drive.height;
   in.codec = cut_result->codec;
   in.detector = drive.detector.empty() ? "none" : drive.detector;
+  in.detector_scores = pipeline::vision::score_scale_of(in.detector);
   in.tracker = kTracker;
   in.effort = ctx.config.clips.effort;
   in.plan = {{"reasons", json::parse(clip.reasons)},

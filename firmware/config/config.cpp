@@ -178,6 +178,7 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                      {"dissolve_s", number(k.dissolve_s, 0.1, 10.0)},
                      {"dissolve_threshold", number(k.dissolve_threshold, 0.5, 255.0)},
                      {"dissolve_blend_max", number(k.dissolve_blend_max, 0.0, 1.0)},
+                     {"structure_threshold", number(k.structure_threshold, 0.0, 255.0)},
                      {"max_transition_s", number(k.max_transition_s, 0.1, 60.0)},
                      {"jpeg_quality", integer(c.keyframes.jpeg_quality, 1, 100)}}},
       {"detector", {{"kind", string_of(d.kind, {"none", "onnx", "hog-people", "cascade", "motion"})},

@@ -351,6 +351,7 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
       {"codec", in.codec},
       {"source_frames", {{"first", in.clip_frames.front()}, {"last", in.clip_frames.back()}}},
       {"model", in.detector},
+      {"detector_scores", in.detector_scores},
       {"tracker", in.tracker},
       {"labels", labels},
       {"plan", in.plan},

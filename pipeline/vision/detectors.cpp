@@ -293,6 +293,14 @@ Result<std::unique_ptr<Detector>> make_cascade(const DetectorConfig& config) {
 
 }  // namespace
 
+std::string score_scale_of(const std::string& d) {
+  if (d.starts_with("onnx")) return "probability: objectness x class score (YOLOv5) or class score (YOLOv8)";
+  if (d.starts_with("hog-people")) return "1 / (1 + e^(-2m)) of the HOG SVM margin m: 0.5 at the SVM's boundary";
+  if (d.starts_with("cascade")) return "n / (n + 2), n = agreeing neighbour windows of the cascade";
+  if (d.starts_with("motion")) return "0.4 + 0.6 x the share of its box the moving blob fills";
+  return "none";
+}
+
 Result<std::unique_ptr<Detector>> make_detector(const DetectorConfig& config) {
   if (config.kind == "onnx") return make_onnx(config);
   if (config.kind == "hog-people")

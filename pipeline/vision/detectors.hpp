@@ -45,6 +45,11 @@ struct DetectorConfig {
   int motion_warmup = 15;              // frames the background model learns before it reports
 };
 
+// What a detector's scores mean, from its describe() string, for the package
+// manifest: the tracker's thresholds apply to these numbers, so an annotation
+// lead can tell a probability from a mapped SVM margin.
+std::string score_scale_of(const std::string& detector);
+
 // Errors name the file and what was expected. kind "none" is not a detector:
 // asking for it is an InvalidArgument.
 Result<std::unique_ptr<Detector>> make_detector(const DetectorConfig& config);

@@ -73,6 +73,28 @@ double aligned_distance(const cv::Mat& a, const cv::Mat& b) {
   return cv::norm(a(in_a), b(in_b), cv::NORM_L1) / double(in_b.area());
 }
 
+double structure_distance(const cv::Mat& a, const cv::Mat& b) {
+  if (a.empty() || b.empty() || a.size() != b.size()) return 255.0;
+  constexpr double kSpread = 40.0;
+  const int w = a.cols * 2 / 3;
+  auto normalised = [&](const cv::Mat& thumb) {
+    cv::Mat y;
+    thumb(cv::Rect(0, 0, w, thumb.rows)).convertTo(y, CV_32F);
+    cv::Scalar mean, sd;
+    cv::meanStdDev(y, mean, sd);
+    y = (y - mean[0]) * (kSpread / std::max(sd[0], 1.0));
+    return y;
+  };
+  const cv::Mat na = normalised(a), nb = normalised(b);
+  const cv::Point shift = luma_shift(a, b);
+  const int x0 = std::max(0, shift.x), x1 = std::min(w, w + shift.x);
+  const int y0 = std::max(0, shift.y), y1 = std::min(a.rows, a.rows + shift.y);
+  if (x1 - x0 < w / 2 || y1 - y0 < a.rows / 2) return cv::norm(na, nb, cv::NORM_L1) / double(na.total());
+  const cv::Rect in_b(x0, y0, x1 - x0, y1 - y0);
+  const cv::Rect in_a(x0 - shift.x, y0 - shift.y, x1 - x0, y1 - y0);
+  return cv::norm(na(in_a), nb(in_b), cv::NORM_L1) / double(in_b.area());
+}
+
 int hamming(uint64_t a, uint64_t b) { return std::popcount(a ^ b); }
 
 void FrameAnalyzer::shrink(const cv::Mat& src, cv::Mat& dst) {

@@ -40,6 +40,13 @@ double thumb_distance(const cv::Mat& a, const cv::Mat& b);
 // (phase correlation): what changed besides the camera panning.
 double aligned_distance(const cv::Mat& a, const cv::Mat& b);
 
+// How much the picture's structure changed: the luma distance of two
+// thumbnails after undoing the global shift between them (phase correlation)
+// and each one's gain and offset (zero mean, a spread of 40 grey levels).
+// An exposure step, a tunnel exit's gain change or a shaken, re-settled
+// camera leave it near the noise; a new shot moves it to about 45.
+double structure_distance(const cv::Mat& a, const cv::Mat& b);
+
 // `moving` shifted by the global translation that best lays it onto `fixed`
 // (the luma part decides; edges are replicated).
 cv::Mat align_to(const cv::Mat& moving, const cv::Mat& fixed);

@@ -68,13 +68,16 @@ void KeyframeSelector::track_gradual(const FrameScores& f, SelectorStep& step) {
   }
   // The span lies exactly over a dissolve at one frame only; which one
   // depends on the encoder's noise, so the best fit over the run counts.
-  if (high)
+  if (high) {
     gradual_->blend_error = std::min(
         gradual_->blend_error, blend_error(ring_.front().second, ring_[ring_.size() / 2].second, f.thumb));
+    gradual_->structure = std::max(gradual_->structure, structure_distance(ring_.front().second, f.thumb));
+  }
   if (high && f.t_s - gradual_->start_t <= cfg_.max_transition_s + cfg_.dissolve_s) return;
   // Over: the distance peaks when the span covers the whole transition, so
   // the transition sits about half a span before the peak.
-  if (gradual_->blend_error > cfg_.dissolve_blend_max) {  // something moved: not a mix of two shots
+  // Something moved (not a mix of two shots), or one shot changed exposure.
+  if (gradual_->blend_error > cfg_.dissolve_blend_max || gradual_->structure < cfg_.structure_threshold) {
     gradual_.reset();
     return;
   }
@@ -143,7 +146,8 @@ void KeyframeSelector::close_window(SelectorStep& step) {
 void KeyframeSelector::resolve_candidate(const FrameScores& f) {
   const Candidate c = *candidate_;
   candidate_.reset();
-  const bool cut = c.peak_content >= cfg_.cut_threshold && c.peak_content >= cfg_.cut_ratio * c.baseline;
+  const bool cut = c.peak_content >= cfg_.cut_threshold && c.peak_content >= cfg_.cut_ratio * c.baseline &&
+                   structure_distance(c.pre_thumb, f.thumb) >= cfg_.structure_threshold;
   if (!window_ || !window_->provisional) return;
   if (!cut) {
     window_.reset();

@@ -8,6 +8,10 @@
 //    stand out, so it is found over `dissolve_s`: the distance between a
 //    frame and the one dissolve_s before it, with the camera's pan undone,
 //    against that distance's own baseline. One keyframe per transition.
+//  * Neither is a change of exposure or a shaken camera: a cut or a dissolve
+//    must also change the picture's structure (structure_distance: shift,
+//    gain and offset undone) by `structure_threshold`, so auto-exposure, a
+//    tunnel exit's brightness step or a jolt of the mount yield no keyframe.
 //  * A transient is not a transition: when the picture returns to what it
 //    was before the run within `flash_max_s` (a flash, headlights, a tunnel
 //    exit, a few blurred or black frames), the run is dropped.
@@ -52,6 +56,7 @@ struct SelectorConfig {
   double dissolve_s = 1.0;        // span over which gradual transitions are measured
   double dissolve_threshold = 15.0;  // least change over dissolve_s, pan undone (0..255)
   double dissolve_blend_max = 0.3;   // a dissolve's middle frame is this close to the mix of its ends
+  double structure_threshold = 12.0; // least structure change of a cut or dissolve (structure_distance)
 };
 
 enum class Reason { kStart, kCut, kDissolve, kInterval };
@@ -111,6 +116,7 @@ class KeyframeSelector {
     double peak = 0.0;
     double start_t = 0.0;
     double blend_error = std::numeric_limits<double>::infinity();  // the lowest over the run
+    double structure = 0.0;  // the largest structure change over the span during the run
   };
 
   double baseline() const;

@@ -17,6 +17,7 @@ TEST(Config, ShippedDefaultFileEqualsBuiltInDefaults) {
   EXPECT_EQ(c->keyframes.selector.max_gap_s, d.keyframes.selector.max_gap_s);
   EXPECT_EQ(c->keyframes.selector.cut_threshold, d.keyframes.selector.cut_threshold);
   EXPECT_EQ(c->keyframes.selector.dissolve_blend_max, d.keyframes.selector.dissolve_blend_max);
+  EXPECT_EQ(c->keyframes.selector.structure_threshold, d.keyframes.selector.structure_threshold);
   EXPECT_EQ(c->keyframes.selector.dissolve_threshold, d.keyframes.selector.dissolve_threshold);
   EXPECT_EQ(c->keyframes.selector.dissolve_s, d.keyframes.selector.dissolve_s);
   EXPECT_EQ(c->keyframes.selector.flash_max_s, d.keyframes.selector.flash_max_s);

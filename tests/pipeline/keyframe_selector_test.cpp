@@ -118,6 +118,73 @@ TEST(KeyframeSelector, ThreeFrameFlashIsNotACut) {
   EXPECT_EQ(ks.size(), 1u);
 }
 
+TEST(KeyframeSelector, ExposureStepIsNotACut) {
+  // Auto-exposure or a tunnel exit: the same street, 40 % brighter from frame 60 on.
+  Feeder f;
+  const cv::Mat a = scene(3);
+  for (int i = 0; i < 150; ++i) {
+    cv::Mat frame = with_noise(a, i);
+    if (i >= 60) frame.convertTo(frame, -1, 1.4, 20);
+    f.push(frame);
+  }
+  const auto ks = f.finish();
+  EXPECT_EQ(count(ks, Reason::kCut), 0);
+  EXPECT_EQ(count(ks, Reason::kDissolve), 0);
+}
+
+TEST(KeyframeSelector, ExposureRampIsNotADissolve) {
+  // The iris opening over one second: a perfect "mix" of two frames of one shot.
+  Feeder f;
+  const cv::Mat a = scene(7);
+  for (int i = 0; i < 150; ++i) {
+    cv::Mat frame = with_noise(a, i);
+    const double gain = i < 60 ? 0.5 : i < 90 ? 0.5 + 0.5 * (i - 60) / 30.0 : 1.0;
+    frame.convertTo(frame, -1, gain, 0);
+    f.push(frame);
+  }
+  const auto ks = f.finish();
+  EXPECT_EQ(count(ks, Reason::kCut), 0);
+  EXPECT_EQ(count(ks, Reason::kDissolve), 0);
+}
+
+TEST(KeyframeSelector, CameraShakeIsNotACut) {
+  // A jolt of the mount: 15 frames (half a second, past a flash's length)
+  // shaken and blurred, then the view settles a few pixels off.
+  Feeder f;
+  const cv::Mat world = scene(11, kW + 40);
+  for (int i = 0; i < 150; ++i) {
+    int x = 20;
+    if (i >= 60 && i < 75) x = (i % 2) ? 2 : 38;
+    else if (i >= 75) x = 26;
+    cv::Mat frame = with_noise(world(cv::Rect(x, 0, kW, kH)).clone(), i);
+    if (i >= 60 && i < 75) cv::GaussianBlur(frame, frame, cv::Size(0, 0), 4);
+    f.push(frame);
+  }
+  const auto ks = f.finish();
+  EXPECT_EQ(count(ks, Reason::kCut), 0);
+  EXPECT_EQ(count(ks, Reason::kDissolve), 0);
+}
+
+TEST(FrameAnalyzer, StructureDistanceIgnoresExposureAndShiftButNotANewShot) {
+  FrameAnalyzer analyzer(kW);
+  auto thumb = [&](const cv::Mat& bgr) {
+    cv::Mat i420;
+    cv::cvtColor(bgr, i420, cv::COLOR_BGR2YUV_I420);
+    cv::Mat y = i420.rowRange(0, kH);
+    cv::Mat u(kH / 2, kW / 2, CV_8UC1, i420.ptr(kH));
+    cv::Mat v(kH / 2, kW / 2, CV_8UC1, i420.ptr(kH) + (kW / 2) * (kH / 2));
+    return analyzer.analyze(0, 0, y, u, v, false).thumb;
+  };
+  const cv::Mat world = scene(12, kW + 20);
+  const cv::Mat a = world(cv::Rect(0, 0, kW, kH)).clone();
+  cv::Mat brighter, shifted = world(cv::Rect(12, 0, kW, kH)).clone();
+  a.convertTo(brighter, -1, 1.3, 10);
+  // Well under structure_threshold (12); some pixels clip, so not zero.
+  EXPECT_LT(structure_distance(thumb(a), thumb(brighter)), 8.0);
+  EXPECT_LT(structure_distance(thumb(a), thumb(shifted)), 8.0);
+  EXPECT_GT(structure_distance(thumb(a), thumb(scene(13))), 25.0);
+}
+
 TEST(KeyframeSelector, BlurredFrameLosesToSharpNeighbour) {
   Feeder f;
   const cv::Mat a = scene(4), b = scene(5);
