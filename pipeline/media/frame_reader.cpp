@@ -211,6 +211,15 @@ struct FrameReader::Impl {
     return out;
   }
 
+  // A camera's frames are analysed by their own RTP timestamps: the jitter
+  // buffer's default (slave to the sender's clock, skew-corrected on arrival)
+  // moves each frame's time by the network's jitter, so live and file
+  // analysis of the same frames would number and choose them differently.
+  static void rtsp_source_setup(GstElement* /*uridecodebin*/, GstElement* source, gpointer /*unused*/) {
+    if (g_object_class_find_property(G_OBJECT_GET_CLASS(source), "buffer-mode"))
+      gst_util_set_object_arg(G_OBJECT(source), "buffer-mode", "none");
+  }
+
   Status check_complete() const {
     // A file whose decode stops well short of the duration its container
     // declares was cut off (a dump interrupted, a copy that did not finish).
@@ -258,6 +267,7 @@ Result<std::unique_ptr<FrameReader>> FrameReader::open(const Source& source, con
   }
   if (source.kind == Source::Kind::kRtsp) {
     g_object_set(impl->pipeline.child("dec").get(), "uri", source.location.c_str(), nullptr);
+    g_signal_connect(impl->pipeline.child("dec").get(), "source-setup", G_CALLBACK(Impl::rtsp_source_setup), nullptr);
   }
   if (source.kind == Source::Kind::kSegments) {
     if (source.parts.empty()) return Status::NotFound(source.original + ": no recorded segments");

@@ -86,6 +86,32 @@ TEST_P(RtspTest, IngestsALiveCameraStream) {
   EXPECT_TRUE(cut_seen) << "the cut at 6 s of the served drive";
 }
 
+// Live and file analysis of the same frames choose the same keyframes: the
+// selector works on the frames' own timestamps, never on arrival times.
+TEST(RtspKeyframes, LiveAndFileChooseTheSameKeyframes) {
+  if (!fs::exists(kDrive)) GTEST_SKIP() << kDrive << " missing: run the testdata.generate test first";
+  const fs::path dir = fs::temp_directory_path() / ("dashloop-rtsp-same-" + std::to_string(getpid()));
+  fs::create_directories(dir / "file");
+  fs::create_directories(dir / "live");
+  DriveOptions o;
+  o.keyframe_dir = dir / "file";
+  auto file = analyze_drive(*media::parse_source(kDrive.string()), o);
+  Camera camera(/*tcp_only=*/true);  // TCP: the network loses nothing
+  o.keyframe_dir = dir / "live";
+  auto live = analyze_drive(*media::parse_source(camera.uri()), o);
+  fs::remove_all(dir);
+  ASSERT_TRUE(file.ok()) << file.status().message();
+  ASSERT_TRUE(live.ok()) << live.status().message();
+  if (live->dropped > 0 || live->frames != file->frames)
+    GTEST_SKIP() << "the live reader dropped " << live->dropped << " frames under this machine's load ("
+                 << live->frames << " of " << file->frames << " analysed): the comparison needs every frame";
+  ASSERT_EQ(live->keyframes.size(), file->keyframes.size());
+  for (size_t i = 0; i < file->keyframes.size(); ++i) {
+    EXPECT_EQ(live->keyframes[i].keyframe.index, file->keyframes[i].keyframe.index) << "keyframe " << i;
+    EXPECT_EQ(live->keyframes[i].keyframe.reason, file->keyframes[i].keyframe.reason) << "keyframe " << i;
+  }
+}
+
 // A detector far slower than the camera (two cascades on every frame, about
 // 9 frames/s here against 30) must not hold the camera back: the frames are
 // all analysed, and the ones the detector could not take are counted.
