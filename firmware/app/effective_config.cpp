@@ -15,6 +15,7 @@ std::variant<firmware::config::Config, int> effective_config(const GlobalOptions
     config = std::move(loaded.value());
   }
   if (!global.data_dir.empty()) config.data_dir = global.data_dir;
+  firmware::config::resolve_model_paths(config.detector);
   spdlog::set_level(spdlog::level::from_str(global.log_level.empty() ? config.log_level : global.log_level));
   return config;
 }

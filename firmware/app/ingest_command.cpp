@@ -116,6 +116,11 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
   if (auto* code = std::get_if<int>(&prepared)) return *code;
   Context& ctx = std::get<Context>(prepared);
   const std::string mode = options.mode.empty() ? ctx.config.ingest.mode : options.mode;
+  // Ctrl-C or SIGTERM: a live source's recording ends there and is stored;
+  // a file's ingest is abandoned (nothing stored) and the exit code says so.
+  // Taken before any thread starts (OpenCV's DNN pool among them), so every
+  // thread inherits the blocked signals and none can swallow one.
+  SignalStop signals;
 
   if (ctx.config.detector.kind != "none") {
     // A bad model or cascade is a config error: say so before any decoding.
@@ -142,9 +147,6 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
     };
   }
 
-  // Ctrl-C or SIGTERM: a live source's recording ends there and is stored;
-  // a file's ingest is abandoned (nothing stored) and the exit code says so.
-  SignalStop signals;
   drive_options.stop = &signals.requested();
 
   remove_stale_staging(ctx.config.data_dir / "keyframes");

@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -110,6 +111,23 @@ Setter integer64(int64_t& out, int64_t lo, int64_t hi) {
   };
 }
 
+// A table of label = score (0..1).
+Setter scores_by_name(std::map<std::string, float>& out) {
+  return [&out](const toml::node& n) -> std::string {
+    const auto* table = n.as_table();
+    if (!table) return "must be a table of label = score, e.g. { person = 0.3 }";
+    std::map<std::string, float> v;
+    for (const auto& [key, value] : *table) {
+      float score = 0;
+      if (std::string why = number_f(score, 0.0, 1.0)(value); !why.empty())
+        return "'" + std::string(key.str()) + "' " + why;
+      v[std::string(key.str())] = score;
+    }
+    out = std::move(v);
+    return "";
+  };
+}
+
 // An array of strings (may be empty).
 Setter strings(std::vector<std::string>& out) {
   return [&out](const toml::node& n) -> std::string {
@@ -187,6 +205,9 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                     {"min_score", number_f(d.min_score, 0.0, 1.0)},
                     {"model", path(d.model)},
                     {"labels", path(d.labels)},
+                    {"format", string_of(d.format, {"auto", "yolov5", "yolov8", "yolox"})},
+                    {"classes", strings(d.classes)},
+                    {"class_min_scores", scores_by_name(d.class_min_scores)},
                     {"input_size", integer(d.input_size, 32, 2048)},
                     {"nms_iou", number_f(d.nms_iou, 0.0, 1.0)},
                     {"backend", string_of(d.backend, {"opencv", "cuda"})},
@@ -235,6 +256,14 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
   } catch (const toml::parse_error& e) {
     return Status::InvalidArgument(at(file, e.source()) + ": " + std::string(e.description()));
   }
+  // The defaults' format, input size and class choice belong to the bundled
+  // model: a config that names another model starts from a generic choice.
+  if (const auto* det = table["detector"].as_table(); det && det->contains("model")) {
+    d.format = "auto";
+    d.input_size = 640;
+    d.classes.clear();
+    d.class_min_scores.clear();
+  }
   if (Status st = apply(table, "", sections, file); !st.ok()) return st;
   if (k.min_gap_s > k.max_gap_s)
     return Status::InvalidArgument(file + ": keyframes.min_gap_s (" + std::to_string(k.min_gap_s) +
@@ -250,6 +279,16 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
   if (d.kind == "onnx" && (d.model.empty() || d.labels.empty()))
     return Status::InvalidArgument(file + ": detector.kind = \"onnx\" needs detector.model and detector.labels");
   return c;
+}
+
+std::filesystem::path model_dir() {
+  if (const char* env = std::getenv("DASHLOOP_MODEL_DIR"); env && *env) return env;
+  return DASHLOOP_MODEL_DIR;
+}
+
+void resolve_model_paths(pipeline::vision::DetectorConfig& d) {
+  for (auto* p : {&d.model, &d.labels})
+    if (!p->empty() && p->is_relative()) *p = model_dir() / *p;
 }
 
 Result<Config> load_file(const std::filesystem::path& file) {

@@ -29,11 +29,28 @@ struct KeyframeConfig {
 
 // People are what a street clip is mostly checked for, and HOG needs no
 // model file: tracking works out of the box (about 3x real time at 1080p).
+// The bundled YOLOX-Nano (firmware/models/README.md): the classes a fleet
+// labels first, each above its own score. Paths are relative to the models
+// directory (resolve_model_paths).
 inline pipeline::vision::DetectorConfig default_detector() {
   pipeline::vision::DetectorConfig d;
-  d.kind = "hog-people";
+  d.kind = "onnx";
+  d.model = "yolox_nano.onnx";
+  d.labels = "coco80.txt";
+  d.format = "yolox";
+  d.input_size = 416;
+  d.min_score = 0.25f;
+  d.classes = {"person", "bicycle", "car", "motorcycle", "bus", "truck", "traffic light", "stop sign"};
+  d.class_min_scores = {{"person", 0.3f}, {"car", 0.3f}, {"traffic light", 0.35f}, {"stop sign", 0.4f}};
   return d;
 }
+
+// Where the bundled models are: $DASHLOOP_MODEL_DIR, else the directory the
+// build was configured with (the source tree's firmware/models, or an
+// installed box's share directory).
+std::filesystem::path model_dir();
+// A relative detector.model or detector.labels is taken from model_dir().
+void resolve_model_paths(pipeline::vision::DetectorConfig& detector);
 
 struct TrackingConfig {
   pipeline::vision::TrackerConfig tracker;

@@ -1,8 +1,10 @@
-// The detectors, chosen by config. Each turns a BGR frame into boxes with a
-// class and a score in [0, 1]:
-//  * onnx: a YOLO-family model through OpenCV DNN (YOLOv5-style output
-//    [1, N, 5 + C] with objectness, or YOLOv8-style [1, 4 + C, N]), letterboxed
-//    input, class-wise NMS, class names from a labels file (one per line);
+// The detectors, chosen by config, one family a file in detectors/. Each
+// turns a BGR frame into boxes with a class and a score in [0, 1]:
+//  * onnx: a YOLO-family model through OpenCV DNN (YOLOv5 [1, N, 5 + C],
+//    YOLOv8 [1, 4 + C, N] or YOLOX [1, cells, 5 + C]: detectors/yolo.cpp),
+//    letterboxed input, class-wise NMS, class names from a labels file (one
+//    per line), only the configured classes, each above its own floor; the
+//    default is the bundled YOLOX-Nano (firmware/models/);
 //  * hog-people: OpenCV's HOG + linear SVM pedestrian detector;
 //  * cascade: Haar/LBP cascades (opencv-data), one class per cascade file,
 //    named after it; the same boxes will drive privacy redaction;
@@ -11,6 +13,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,7 +31,10 @@ struct DetectorConfig {
   // onnx
   std::filesystem::path model;
   std::filesystem::path labels;
+  std::string format = "auto";  // auto | yolov5 | yolov8 | yolox (the output layout and its preprocessing)
   int input_size = 640;       // square network input
+  std::vector<std::string> classes;              // keep only these labels (empty: all)
+  std::map<std::string, float> class_min_scores;  // a label's own floor over min_score
   float nms_iou = 0.45f;
   std::string backend = "opencv";  // opencv | cuda
   std::string target = "cpu";      // cpu | cuda | cuda_fp16

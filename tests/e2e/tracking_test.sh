@@ -93,7 +93,8 @@ check "...and the catalog is as it was" [ "$before" = "$(sqlite3 "$d/catalog.sql
 printf '[detector]\nkind = "onnx"\nmodel = "%s"\nlabels = "%s"\ninput_size = 64\n' \
   "$data/onnx/yolov8.onnx" "$data/onnx/labels.txt" >"$work/onnx.toml"
 run -c "$work/onnx.toml" -d "$d" doctor --json
-check "doctor with a good model: ok, says where it runs" json_ok "d['ok'] and d['detector']['status'].endswith('yolov8.onnx on cpu')"
+check "doctor with a good model: ok, names the model, its layout and input size, and where it runs" json_ok \
+  "d['ok'] and d['detector']['status'].endswith('yolov8.onnx (yolov8, 64x64) on cpu')"
 run -c "$work/onnx.toml" -d "$d" ingest "$data/drive_short.mp4" --json
 check "ingest with an ONNX model: its constant car, person and bicycle become three tracks" json_ok \
   "sorted(t['label'] for t in d['drives'][0]['tracks']) == ['bicycle', 'car', 'person'] \

@@ -6,6 +6,22 @@
 namespace dashloop::firmware::config {
 namespace {
 
+TEST(Config, BundledModelIsTheDefaultAndRelativePathsAreInTheModelsDirectory) {
+  Config c;
+  EXPECT_EQ(c.detector.kind, "onnx");
+  resolve_model_paths(c.detector);
+  EXPECT_EQ(c.detector.model, model_dir() / "yolox_nano.onnx");
+  EXPECT_TRUE(std::filesystem::exists(c.detector.model)) << c.detector.model << ": the product carries its own model";
+  EXPECT_TRUE(std::filesystem::exists(c.detector.labels));
+  auto own = load_string("[detector]\nmodel = \"/opt/m.onnx\"\n", "s.toml");
+  ASSERT_TRUE(own.ok());
+  resolve_model_paths(own->detector);
+  EXPECT_EQ(own->detector.model, "/opt/m.onnx") << "an absolute path stays as it is";
+  EXPECT_EQ(own->detector.format, "auto") << "the bundled model's settings do not follow another model";
+  EXPECT_TRUE(own->detector.classes.empty());
+  EXPECT_EQ(own->detector.input_size, 640);
+}
+
 TEST(Config, ShippedDefaultFileEqualsBuiltInDefaults) {
   auto c = load_file(DASHLOOP_SOURCE_DIR "/firmware/config/dashloop.toml");
   ASSERT_TRUE(c.ok()) << c.status().message();
@@ -28,6 +44,11 @@ TEST(Config, ShippedDefaultFileEqualsBuiltInDefaults) {
   EXPECT_EQ(c->detector.width, d.detector.width);
   EXPECT_EQ(c->detector.min_score, d.detector.min_score);
   EXPECT_EQ(c->detector.input_size, d.detector.input_size);
+  EXPECT_EQ(c->detector.model, d.detector.model);
+  EXPECT_EQ(c->detector.labels, d.detector.labels);
+  EXPECT_EQ(c->detector.format, d.detector.format);
+  EXPECT_EQ(c->detector.classes, d.detector.classes);
+  EXPECT_EQ(c->detector.class_min_scores, d.detector.class_min_scores);
   EXPECT_EQ(c->detector.nms_iou, d.detector.nms_iou);
   EXPECT_EQ(c->detector.backend, d.detector.backend);
   EXPECT_EQ(c->detector.target, d.detector.target);
@@ -104,9 +125,12 @@ TEST(Config, DetectorAndTrackerSections) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(),
             "s.toml:2: key 'detector.kind' must be one of cascade, hog-people, motion, none, onnx, got 'yolo'");
-  bad = load_string("[detector]\nkind = \"onnx\"\n", "s.toml");
+  bad = load_string("[detector]\nclass_min_scores = { person = 1.5 }\n", "s.toml");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().message(), "s.toml: detector.kind = \"onnx\" needs detector.model and detector.labels");
+  EXPECT_EQ(bad.status().message(), "s.toml:2: key 'detector.class_min_scores' 'person' must be between 0 and 1, got 1.5");
+  bad = load_string("[detector]\nformat = \"yolov7\"\n", "s.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "s.toml:2: key 'detector.format' must be one of auto, yolov5, yolov8, yolox, got 'yolov7'");
   bad = load_string("[detector]\ncascades = \"/a.xml\"\n", "s.toml");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "s.toml:2: key 'detector.cascades' must be an array of path strings");

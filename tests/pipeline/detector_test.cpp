@@ -56,6 +56,59 @@ void expect_known_detections(const std::string& model) {
 }
 
 TEST(OnnxDetector, DecodesYolov5Output) { expect_known_detections("yolov5.onnx"); }
+
+// YOLOX's raw grid cells (tests/tools/make_onnx_models.py: yolox_output) seen
+// through a 128x64 frame: scale 0.5, letterboxed into the top-left corner.
+TEST(OnnxDetector, DecodesYoloxGridsStridesAndOffsets) {
+  for (const std::string format : {"yolox", "auto"}) {
+    auto c = onnx_config("yolox.onnx");
+    c.format = format;
+    auto detector = make_detector(c);
+    ASSERT_TRUE(detector.ok()) << detector.status().message();
+    EXPECT_NE((*detector)->describe().find("(yolox, 64x64)"), std::string::npos) << (*detector)->describe();
+    auto found = (*detector)->detect(cv::Mat(64, 128, CV_8UC3, cv::Scalar(40, 80, 120)));
+    ASSERT_TRUE(found.ok()) << found.status().message();
+    ASSERT_EQ(found->size(), 3u) << "the 0.18 person is under min_score";
+    const auto& car = (*found)[0];  // stride 8, cell (3, 2)
+    EXPECT_EQ(car.class_id, 1);
+    EXPECT_NEAR(car.score, 0.81f, 1e-4);
+    EXPECT_NEAR(car.box.x, (28 - 10) / 0.5, 1e-3);
+    EXPECT_NEAR(car.box.y, (20 - 5) / 0.5, 1e-3);
+    EXPECT_NEAR(car.box.width, 40.0, 1e-3);
+    EXPECT_NEAR(car.box.height, 20.0, 1e-3);
+    const auto& bicycle = (*found)[1];  // stride 16, cell (1, 1)
+    EXPECT_EQ(bicycle.class_id, 2);
+    EXPECT_NEAR(bicycle.score, 0.6f, 1e-4);
+    EXPECT_NEAR(bicycle.box.x, (20 - 4) / 0.5, 1e-3);
+    EXPECT_NEAR(bicycle.box.y, (20 - 6) / 0.5, 1e-3);
+    EXPECT_NEAR(bicycle.box.width, 16.0, 1e-3);
+    EXPECT_NEAR(bicycle.box.height, 24.0, 1e-3);
+    const auto& person = (*found)[2];  // stride 32, cell (1, 0)
+    EXPECT_EQ(person.class_id, 0);
+    EXPECT_NEAR(person.score, 0.4f, 1e-4);
+    EXPECT_NEAR(person.box.x, (32 - 8) / 0.5, 1e-3);
+    EXPECT_NEAR(person.box.y, 0.0, 1e-3);
+    EXPECT_NEAR(person.box.height, 64.0, 1e-3);
+  }
+}
+
+TEST(OnnxDetector, KeepsOnlyTheConfiguredClassesEachAboveItsOwnScore) {
+  auto c = onnx_config("yolox.onnx");
+  c.format = "yolox";
+  c.classes = {"car", "person"};
+  c.class_min_scores = {{"person", 0.5f}};
+  auto detector = make_detector(c);
+  ASSERT_TRUE(detector.ok()) << detector.status().message();
+  auto found = (*detector)->detect(cv::Mat(64, 128, CV_8UC3, cv::Scalar(40, 80, 120)));
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u) << "bicycle not asked for; person 0.4 under its own 0.5";
+  EXPECT_EQ((*found)[0].class_id, 1);
+  c.classes = {"lorry"};
+  auto bad = make_detector(c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("detector.classes: 'lorry' is not a class of"), std::string::npos)
+      << bad.status().message();
+}
 TEST(OnnxDetector, DecodesYolov8Output) { expect_known_detections("yolov8.onnx"); }
 
 TEST(OnnxDetector, BadModelsAreClearErrorsNamingTheFile) {

@@ -5,7 +5,8 @@ detector's tests: input [1,3,S,S] -> GlobalAveragePool -> Flatten -> Gemm
 nothing, but OpenCV DNN loads, runs and decodes a real ONNX graph.
 
   make_onnx_models.py OUT_DIR
-writes yolov5.onnx ([1,N,5+C]), yolov8.onnx ([1,4+C,N]), wrong_shape.onnx,
+writes yolov5.onnx ([1,N,5+C]), yolov8.onnx ([1,4+C,N]), yolox.onnx ([1,84,5+C]:
+the 8x8, 4x4 and 2x2 grids of strides 8, 16 and 32 at input 64), wrong_shape.onnx,
 labels.txt (C = 3) and not_a_model.onnx.
   make_onnx_models.py --bench OUT_DIR
 writes yolo_sized.onnx and labels80.txt for the ingest benchmark: no real
@@ -31,6 +32,25 @@ CANDIDATES = np.array([
     [10, 40, 8, 12, 0.2, 0.1, 0.1, 0.9],     # bicycle 0.18: under min_score
     [50, 40, 10, 20, 1.0, 0.05, 0.05, 0.6],  # bicycle 0.6: kept
 ], dtype=np.float32)
+
+
+def yolox_output():
+    """[1, 84, 8]: raw YOLOX cells (tx, ty, tw, th, objectness, 3 class scores),
+    stride-8 grid first, each grid row by row, x fastest. Four live cells; a
+    decoder with a wrong stride, order or offset puts their boxes elsewhere."""
+    out = np.zeros((84, 8), np.float32)
+    def cell(stride, gx, gy):
+        base = {8: 0, 16: 64, 32: 80}[stride]
+        return base + gy * (64 // stride) + gx
+    # car 0.81 at stride 8, cell (3, 2): centre (28, 20), 20 x 10
+    out[cell(8, 3, 2)] = [0.5, 0.5, np.log(2.5), np.log(1.25), 0.9, 0.1, 0.9, 0.2]
+    # bicycle 0.6 at stride 16, cell (1, 1): centre (20, 20), 8 x 12
+    out[cell(16, 1, 1)] = [0.25, 0.25, np.log(0.5), np.log(0.75), 1.0, 0.05, 0.05, 0.6]
+    # person 0.4 at stride 32, cell (1, 0): centre (32, 16), 16 x 32
+    out[cell(32, 1, 0)] = [0.0, 0.5, np.log(0.5), 0.0, 0.5, 0.8, 0.1, 0.1]
+    # person 0.18 at stride 8, cell (0, 0): under min_score
+    out[cell(8, 0, 0)] = [0.5, 0.5, 0.0, 0.0, 0.2, 0.9, 0.0, 0.0]
+    return out[np.newaxis]
 
 
 def model(values, name):
@@ -97,6 +117,7 @@ def main():
     v8 = no_obj.T[np.newaxis].copy()                              # [1, 7, 5]
     onnx.save(model(v5, "yolov5"), os.path.join(out, "yolov5.onnx"))
     onnx.save(model(v8, "yolov8"), os.path.join(out, "yolov8.onnx"))
+    onnx.save(model(yolox_output(), "yolox"), os.path.join(out, "yolox.onnx"))
     onnx.save(model(np.zeros((1, 5, 6), np.float32), "wrong"), os.path.join(out, "wrong_shape.onnx"))
     with open(os.path.join(out, "labels.txt"), "w") as f:
         f.write("\n".join(LABELS) + "\n")

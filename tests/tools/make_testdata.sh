@@ -43,7 +43,7 @@ if [ ! -s "$out/garbage.mp4" ]; then
   python3 -c "import random,sys; random.seed(7); sys.stdout.buffer.write(bytes(random.getrandbits(8) for _ in range(500000)))" >"$out/garbage.mp4"
 fi
 # Tiny YOLO-shaped ONNX models with known outputs (python3-onnx).
-if [ ! -s "$out/onnx/yolov8.onnx" ]; then
+if [ ! -s "$out/onnx/yolox.onnx" ]; then
   /usr/bin/python3 "$(dirname "$0")/make_onnx_models.py" "$out/onnx"
 fi
 echo "test data ready in $out"
