@@ -56,6 +56,15 @@ struct TrackOptions {
   std::string score_map = "auto";  // auto | none | quantile (vision::calibrate_scores)
 };
 
+struct DetectOptions {
+  std::vector<std::string> inputs;   // images, directories of images, videos
+  std::vector<std::string> classes;  // only these (empty: the config's)
+  std::string out;                   // MOTChallenge rows or JSON; empty: stdout
+  int input_size = 0;                // 0: the config's
+  bool live = false;                 // the live setting ([detector]) instead of [prelabel]
+  bool json = false;
+};
+
 struct EvalMotOptions {
   std::string gt, pred;
   float min_iou = 0.5f;
@@ -69,6 +78,8 @@ int run_keyframes(const GlobalOptions& global, int64_t drive_id, bool json);
 int run_tracks(const GlobalOptions& global, int64_t drive_id, bool json, bool boxes);
 // The tracker alone on MOTChallenge detections -> MOTChallenge results.
 int run_track(const GlobalOptions& global, const TrackOptions& options);
+// The detector alone on images, image directories or videos.
+int run_detect(const GlobalOptions& global, const DetectOptions& options);
 // CLEAR-MOT and IDF1 of results against ground truth.
 int run_eval_mot(const EvalMotOptions& options);
 // Checks what this machine needs: GStreamer elements (and the optional

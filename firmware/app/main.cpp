@@ -62,6 +62,18 @@ int main(int argc, char** argv) {
                                                         "(auto: when any lies outside [0, 1])")
       ->check(CLI::IsMember({"auto", "none", "quantile"}));
 
+  DetectOptions detect;
+  auto* detect_cmd = app.add_subcommand("detect", "run the detector alone: MOTChallenge detection rows or JSON");
+  detect_cmd->add_option("input", detect.inputs, "images, directories of images (frame = the number in the name), videos")
+      ->required();
+  detect_cmd->add_option("--classes", detect.classes, "only these classes, e.g. person,car (default: the config's)")
+      ->delimiter(',');
+  detect_cmd->add_option("--out", detect.out, "file to write (default: stdout)");
+  detect_cmd->add_option("--input-size", detect.input_size, "network input (default: [prelabel] input_size)")
+      ->check(CLI::Range(32, 2048));
+  detect_cmd->add_flag("--live", detect.live, "the cheap live setting ([detector]) instead of the pre-label one ([prelabel])");
+  detect_cmd->add_flag("--json", detect.json, "as JSON with class names");
+
   EvalMotOptions eval;
   auto* eval_cmd = app.add_subcommand("eval-mot", "score MOTChallenge results: MOTA, MOTP, IDF1, ID switches, FP, FN");
   eval_cmd->add_option("--gt", eval.gt, "ground truth gt.txt")->required()->check(CLI::ExistingFile);
@@ -129,6 +141,7 @@ int main(int argc, char** argv) {
   if (*keyframes_cmd) return run_keyframes(global, drive_id, json);
   if (*tracks_cmd) return run_tracks(global, drive_id, json, with_boxes);
   if (*track_cmd) return run_track(global, track);
+  if (*detect_cmd) return run_detect(global, detect);
   if (*eval_cmd) return run_eval_mot(eval);
   if (*doctor_cmd) return run_doctor(global, json);
   if (*clips_list) return run_clips_list(global, clips);

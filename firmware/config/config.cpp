@@ -244,6 +244,8 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                  {"effort_per_box_s", number(e.per_box_s, 0.0, 3600.0)},
                  {"effort_per_keyframe_s", number(e.per_keyframe_s, 0.0, 3600.0)}}},
       {"recording", {{"segment_s", number(c.recording.segment_s, 2.0, 3600.0)}}},
+      {"prelabel", {{"input_size", integer(c.prelabel.input_size, 32, 4096)},
+                    {"width", integer(c.prelabel.width, 64, 7680)}}},
       {"retention", {{"max_bytes", integer64(r.max_bytes, 0, int64_t(1) << 60)},
                      {"hard_max_bytes", integer64(r.hard_max_bytes, 0, int64_t(1) << 60)},
                      {"max_percent", number(r.max_percent, 1.0, 100.0)},

@@ -52,6 +52,14 @@ std::filesystem::path model_dir();
 // A relative detector.model or detector.labels is taken from model_dir().
 void resolve_model_paths(pipeline::vision::DetectorConfig& detector);
 
+// Pre-labels must be right where live analysis must be cheap: the detector's
+// accurate setting (a larger network input on less shrunk frames), used by
+// `dashloop detect` (docs/TRACKING.md: the trade, measured).
+struct PrelabelConfig {
+  int input_size = 960;  // network input
+  int width = 1920;      // frames reach the detector at up to this width
+};
+
 struct TrackingConfig {
   pipeline::vision::TrackerConfig tracker;
   bool camera_motion = true;  // a vehicle camera moves; set false for a fixed one
@@ -85,6 +93,7 @@ struct Config {
   IngestConfig ingest;
   KeyframeConfig keyframes;
   pipeline::vision::DetectorConfig detector = default_detector();
+  PrelabelConfig prelabel;
   TrackingConfig tracking;
   ClipsConfig clips;
   RecordingConfig recording;

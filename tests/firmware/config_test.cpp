@@ -49,6 +49,8 @@ TEST(Config, ShippedDefaultFileEqualsBuiltInDefaults) {
   EXPECT_EQ(c->detector.format, d.detector.format);
   EXPECT_EQ(c->detector.classes, d.detector.classes);
   EXPECT_EQ(c->detector.class_min_scores, d.detector.class_min_scores);
+  EXPECT_EQ(c->prelabel.input_size, d.prelabel.input_size);
+  EXPECT_EQ(c->prelabel.width, d.prelabel.width);
   EXPECT_EQ(c->detector.nms_iou, d.detector.nms_iou);
   EXPECT_EQ(c->detector.backend, d.detector.backend);
   EXPECT_EQ(c->detector.target, d.detector.target);
