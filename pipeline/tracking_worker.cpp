@@ -6,16 +6,25 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "clips/package.hpp"
+
 namespace dashloop::pipeline {
 
 Result<std::unique_ptr<TrackingWorker>> TrackingWorker::start(TrackingOptions options) {
   auto detector = vision::make_detector(options.detector);
   if (!detector.ok()) return detector.status();
-  return std::unique_ptr<TrackingWorker>(new TrackingWorker(std::move(options), std::move(*detector)));
+  std::string sha256;
+  if (options.detector.kind == "onnx") {
+    auto sum = clips::sha256_file(options.detector.model);
+    if (!sum.ok()) return sum.status();
+    sha256 = *sum;
+  }
+  return std::unique_ptr<TrackingWorker>(new TrackingWorker(std::move(options), std::move(*detector), std::move(sha256)));
 }
 
-TrackingWorker::TrackingWorker(TrackingOptions options, std::unique_ptr<vision::Detector> detector)
-    : options_(std::move(options)), detector_(std::move(detector)), tracker_(options_.tracker),
+TrackingWorker::TrackingWorker(TrackingOptions options, std::unique_ptr<vision::Detector> detector, std::string model_sha256)
+    : options_(std::move(options)), detector_(std::move(detector)), model_sha256_(std::move(model_sha256)),
+      tracker_(options_.tracker),
       thread_([this] { run(); }) {}
 
 TrackingWorker::~TrackingWorker() { join(); }
@@ -116,7 +125,7 @@ Result<TrackingResult> TrackingWorker::finish() {
   std::sort(result_.tracks.begin(), result_.tracks.end(),
             [](const vision::Track& a, const vision::Track& b) { return a.id < b.id; });
   result_.skipped_frames = skipped_;
-  result_.detector = detector_->describe();
+  result_.detector = detector_->describe() + (model_sha256_.empty() ? "" : " sha256:" + model_sha256_);
   result_.labels = detector_->labels();
   return std::move(result_);
 }

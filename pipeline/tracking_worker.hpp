@@ -62,7 +62,7 @@ class TrackingWorker {
     cv::Mat i420;       // at the detector's width
     double to_source = 1.0;  // detector pixels -> source pixels
   };
-  TrackingWorker(TrackingOptions options, std::unique_ptr<vision::Detector> detector);
+  TrackingWorker(TrackingOptions options, std::unique_ptr<vision::Detector> detector, std::string model_sha256);
   void run();
   void process(Job& job);
   void join();          // ends the worker after the frame it has, if any
@@ -70,6 +70,7 @@ class TrackingWorker {
 
   TrackingOptions options_;
   std::unique_ptr<vision::Detector> detector_;
+  std::string model_sha256_;  // of an ONNX model file: which weights made the boxes
   vision::Tracker tracker_;
   vision::CameraMotion motion_;
   int64_t offered_ = 0;

@@ -189,6 +189,13 @@ std::string cvat_xml(const PackageInput& in, const std::vector<ClipTrack>& track
   return x.str();
 }
 
+// The sha256 a detector description carries ("... sha256:<64 hex>"), or null.
+json model_sha256_of(const std::string& detector) {
+  const auto at = detector.find("sha256:");
+  if (at == std::string::npos || detector.size() < at + 7 + 64) return nullptr;
+  return detector.substr(at + 7, 64);
+}
+
 }  // namespace
 
 std::string labelstudio_config(double fps, const std::vector<std::string>& labels) {
@@ -351,6 +358,7 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
       {"codec", in.codec},
       {"source_frames", {{"first", in.clip_frames.front()}, {"last", in.clip_frames.back()}}},
       {"model", in.detector},
+      {"model_sha256", model_sha256_of(in.detector)},
       {"detector_scores", in.detector_scores},
       {"tracker", in.tracker},
       {"labels", labels},

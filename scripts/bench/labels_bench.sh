@@ -12,7 +12,7 @@ work=$(mktemp -d /tmp/dashloop-labels-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 drives=()
 [ -s "$build/testdata/vtest_h264.mp4" ] && drives+=("$build/testdata/vtest_h264.mp4")
-[ -s ../shared/data/solidWhiteRight.mp4 ] && drives+=(../shared/data/solidWhiteRight.mp4)
+drives+=(firmware/samples/solidWhiteRight.mp4)
 echo "| drive | packages | boxes meant | CVAT | Label Studio editor | Label Studio SDK | COCO (keyframes) | MOT |"
 echo "|---|---|---|---|---|---|---|---|"
 for drive in "${drives[@]}"; do

@@ -11,7 +11,7 @@ work=$(mktemp -d /tmp/dashloop-e2e-labels.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 checker="$(dirname "$0")/../tools/check_package.py"
-shared_drive="$(dirname "$0")/../../../shared/data/solidWhiteRight.mp4"
+shared_drive="$(dirname "$0")/../../firmware/samples/solidWhiteRight.mp4"  # the bundled real sample drive
 
 every_package_exact() {  # data dir
   local ok=0 n=0
@@ -32,7 +32,7 @@ if [ -s "$data/vtest_h264.mp4" ]; then
 else
   echo "SKIPPED: vtest: $data/vtest_h264.mp4 is missing (opencv-doc not installed)"
 fi
-# A real highway dashcam drive, where ../shared has it (tests only; not the product's copy).
+# A real highway dashcam drive with cars: the product's own sample.
 if [ -s "$shared_drive" ]; then
   run -d "$work/highway" ingest -q "$shared_drive"
   check "solidWhiteRight (real dashcam footage), default config: exit 0" rc_is 0

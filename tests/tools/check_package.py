@@ -144,7 +144,7 @@ def main():
     m = json.load(open(os.path.join(pkg, "manifest.json")))
     check(m.get("schema") == "dashloop.package" and m.get("version") == 1, "manifest schema/version")
     for key in ("id", "vehicle", "camera", "fps", "frame_count", "width", "height", "codec", "source_frames",
-                "model", "detector_scores", "tracker", "labels", "plan", "effort", "files"):
+                "model", "model_sha256", "detector_scores", "tracker", "labels", "plan", "effort", "files"):
         check(key in m, f"manifest lacks {key}")
     listed = {f["path"] for f in m["files"]}
     on_disk = set()
