@@ -11,7 +11,7 @@ work=$(mktemp -d /tmp/dashloop-e2e-labels.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 checker="$(dirname "$0")/../tools/check_package.py"
-shared_drive="$(dirname "$0")/../../firmware/samples/solidWhiteRight.mp4"  # the bundled real sample drive
+sample_drive="$(dirname "$0")/../../firmware/samples/solidWhiteRight.mp4"  # the bundled real sample drive
 
 every_package_exact() {  # data dir
   local ok=0 n=0
@@ -24,22 +24,17 @@ every_package_exact() {  # data dir
   [ "$n" -gt 0 ] && [ $ok = 0 ]
 }
 
-# vtest.avi (opencv-doc): real pedestrians, transcoded to H.264 by make_testdata.sh; the default config.
-if [ -s "$data/vtest_h264.mp4" ]; then
-  run -d "$work/vtest" ingest -q "$data/vtest_h264.mp4"
-  check "vtest (real street footage, H.264), default config: exit 0" rc_is 0
-  check "...every package read by CVAT's, Label Studio's and COCO's rules gives every box meant" every_package_exact "$work/vtest"
-else
-  echo "SKIPPED: vtest: $data/vtest_h264.mp4 is missing (opencv-doc not installed)"
-fi
-# A real highway dashcam drive with cars: the product's own sample.
-if [ -s "$shared_drive" ]; then
-  run -d "$work/highway" ingest -q "$shared_drive"
-  check "solidWhiteRight (real dashcam footage), default config: exit 0" rc_is 0
-  check "...every package read by its tools' rules gives every box meant" every_package_exact "$work/highway"
-else
-  echo "SKIPPED: solidWhiteRight: $shared_drive is absent"
-fi
+real_drive() {  # name, file, what it is
+  if [ ! -s "$2" ]; then
+    echo "SKIPPED: $1: $2 is missing"
+    return
+  fi
+  run -d "$work/$1" ingest -q "$2"
+  check "$1 ($3), default config: exit 0" rc_is 0
+  check "...every package read by CVAT's, Label Studio's and COCO's rules gives every box meant" every_package_exact "$work/$1"
+}
+real_drive vtest "$data/vtest_h264.mp4" "opencv-doc's real pedestrians, transcoded to H.264 by make_testdata.sh"
+real_drive solidWhiteRight "$sample_drive" "a real highway dashcam drive with cars: the product's own sample"
 echo "differing boxes by format, per package:"
 cat "$work/counts" 2>/dev/null
 finish
