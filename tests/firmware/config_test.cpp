@@ -126,7 +126,7 @@ TEST(Config, DetectorAndTrackerSections) {
   auto bad = load_string("[detector]\nkind = \"yolo\"\n", "s.toml");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(),
-            "s.toml:2: key 'detector.kind' must be one of cascade, hog-people, motion, none, onnx, got 'yolo'");
+            "s.toml:2: key 'detector.kind' must be one of blazeface, cascade, hog-people, motion, none, onnx, got 'yolo'");
   bad = load_string("[detector]\nclass_min_scores = { person = 1.5 }\n", "s.toml");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "s.toml:2: key 'detector.class_min_scores' 'person' must be between 0 and 1, got 1.5");

@@ -145,6 +145,40 @@ TEST(OnnxDetector, CudaRequestFallsBackToCpuAndSaysSo) {
   EXPECT_NE((*d)->describe().find("on c"), std::string::npos) << (*d)->describe();  // cuda where built in, else cpu (...)
 }
 
+// BlazeFace (MediaPipe, from npm via scripts/setup.sh) on real photos from
+// opencv-doc: a footballer's face, and a baboon's, which is not a human one.
+TEST(BlazeFaceDetector, FindsTheFaceInARealPhotoAndNoneInABaboon) {
+  const fs::path model = fs::path(DASHLOOP_SOURCE_DIR) / "firmware/models/blazeface/face_detection_back_256x256_barracuda.onnx";
+  const std::string data = "/usr/share/doc/opencv-doc/examples/data/";
+  if (!fs::exists(model)) GTEST_SKIP() << model << " missing: scripts/setup.sh installs BlazeFace from npm";
+  const cv::Mat messi = cv::imread(data + "messi5.jpg"), baboon = cv::imread(data + "baboon.jpg");
+  if (messi.empty() || baboon.empty()) GTEST_SKIP() << "opencv-doc's messi5.jpg or baboon.jpg missing";
+  DetectorConfig c;
+  c.kind = "blazeface";
+  c.model = model;
+  c.min_score = 0.5f;
+  auto d = make_detector(c);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ((*d)->labels(), std::vector<std::string>{"face"});
+  auto faces = (*d)->detect(messi);
+  ASSERT_TRUE(faces.ok()) << faces.status().message();
+  ASSERT_GE(faces->size(), 1u) << "the player's face";
+  const auto& best = faces->front();
+  std::printf("messi5.jpg: best face %.2f at (%.0f, %.0f) %.0fx%.0f of %dx%d\n", double(best.score), double(best.box.x),
+              double(best.box.y), double(best.box.width), double(best.box.height), messi.cols, messi.rows);
+  EXPECT_GE(best.score, 0.8f);
+  EXPECT_GT(best.box.width, 15.0f);
+  EXPECT_LT(best.box.width, 0.3f * float(messi.cols)) << "a face, not the whole picture";
+  EXPECT_LT(std::abs(best.box.width - best.box.height), 0.5f * best.box.width) << "about square, as BlazeFace's boxes are";
+  auto none = (*d)->detect(baboon);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty()) << "no human face in a baboon above 0.5";
+  c.model = kModels / "yolov8.onnx";
+  auto wrong = make_detector(c);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("not a BlazeFace model"), std::string::npos) << wrong.status().message();
+}
+
 TEST(HogPeopleDetector, FindsThePersonInARealPhoto) {
   const cv::Mat photo = cv::imread(std::string(DASHLOOP_SOURCE_DIR) + "/tests/data/pedestrian.jpg");
   ASSERT_FALSE(photo.empty());

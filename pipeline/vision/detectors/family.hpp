@@ -13,6 +13,7 @@
 namespace dashloop::pipeline::vision::detectors {
 
 Result<std::unique_ptr<Detector>> make_yolo(const DetectorConfig& config);       // yolo.cpp: YOLOv5, YOLOv8, YOLOX
+Result<std::unique_ptr<Detector>> make_blazeface(const DetectorConfig& config);  // blazeface.cpp: faces
 Result<std::unique_ptr<Detector>> make_hog(const DetectorConfig& config);        // hog.cpp
 Result<std::unique_ptr<Detector>> make_cascade(const DetectorConfig& config);    // cascade.cpp
 Result<std::unique_ptr<Detector>> make_motion(const DetectorConfig& config);     // motion.cpp
