@@ -93,7 +93,7 @@ void mark_keyframes(std::vector<FrameBox>& boxes) {
   for (size_t i = 0; i < boxes.size(); ++i) {
     FrameBox& b = boxes[i];
     const bool starts = i == run;
-    b.keyframe = starts || b.detected || (!starts && b.occluded != boxes[i - 1].occluded);
+    b.keyframe = starts || b.detected || b.occluded != boxes[i - 1].occluded;
     const bool ends = i + 1 == boxes.size() || boxes[i + 1].frame != b.frame + 1;
     if (!ends) continue;
     b.keyframe = true;
