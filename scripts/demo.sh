@@ -32,7 +32,7 @@ echo
 echo "Cars tracked in drive $highway_id ($(basename "$highway"), a real highway drive):"
 build/dashloop --data-dir "$data" tracks "$highway_id"
 echo
-echo "People tracked in drive $street_id (opencv-doc's vtest.avi):"
+echo "Objects tracked in drive $street_id (opencv-doc's vtest.avi: its pedestrians and the parked car):"
 build/dashloop --data-dir "$data" tracks "$street_id"
 echo
 echo "Clips waiting for review (packages under $data/packages/, pre-labels for CVAT, MOT, COCO, Label Studio):"
