@@ -21,14 +21,7 @@ struct HeldFrame {
   cv::Mat i420;
 
   void take(const media::DecodedFrame& f) {
-    const int w = f.y.cols & ~1, h = f.y.rows & ~1;
-    i420.create(h * 3 / 2, w, CV_8UC1);
-    f.y(cv::Rect(0, 0, w, h)).copyTo(i420.rowRange(0, h));
-    const size_t quarter = size_t(w / 2) * size_t(h / 2);
-    cv::Mat u(h / 2, w / 2, CV_8UC1, i420.ptr(h));
-    cv::Mat v(h / 2, w / 2, CV_8UC1, i420.ptr(h) + quarter);
-    f.u(cv::Rect(0, 0, w / 2, h / 2)).copyTo(u);
-    f.v(cv::Rect(0, 0, w / 2, h / 2)).copyTo(v);
+    i420 = media::copy_i420(f);
     index = f.index;
   }
 };

@@ -117,13 +117,8 @@ int run_detect(const GlobalOptions& global, const DetectOptions& o) {
       if (!next.ok()) return fail(next.status().message());
       if (!next->has_value()) break;
       const auto& f = **next;
-      cv::Mat i420(f.y.rows * 3 / 2, f.y.cols, CV_8UC1), bgr;
-      f.y.copyTo(i420.rowRange(0, f.y.rows));
-      cv::Mat uv = i420.rowRange(f.y.rows, f.y.rows * 3 / 2).reshape(1, 1);
-      const size_t quarter = size_t(f.u.rows) * size_t(f.u.cols);
-      cv::Mat(f.u.clone().reshape(1, 1)).copyTo(uv.colRange(0, int(quarter)));
-      cv::Mat(f.v.clone().reshape(1, 1)).copyTo(uv.colRange(int(quarter), int(2 * quarter)));
-      cv::cvtColor(i420, bgr, cv::COLOR_YUV2BGR_I420);
+      cv::Mat bgr;
+      cv::cvtColor(pipeline::media::copy_i420(f), bgr, cv::COLOR_YUV2BGR_I420);
       if (Status st = run(bgr, f.index + 1, arg); !st.ok()) return fail(st.message());  // MOTChallenge frames are 1-based
     }
   }

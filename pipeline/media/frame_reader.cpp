@@ -27,6 +27,18 @@ DecodedFrame::DecodedFrame(DecodedFrame&&) noexcept = default;
 DecodedFrame& DecodedFrame::operator=(DecodedFrame&&) noexcept = default;
 DecodedFrame::~DecodedFrame() = default;
 
+cv::Mat copy_i420(const DecodedFrame& f) {
+  const int w = f.y.cols & ~1, h = f.y.rows & ~1;
+  cv::Mat i420(h * 3 / 2, w, CV_8UC1);
+  f.y(cv::Rect(0, 0, w, h)).copyTo(i420.rowRange(0, h));
+  const size_t quarter = size_t(w / 2) * size_t(h / 2);
+  cv::Mat u(h / 2, w / 2, CV_8UC1, i420.ptr(h));
+  cv::Mat v(h / 2, w / 2, CV_8UC1, i420.ptr(h) + quarter);
+  f.u(cv::Rect(0, 0, w / 2, h / 2)).copyTo(u);
+  f.v(cv::Rect(0, 0, w / 2, h / 2)).copyTo(v);
+  return i420;
+}
+
 namespace {
 
 constexpr GstClockTime kPullTimeout = 100 * GST_MSECOND;

@@ -58,6 +58,10 @@ class DecodedFrame {
   std::unique_ptr<Mapping> mapping_;
 };
 
+// The frame's pixels as one contiguous I420 image (cropped to even width and
+// height), owned: it outlives the frame and the decoder's buffer.
+cv::Mat copy_i420(const DecodedFrame& f);
+
 class FrameReader {
  public:
   static Result<std::unique_ptr<FrameReader>> open(const Source& source, const ReaderOptions& options);
