@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <optional>
+#include <utility>
 #include <opencv2/imgproc.hpp>
 
 namespace dashloop::pipeline::vision {
@@ -38,6 +40,16 @@ cv::Point luma_shift(const cv::Mat& a, const cv::Mat& b) {
   const cv::Point2d shift = cv::phaseCorrelate(fa, fb);
   return {int(std::lround(2 * shift.x)), int(std::lround(2 * shift.y))};
 }
+
+// Where two lumas of size `luma` overlap once b is shifted by `shift` onto a:
+// the rectangle in a and the one in b; none when they share under half of
+// either side (no plausible shift).
+std::optional<std::pair<cv::Rect, cv::Rect>> overlap(cv::Point shift, cv::Size luma) {
+  const int x0 = std::max(0, shift.x), x1 = std::min(luma.width, luma.width + shift.x);
+  const int y0 = std::max(0, shift.y), y1 = std::min(luma.height, luma.height + shift.y);
+  if (x1 - x0 < luma.width / 2 || y1 - y0 < luma.height / 2) return std::nullopt;
+  return std::pair{cv::Rect(x0 - shift.x, y0 - shift.y, x1 - x0, y1 - y0), cv::Rect(x0, y0, x1 - x0, y1 - y0)};
+}
 }  // namespace
 
 cv::Mat align_to(const cv::Mat& moving, const cv::Mat& fixed) {
@@ -63,14 +75,9 @@ cv::Mat align_to(const cv::Mat& moving, const cv::Mat& fixed) {
 double aligned_distance(const cv::Mat& a, const cv::Mat& b) {
   if (a.empty() || b.empty() || a.size() != b.size()) return 255.0;
   const int w = a.cols * 2 / 3;  // the luma part of a thumbnail
-  const cv::Point shift = luma_shift(a, b);
-  const int dx = shift.x, dy = shift.y;
-  const int x0 = std::max(0, dx), x1 = std::min(w, w + dx);
-  const int y0 = std::max(0, dy), y1 = std::min(a.rows, a.rows + dy);
-  if (x1 - x0 < w / 2 || y1 - y0 < a.rows / 2) return thumb_distance(a, b);  // no plausible shift
-  const cv::Rect in_b(x0, y0, x1 - x0, y1 - y0);
-  const cv::Rect in_a(x0 - dx, y0 - dy, x1 - x0, y1 - y0);
-  return cv::norm(a(in_a), b(in_b), cv::NORM_L1) / double(in_b.area());
+  const auto o = overlap(luma_shift(a, b), {w, a.rows});
+  if (!o) return thumb_distance(a, b);  // no plausible shift
+  return cv::norm(a(o->first), b(o->second), cv::NORM_L1) / double(o->second.area());
 }
 
 double structure_distance(const cv::Mat& a, const cv::Mat& b) {
@@ -86,13 +93,9 @@ double structure_distance(const cv::Mat& a, const cv::Mat& b) {
     return y;
   };
   const cv::Mat na = normalised(a), nb = normalised(b);
-  const cv::Point shift = luma_shift(a, b);
-  const int x0 = std::max(0, shift.x), x1 = std::min(w, w + shift.x);
-  const int y0 = std::max(0, shift.y), y1 = std::min(a.rows, a.rows + shift.y);
-  if (x1 - x0 < w / 2 || y1 - y0 < a.rows / 2) return cv::norm(na, nb, cv::NORM_L1) / double(na.total());
-  const cv::Rect in_b(x0, y0, x1 - x0, y1 - y0);
-  const cv::Rect in_a(x0 - shift.x, y0 - shift.y, x1 - x0, y1 - y0);
-  return cv::norm(na(in_a), nb(in_b), cv::NORM_L1) / double(in_b.area());
+  const auto o = overlap(luma_shift(a, b), {w, a.rows});
+  if (!o) return cv::norm(na, nb, cv::NORM_L1) / double(na.total());
+  return cv::norm(na(o->first), nb(o->second), cv::NORM_L1) / double(o->second.area());
 }
 
 int hamming(uint64_t a, uint64_t b) { return std::popcount(a ^ b); }
