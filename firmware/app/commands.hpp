@@ -61,6 +61,7 @@ struct DetectOptions {
   std::vector<std::string> classes;  // only these (empty: the config's)
   std::string out;                   // MOTChallenge rows or JSON; empty: stdout
   int input_size = 0;                // 0: the config's
+  int tiles = 0;                     // 0: the config's
   bool live = false;                 // the live setting ([detector]) instead of [prelabel]
   bool json = false;
 };

@@ -51,15 +51,13 @@ int run_detect(const GlobalOptions& global, const DetectOptions& o) {
   if (auto* code = std::get_if<int>(&loaded)) return *code;
   const auto& full = std::get<firmware::config::Config>(loaded);
   auto config = full.detector;
-  if (!o.live) {  // the pre-label setting: right, not cheap
-    config.input_size = full.prelabel.input_size;
-    config.width = full.prelabel.width;
-  }
+  if (!o.live) full.prelabel.apply_to(config);  // the pre-label setting: right, not cheap
   if (config.kind == "none") {
     spdlog::error("detect: detector.kind is none; nothing to run");
     return kExitUsage;
   }
   if (o.input_size > 0) config.input_size = o.input_size;
+  if (o.tiles > 0) config.tiles = o.tiles;
   if (!o.classes.empty()) config.classes = o.classes;
   auto made = pipeline::vision::make_detector(config);
   if (!made.ok()) {

@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
   detect_cmd->add_option("--out", detect.out, "file to write (default: stdout)");
   detect_cmd->add_option("--input-size", detect.input_size, "network input (default: [prelabel] input_size)")
       ->check(CLI::Range(32, 2048));
+  detect_cmd->add_option("--tiles", detect.tiles, "overlapping tiles across each frame besides the whole (default: [prelabel] tiles; 1: none)")
+      ->check(CLI::Range(1, 8));
   detect_cmd->add_flag("--live", detect.live, "the cheap live setting ([detector]) instead of the pre-label one ([prelabel])");
   detect_cmd->add_flag("--json", detect.json, "as JSON with class names");
 

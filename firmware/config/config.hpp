@@ -58,6 +58,18 @@ void resolve_model_paths(pipeline::vision::DetectorConfig& detector);
 struct PrelabelConfig {
   int input_size = 960;  // network input
   int width = 1920;      // frames reach the detector at up to this width
+  int tiles = 1;         // overlapping tiles across the frame besides the whole (1: none)
+  float tile_overlap = 0.2f;
+  // Detect and track a package's own frames again with this setting, and
+  // write those as its pre-labels (docs/TRACKING.md: what it costs).
+  bool redetect = false;
+  // The pre-label setting applied to a detector config.
+  void apply_to(pipeline::vision::DetectorConfig& d) const {
+    d.input_size = input_size;
+    d.width = width;
+    d.tiles = tiles;
+    d.tile_overlap = tile_overlap;
+  }
 };
 
 struct TrackingConfig {

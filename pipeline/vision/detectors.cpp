@@ -14,13 +14,25 @@ std::string score_scale_of(const std::string& d) {
   return "none";
 }
 
-Result<std::unique_ptr<Detector>> make_detector(const DetectorConfig& config) {
+namespace {
+
+Result<std::unique_ptr<Detector>> make_family(const DetectorConfig& config) {
   if (config.kind == "onnx") return detectors::make_yolo(config);
   if (config.kind == "blazeface") return detectors::make_blazeface(config);
   if (config.kind == "hog-people") return detectors::make_hog(config);
   if (config.kind == "cascade") return detectors::make_cascade(config);
   if (config.kind == "motion") return detectors::make_motion(config);
   return Status::InvalidArgument("detector.kind must be onnx, blazeface, hog-people, cascade or motion, got '" + config.kind + "'");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Detector>> make_detector(const DetectorConfig& config) {
+  if (config.tiles > 1 && config.kind == "motion")
+    return Status::InvalidArgument("detector.tiles: the motion detector's background model sees whole frames only");
+  auto made = make_family(config);
+  if (!made.ok() || config.tiles <= 1) return made;
+  return detectors::make_tiled(std::move(made.value()), config);
 }
 
 }  // namespace dashloop::pipeline::vision

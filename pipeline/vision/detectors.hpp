@@ -8,6 +8,7 @@
 //  * hog-people: OpenCV's HOG + linear SVM pedestrian detector;
 //  * cascade: Haar/LBP cascades (opencv-data), one class per cascade file,
 //    named after it; the same boxes will drive privacy redaction;
+//  * any of them tiled: the whole frame and overlapping tiles, for small objects;
 //  * motion: background subtraction (MOG2 or KNN) and blob filtering, for
 //    fixed cameras only (a moving camera moves the whole background).
 #pragma once
@@ -27,6 +28,10 @@ struct DetectorConfig {
   int every = 5;              // detect on every k-th analysed frame
   int width = 640;            // frames reach the detector at this width
   float min_score = 0.25f;
+  // Tiling (any kind): besides the whole frame, this many overlapping tiles
+  // across it, each detected alone, boxes merged (detectors/tiled.cpp); 1: off.
+  int tiles = 1;
+  float tile_overlap = 0.2f;  // share of a tile its neighbour also covers
 
   // onnx
   std::filesystem::path model;
@@ -36,6 +41,7 @@ struct DetectorConfig {
   std::vector<std::string> classes;              // keep only these labels (empty: all)
   std::map<std::string, float> class_min_scores;  // a label's own floor over min_score
   float nms_iou = 0.45f;
+  float cross_class_iou = 0.8f;  // boxes of two classes overlapping more are one object: the best class stays (1: off)
   std::string backend = "opencv";  // opencv | cuda
   std::string target = "cpu";      // cpu | cuda | cuda_fp16
 

@@ -49,6 +49,7 @@ void run(benchmark::State& state, pipeline::vision::DetectorConfig c, int width)
 void YoloxNano(benchmark::State& state) {
   auto c = firmware::config::default_detector();
   c.input_size = int(state.range(1));
+  c.tiles = int(state.range(3));
   run(state, c, int(state.range(2)));
 }
 void HogPeople(benchmark::State& state) {
@@ -57,9 +58,10 @@ void HogPeople(benchmark::State& state) {
   run(state, c, int(state.range(1)));
 }
 
-// threads, input size, detector width
-BENCHMARK(YoloxNano)->ArgsProduct({{1, 2}, {416}, {640}})->ArgsProduct({{1, 2}, {640}, {640}})
-    ->ArgsProduct({{1, 2}, {960}, {1920}})->Unit(benchmark::kMillisecond);
+// threads, input size, detector width, tiles across (1: the whole frame only)
+BENCHMARK(YoloxNano)->ArgsProduct({{1, 2}, {416}, {640}, {1}})->ArgsProduct({{1, 2}, {640}, {640}, {1}})
+    ->ArgsProduct({{1, 2}, {960}, {1920}, {1}})->ArgsProduct({{1, 2}, {416, 960}, {1920}, {2}})
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(HogPeople)->ArgsProduct({{1, 2}, {640}})->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "vision/detectors.hpp"
+#include "vision/detectors/family.hpp"
 
 namespace dashloop::pipeline::vision {
 namespace {
@@ -30,7 +31,9 @@ DetectorConfig onnx_config(const std::string& model) {
 // The models' candidates (network pixels, 64x64) seen through a 128x64
 // frame: letterbox scale 0.5, 16 px of padding above.
 void expect_known_detections(const std::string& model) {
-  auto detector = make_detector(onnx_config(model));
+  auto config = onnx_config(model);
+  config.cross_class_iou = 1.0f;  // per-class NMS alone
+  auto detector = make_detector(config);
   ASSERT_TRUE(detector.ok()) << detector.status().message();
   EXPECT_EQ((*detector)->labels(), (std::vector<std::string>{"person", "car", "bicycle"}));
   const cv::Mat frame(64, 128, CV_8UC3, cv::Scalar(40, 80, 120));
@@ -53,6 +56,14 @@ void expect_known_detections(const std::string& model) {
   EXPECT_NEAR(bicycle.box.x, (50 - 5) / 0.5, 1e-3);
   EXPECT_NEAR(bicycle.box.y, (40 - 10 - 16) / 0.5, 1e-3);
   EXPECT_NEAR(bicycle.box.height, 36.0, 1e-3) << "28 + 40 > 64: clipped at the bottom edge";
+
+  auto by_default = make_detector(onnx_config(model));  // cross_class_iou 0.8
+  ASSERT_TRUE(by_default.ok());
+  auto fewer = (*by_default)->detect(frame);
+  ASSERT_TRUE(fewer.ok());
+  ASSERT_EQ(fewer->size(), 2u) << "the person on the car's very box is the same object: the car stays";
+  EXPECT_EQ((*fewer)[0].class_id, 1);
+  EXPECT_EQ((*fewer)[1].class_id, 2);
 }
 
 TEST(OnnxDetector, DecodesYolov5Output) { expect_known_detections("yolov5.onnx"); }
@@ -271,3 +282,90 @@ TEST(MotionDetector, FindsAMovingObjectOnAStillBackground) {
 
 }  // namespace
 }  // namespace dashloop::pipeline::vision
+
+namespace dv = dashloop::pipeline::vision;
+namespace {
+
+// Sees white blobs, but only those of at least 0.7 % of the image it is given:
+// like a network squeezing a frame into its input, it loses what is small,
+// and is surer of what fills more of its input.
+class BlobDetector final : public dv::Detector {
+ public:
+  dashloop::Result<std::vector<dv::Detection>> detect(const cv::Mat& bgr) override {
+    cv::Mat gray, mask;
+    cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+    cv::threshold(gray, mask, 128, 255, cv::THRESH_BINARY);
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    std::vector<dv::Detection> out;
+    for (const auto& c : contours) {
+      const cv::Rect r = cv::boundingRect(c);
+      const double share = double(r.area()) / double(bgr.total());
+      if (share >= 0.007) out.push_back({cv::Rect2f(r), 0, float(0.5 + share)});  // a tile's cut part outscores the whole
+    }
+    ++calls;
+    return out;
+  }
+  const std::vector<std::string>& labels() const override { return labels_; }
+  std::string describe() const override { return "blobs"; }
+  int calls = 0;
+
+ private:
+  std::vector<std::string> labels_{"blob"};
+};
+
+}  // namespace
+
+TEST(TiledDetector, FindsSmallObjectsInTilesAndMergesWhatATileEdgeCut) {
+  cv::Mat frame(1080, 1920, CV_8UC3, cv::Scalar::all(0));
+  const cv::Rect big(800, 400, 400, 300);     // across both tiles' inner edges: whole only in the full frame
+  const cv::Rect small_a(200, 100, 120, 90);   // too small for the full frame
+  const cv::Rect small_b(1010, 800, 120, 90); // small, and cut by the left tile's right edge (x 1067)
+  for (const auto& r : {big, small_a, small_b}) cv::rectangle(frame, r, cv::Scalar::all(255), cv::FILLED);
+
+  auto inner = std::make_unique<BlobDetector>();
+  auto* blobs = inner.get();
+  dv::DetectorConfig config;
+  config.tiles = 2;
+  config.tile_overlap = 0.2f;
+  auto tiled = dv::detectors::make_tiled(std::move(inner), config);
+  auto found = tiled->detect(frame);
+  ASSERT_TRUE(found.ok()) << found.status().message();
+  EXPECT_EQ(blobs->calls, 3);  // the whole frame and two tiles (about square: one row)
+  std::vector<cv::Rect> boxes;
+  for (const auto& d : *found) boxes.emplace_back(cv::Rect(d.box));
+  std::sort(boxes.begin(), boxes.end(), [](const cv::Rect& a, const cv::Rect& b) { return a.x < b.x; });
+  ASSERT_EQ(boxes.size(), 3u);  // no part of a cut object beside its whole
+  EXPECT_EQ(boxes[0], small_a);
+  EXPECT_EQ(boxes[1], big);
+  EXPECT_EQ(boxes[2], small_b);
+  EXPECT_NE(tiled->describe().find("2 tiles across"), std::string::npos);
+
+  auto whole = BlobDetector().detect(frame);  // without tiles only the big one
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(whole->size(), 1u);
+}
+
+TEST(TiledDetector, MotionCannotBeTiled) {
+  dv::DetectorConfig config;
+  config.kind = "motion";
+  config.tiles = 2;
+  auto made = dv::make_detector(config);
+  ASSERT_FALSE(made.ok());
+  EXPECT_NE(made.status().message().find("detector.tiles"), std::string::npos);
+}
+
+TEST(CrossClassSuppression, OneVanBoxedAsCarAndTruckStaysOneObjectAPersonOnABikeStaysTwo) {
+  // As YOLOX-Nano boxes vtest.avi's parked van (IoU 0.92), and a cyclist.
+  const std::vector<dv::Detection> best_first = {
+      {cv::Rect2f(651, 42, 76, 57), 5, 0.74f},    // truck
+      {cv::Rect2f(650, 43, 73, 56), 2, 0.65f},    // car: the same van
+      {cv::Rect2f(100, 100, 40, 110), 0, 0.6f},   // person
+      {cv::Rect2f(95, 150, 50, 70), 1, 0.55f}};   // bicycle under them
+  const auto kept = dv::detectors::suppress_across_classes(best_first, 0.8f);
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_EQ(kept[0].class_id, 5);
+  EXPECT_EQ(kept[1].class_id, 0);
+  EXPECT_EQ(kept[2].class_id, 1);
+  EXPECT_EQ(dv::detectors::suppress_across_classes(best_first, 1.0f).size(), 4u);  // off
+}

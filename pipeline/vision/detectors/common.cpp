@@ -64,6 +64,14 @@ std::vector<Detection> nms_by_class(const std::vector<Detection>& in, float scor
   return out;
 }
 
+std::vector<Detection> suppress_across_classes(const std::vector<Detection>& best_first, float iou_limit) {
+  std::vector<Detection> out;
+  for (const auto& d : best_first)
+    if (std::none_of(out.begin(), out.end(), [&](const Detection& k) { return iou(k.box, d.box) > iou_limit; }))
+      out.push_back(d);
+  return out;
+}
+
 Result<ClassFilter> ClassFilter::make(const DetectorConfig& config, const std::vector<std::string>& labels) {
   auto index_of = [&](const std::string& name) -> int {
     auto it = std::find(labels.begin(), labels.end(), name);

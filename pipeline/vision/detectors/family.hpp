@@ -19,11 +19,17 @@ Result<std::unique_ptr<Detector>> make_blazeface(const DetectorConfig& config); 
 Result<std::unique_ptr<Detector>> make_hog(const DetectorConfig& config);        // hog.cpp
 Result<std::unique_ptr<Detector>> make_cascade(const DetectorConfig& config);    // cascade.cpp
 Result<std::unique_ptr<Detector>> make_motion(const DetectorConfig& config);     // motion.cpp
+// tiled.cpp: the whole frame and config.tiles overlapping tiles across, boxes merged
+std::unique_ptr<Detector> make_tiled(std::unique_ptr<Detector> inner, const DetectorConfig& config);
 
 // One class name per line; errors name the file.
 Result<std::vector<std::string>> read_labels(const std::filesystem::path& path);
 // Class-wise non-maximum suppression (OpenCV 4.6 has no NMSBoxesBatched), best first.
 std::vector<Detection> nms_by_class(const std::vector<Detection>& in, float score, float iou_limit);
+// One object, two classes: COCO models often box a van as both car and truck,
+// and each box would become its own track. Of boxes of different classes
+// overlapping above iou_limit only the best stays (input best first; 1: off).
+std::vector<Detection> suppress_across_classes(const std::vector<Detection>& best_first, float iou_limit);
 // An ONNX model read by OpenCV DNN; errors name the file.
 Result<cv::dnn::Net> load_onnx(const std::filesystem::path& model);
 // "[1,3549,85]"

@@ -59,7 +59,7 @@ class YoloDetector final : public Detector {
       d.box &= cv::Rect2f(0, 0, float(bgr.cols), float(bgr.rows));
       if (d.box.area() > 0 && filter_.keep(d)) kept.push_back(d);
     }
-    return nms_by_class(kept, 0.0f, config_.nms_iou);
+    return suppress_across_classes(nms_by_class(kept, 0.0f, config_.nms_iou), config_.cross_class_iou);
   }
 
   const std::vector<std::string>& labels() const override { return labels_; }
