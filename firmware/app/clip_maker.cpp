@@ -1,5 +1,7 @@
 #include "app/clip_maker.hpp"
 
+#include "app/objects.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include "clips/planner.hpp"
 #include "media/cutter.hpp"
 #include "media/packets.hpp"
+#include "media/frame_reader.hpp"
 #include "media/recorder.hpp"
 #include "retention/retention.hpp"
 #include "vision/detectors.hpp"
@@ -76,6 +79,50 @@ Result<DriveData> load_drive(cat::Catalog& catalog, int64_t drive_id) {
   if (!keyframes.ok()) return keyframes.status();
   d.keyframes = std::move(keyframes.value());
   return d;
+}
+
+struct Prelabels {
+  std::string detector;  // its description
+  std::vector<clips::LabelTrack> tracks;  // boxes on the drive's frames
+};
+
+// The pre-label setting on a package's own frames ([prelabel] redetect): the
+// cut clip decoded, detected and tracked again, its frames put back on the
+// drive's (clip_frames: the drive frame of each of the clip's frames).
+Result<Prelabels> redetect(const firmware::config::Config& config, const fs::path& clip,
+                           const std::vector<int64_t>& clip_frames) {
+  pipeline::TrackingOptions options;
+  options.detector = config.detector;
+  config.prelabel.apply_to(options.detector);
+  options.tracker = config.tracking.tracker;
+  options.camera_motion = config.tracking.camera_motion;
+  auto worker = pipeline::TrackingWorker::start(options);
+  if (!worker.ok()) return worker.status();
+  media::Source source;
+  source.original = source.location = clip.string();
+  auto reader = media::FrameReader::open(source, {});
+  if (!reader.ok()) return reader.status();
+  int64_t frames = 0;
+  for (;;) {
+    auto next = (*reader)->next();
+    if (!next.ok()) return next.status();
+    if (!next->has_value()) break;
+    (*worker)->offer(**next);
+    ++frames;
+  }
+  auto result = (*worker)->finish();
+  if (!result.ok()) return result.status();
+  if (frames != int64_t(clip_frames.size()))
+    return Status::Corruption(clip.string() + ": decoded " + std::to_string(frames) + " frames, the cut wrote " +
+                              std::to_string(clip_frames.size()));
+  Prelabels out;
+  out.detector = result->detector;
+  for (const auto& t : drive_objects(*result, 0.0).tracks) {
+    clips::LabelTrack lt{t.track_no, t.label, {}};
+    for (const auto& b : t.boxes) lt.boxes.push_back({clip_frames[size_t(b.frame)], b.x, b.y, b.w, b.h, b.score, b.predicted});
+    out.tracks.push_back(std::move(lt));
+  }
+  return out;
 }
 
 // Cuts and packages one planned clip; returns the package's facts.
@@ -168,12 +215,25 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
              {"planned_frames", {clip.planned_start, clip.planned_end}},
              {"cut_frames", {clip.start_frame, clip.end_frame}}};
   std::set<std::string> labels;
-  for (const auto& t : data.tracks) {
-    labels.insert(t.label);
-    if (t.last_frame < clip.start_frame || t.first_frame >= clip.end_frame) continue;
-    clips::LabelTrack lt{t.track_no, t.label, {}};
-    for (const auto& b : t.boxes) lt.boxes.push_back({b.frame, b.x, b.y, b.w, b.h, b.score, b.predicted});
-    in.tracks.push_back(std::move(lt));
+  for (const auto& t : data.tracks) labels.insert(t.label);
+  if (ctx.config.prelabel.redetect && ctx.config.detector.kind != "none") {
+    const auto began = std::chrono::steady_clock::now();
+    auto pre = redetect(ctx.config, partial / "clip.mp4", in.clip_frames);
+    if (!pre.ok()) return fail(pre.status());
+    spdlog::info("clip {}: pre-labels re-detected, {} tracks, {:.1f} s for {:.1f} s of clip", clip.uid,
+                 pre->tracks.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count(),
+                 double(in.clip_frames.size()) / in.fps);
+    in.detector = pre->detector;
+    in.labels_from = "redetected";
+    in.tracks = std::move(pre->tracks);
+    for (const auto& t : in.tracks) labels.insert(t.label);
+  } else {
+    for (const auto& t : data.tracks) {
+      if (t.last_frame < clip.start_frame || t.first_frame >= clip.end_frame) continue;
+      clips::LabelTrack lt{t.track_no, t.label, {}};
+      for (const auto& b : t.boxes) lt.boxes.push_back({b.frame, b.x, b.y, b.w, b.h, b.score, b.predicted});
+      in.tracks.push_back(std::move(lt));
+    }
   }
   in.labels.assign(labels.begin(), labels.end());
   for (const auto& k : data.keyframes)

@@ -359,6 +359,7 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
       {"source_frames", {{"first", in.clip_frames.front()}, {"last", in.clip_frames.back()}}},
       {"model", in.detector},
       {"model_sha256", model_sha256_of(in.detector)},
+      {"labels_from", in.labels_from},
       {"detector_scores", in.detector_scores},
       {"tracker", in.tracker},
       {"labels", labels},

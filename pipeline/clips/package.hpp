@@ -71,6 +71,9 @@ struct PackageInput {
   std::vector<PackageKeyframe> keyframes;
   std::vector<std::string> labels;  // the label set (the detector's classes), besides those in tracks
   std::string detector;
+  // "live": the tracks the drive's analysis made; "redetected": the clip's
+  // frames detected and tracked again with the pre-label setting.
+  std::string labels_from = "live";
   std::string detector_scores;  // what the boxes' scores mean (vision::score_scale_of)
   std::string tracker;
   nlohmann::json plan;  // why the clip exists and its priority
