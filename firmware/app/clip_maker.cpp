@@ -161,8 +161,14 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
   // Room for it first: about the span's share of its segments.
   int64_t incoming = 0;
   for (const auto* s : used) incoming += s->frames > 0 ? s->bytes * (clip.end_frame - clip.start_frame) / s->frames : 0;
-  auto kept = firmware::retention::enforce(*ctx.catalog, ctx.config.data_dir, retention_policy(ctx.config), incoming);
+  auto kept = firmware::retention::enforce(*ctx.catalog, ctx.config.data_dir, retention_policy(ctx.config), incoming,
+                                           clip.priority);
   if (!kept.ok()) return kept.status();
+  if (kept->over && kept->protected_kept > 0)
+    return Status::IOError(ctx.config.data_dir.string() + ": no room for the package (priority " +
+                           std::to_string(clip.priority).substr(0, 4) + ") past the disk's hard limit: the " +
+                           std::to_string(kept->protected_kept) +
+                           " packages waiting are of its priority or higher and are kept");
   if (kept->over) return Status::IOError(ctx.config.data_dir.string() + ": no room for the package (disk quota)");
 
   const fs::path final_dir = fs::absolute(ctx.config.data_dir / "packages" / clip.uid).lexically_normal();

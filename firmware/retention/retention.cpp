@@ -61,7 +61,8 @@ DiskUse measure(const fs::path& data_dir) {
   return u;
 }
 
-Result<Report> enforce(catalog::Catalog& catalog, const fs::path& data_dir, const Policy& policy, int64_t incoming) {
+Result<Report> enforce(catalog::Catalog& catalog, const fs::path& data_dir, const Policy& policy, int64_t incoming,
+                       double incoming_priority) {
   Report report;
   Budget budget{policy, measure(data_dir), incoming};
   if (budget.over(false) <= 0) return report;
@@ -108,6 +109,10 @@ Result<Report> enforce(catalog::Catalog& catalog, const fs::path& data_dir, cons
       });
     for (const auto& c : clips) {
       if (budget.over(hard) <= 0) break;
+      if (hard && c.priority >= incoming_priority) {  // sorted: every one left is as wanted as the incoming
+        report.protected_kept = int(clips.size()) - int(&c - clips.data());
+        break;
+      }
       const int64_t bytes = c.bytes;
       std::error_code ec;
       fs::remove_all(c.package_dir, ec);
@@ -134,8 +139,11 @@ Result<Report> enforce(catalog::Catalog& catalog, const fs::path& data_dir, cons
     if (Status st = delete_packages({"packaged", "review", "approved", "uploading"}, true); !st.ok()) return st;
   report.over = budget.over(false) > 0;
   if (report.over)
-    spdlog::warn("retention: still {} bytes over the quota of {}; nothing else may be deleted", budget.over(false),
-                 data_dir.string());
+    spdlog::warn("retention: still {} bytes over the quota of {}; nothing else may be deleted{}", budget.over(false),
+                 data_dir.string(),
+                 report.protected_kept > 0 ? " (" + std::to_string(report.protected_kept) +
+                                                 " packages kept: none below the incoming one's priority)"
+                                           : "");
   return report;
 }
 

@@ -6,11 +6,14 @@
 //   3. only past the hard limit: packages in packaged, review, approved or
 //      uploading, lowest priority first; each is logged as an error and
 //      recorded (clip moved to failed, with the reason, in the audit table).
+//      Room for a package is never made by deleting one of its priority or
+//      higher: that package does not fit instead (Report::over).
 // Every deletion is recorded in the catalog before the next one starts.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -43,12 +46,15 @@ struct Report {
   int segments_deleted = 0;
   int packages_deleted = 0;
   int protected_deleted = 0;  // past the hard limit
+  int protected_kept = 0;     // past it, but not below the incoming package's priority
   bool over = false;          // still over the quota when nothing more may go
   std::vector<std::string> actions;
 };
 
-// `incoming` bytes are about to be written and must fit too.
+// `incoming` bytes are about to be written and must fit too. When they are
+// a package, `incoming_priority` is its priority; a recording (infinity)
+// may displace any package past the hard limit.
 Result<Report> enforce(catalog::Catalog& catalog, const std::filesystem::path& data_dir, const Policy& policy,
-                       int64_t incoming = 0);
+                       int64_t incoming = 0, double incoming_priority = std::numeric_limits<double>::infinity());
 
 }  // namespace dashloop::firmware::retention

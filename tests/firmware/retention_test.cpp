@@ -152,5 +152,25 @@ TEST_F(RetentionTest, PastTheHardLimitLowestPriorityGoesAndIsRecorded) {
   EXPECT_TRUE(r->over) << "still over the soft quota";
 }
 
+TEST_F(RetentionTest, PastTheHardLimitNoPackageMakesRoomForALowerOne) {
+  // The case: a drive's new packages (0.40, 0.33) must not push out
+  // the one in review at 0.45; the incoming one fails instead.
+  const int64_t waiting = package("review", 0.45, 300 * kKiB);
+  const int64_t lower = package("review", 0.30, 300 * kKiB);
+  const int64_t used = measure(dir_).total;
+  const Policy tight = quota(used - 400 * kKiB, used - 100 * kKiB);
+  auto r = enforce(*catalog_, dir_, tight, 500 * kKiB, 0.40);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE((*catalog_->clip(lower))->purged) << "0.30 is below the incoming 0.40: it may go";
+  EXPECT_FALSE((*catalog_->clip(waiting))->purged) << "0.45 is above the incoming 0.40: it stays";
+  EXPECT_EQ((*catalog_->clip(waiting))->state, "review");
+  EXPECT_TRUE(r->over) << "so the incoming package does not fit";
+  EXPECT_EQ(r->protected_kept, 1);
+  // a recording (no priority) may still displace it past the hard limit
+  r = enforce(*catalog_, dir_, tight, 500 * kKiB);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE((*catalog_->clip(waiting))->purged);
+}
+
 }  // namespace
 }  // namespace dashloop::firmware::retention
