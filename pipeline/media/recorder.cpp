@@ -49,7 +49,9 @@ Result<std::string> recorder_description(const Source& s) {
              "/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=" + fps + tail;
     }
     case Source::Kind::kRtsp:
-      return "rtspsrc name=src ! rtph264depay" + tail;
+      // RTP carries no DTS: with B-frames the muxer would refuse the stream
+      // ("Timestamping error on input streams"); the timestamper restores it.
+      return "rtspsrc name=src ! rtph264depay ! h264parse ! h264timestamper" + tail;
     case Source::Kind::kV4l2:
       return "v4l2src name=src ! video/x-h264" + tail;
     case Source::Kind::kFile:
@@ -68,6 +70,7 @@ struct Recorder::Impl {
   fs::path open_segment;
   std::chrono::steady_clock::time_point last_sync;
   bool stopped = false;
+  bool failed = false;  // the pipeline posted an error: no EOS will come
 
   void sync_open_segment() {
     if (open_segment.empty()) return;
@@ -83,6 +86,7 @@ struct Recorder::Impl {
   Result<bool> handle(GstMessage* msg) {
     switch (GST_MESSAGE_TYPE(msg)) {
       case GST_MESSAGE_ERROR:
+        failed = true;
         return Status::IOError(source.original + ": " + message_text(msg));
       case GST_MESSAGE_EOS:
         return true;
@@ -205,7 +209,8 @@ Status Recorder::stop() {
   if (d.stopped) return Status::Ok();
   d.stopped = true;
   gst_element_send_event(d.pipeline.get(), gst_event_new_eos());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  // After an error the EOS never reaches the bus: do not wait for it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(d.failed ? 0 : 10);
   Status result;
   while (std::chrono::steady_clock::now() < deadline) {
     MessagePtr msg(gst_bus_timed_pop(d.bus.get(), 200 * GST_MSECOND));

@@ -10,6 +10,8 @@
 
 #include "drive.hpp"
 #include "media/gst.hpp"
+#include "media/packets.hpp"
+#include "media/recorder.hpp"
 
 namespace fs = std::filesystem;
 
@@ -21,7 +23,7 @@ const fs::path kDrive = fs::path(DASHLOOP_TESTDATA) / "drive_short.mp4";
 // An RTSP server on 127.0.0.1 with its own main loop thread.
 class Camera {
  public:
-  explicit Camera(bool tcp_only) {
+  explicit Camera(bool tcp_only, const fs::path& drive = kDrive) {
     media::ensure_gst_init();
     context_.reset(g_main_context_new());
     loop_.reset(g_main_loop_new(context_.get(), FALSE));
@@ -30,7 +32,7 @@ class Camera {
     gst_rtsp_server_set_service(server_.get(), "0");  // any free port
     GstRTSPMediaFactory* factory = gst_rtsp_media_factory_new();
     const std::string launch =
-        "( filesrc location=" + kDrive.string() + " ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 )";
+        "( filesrc location=" + drive.string() + " ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 )";
     gst_rtsp_media_factory_set_launch(factory, launch.c_str());
     if (tcp_only) gst_rtsp_media_factory_set_protocols(factory, GST_RTSP_LOWER_TRANS_TCP);
     Handle<GstRTSPMountPoints, g_object_unref> mounts(gst_rtsp_server_get_mount_points(server_.get()));
@@ -141,6 +143,47 @@ TEST(RtspTracking, ASlowDetectorNeverStallsALiveCamera) {
 
 INSTANTIATE_TEST_SUITE_P(Transport, RtspTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "TcpFallback" : "Udp"; });
+
+}  // namespace
+}  // namespace dashloop::pipeline
+
+namespace dashloop::pipeline {
+namespace {
+
+// A camera that sends B-frames (H.264 High, b-pyramid): RTP carries no DTS,
+// and mpegtsmux refused the stream ("Timestamping error on input streams")
+// until the recorder restored the DTS (h264timestamper).
+TEST(RtspRecord, RecordsACameraThatSendsBFrames) {
+  const fs::path drive = fs::path(DASHLOOP_TESTDATA) / "camera_high_bframes.mp4";
+  if (!fs::exists(drive)) GTEST_SKIP() << drive << " missing: run the testdata.generate test first";
+  const fs::path dir = fs::temp_directory_path() / ("dashloop-rtsp-bframes-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  Camera camera(/*tcp_only=*/true, drive);
+  auto source = media::parse_source(camera.uri());
+  ASSERT_TRUE(source.ok());
+  media::RecorderOptions options;
+  options.dir = dir;
+  options.segment_s = 2.0;
+  std::vector<fs::path> closed;
+  media::RecorderCallbacks callbacks;
+  callbacks.closed = [&](const media::SegmentEvent& e) { closed.push_back(e.path); };
+  auto recorder = media::Recorder::start(*source, options, callbacks);
+  ASSERT_TRUE(recorder.ok()) << recorder.status().message();
+  Status error;
+  for (int i = 0; i < 25 && error.ok(); ++i) error = (*recorder)->poll(0.2);  // 5 s of the camera
+  EXPECT_TRUE(error.ok()) << error.message();
+  EXPECT_TRUE((*recorder)->stop().ok());
+  ASSERT_GE(closed.size(), 2u);
+  int64_t frames = 0;
+  for (const auto& segment : closed) {
+    auto index = media::index_stream(segment);
+    ASSERT_TRUE(index.ok()) << segment << ": " << index.status().message();
+    frames += index->frames;
+  }
+  EXPECT_GE(frames, 100) << "about 5 s at 30 fps";
+  fs::remove_all(dir);
+}
 
 }  // namespace
 }  // namespace dashloop::pipeline

@@ -34,6 +34,14 @@ if [ ! -s "$out/vtest_h264.mp4" ] && [ -r "$vtest" ]; then
   mv "$out/vtest_h264.part.mp4" "$out/vtest_h264.mp4"
 fi
 
+# A camera as many IP cameras encode: H.264 High, 3 B-frames (x264's
+# b-pyramid); served over RTSP, its frames arrive with no DTS.
+if [ ! -s "$out/camera_high_bframes.mp4" ]; then
+  ffmpeg -v error -y -f lavfi -i testsrc2=size=640x360:rate=30 -t 10 -c:v libx264 -profile:v high -bf 3 -g 30 \
+    -pix_fmt yuv420p "$out/camera_high_bframes.part.mp4"
+  mv "$out/camera_high_bframes.part.mp4" "$out/camera_high_bframes.mp4"
+fi
+
 # A copy cut off at 60 % (a dump that did not finish) and random bytes.
 if [ ! -s "$out/truncated.mp4" ]; then
   size=$(stat -c %s "$out/drive_s3.mp4")
