@@ -48,6 +48,17 @@ struct RecordOptions {
   double segment_s = 0;  // 0: from config
 };
 
+struct RunOptions {
+  double seconds = 0;  // 0: until SIGINT / SIGTERM
+  std::string only;    // record | analysis: one part (its own systemd unit); empty: all
+};
+
+struct EventsOptions {
+  int count = 0;       // exit after this many events (0: no limit)
+  double seconds = 0;  // exit after this long (0: no limit)
+  std::string type;    // only events whose type starts with this
+};
+
 struct TrackOptions {
   std::string detections;  // MOTChallenge det.txt
   std::string out;         // MOTChallenge results
@@ -100,6 +111,12 @@ int run_mark(const GlobalOptions& global, int64_t drive_id, double at_s, const s
 int run_status(const GlobalOptions& global, bool json);
 // Enforces the disk quota once.
 int run_retention(const GlobalOptions& global, bool json);
+// The station: every [[camera]] recorded, analysed as segments close, the bus.
+int run_station(const GlobalOptions& global, const RunOptions& options);
+// The bus's clients: the event stream, one JSON per line; a control request
+// (trigger, mark, flush, status) with its reply.
+int run_events(const GlobalOptions& global, const EventsOptions& options);
+int run_control(const GlobalOptions& global, const std::string& cmd, const std::string& camera, const std::string& note);
 // Records a live source into crash-safe segments without re-encoding.
 int run_record(const GlobalOptions& global, const RecordOptions& options);
 

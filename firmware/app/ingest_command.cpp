@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/clip_maker.hpp"
+#include "app/drive_ingest.hpp"
 #include "app/commands.hpp"
 #include "app/context.hpp"
 #include "app/objects.hpp"
@@ -28,12 +29,6 @@ using nlohmann::json;
 
 namespace dashloop::app {
 namespace {
-
-std::string hex64(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 json keyframe_json(const firmware::catalog::KeyframeRecord& k) {
   return {{"frame", k.frame_index},      {"t_s", k.t_s},
@@ -57,58 +52,6 @@ json track_json(const firmware::catalog::TrackRecord& t) {
           {"detections", t.detections},  {"mean_score", t.mean_score}, {"class_votes", json::parse(t.class_votes)}};
 }
 
-// Keyframes are written to a staging directory and moved under the drive's
-// id inside the catalog transaction: a failed ingest leaves neither rows
-// nor files behind.
-Result<int64_t> store(firmware::catalog::Catalog& catalog, const fs::path& data_dir, const fs::path& staging,
-                      firmware::catalog::DriveRecord drive, const pipeline::DriveResult& result,
-                      const firmware::catalog::DriveObjects& objects) {
-  std::vector<firmware::catalog::KeyframeRecord> rows;
-  for (const auto& s : result.keyframes) {
-    const auto& k = s.keyframe;
-    firmware::catalog::KeyframeRecord r;
-    r.frame_index = k.index;
-    r.t_s = k.t_s;
-    r.reason = pipeline::vision::to_string(k.reason);
-    r.trigger_index = k.trigger_index;
-    r.change = k.change;
-    r.content = k.content;
-    r.sharpness = k.sharpness;
-    r.brightness = k.brightness;
-    r.quality = k.quality;
-    r.dhash = hex64(k.dhash);
-    r.image_path = s.image.filename().string();
-    rows.push_back(std::move(r));
-  }
-  return catalog.add_drive(std::move(drive), std::move(rows), objects,
-                           [&](int64_t id, firmware::catalog::DriveRecord& d,
-                               std::vector<firmware::catalog::KeyframeRecord>& ks) -> Status {
-                             const fs::path final_dir = fs::absolute(data_dir / "keyframes" / std::to_string(id)).lexically_normal();
-                             std::error_code ec;
-                             fs::remove_all(final_dir, ec);  // left by a crash before a commit
-                             fs::rename(staging, final_dir, ec);
-                             if (ec) return Status::IOError(final_dir.string() + ": " + ec.message());
-                             d.keyframe_dir = final_dir.string();
-                             for (auto& k : ks) k.image_path = (final_dir / k.image_path).string();
-                             return Status::Ok();
-                           });
-}
-
-// Keyframes of an ingest that crashed (killed, power cut) stay in its staging
-// directory; whoever ingests next removes those whose process is gone.
-void remove_stale_staging(const fs::path& keyframes_dir) {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(keyframes_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(".staging-", 0) != 0) continue;
-    const pid_t pid = static_cast<pid_t>(std::atol(name.c_str() + std::string(".staging-").size()));
-    if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
-      spdlog::warn("ingest: removing {} left by an ingest that did not finish", entry.path().string());
-      fs::remove_all(entry.path(), ec);
-    }
-  }
-}
-
 }  // namespace
 
 int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
@@ -122,144 +65,43 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
   // thread inherits the blocked signals and none can swallow one.
   SignalStop signals;
 
-  if (ctx.config.detector.kind != "none") {
-    // A bad model or cascade is a config error: say so before any decoding.
-    if (auto detector = pipeline::vision::make_detector(ctx.config.detector); !detector.ok()) {
-      spdlog::error("detector: {}", detector.status().message());
-      return kExitUsage;
-    }
+  if (Status st = prepare_ingest(ctx); !st.ok()) {
+    spdlog::error("{}", st.message());
+    return kExitUsage;
   }
-  pipeline::DriveOptions drive_options;
-  drive_options.reader.keyframes_only = mode == "triage";
-  drive_options.analysis_width = options.analysis_width > 0 ? options.analysis_width : ctx.config.ingest.analysis_width;
-  drive_options.selector = ctx.config.keyframes.selector;
-  drive_options.jpeg_quality = ctx.config.keyframes.jpeg_quality;
-  drive_options.tracking.detector = ctx.config.detector;
-  drive_options.tracking.tracker = ctx.config.tracking.tracker;
-  drive_options.tracking.camera_motion = ctx.config.tracking.camera_motion;
-  drive_options.tracking.on_event = [](const pipeline::vision::TrackEvent& e) {
-    spdlog::debug("{} frame {} track {} class {}", pipeline::vision::to_string(e.kind), e.frame, e.track_id, e.class_id);
-  };
-  if (spdlog::should_log(spdlog::level::trace)) {
-    drive_options.on_scores = [](const pipeline::vision::FrameScores& s) {
-      spdlog::trace("frame {} t={:.3f} content={:.2f} sharpness={:.1f} brightness={:.1f} dark={:.2f} blown={:.2f}",
-                    s.index, s.t_s, s.content, s.sharpness, s.brightness, s.dark_fraction, s.bright_fraction);
-    };
-  }
-
-  drive_options.stop = &signals.requested();
-
-  remove_stale_staging(ctx.config.data_dir / "keyframes");
-  remove_partial_packages(ctx.config.data_dir);
   int exit_code = kExitOk;
   json out = {{"drives", json::array()}, {"errors", json::array()}};
   int attempt = 0;
   for (const auto& arg : options.sources) {
     if (signals.requested()) break;
     ++attempt;
-    auto source = pipeline::media::parse_source(arg);
-    if (!source.ok()) {
-      spdlog::error("ingest: {}", source.status().message());
-      out["errors"].push_back({{"source", arg}, {"error", source.status().message()}});
-      exit_code = kExitInput;
-      continue;
-    }
-    // recording://CAMERA: the camera's recorded segments not yet part of a drive.
-    std::vector<firmware::catalog::SegmentRecord> recorded;
-    if (source->kind == pipeline::media::Source::Kind::kSegments) {
-      auto segments = ctx.catalog->segments(0, source->location);
-      if (!segments.ok()) {
-        spdlog::error("ingest: {}: catalog: {}", arg, segments.status().message());
-        return kExitStorage;
-      }
-      for (const auto& s : *segments)
-        if (s.owned && s.state == "closed" && s.drive_id == 0) {
-          recorded.push_back(s);
-          source->parts.push_back(s.path);
-        }
-      if (recorded.empty()) {
-        spdlog::error("ingest: {}: no recorded segments of camera '{}' waiting to be ingested", arg, source->location);
-        out["errors"].push_back({{"source", arg}, {"error", "no recorded segments"}});
-        exit_code = kExitInput;
-        continue;
-      }
-    }
-    const fs::path staging = ctx.config.data_dir / "keyframes" /
-                             (".staging-" + std::to_string(getpid()) + "-" + std::to_string(attempt));
-    std::error_code ec;
-    fs::remove_all(staging, ec);
-    fs::create_directories(staging, ec);
-    if (ec) {
-      spdlog::error("ingest: {}: {}", staging.string(), ec.message());
-      return kExitStorage;
-    }
-    drive_options.keyframe_dir = staging;
-
+    IngestRequest request;
+    request.source = arg;
+    request.mode = mode;
+    request.analysis_width = options.analysis_width;
+    for (double t : options.triggers) request.triggers.push_back({t, "trigger", "--trigger"});
+    request.attempt = attempt;
+    request.stop = &signals.requested();
     ProgressBar bar(arg, !options.quiet && !options.json);
-    auto result = pipeline::analyze_drive(*source, drive_options, [&](const auto& p) { bar.update(p); });
+    request.progress = [&](const auto& p) { bar.update(p); };
+    IngestOutcome ingested = ingest_drive(ctx, request);
     bar.clear();
-    if (!result.ok()) {
-      fs::remove_all(staging, ec);
-      spdlog::error("ingest: {}", result.status().message());
-      out["errors"].push_back({{"source", arg}, {"error", result.status().message()}});
+    if (ingested.exit_code == kExitInterrupted) return kExitInterrupted;
+    if (ingested.drive_id == 0) {
+      spdlog::error("ingest: {}", ingested.error);
+      out["errors"].push_back({{"source", arg}, {"error", ingested.error}});
+      if (ingested.exit_code == kExitStorage) return kExitStorage;
       exit_code = kExitInput;
       continue;
     }
-    const auto& r = result.value();
-    if (r.stopped && !source->is_live()) {
-      fs::remove_all(staging, ec);
-      spdlog::warn("ingest: {}: interrupted at {:.1f} s; nothing stored", arg, r.media_s);
-      return kExitInterrupted;
+    if (ingested.exit_code != kExitOk) {
+      spdlog::error("ingest: {}", ingested.error);
+      exit_code = ingested.exit_code;
     }
-    firmware::catalog::DriveRecord drive;
-    drive.source = arg;
-    drive.vehicle = ctx.config.vehicle;
-    drive.camera = ctx.config.camera;
-    drive.mode = mode;
-    drive.width = r.stream.width;
-    drive.height = r.stream.height;
-    drive.fps = r.stream.fps;
-    drive.frames = r.frames;
-    drive.duration_s = r.media_s;
-    drive.elapsed_s = r.elapsed_s;
-    if (r.objects) {
-      drive.detector = r.objects->detector;
-      drive.detected_frames = r.objects->detected_frames;
-      drive.detection_skipped = r.objects->skipped_frames;
-    }
-    firmware::catalog::DriveObjects objects;
-    if (r.objects) objects = drive_objects(*r.objects, r.stream.fps);
-    auto id = store(*ctx.catalog, ctx.config.data_dir, staging, drive, r, objects);
-    if (!id.ok()) {
-      fs::remove_all(staging, ec);
-      spdlog::error("ingest: {}: catalog: {}", arg, id.status().message());
-      return kExitStorage;
-    }
-    // The file is the recording: plan, cut and package its clips.
-    ClipRun clips;
-    if (ctx.config.clips.enabled && (source->kind == pipeline::media::Source::Kind::kFile || !recorded.empty())) {
-      Status indexed = recorded.empty() ? index_recording(ctx, *id, source->location)
-                                        : attach_recording(ctx, *id, recorded, r.frames);
-      for (double t : options.triggers) {
-        if (t < 0 || t > r.media_s) {
-          spdlog::warn("ingest: {}: trigger at {:.2f} s lies outside the drive (0 to {:.2f} s); ignored", arg, t, r.media_s);
-          continue;
-        }
-        if (auto tr = ctx.catalog->add_trigger({0, *id, int64_t(t * r.stream.fps), t, "trigger", "--trigger", ""}); !tr.ok())
-          spdlog::error("ingest: {}: catalog: {}", arg, tr.status().message());
-      }
-      if (!indexed.ok()) {
-        clips.skipped = indexed.message();
-      } else if (auto made = make_clips(ctx, *id, "ingest"); made.ok()) {
-        clips = std::move(made.value());
-      } else {
-        spdlog::error("ingest: {}: clips: {}", arg, made.status().message());
-        exit_code = kExitStorage;
-      }
-      if (!clips.skipped.empty()) spdlog::warn("ingest: {}: no clips: {}", arg, clips.skipped);
-      if (!clips.failed.empty())
-        spdlog::warn("ingest: {}: {} clips failed (see `dashloop clips list --state failed`)", arg, clips.failed.size());
-    }
+    const auto& r = ingested.result;
+    const auto& clips = ingested.clips;
+    const auto& objects = ingested.objects;
+    const int64_t drive_id = ingested.drive_id;
     std::map<std::string, int> by_reason;
     for (const auto& k : r.keyframes) ++by_reason[pipeline::vision::to_string(k.keyframe.reason)];
     std::string reasons;
@@ -279,16 +121,16 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
     if (!options.json) {
       std::printf("drive %lld: %s: %lld frames (%.1f s of %dx%d video, %s) in %.1f s, %.1fx real time, "
                   "%zu keyframes (%s)%s%s\n",
-                  static_cast<long long>(*id), arg.c_str(), static_cast<long long>(r.frames), r.media_s,
+                  static_cast<long long>(drive_id), arg.c_str(), static_cast<long long>(r.frames), r.media_s,
                   r.stream.width, r.stream.height, r.stream.decoder.c_str(), r.elapsed_s, rtf, r.keyframes.size(),
                   reasons.c_str(),
                   r.dropped ? (", " + std::to_string(r.dropped) + " frames dropped while behind").c_str() : "",
                   tracked.c_str());
       if (!clips.ready.empty()) std::printf("  %zu clips ready for review (dashloop clips list --drive %lld)\n",
-                                            clips.ready.size(), static_cast<long long>(*id));
+                                            clips.ready.size(), static_cast<long long>(drive_id));
     } else {
-      auto rows = ctx.catalog->keyframes(*id);
-      json d = {{"drive_id", *id}, {"source", arg},          {"mode", mode},
+      auto rows = ctx.catalog->keyframes(drive_id);
+      json d = {{"drive_id", drive_id}, {"source", arg},          {"mode", mode},
                 {"width", r.stream.width}, {"height", r.stream.height}, {"fps", r.stream.fps},
                 {"frames", r.frames},      {"dropped", r.dropped},      {"duration_s", r.media_s},
                 {"elapsed_s", r.elapsed_s}, {"realtime_factor", rtf},   {"decoder", r.stream.decoder},

@@ -125,6 +125,24 @@ int main(int argc, char** argv) {
   retention_cmd->add_flag("--json", json, "as JSON");
 
   RecordOptions record;
+  RunOptions run;
+  auto* run_cmd = app.add_subcommand("run", "the station: record every [[camera]], analyse segments as they close, cut "
+                                             "clips, the ZeroMQ bus (until SIGTERM)");
+  run_cmd->add_option("--seconds", run.seconds, "stop after this long (default: until SIGINT / SIGTERM)");
+  run_cmd->add_option("--only", run.only, "one part of the station (its own systemd unit)")
+      ->check(CLI::IsMember({"record", "analysis"}));
+  EventsOptions events;
+  auto* events_cmd = app.add_subcommand("events", "print the station's events, one JSON per line");
+  events_cmd->add_option("--count", events.count, "exit after this many events");
+  events_cmd->add_option("--seconds", events.seconds, "exit after this long");
+  events_cmd->add_option("--type", events.type, "only events whose type starts with this, e.g. segment.");
+  std::string control_camera, control_note;
+  auto* trigger_cmd = app.add_subcommand("trigger", "ask the running station for a clip around now");
+  trigger_cmd->add_option("--camera", control_camera, "camera name (default: the first)");
+  trigger_cmd->add_option("--note", control_note, "why (kept with the trigger)");
+  auto* flush_cmd = app.add_subcommand("flush", "ask the running station to close its open segments now");
+  auto* station_cmd = app.add_subcommand("station", "the running station's state (cameras, analysis, clips) as JSON");
+
   auto* record_cmd = app.add_subcommand("record", "record a live source into crash-safe segments (no re-encoding)");
   record_cmd->add_option("source", record.source, "rtsp://, v4l2:///dev/videoN (H.264) or test://")->required();
   record_cmd->add_option("--camera", record.camera, "camera name (default from config)");
@@ -154,5 +172,10 @@ int main(int argc, char** argv) {
   if (*status_cmd) return run_status(global, json);
   if (*retention_cmd) return run_retention(global, json);
   if (*record_cmd) return run_record(global, record);
+  if (*run_cmd) return run_station(global, run);
+  if (*events_cmd) return run_events(global, events);
+  if (*trigger_cmd) return run_control(global, "trigger", control_camera, control_note);
+  if (*flush_cmd) return run_control(global, "flush", "", "");
+  if (*station_cmd) return run_control(global, "status", "", "");
   return kExitUsage;
 }

@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -144,6 +145,42 @@ Setter strings(std::vector<std::string>& out) {
   };
 }
 
+// `camera = "NAME"` (one camera) or `[[camera]]` tables (the station's).
+Setter camera_or_cameras(std::string& name, std::vector<CameraConfig>& cameras) {
+  return [&name, &cameras](const toml::node& n) -> std::string {
+    if (auto s = n.value_exact<std::string>()) {
+      if (s->empty()) return "must not be empty";
+      name = *s;
+      return "";
+    }
+    const auto* array = n.as_array();
+    if (!array || !array->is_array_of_tables()) return "must be a name or [[camera]] tables";
+    std::vector<CameraConfig> v;
+    for (size_t i = 0; i < array->size(); ++i) {
+      const auto& t = *array->get(i)->as_table();
+      const std::string where = "[[camera]] #" + std::to_string(i + 1) + " (line " + std::to_string(t.source().begin.line) + ")";
+      CameraConfig c;
+      for (const auto& [key, value] : t) {
+        const std::string k(key.str());
+        auto text = value.value_exact<std::string>();
+        if (k != "name" && k != "source" && k != "role") return where + ": unknown key '" + k + "'";
+        if (!text || text->empty()) return where + ": '" + k + "' must be a non-empty string";
+        (k == "name" ? c.name : k == "source" ? c.source : c.role) = *text;
+      }
+      if (c.name.empty() || c.source.empty()) return where + ": needs a name and a source";
+      for (char ch : c.name)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_')
+          return where + ": name '" + c.name + "' may hold only letters, digits, - and _";
+      for (const auto& other : v)
+        if (other.name == c.name) return where + ": two cameras are named '" + c.name + "'";
+      v.push_back(std::move(c));
+    }
+    cameras = std::move(v);
+    if (!cameras.empty()) name = cameras.front().name;
+    return "";
+  };
+}
+
 std::string at(const std::string& file, const toml::source_region& where) {
   return file + ":" + std::to_string(where.begin.line);
 }
@@ -179,7 +216,7 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
   auto& e = c.clips.effort;
   auto& r = c.retention;
   const std::map<std::string, Fields> sections = {
-      {"", {{"data_dir", path(c.data_dir)}, {"vehicle", string_of(c.vehicle)}, {"camera", string_of(c.camera)},
+      {"", {{"data_dir", path(c.data_dir)}, {"vehicle", string_of(c.vehicle)}, {"camera", camera_or_cameras(c.camera, c.cameras)},
             {"log_level", string_of(c.log_level, {"trace", "debug", "info", "warn", "error"})}}},
       {"ingest", {{"mode", string_of(c.ingest.mode, {"full", "triage"})},
                   {"analysis_width", integer(c.ingest.analysis_width, 64, 3840)}}},
@@ -246,7 +283,8 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                  {"effort_per_track_s", number(e.per_track_s, 0.0, 3600.0)},
                  {"effort_per_box_s", number(e.per_box_s, 0.0, 3600.0)},
                  {"effort_per_keyframe_s", number(e.per_keyframe_s, 0.0, 3600.0)}}},
-      {"recording", {{"segment_s", number(c.recording.segment_s, 2.0, 3600.0)}}},
+      {"recording", {{"segment_s", number(c.recording.segment_s, 2.0, 3600.0)},
+                     {"analysis_chunk_s", number(c.recording.analysis_chunk_s, 1.0, 86400.0)}}},
       {"prelabel", {{"input_size", integer(c.prelabel.input_size, 32, 4096)},
                     {"width", integer(c.prelabel.width, 64, 7680)},
                     {"tiles", integer(c.prelabel.tiles, 1, 8)},

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "clips/package.hpp"
 #include "clips/planner.hpp"
@@ -85,6 +86,10 @@ struct ClipsConfig {
 
 struct RecordingConfig {
   double segment_s = 60.0;  // length of one recorded segment
+  // `dashloop run` analyses a camera's closed segments as one drive once they
+  // hold this much video (or at once when a trigger waits in them): tracks
+  // and clips do not cross these drives, samples are drawn per hour alike.
+  double analysis_chunk_s = 60.0;
 };
 
 // Disk quota of data_dir: recordings go first, then finished packages; a
@@ -97,10 +102,18 @@ struct RetentionConfig {
   double interval_s = 60.0;     // how often a recorder checks (and before every write of a package)
 };
 
+// One of the station's cameras (`[[camera]]` tables; `dashloop run`).
+struct CameraConfig {
+  std::string name;    // letters, digits, - and _: directory names and bus fields
+  std::string source;  // rtsp://, v4l2:///dev/videoN or test://
+  std::string role = "road";  // road | cabin | rear | ...: for people and filters
+};
+
 struct Config {
   std::filesystem::path data_dir = "./dashloop-data";
   std::string vehicle = "vehicle-0";
-  std::string camera = "front";
+  std::string camera = "front";      // `camera = "NAME"`: the one camera of ingest and record
+  std::vector<CameraConfig> cameras;  // `[[camera]]`: the station's cameras
   std::string log_level = "info";
   IngestConfig ingest;
   KeyframeConfig keyframes;

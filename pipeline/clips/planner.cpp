@@ -38,10 +38,12 @@ std::vector<Span> raw_spans(const DriveFacts& d, const PlannerConfig& c) {
   if (c.sample_every_s > 0) {
     std::mt19937_64 rng(d.seed);
     const auto period = std::max<int64_t>(1, int64_t(std::llround(c.sample_every_s * d.fps)));
+    // A moment anywhere in each whole period: a drive shorter than one (a
+    // live camera's few minutes) gets a sample in proportion to its length.
     for (int64_t p = 0; p < d.frames; p += period) {
-      std::uniform_int_distribution<int64_t> pick(p, std::min(d.frames, p + period) - 1);
+      std::uniform_int_distribution<int64_t> pick(p, p + period - 1);
       const int64_t f = pick(rng);
-      add(f, f, {"sample", f, ""});
+      if (f < d.frames) add(f, f, {"sample", f, ""});
     }
   }
   return spans;

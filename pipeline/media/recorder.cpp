@@ -204,6 +204,10 @@ Status Recorder::poll(double wait_s) {
   }
 }
 
+void Recorder::split() {
+  if (auto mux = impl_->pipeline.child("mux")) g_signal_emit_by_name(mux.get(), "split-after");
+}
+
 Status Recorder::stop() {
   Impl& d = *impl_;
   if (d.stopped) return Status::Ok();

@@ -55,6 +55,9 @@ class Recorder {
   // an error stops the recording and names the source.
   Status poll(double wait_s);
   // Ends the stream and closes the open segment.
+  // Closes the open segment at the next keyframe (asked for at once): a
+  // moment just marked reaches analysis without waiting for the segment's end.
+  void split();
   Status stop();
 
  private:

@@ -1,0 +1,133 @@
+#include "app/camera_recorder.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "media/packets.hpp"
+
+namespace fs = std::filesystem;
+
+namespace dashloop::app {
+namespace {
+
+namespace cat = firmware::catalog;
+namespace media = pipeline::media;
+
+// Fills in what the file holds: frames, keyframes, size; returns its frame
+// count. A segment with no decodable frame (cut off before its first
+// keyframe) is deleted and counts none.
+Result<int64_t> close_from_file(cat::Catalog& catalog, cat::SegmentRecord& s, const std::string& end_utc) {
+  auto index = media::index_stream(s.path);
+  std::error_code ec;
+  if (!index.ok()) {
+    spdlog::warn("record: {}: {}; nothing in it to keep", s.path, index.status().message());
+    fs::remove(s.path, ec);
+    if (Status st = catalog.mark_segment_deleted(s.id); !st.ok()) return st;
+    return int64_t{0};
+  }
+  s.state = "closed";
+  s.end_utc = end_utc;
+  s.frames = index->frames;
+  s.first_pts = index->first_pts;
+  s.duration_s = double(index->duration_ns) / 1e9;
+  s.fps = index->fps;
+  s.codec = index->codec;
+  s.bytes = int64_t(fs::file_size(s.path, ec));
+  std::vector<cat::SegmentKeyframe> keys;
+  for (const auto& k : index->keyframes) keys.push_back({k.frame, k.pts});
+  if (Status st = catalog.close_segment(s, keys); !st.ok()) return st;
+  return s.frames;
+}
+
+// Segments left open by a crash or power cut: index what they hold.
+Status recover(cat::Catalog& catalog, const std::string& camera) {
+  auto segments = catalog.segments(0, camera);
+  if (!segments.ok()) return segments.status();
+  for (auto s : *segments) {
+    if (s.state != "open") continue;
+    spdlog::warn("record: {} was left open (crash or power cut); indexing what it holds", s.path);
+    if (auto closed = close_from_file(catalog, s, media::utc_now()); !closed.ok()) return closed.status();
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+CameraRecorder::CameraRecorder(cat::Catalog& catalog, std::string camera, ClosedFn on_closed)
+    : catalog_(catalog), camera_(std::move(camera)), on_closed_(std::move(on_closed)) {}
+
+CameraRecorder::~CameraRecorder() {
+  if (recorder_) (void)stop();
+}
+
+Result<std::unique_ptr<CameraRecorder>> CameraRecorder::start(cat::Catalog& catalog, const fs::path& data_dir,
+                                                              const std::string& camera, const media::Source& source,
+                                                              double segment_s, ClosedFn on_closed) {
+  if (auto d = media::recorder_description(source); !d.ok()) return d.status();
+  std::unique_ptr<CameraRecorder> self(new CameraRecorder(catalog, camera, std::move(on_closed)));
+  self->dir_ = fs::absolute(data_dir / "recordings" / camera).lexically_normal();
+  std::error_code ec;
+  fs::create_directories(self->dir_, ec);
+  if (ec) return Status::Internal(self->dir_.string() + ": " + ec.message());
+  if (Status st = recover(catalog, camera); !st.ok()) return Status::Internal("recovering " + camera + ": " + st.message());
+  if (auto segs = catalog.segments(0, camera); segs.ok())
+    for (const auto& s : *segs) self->next_frame_ = std::max(self->next_frame_, s.first_frame + s.frames);
+
+  CameraRecorder* me = self.get();
+  media::RecorderCallbacks callbacks;
+  callbacks.opened = [me](const media::SegmentEvent& e) {
+    cat::SegmentRecord s;
+    s.camera = me->camera_;
+    s.path = e.path.string();
+    s.owned = true;
+    s.state = "open";
+    s.start_utc = e.utc;
+    s.first_frame = me->next_frame_;
+    auto id = me->catalog_.add_segment(s);
+    if (!id.ok()) {
+      me->failure_ = id.status();
+      return;
+    }
+    s.id = *id;
+    me->open_[s.path] = s;
+    spdlog::info("record: segment {}", s.path);
+  };
+  callbacks.closed = [me](const media::SegmentEvent& e) {
+    auto it = me->open_.find(e.path.string());
+    if (it == me->open_.end()) return;
+    cat::SegmentRecord s = it->second;
+    me->open_.erase(it);
+    s.first_frame = me->next_frame_;
+    auto frames = close_from_file(me->catalog_, s, e.utc);
+    if (!frames.ok()) {
+      me->failure_ = frames.status();
+      return;
+    }
+    me->next_frame_ += *frames;
+    if (*frames > 0 && me->on_closed_) me->on_closed_(s);
+  };
+  media::RecorderOptions options;
+  options.dir = self->dir_;
+  options.prefix = camera;
+  options.segment_s = segment_s;
+  auto recorder = media::Recorder::start(source, options, std::move(callbacks));
+  if (!recorder.ok()) return recorder.status();
+  self->recorder_ = std::move(recorder.value());
+  return self;
+}
+
+Status CameraRecorder::poll(double wait_s) {
+  if (!failure_.ok()) return Status::IOError("catalog: " + failure_.message());
+  if (Status st = recorder_->poll(wait_s); !st.ok()) return st;
+  return failure_.ok() ? Status::Ok() : Status::IOError("catalog: " + failure_.message());
+}
+
+Status CameraRecorder::stop() {
+  if (!recorder_) return Status::Ok();
+  Status st = recorder_->stop();
+  recorder_.reset();
+  return st;
+}
+
+}  // namespace dashloop::app

@@ -1,0 +1,60 @@
+// One camera's recording, indexed in the catalog as it goes: segments are
+// added when they open and closed with what the file holds (frames,
+// keyframes, size), frame numbers running on across them; segments a crash
+// left open are indexed first. `dashloop record` runs one; the station runs
+// one per camera and rebuilds it when its pipeline fails.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "catalog/catalog.hpp"
+#include "media/recorder.hpp"
+#include "media/source.hpp"
+#include "status.hpp"
+
+namespace dashloop::app {
+
+class CameraRecorder {
+ public:
+  // Called with each segment once it is closed in the catalog.
+  using ClosedFn = std::function<void(const firmware::catalog::SegmentRecord&)>;
+
+  // Recordings go to data_dir/recordings/CAMERA. Errors name the source;
+  // the data directory's or the catalog's (recovering open segments) are kInternal.
+  static Result<std::unique_ptr<CameraRecorder>> start(firmware::catalog::Catalog& catalog,
+                                                        const std::filesystem::path& data_dir,
+                                                        const std::string& camera, const pipeline::media::Source& source,
+                                                        double segment_s, ClosedFn on_closed = {});
+  ~CameraRecorder();
+  CameraRecorder(const CameraRecorder&) = delete;
+  CameraRecorder& operator=(const CameraRecorder&) = delete;
+
+  // Handles the pipeline's messages for up to wait_s; a pipeline or catalog
+  // error is returned (the recording is then over: stop() and start anew).
+  Status poll(double wait_s);
+  // Closes the open segment at the next keyframe.
+  void split() { recorder_->split(); }
+  // Ends the recording, closing the open segment.
+  Status stop();
+  const std::filesystem::path& dir() const { return dir_; }
+  // The catalog, not the camera, failed (the station's storage is at fault).
+  bool catalog_failed() const { return !failure_.ok(); }
+
+ private:
+  CameraRecorder(firmware::catalog::Catalog& catalog, std::string camera, ClosedFn on_closed);
+
+  firmware::catalog::Catalog& catalog_;
+  std::string camera_;
+  ClosedFn on_closed_;
+  std::filesystem::path dir_;
+  int64_t next_frame_ = 0;  // frame numbers continue across a camera's segments
+  std::map<std::string, firmware::catalog::SegmentRecord> open_;
+  Status failure_;
+  std::unique_ptr<pipeline::media::Recorder> recorder_;  // last: its callbacks use the rest
+};
+
+}  // namespace dashloop::app

@@ -1,0 +1,478 @@
+// dashloop run: the station in one process. Each [[camera]] has its own
+// thread and catalog connection: a CameraRecorder, rebuilt alone with capped
+// exponential backoff when its pipeline fails (a lost camera cannot stall
+// the others, nor the control socket). The main thread answers the control
+// socket and pings systemd's watchdog. One analysis thread turns a camera's
+// closed segments into a drive once they hold [recording] analysis_chunk_s
+// of video, or a trigger waits in them (ingest_drive on recording://CAMERA:
+// keyframes, detection, tracking, clips), so analysis may fall behind the
+// cameras but never slows a recording. Events go out on
+// the bus. A stop (SIGINT, SIGTERM, --seconds) closes the open segments and
+// abandons an analysis under way: its segments stay unattached and the next
+// start analyses them.
+//
+// dashloop events / dashloop trigger: the bus's two clients.
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "app/bus.hpp"
+#include "app/camera_recorder.hpp"
+#include "app/commands.hpp"
+#include "app/context.hpp"
+#include "app/drive_ingest.hpp"
+#include "app/effective_config.hpp"
+#include "app/signal_stop.hpp"
+#include "media/recorder.hpp"
+#include "retention/retention.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace dashloop::app {
+namespace {
+
+namespace cat = firmware::catalog;
+namespace media = pipeline::media;
+
+struct PendingTrigger {
+  std::chrono::system_clock::time_point at;
+  std::string kind;  // trigger | mark
+  std::string note;
+};
+
+// One camera: its thread runs the recording; the rest read its state.
+struct Camera {
+  firmware::config::CameraConfig config;
+  media::Source source;
+  std::thread thread;
+  std::mutex mutex;  // guards what follows
+  std::string state = "starting";  // up | reconnecting
+  std::string reason;
+  int64_t segments = 0;
+  int64_t reconnects = 0;
+  double video_s = 0;  // closed and not yet analysed
+  std::optional<Clock::time_point> split_at;  // a trigger asked for its segment to close then
+};
+
+// What the main thread hands the analysis thread, under one mutex.
+struct AnalysisQueue {
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::set<std::string> due;  // cameras whose closed segments are to be analysed now
+  std::map<std::string, std::vector<PendingTrigger>> triggers;
+  bool done = false;
+  int64_t drives = 0;
+  std::string analysing;  // the camera being analysed, or ""
+};
+
+constexpr double kMaxBackoffS = 30.0;  // a camera gone for long is retried twice a minute
+
+class Station {
+ public:
+  Station(Context& ctx, const RunOptions& options, const std::atomic<bool>& stop)
+      : ctx_(ctx), options_(options), stop_(stop) {}
+
+  int run() {
+    const auto endpoints = bus_endpoints(ctx_.config.data_dir);
+    auto events = EventBus::bind(zmq_, endpoints.events);
+    if (!events.ok()) return fail_usage(events.status());
+    events_ = std::move(events.value());
+    auto control = ControlServer::bind(zmq_, endpoints.control);
+    if (!control.ok()) return fail_usage(control.status());
+    control_ = std::move(control.value());
+
+    const bool record = options_.only.empty() || options_.only == "record";
+    const bool analyse = options_.only.empty() || options_.only == "analysis";
+    rescan_ = !record;
+    for (const auto& c : ctx_.config.cameras) {
+      auto cam = std::make_unique<Camera>();
+      cam->config = c;
+      auto source = media::parse_source(c.source);
+      if (!source.ok()) return fail_usage(Status::InvalidArgument("camera '" + c.name + "': " + source.status().message()));
+      if (auto d = media::recorder_description(*source); !d.ok())
+        return fail_usage(Status::InvalidArgument("camera '" + c.name + "': " + d.status().message()));
+      cam->source = *source;
+      cameras_.push_back(std::move(cam));
+    }
+    if (cameras_.empty())
+      return fail_usage(Status::InvalidArgument("no [[camera]] in the config: the station has nothing to record"));
+    if (analyse) {
+      if (Status st = prepare_ingest(ctx_); !st.ok()) return fail_usage(st);
+      for (const auto& c : cameras_) queue_.due.insert(c->config.name);  // what a previous run left unanalysed
+      analysis_ = std::thread([this] { analysis_loop(); });
+    }
+    if (record)
+      for (auto& c : cameras_) c->thread = std::thread([this, cam = c.get()] { camera_loop(*cam); });
+
+    sd_notify(0, "READY=1");
+    spdlog::info("run: {} cameras; events on {}, control on {}", cameras_.size(), endpoints.events, endpoints.control);
+    uint64_t watchdog_us = 0;
+    const bool watchdog = sd_watchdog_enabled(0, &watchdog_us) > 0;
+    const auto started = Clock::now();
+    auto last_ping = started - std::chrono::hours(1);
+    auto last_retention = started;
+    auto last_health = started;
+    while (!stop_) {
+      const auto now = Clock::now();
+      if (options_.seconds > 0 && now - started >= std::chrono::duration<double>(options_.seconds)) break;
+      control_->serve_one(100, [this](const json& r) { return handle(r); });
+      // The ping comes from this loop: a hung loop misses it and systemd restarts us.
+      if (watchdog && now - last_ping >= std::chrono::microseconds(watchdog_us / 2)) {
+        sd_notify(0, "WATCHDOG=1");
+        last_ping = now;
+      }
+      if (now - last_health >= std::chrono::seconds(10)) {
+        last_health = now;
+        const std::string line = summary();
+        sd_notifyf(0, "STATUS=%s", line.c_str());
+        events_->publish("health", status_json());
+      }
+      if (record && now - last_retention >= std::chrono::duration<double>(ctx_.config.retention.interval_s)) {
+        last_retention = now;
+        if (auto r = firmware::retention::enforce(*ctx_.catalog, ctx_.config.data_dir, retention_policy(ctx_.config));
+            !r.ok())
+          spdlog::error("retention: {}", r.status().message());
+        else if (r->segments_deleted + r->packages_deleted > 0)
+          events_->publish("retention.deleted", {{"freed_bytes", r->freed}, {"actions", r->actions}});
+      }
+    }
+    sd_notify(0, "STOPPING=1");
+    quit_ = true;
+    quit_wake_.notify_all();
+    for (auto& c : cameras_)
+      if (c->thread.joinable()) c->thread.join();
+    {
+      std::lock_guard lock(queue_.mutex);
+      queue_.done = true;
+    }
+    queue_.wake.notify_all();
+    if (analysis_.joinable()) analysis_.join();
+    events_->publish("station.stopped", {});
+    std::printf("run: stopped after %.1f s; %lld drives analysed\n",
+                std::chrono::duration<double>(Clock::now() - started).count(), static_cast<long long>(queue_.drives));
+    return kExitOk;
+  }
+
+ private:
+  int fail_usage(const Status& st) {
+    spdlog::error("run: {}", st.message());
+    return kExitUsage;
+  }
+
+  void set_state(Camera& c, const std::string& state, const std::string& reason) {
+    {
+      std::lock_guard lock(c.mutex);
+      c.state = state;
+      c.reason = reason;
+      if (state == "reconnecting") ++c.reconnects;
+    }
+    events_->publish("camera.state", {{"camera", c.config.name}, {"state", state}, {"reason", reason}});
+  }
+
+  // Sleeps up to s seconds; false when the station is stopping.
+  bool pause(double s) {
+    std::unique_lock lock(quit_mutex_);
+    return !quit_wake_.wait_for(lock, std::chrono::duration<double>(s), [&] { return quit_.load(); });
+  }
+
+  // A camera's thread: record; on a failure rebuild, waiting 1, 2, 4 ... 30 s.
+  void camera_loop(Camera& c) {
+    auto catalog = cat::Catalog::open(ctx_.config.data_dir / "catalog.sqlite");
+    if (!catalog.ok()) {
+      set_state(c, "failed", "catalog: " + catalog.status().message());
+      return;
+    }
+    double backoff_s = 1.0;
+    while (!quit_) {
+      std::unique_lock starting(start_mutex_);  // GStreamer's plugin loading is not safe from two threads at once
+      auto recorder = CameraRecorder::start(**catalog, ctx_.config.data_dir, c.config.name, c.source,
+                                            ctx_.config.recording.segment_s,
+                                            [this, &c](const cat::SegmentRecord& s) { closed(c, s); });
+      starting.unlock();
+      Status error = recorder.ok() ? Status::Ok() : recorder.status();
+      if (recorder.ok()) {
+        // Up once it has run a while: a camera that refuses at once must not reset the backoff.
+        const auto began = Clock::now();
+        bool up = false;
+        while (!quit_ && error.ok()) {
+          error = (*recorder)->poll(0.1);
+          if (!up && error.ok() && Clock::now() - began >= std::chrono::seconds(2)) {
+            up = true;
+            backoff_s = 1.0;
+            set_state(c, "up", "");
+          }
+          std::lock_guard lock(c.mutex);
+          if (c.split_at && Clock::now() >= *c.split_at) {
+            (*recorder)->split();
+            c.split_at.reset();
+          }
+        }
+        if (Status st = (*recorder)->stop(); !st.ok() && error.ok()) error = st;
+      }
+      if (quit_) break;
+      spdlog::error("run: camera '{}': {}; rebuilding in {:.0f} s", c.config.name, error.message(), backoff_s);
+      set_state(c, "reconnecting", error.message());
+      if (!pause(backoff_s)) break;
+      backoff_s = std::min(kMaxBackoffS, backoff_s * 2);
+    }
+  }
+
+  // On a camera's thread, from inside its recorder's poll. Its segments go
+  // to analysis as one drive once they hold analysis_chunk_s of video, or
+  // at once when a trigger waits for them.
+  void closed(Camera& c, const cat::SegmentRecord& s) {
+    events_->publish("segment.closed", {{"camera", c.config.name}, {"path", s.path}, {"frames", s.frames},
+                                        {"duration_s", s.duration_s}, {"start_utc", s.start_utc}, {"end_utc", s.end_utc}});
+    std::scoped_lock lock(c.mutex, queue_.mutex);
+    ++c.segments;
+    c.video_s += s.duration_s;
+    if (c.video_s < ctx_.config.recording.analysis_chunk_s && queue_.triggers[c.config.name].empty()) return;
+    c.video_s = 0;
+    queue_.due.insert(c.config.name);
+    queue_.wake.notify_all();
+  }
+
+  json handle(const json& r) {
+    const std::string cmd = r["cmd"];
+    if (cmd == "status") return status_json();
+    if (cmd == "trigger" || cmd == "mark") {
+      const std::string camera = r.value("camera", cameras_.front()->config.name);
+      Camera* cam = nullptr;
+      for (auto& c : cameras_)
+        if (c->config.name == camera) cam = c.get();
+      if (!cam) return {{"ok", false}, {"error", "no camera named '" + camera + "'"}};
+      if (r.contains("note") && !r["note"].is_string()) return {{"ok", false}, {"error", "\"note\" must be a string"}};
+      const auto at = std::chrono::system_clock::now();
+      {
+        std::lock_guard lock(queue_.mutex);
+        queue_.triggers[camera].push_back({at, cmd, r.value("note", std::string())});
+      }
+      // Its clip needs the post-roll recorded: the segment closes just after it.
+      const double post = ctx_.config.clips.planner.post_roll_s + 0.5;
+      {
+        std::lock_guard lock(cam->mutex);
+        cam->split_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(post));
+      }
+      events_->publish("trigger", {{"camera", camera}, {"note", r.value("note", "")}, {"at_utc", media::utc_at(at)}});
+      return {{"ok", true}, {"camera", camera}, {"at_utc", media::utc_at(at)}};
+    }
+    if (cmd == "flush") {  // every open segment closes at its next keyframe and goes to analysis
+      for (auto& c : cameras_) {
+        std::lock_guard lock(c->mutex);
+        c->split_at = Clock::now();
+        c->video_s = ctx_.config.recording.analysis_chunk_s;  // the next close makes it due
+      }
+      return {{"ok", true}};
+    }
+    return {{"ok", false}, {"error", "unknown cmd '" + cmd + "' (status, trigger, mark, flush)"}};
+  }
+
+  json status_json() {
+    json cams = json::array();
+    for (const auto& c : cameras_) {
+      std::lock_guard lock(c->mutex);
+      cams.push_back({{"name", c->config.name}, {"role", c->config.role}, {"source", c->config.source},
+                      {"state", c->state}, {"reason", c->reason}, {"segments", c->segments},
+                      {"reconnects", c->reconnects}, {"unanalysed_s", c->video_s}});
+    }
+    json clips = json::object();
+    for (const char* state : {"review", "approved", "failed"})
+      if (auto rows = ctx_.catalog->clips(state); rows.ok()) clips[state] = rows->size();
+    std::lock_guard lock(queue_.mutex);
+    return {{"ok", true}, {"cameras", cams}, {"drives_analysed", queue_.drives}, {"analysing", queue_.analysing},
+            {"analysis_due", queue_.due.size()}, {"clips", clips}};
+  }
+
+  std::string summary() {
+    int up = 0;
+    for (const auto& c : cameras_) {
+      std::lock_guard lock(c->mutex);
+      up += c->state == "up";
+    }
+    std::lock_guard lock(queue_.mutex);
+    return std::to_string(up) + "/" + std::to_string(cameras_.size()) + " cameras up, " + std::to_string(queue_.drives) +
+           " drives analysed" + (queue_.analysing.empty() ? "" : ", analysing " + queue_.analysing);
+  }
+
+  // The analysis thread: its own catalog connection (SQLite, WAL).
+  void analysis_loop() {
+    Context actx;
+    actx.config = ctx_.config;
+    auto catalog = cat::Catalog::open(ctx_.config.data_dir / "catalog.sqlite");
+    if (!catalog.ok()) {
+      spdlog::error("run: analysis: catalog: {}", catalog.status().message());
+      return;
+    }
+    actx.catalog = std::move(catalog.value());
+    int attempt = 0;
+    for (;;) {
+      std::string camera;
+      std::vector<PendingTrigger> triggers;
+      {
+        std::unique_lock lock(queue_.mutex);
+        queue_.wake.wait_for(lock, std::chrono::seconds(5), [&] { return queue_.done || !queue_.due.empty(); });
+        if (queue_.done) return;
+        if (queue_.due.empty()) {
+          if (!rescan_) continue;
+          for (const auto& c : cameras_) queue_.due.insert(c->config.name);  // another process records them
+        }
+        camera = *queue_.due.begin();
+        queue_.due.erase(queue_.due.begin());
+        triggers = std::move(queue_.triggers[camera]);
+        queue_.triggers[camera].clear();
+        queue_.analysing = camera;
+      }
+      // Found by a rescan (not told by a recorder here): only a whole chunk.
+      const double min_s = rescan_ && triggers.empty() ? ctx_.config.recording.analysis_chunk_s : 0.0;
+      auto kept = analyse(actx, camera, triggers, ++attempt, min_s);
+      std::lock_guard lock(queue_.mutex);
+      queue_.analysing.clear();
+      auto& pending = queue_.triggers[camera];  // those after the analysed segments wait for the next
+      pending.insert(pending.begin(), kept.begin(), kept.end());
+    }
+  }
+
+  // The camera's closed, unanalysed segments as one drive; returns the
+  // triggers that fall after them.
+  std::vector<PendingTrigger> analyse(Context& actx, const std::string& camera, std::vector<PendingTrigger> triggers,
+                                      int attempt, double min_s) {
+    auto segments = actx.catalog->segments(0, camera);
+    if (!segments.ok()) {
+      spdlog::error("run: analysis: catalog: {}", segments.status().message());
+      return triggers;
+    }
+    std::optional<std::chrono::system_clock::time_point> start;
+    double duration = 0;
+    for (const auto& s : *segments)
+      if (s.owned && s.state == "closed" && s.drive_id == 0) {
+        if (!start) start = media::parse_utc(s.start_utc);
+        duration += s.duration_s;
+      }
+    if (duration <= 0 || duration < min_s) return triggers;
+    IngestRequest request;
+    request.source = "recording://" + camera;
+    request.camera = camera;
+    request.actor = "run";
+    request.attempt = attempt;
+    request.stop = &stop_;
+    std::vector<PendingTrigger> later;
+    for (const auto& t : triggers) {
+      const double at = start ? std::chrono::duration<double>(t.at - *start).count() : -1;
+      if (at >= 0 && at <= duration) request.triggers.push_back({at, t.kind, t.note});
+      else if (at > duration) later.push_back(t);
+    }
+    IngestOutcome out = ingest_drive(actx, request);
+    if (out.exit_code == kExitInterrupted) return triggers;  // stopping: the segments wait for the next start
+    if (out.drive_id == 0) {
+      spdlog::error("run: analysis of camera '{}': {}", camera, out.error);
+      events_->publish("analysis.failed", {{"camera", camera}, {"error", out.error}});
+      return later;
+    }
+    {
+      std::lock_guard lock(queue_.mutex);
+      ++queue_.drives;
+    }
+    for (const auto& k : out.result.keyframes)
+      events_->publish("keyframe", {{"camera", camera}, {"drive_id", out.drive_id}, {"frame", k.keyframe.index},
+                                    {"reason", pipeline::vision::to_string(k.keyframe.reason)}});
+    for (const auto& t : out.objects.tracks)
+      events_->publish("track.ended", {{"camera", camera}, {"drive_id", out.drive_id}, {"track", t.track_no},
+                                       {"label", t.label}, {"first_s", t.first_s}, {"last_s", t.last_s}});
+    for (int64_t id : out.clips.ready) clip_event(actx, id, "review");
+    for (int64_t id : out.clips.failed) clip_event(actx, id, "failed");
+    spdlog::info("run: camera '{}': drive {} ({:.1f} s): {} keyframes, {} tracks, {} clips in review", camera,
+                 out.drive_id, out.result.media_s, out.result.keyframes.size(), out.objects.tracks.size(),
+                 out.clips.ready.size());
+    return later;
+  }
+
+  void clip_event(Context& actx, int64_t id, const std::string& state) {
+    auto clip = actx.catalog->clip(id);
+    if (!clip.ok() || !*clip) return;
+    events_->publish("clip.state", {{"clip", (*clip)->uid}, {"state", state}, {"priority", (*clip)->priority},
+                                    {"reason", (*clip)->state_reason}, {"package", (*clip)->package_dir}});
+  }
+
+  Context& ctx_;
+  const RunOptions& options_;
+  const std::atomic<bool>& stop_;
+  zmq::context_t zmq_;
+  std::unique_ptr<EventBus> events_;
+  std::unique_ptr<ControlServer> control_;
+  std::vector<std::unique_ptr<Camera>> cameras_;
+  AnalysisQueue queue_;
+  bool rescan_ = false;            // --only analysis: another process records; look in the catalog
+  std::atomic<bool> quit_{false};  // the camera threads' stop
+  std::mutex quit_mutex_;
+  std::mutex start_mutex_;  // one camera pipeline built at a time
+  std::condition_variable quit_wake_;
+  std::thread analysis_;  // last: joined before the rest goes
+};
+
+}  // namespace
+
+int run_station(const GlobalOptions& global, const RunOptions& options) {
+  SignalStop signals;  // first: every thread (GStreamer's, OpenCV's, analysis) inherits the blocked signals
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  Context& ctx = std::get<Context>(prepared);
+  Station station(ctx, options, signals.requested());
+  return station.run();
+}
+
+int run_events(const GlobalOptions& global, const EventsOptions& options) {
+  SignalStop signals;
+  auto config = effective_config(global);
+  if (auto* code = std::get_if<int>(&config)) return *code;
+  const auto endpoint = bus_endpoints(std::get<firmware::config::Config>(config).data_dir).events;
+  int seen = 0;
+  Status st = bus_subscribe(
+      endpoint,
+      [&](const std::string& event) {
+        if (!options.type.empty()) {
+          const json e = json::parse(event, nullptr, false);
+          if (e.is_discarded() || e.value("type", "").rfind(options.type, 0) != 0) return true;
+        }
+        std::cout << event << std::endl;
+        return options.count <= 0 || ++seen < options.count;
+      },
+      signals.requested(), options.seconds);
+  if (!st.ok()) {
+    spdlog::error("events: {}", st.message());
+    return kExitInput;
+  }
+  return options.count > 0 && seen < options.count ? kExitInput : kExitOk;
+}
+
+int run_control(const GlobalOptions& global, const std::string& cmd, const std::string& camera, const std::string& note) {
+  json request = {{"cmd", cmd}};
+  if (!camera.empty()) request["camera"] = camera;
+  if (!note.empty()) request["note"] = note;
+  auto config = effective_config(global);
+  if (auto* code = std::get_if<int>(&config)) return *code;
+  const auto endpoint = bus_endpoints(std::get<firmware::config::Config>(config).data_dir).control;
+  auto reply = bus_request(endpoint, request, 3000);
+  if (!reply.ok()) {
+    spdlog::error("{}: {}", request.value("cmd", "?"), reply.status().message());
+    return kExitInput;
+  }
+  std::cout << reply->dump() << std::endl;
+  if (!reply->value("ok", false)) {
+    spdlog::error("{}: {}", request.value("cmd", "?"), reply->value("error", "refused"));
+    return kExitInput;
+  }
+  return kExitOk;
+}
+
+}  // namespace dashloop::app

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# End-to-end: `dashloop run`, the station, as a vehicle runs it. Two
+# generated drives served by gst-rtsp-server (dashloop-rtsp-camera) as two IP
+# cameras plus a raw test:// camera -> 32 s of run: segments, keyframes,
+# tracks and packages in review while it runs, the events on the bus
+# (`dashloop events`), a `dashloop trigger` that becomes a clip with its
+# note, the camera server stopped and restarted (that camera rebuilt, the
+# others unaffected). Then SIGTERM ends a station within 3 s with exit 0;
+# bad input (two cameras of one name, an unreachable camera, bus requests the
+# station refuses) is named and never stops it.
+#   run_test.sh DASHLOOP_BINARY RTSP_CAMERA_TOOL TESTDATA_DIR
+set -uo pipefail
+bin=$1
+camera_tool=$2
+data=$3
+work=$(mktemp -d /tmp/dashloop-e2e-run.XXXXXX)
+server=
+trap 'kill $server 2>/dev/null; kill $(jobs -p) 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+checker="$(dirname "$0")/../tools/check_package.py"
+port=$((20000 + $$ % 20000))
+# road: opencv-doc's real pedestrians (79 s, what the bundled detector finds); side: a generated drive
+serve() { "$camera_tool" --port $port road="$data/vtest_h264.mp4" side="$data/drive_s2.mp4" >"$work/server.log" 2>&1 & server=$!; sleep 0.5; }
+serve
+cat >"$work/station.toml" <<TOML
+data_dir = "$work/d"
+[[camera]]
+name = "road"
+source = "rtsp://127.0.0.1:$port/road"
+[[camera]]
+name = "side"
+source = "rtsp://127.0.0.1:$port/side"
+role = "side"
+[[camera]]
+name = "cabin"
+source = "test://ball?width=640&height=360&fps=15"
+role = "cabin"
+[recording]
+segment_s = 4
+analysis_chunk_s = 8
+[clips]
+sample_every_s = 0
+TOML
+c=(--config "$work/station.toml")
+"$bin" "${c[@]}" events --seconds 40 >"$work/events.jsonl" 2>"$work/events.err" &
+events=$!
+"$bin" "${c[@]}" run --seconds 32 >"$work/run.out" 2>"$work/run.err" &
+station=$!
+sleep 10
+"$bin" "${c[@]}" trigger --camera road --note "driver button" >"$work/trigger.out" 2>"$work/trigger.err"
+echo $? >"$work/trigger.rc"
+sleep 4
+kill $server; wait $server 2>/dev/null  # the road and side cameras' server goes away...
+"$bin" "${c[@]}" station >"$work/during.json" 2>/dev/null
+sleep 5
+serve                                   # ...and comes back 5 s later
+sleep 3
+"$bin" "${c[@]}" trigger --camera nowhere >"$work/bad.out" 2>"$work/bad.err"
+echo $? >"$work/bad.rc"
+"$bin" "${c[@]}" clips list --json >"$work/while.json" 2>/dev/null
+wait $station
+echo $? >"$work/run.rc"
+wait $events
+py() { /usr/bin/python3 -c "$1"; }
+check "run: exit 0 after --seconds" bash -c "[ \"\$(cat $work/run.rc)\" = 0 ] || { tail -5 $work/run.err; false; }"
+check "trigger: exit 0, the station answered" bash -c "[ \"\$(cat $work/trigger.rc)\" = 0 ] && grep -q '\"ok\":true' $work/trigger.out"
+check "packages were in review while the station ran (minutes-later, not end-of-drive)" py "
+import json; d = json.load(open('$work/while.json')); import sys; sys.exit(0 if any(x['state'] == 'review' for x in d) else 1)"
+check "the bus carried segment.closed for all three cameras, keyframes, tracks, clip states, camera states" py "
+import json, sys
+ev = [json.loads(l) for l in open('$work/events.jsonl')]
+types = {e['type'] for e in ev}
+cams = {e['camera'] for e in ev if e['type'] == 'segment.closed'}
+ok = {'segment.closed', 'keyframe', 'track.ended', 'clip.state', 'camera.state', 'trigger'} <= types and cams == {'road', 'side', 'cabin'}
+ok = ok and all(e['v'] == 1 and e['utc'] for e in ev)
+print('  events:', {t: sum(e['type'] == t for e in ev) for t in sorted(types)})
+sys.exit(0 if ok else 1)"
+check "the trigger became a clip in review, its reason and note kept" bash -c \
+  "sqlite3 $work/d/catalog.sqlite \"SELECT state, reasons FROM clips\" | grep '^review|' | grep -q 'driver button'"
+check "camera server gone: road went to reconnecting with the reason, then up again after it came back" py "
+import json, sys
+ev = [json.loads(l) for l in open('$work/events.jsonl')]
+road = [e['state'] for e in ev if e['type'] == 'camera.state' and e['camera'] == 'road']
+print('  road states:', road)
+sys.exit(0 if 'reconnecting' in road and road[-1] == 'up' and road.index('reconnecting') < len(road) - 1 else 1)"
+check "...the cabin camera kept recording through it (segments closed while road was down)" py "
+import json, sys
+ev = [json.loads(l) for l in open('$work/events.jsonl')]
+i = [k for k, e in enumerate(ev) if e['type'] == 'camera.state' and e['camera'] == 'road' and e['state'] == 'reconnecting'][0]
+j = [k for k, e in enumerate(ev) if e['type'] == 'camera.state' and e['camera'] == 'road' and e['state'] == 'up' and k > i][0]
+sys.exit(0 if any(e['type'] == 'segment.closed' and e['camera'] == 'cabin' for e in ev[i:j]) else 1)"
+check "a trigger for an unknown camera: refused, exit 3, named; the station went on" bash -c \
+  "[ \"\$(cat $work/bad.rc)\" = 3 ] && grep -q \"no camera named 'nowhere'\" $work/bad.err"
+all_packages_ok() {
+  local n=0 p
+  for p in "$work"/d/packages/*/; do
+    /usr/bin/python3 "$checker" "$p" "$work/d/catalog.sqlite" >/dev/null || { echo "  $p fails"; return 1; }
+    n=$((n + 1))
+  done
+  echo "  $n packages"
+  [ "$n" -gt 0 ]
+}
+check "every package the station made passes check_package.py (labels, manifest, clip decodes)" all_packages_ok
+check "every closed segment decodes" bash -c "for f in \$(sqlite3 $work/d/catalog.sqlite \"SELECT path FROM segments WHERE state='closed'\"); do
+  ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 \"\$f\" | grep -q '^[1-9]' || exit 1; done"
+
+# SIGTERM: segments closed, exit 0 within 3 s
+printf 'data_dir = "%s"\n[[camera]]\nname = "cabin"\nsource = "test://smpte?width=320&height=240&fps=15"\n[recording]\nsegment_s = 2\n' \
+  "$work/t" >"$work/term.toml"
+"$bin" --config "$work/term.toml" run >"$work/term.out" 2>"$work/term.err" &
+station=$!
+sleep 6
+start=$(date +%s.%N)
+kill -TERM $station
+wait $station
+echo $? >"$work/term.rc"
+took=$(echo "$(date +%s.%N) - $start" | bc)
+echo "  SIGTERM to exit: $took s"
+check "SIGTERM: exit 0 within 3 s, no segment left open" bash -c \
+  "[ \"\$(cat $work/term.rc)\" = 0 ] && [ \$(echo '$took < 3' | bc) = 1 ] && [ \"\$(sqlite3 $work/t/catalog.sqlite \"SELECT count(*) FROM segments WHERE state='open'\")\" = 0 ]"
+
+# Bad input
+printf 'data_dir = "%s"\n[[camera]]\nname = "a"\nsource = "test://"\n[[camera]]\nname = "a"\nsource = "test://"\n' "$work/x" >"$work/dup.toml"
+run --config "$work/dup.toml" run --seconds 2
+check "two cameras of one name: exit 2, named" bash -c "[ \"\$(cat $work/rc)\" = 2 ] && grep -q \"two cameras are named 'a'\" $work/err"
+printf 'data_dir = "%s"\n[[camera]]\nname = "gone"\nsource = "rtsp://127.0.0.1:9/none"\n[[camera]]\nname = "cabin"\nsource = "test://smpte?width=320&height=240&fps=15"\n[recording]\nsegment_s = 2\n' \
+  "$work/u" >"$work/unreach.toml"
+"$bin" --config "$work/unreach.toml" run --seconds 9 >"$work/u.out" 2>"$work/u.err" &
+station=$!
+sleep 6
+"$bin" --config "$work/unreach.toml" station >"$work/u.json" 2>&1
+wait $station
+echo $? >"$work/u.rc"
+check "an unreachable camera: reconnecting with the reason; the other records; exit 0" py "
+import json, sys
+s = json.load(open('$work/u.json'))
+cams = {c['name']: c for c in s['cameras']}
+print('  gone:', cams['gone']['state'], '-', cams['gone']['reason'][:80])
+sys.exit(0 if cams['gone']['state'] == 'reconnecting' and cams['gone']['reason'] and cams['cabin']['segments'] >= 1
+         and open('$work/u.rc').read().strip() == '0' else 1)"
+run --config "$work/unreach.toml" trigger
+check "trigger with no station running: exit 3, says so" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -q 'no station is running' $work/err"
+finish
