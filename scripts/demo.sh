@@ -5,8 +5,12 @@
 # (firmware/samples/solidWhiteRight.mp4: cars) and real street footage from
 # Debian's opencv-doc (vtest.avi: pedestrians; transcoded to H.264 here so
 # that its clips can be cut without re-encoding). Keyframes, tracks and clip
-# packages go into the embedded SQLite catalog and ./dashloop-data; it ends
-# with the objects tracked, the review queue and `dashloop status`.
+# packages go into the embedded SQLite catalog and ./dashloop-data. Then the
+# station itself (`dashloop run`, 40 s): the sample drive and the street
+# footage served as two RTSP cameras (gst-rtsp-server) and a raw test
+# camera, recorded, analysed as segments close, clipped, with its events on
+# the bus and a driver's trigger. It ends with the objects tracked, the
+# review queue and `dashloop status`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -32,8 +36,42 @@ echo
 echo "Cars tracked in drive $highway_id ($(basename "$highway"), a real highway drive):"
 build/dashloop --data-dir "$data" tracks "$highway_id"
 echo
-echo "Objects tracked in drive $street_id (opencv-doc's vtest.avi: its pedestrians and the parked car):"
+echo "Objects tracked in drive $street_id (opencv-doc's vtest.avi: its pedestrians, the parked van and car):"
 build/dashloop --data-dir "$data" tracks "$street_id"
+echo
+echo "The station: dashloop run for 40 s on two simulated RTSP cameras and a raw test camera"
+port=$((18554 + RANDOM % 1000))
+build/dashloop-rtsp-camera --port "$port" road="$sample" street="$street" >/dev/null &
+cameras=$!
+trap 'kill $cameras 2>/dev/null' EXIT
+station=$(mktemp /tmp/dashloop-demo-station.XXXXXX.toml)
+cat >"$station" <<TOML
+data_dir = "$data"
+[[camera]]
+name = "road"
+source = "rtsp://127.0.0.1:$port/road"
+[[camera]]
+name = "street"
+source = "rtsp://127.0.0.1:$port/street"
+[[camera]]
+name = "cabin"
+source = "test://ball?width=640&height=360&fps=15"
+role = "cabin"
+[recording]
+segment_s = 5
+analysis_chunk_s = 15
+TOML
+sleep 0.5
+build/dashloop --config "$station" events --seconds 45 >"$data/demo-events.jsonl" &
+(sleep 12 && build/dashloop --config "$station" trigger --camera street --note "demo: driver button" >/dev/null) &
+build/dashloop --config "$station" run --seconds 40
+wait
+kill $cameras 2>/dev/null || true
+python3 - "$data/demo-events.jsonl" <<'PY'
+import collections, json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+print("  events on the bus:", dict(collections.Counter(e["type"] for e in ev)))
+PY
 echo
 echo "Clips waiting for review (packages under $data/packages/, pre-labels for CVAT, MOT, COCO, Label Studio):"
 build/dashloop --data-dir "$data" clips list --state review

@@ -47,7 +47,8 @@ void unlink_ipc(const std::string& endpoint) {
 
 BusEndpoints bus_endpoints(const fs::path& data_dir) {
   const fs::path run = fs::absolute(data_dir / "run").lexically_normal();
-  return {"ipc://" + (run / "events.sock").string(), "ipc://" + (run / "control.sock").string()};
+  return {"ipc://" + (run / "events.sock").string(), "ipc://" + (run / "events-analysis.sock").string(),
+          "ipc://" + (run / "control.sock").string()};
 }
 
 Result<std::unique_ptr<EventBus>> EventBus::bind(zmq::context_t& context, const std::string& endpoint) {
@@ -131,17 +132,19 @@ Result<json> bus_request(const std::string& endpoint, const json& request, int t
   }
 }
 
-Status bus_subscribe(const std::string& endpoint, const std::function<bool(const std::string&)>& on_event,
+Status bus_subscribe(const std::vector<std::string>& endpoints, const std::function<bool(const std::string&)>& on_event,
                      const std::atomic<bool>& stop, double timeout_s) {
-  if (Status st = check_ipc(endpoint); !st.ok()) return st;
   zmq::context_t context;
   zmq::socket_t socket(context, zmq::socket_type::sub);
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::subscribe, "");
-  try {
-    socket.connect(endpoint);  // a station started later is found when it binds
-  } catch (const zmq::error_t& e) {
-    return Status::IOError(endpoint + ": " + e.what());
+  for (const auto& endpoint : endpoints) {
+    if (Status st = check_ipc(endpoint); !st.ok()) return st;
+    try {
+      socket.connect(endpoint);  // a station started later is found when it binds
+    } catch (const zmq::error_t& e) {
+      return Status::IOError(endpoint + ": " + e.what());
+    }
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   while (!stop && (timeout_s <= 0 || std::chrono::steady_clock::now() < deadline)) {

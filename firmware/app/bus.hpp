@@ -12,6 +12,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include "status.hpp"
@@ -19,8 +20,9 @@
 namespace dashloop::app {
 
 struct BusEndpoints {
-  std::string events;   // PUB
-  std::string control;  // REP
+  std::string events;           // PUB of the whole station, or of its record part
+  std::string analysis_events;  // PUB of the analysis part when it runs alone (--only analysis)
+  std::string control;          // REP of the whole station, or of its record part
 };
 BusEndpoints bus_endpoints(const std::filesystem::path& data_dir);
 
@@ -57,9 +59,9 @@ class ControlServer {
 
 // Clients. A request with no reply within timeout_ms is an error naming the endpoint.
 Result<nlohmann::json> bus_request(const std::string& endpoint, const nlohmann::json& request, int timeout_ms);
-// Calls on_event with each event's JSON until it returns false, `stop` is
-// set, or timeout_s passes (0: no limit).
-Status bus_subscribe(const std::string& endpoint, const std::function<bool(const std::string&)>& on_event,
+// Calls on_event with each event's JSON, from every endpoint, until it
+// returns false, `stop` is set, or timeout_s passes (0: no limit).
+Status bus_subscribe(const std::vector<std::string>& endpoints, const std::function<bool(const std::string&)>& on_event,
                      const std::atomic<bool>& stop, double timeout_s);
 
 }  // namespace dashloop::app

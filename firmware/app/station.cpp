@@ -84,17 +84,20 @@ class Station {
       : ctx_(ctx), options_(options), stop_(stop) {}
 
   int run() {
-    const auto endpoints = bus_endpoints(ctx_.config.data_dir);
-    auto events = EventBus::bind(zmq_, endpoints.events);
-    if (!events.ok()) return fail_usage(events.status());
-    events_ = std::move(events.value());
-    auto control = ControlServer::bind(zmq_, endpoints.control);
-    if (!control.ok()) return fail_usage(control.status());
-    control_ = std::move(control.value());
-
     const bool record = options_.only.empty() || options_.only == "record";
     const bool analyse = options_.only.empty() || options_.only == "analysis";
     rescan_ = !record;
+    // The record part (or the whole station) owns the control socket; the
+    // analysis part alone publishes on its own endpoint.
+    const auto endpoints = bus_endpoints(ctx_.config.data_dir);
+    auto events = EventBus::bind(zmq_, record ? endpoints.events : endpoints.analysis_events);
+    if (!events.ok()) return fail_usage(events.status());
+    events_ = std::move(events.value());
+    if (record) {
+      auto control = ControlServer::bind(zmq_, endpoints.control);
+      if (!control.ok()) return fail_usage(control.status());
+      control_ = std::move(control.value());
+    }
     for (const auto& c : ctx_.config.cameras) {
       auto cam = std::make_unique<Camera>();
       cam->config = c;
@@ -116,17 +119,19 @@ class Station {
       for (auto& c : cameras_) c->thread = std::thread([this, cam = c.get()] { camera_loop(*cam); });
 
     sd_notify(0, "READY=1");
-    spdlog::info("run: {} cameras; events on {}, control on {}", cameras_.size(), endpoints.events, endpoints.control);
+    spdlog::info("run: {} cameras{}; events on {}", cameras_.size(), options_.only.empty() ? "" : ", only " + options_.only,
+                 record ? endpoints.events + ", control on " + endpoints.control : endpoints.analysis_events);
     uint64_t watchdog_us = 0;
     const bool watchdog = sd_watchdog_enabled(0, &watchdog_us) > 0;
     const auto started = Clock::now();
     auto last_ping = started - std::chrono::hours(1);
     auto last_retention = started;
-    auto last_health = started;
+    auto last_health = started - std::chrono::seconds(10);  // the first STATUS= at once
     while (!stop_) {
       const auto now = Clock::now();
       if (options_.seconds > 0 && now - started >= std::chrono::duration<double>(options_.seconds)) break;
-      control_->serve_one(100, [this](const json& r) { return handle(r); });
+      if (control_) control_->serve_one(100, [this](const json& r) { return handle(r); });
+      else pause(0.1);
       // The ping comes from this loop: a hung loop misses it and systemd restarts us.
       if (watchdog && now - last_ping >= std::chrono::microseconds(watchdog_us / 2)) {
         sd_notify(0, "WATCHDOG=1");
@@ -435,10 +440,10 @@ int run_events(const GlobalOptions& global, const EventsOptions& options) {
   SignalStop signals;
   auto config = effective_config(global);
   if (auto* code = std::get_if<int>(&config)) return *code;
-  const auto endpoint = bus_endpoints(std::get<firmware::config::Config>(config).data_dir).events;
+  const auto endpoints = bus_endpoints(std::get<firmware::config::Config>(config).data_dir);
   int seen = 0;
   Status st = bus_subscribe(
-      endpoint,
+      {endpoints.events, endpoints.analysis_events},
       [&](const std::string& event) {
         if (!options.type.empty()) {
           const json e = json::parse(event, nullptr, false);
