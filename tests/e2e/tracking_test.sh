@@ -95,6 +95,8 @@ printf '[detector]\nkind = "onnx"\nmodel = "%s"\nlabels = "%s"\ninput_size = 64\
 run -c "$work/onnx.toml" -d "$d" doctor --json
 check "doctor with a good model: ok, names the model, its layout and input size, and where it runs" json_ok \
   "d['ok'] and d['detector']['status'].endswith('yolov8.onnx (yolov8, 64x64) on cpu')"
+# The test model puts a car and a person on one box: per-class NMS alone (cross_class_iou = 1) keeps both.
+printf 'cross_class_iou = 1.0\n' >>"$work/onnx.toml"
 run -c "$work/onnx.toml" -d "$d" ingest "$data/drive_short.mp4" --json
 check "ingest with an ONNX model: its constant car, person and bicycle become three tracks" json_ok \
   "sorted(t['label'] for t in d['drives'][0]['tracks']) == ['bicycle', 'car', 'person'] \
