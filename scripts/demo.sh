@@ -62,10 +62,12 @@ segment_s = 5
 analysis_chunk_s = 15
 TOML
 sleep 0.5
-build/dashloop --config "$station" events --seconds 45 >"$data/demo-events.jsonl" &
+build/dashloop --config "$station" events --seconds 42 >"$data/demo-events.jsonl" &
+events=$!
 (sleep 12 && build/dashloop --config "$station" trigger --camera street --note "demo: driver button" >/dev/null) &
+trigger=$!
 build/dashloop --config "$station" run --seconds 40
-wait
+wait $events $trigger || true
 kill $cameras 2>/dev/null || true
 python3 - "$data/demo-events.jsonl" <<'PY'
 import collections, json, sys

@@ -91,7 +91,7 @@ Result<std::unique_ptr<CameraRecorder>> CameraRecorder::start(cat::Catalog& cata
     }
     s.id = *id;
     me->open_[s.path] = s;
-    spdlog::info("record: segment {}", s.path);
+    spdlog::debug("record: segment {}", s.path);  // the bus and the catalog say it too
   };
   callbacks.closed = [me](const media::SegmentEvent& e) {
     auto it = me->open_.find(e.path.string());
