@@ -211,3 +211,32 @@ TEST(Config, MissingFileIsAnError) {
 
 }  // namespace
 }  // namespace dashloop::firmware::config
+
+namespace dashloop::firmware::config {
+namespace {
+
+TEST(Config, StationCamerasAreTablesWithUniqueNames) {
+  auto c = load_string("[[camera]]\nname = \"road\"\nsource = \"rtsp://10.0.0.5/s\"\n"
+                       "[[camera]]\nname = \"cabin\"\nsource = \"v4l2:///dev/video0\"\nrole = \"cabin\"\n", "s.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->cameras.size(), 2u);
+  EXPECT_EQ(c->cameras[0].role, "road") << "the default role";
+  EXPECT_EQ(c->cameras[1].source, "v4l2:///dev/video0");
+  EXPECT_EQ(c->camera, "road") << "ingest and record default to the first";
+  EXPECT_TRUE(load_string("camera = \"front\"\n", "s.toml")->cameras.empty());
+  for (const auto& [text, why] : std::vector<std::pair<std::string, std::string>>{
+           {"[[camera]]\nname = \"a\"\nsource = \"test://\"\n[[camera]]\nname = \"a\"\nsource = \"test://\"\n",
+            "two cameras are named 'a'"},
+           {"[[camera]]\nname = \"a\"\n", "needs a name and a source"},
+           {"[[camera]]\nname = \"a/b\"\nsource = \"test://\"\n", "may hold only letters"},
+           {"[[camera]]\nname = \"a\"\nsource = \"test://\"\nfps = 30\n", "unknown key 'fps'"},
+           {"camera = 5\n", "must be a name or [[camera]] tables"}}) {
+    auto bad = load_string(text, "s.toml");
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_NE(bad.status().message().find(why), std::string::npos) << bad.status().message();
+    EXPECT_NE(bad.status().message().find("s.toml:"), std::string::npos) << "names the file and line";
+  }
+}
+
+}  // namespace
+}  // namespace dashloop::firmware::config
