@@ -43,7 +43,7 @@ echo "The station: dashloop run for 40 s on two simulated RTSP cameras and a raw
 port=$((18554 + RANDOM % 1000))
 build/dashloop-rtsp-camera --port "$port" road="$sample" street="$street" >/dev/null &
 cameras=$!
-trap 'kill $cameras 2>/dev/null' EXIT
+trap 'kill $cameras 2>/dev/null || true' EXIT
 station=$(mktemp /tmp/dashloop-demo-station.XXXXXX.toml)
 cat >"$station" <<TOML
 data_dir = "$data"
