@@ -1,7 +1,5 @@
 #include "app/clip_maker.hpp"
 
-#include "app/objects.hpp"
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -12,11 +10,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "app/objects.hpp"
 #include "clips/package.hpp"
 #include "clips/planner.hpp"
 #include "media/cutter.hpp"
-#include "media/packets.hpp"
 #include "media/frame_reader.hpp"
+#include "media/packets.hpp"
 #include "media/recorder.hpp"
 #include "retention/retention.hpp"
 #include "vision/detectors.hpp"

@@ -1,22 +1,15 @@
 // dashloop ingest / drives / keyframes.
-#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdlib>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "app/clip_maker.hpp"
 #include "app/drive_ingest.hpp"
 #include "app/commands.hpp"
 #include "app/context.hpp"
-#include "app/objects.hpp"
 #include "app/effective_config.hpp"
 #include "app/progress.hpp"
 #include "app/signal_stop.hpp"
@@ -24,7 +17,6 @@
 #include "config/config.hpp"
 #include "drive.hpp"
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace dashloop::app {

@@ -3,8 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <filesystem>
-#include <map>
+#include <cstdio>
 
 #include "app/commands.hpp"
 #include "app/camera_recorder.hpp"
