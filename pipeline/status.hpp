@@ -15,7 +15,19 @@ namespace dashloop {
 
 class Status {
  public:
-  enum class Kind { kOk, kInvalidArgument, kNotFound, kCorruption, kIOError, kUnsupported, kInternal };
+  // kUnavailable: worth retrying later (a timeout, a 5xx, a lost network);
+  // kAlreadyExists: a create-only write found something there.
+  enum class Kind {
+    kOk,
+    kInvalidArgument,
+    kNotFound,
+    kCorruption,
+    kIOError,
+    kUnsupported,
+    kInternal,
+    kUnavailable,
+    kAlreadyExists
+  };
 
   Status() = default;
   static Status Ok() { return {}; }
@@ -25,6 +37,8 @@ class Status {
   static Status IOError(std::string msg) { return {Kind::kIOError, std::move(msg)}; }
   static Status Unsupported(std::string msg) { return {Kind::kUnsupported, std::move(msg)}; }
   static Status Internal(std::string msg) { return {Kind::kInternal, std::move(msg)}; }
+  static Status Unavailable(std::string msg) { return {Kind::kUnavailable, std::move(msg)}; }
+  static Status AlreadyExists(std::string msg) { return {Kind::kAlreadyExists, std::move(msg)}; }
 
   bool ok() const { return kind_ == Kind::kOk; }
   Kind kind() const { return kind_; }

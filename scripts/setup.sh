@@ -35,6 +35,8 @@ packages=(
   libcpp-httplib-dev libssl-dev libsystemd-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev ffmpeg time python3 python3-numpy python3-onnx python3-scipy
+  # sync tests: a real S3 server that checks signatures (Ceph's RADOS Gateway on loopback, tests/s3/rgw.sh)
+  ceph-mon ceph-osd radosgw ceph-common
 )
 if [ "$want_cross" -eq 1 ]; then
   packages+=(g++-aarch64-linux-gnu mmdebstrap qemu-user-static binfmt-support file)

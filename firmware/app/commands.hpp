@@ -59,6 +59,20 @@ struct EventsOptions {
   std::string type;    // only events whose type starts with this
 };
 
+struct SyncOptions {
+  bool follow = false;  // keep going (every [sync] interval_s) until SIGTERM
+  bool json = false;
+};
+
+struct CollectOptions {
+  std::string from;  // s3://BUCKET/PREFIX or file:///DIR
+  std::string to;    // directory for the packages
+  std::string job;   // who acks
+  std::string video_url_prefix;
+  bool follow = false;
+  bool json = false;
+};
+
 struct TrackOptions {
   std::string detections;  // MOTChallenge det.txt
   std::string out;         // MOTChallenge results
@@ -117,6 +131,10 @@ int run_station(const GlobalOptions& global, const RunOptions& options);
 // (trigger, mark, flush, status) with its reply.
 int run_events(const GlobalOptions& global, const EventsOptions& options);
 int run_control(const GlobalOptions& global, const std::string& cmd, const std::string& camera, const std::string& note);
+// Uploads approved packages, reads acks; exits when nothing is left (or --follow).
+int run_sync(const GlobalOptions& global, const SyncOptions& options);
+// The cloud job: takes complete packages from the store, verifies, acks.
+int run_collect(const GlobalOptions& global, const CollectOptions& options);
 // Records a live source into crash-safe segments without re-encoding.
 int run_record(const GlobalOptions& global, const RecordOptions& options);
 

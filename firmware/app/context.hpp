@@ -9,6 +9,7 @@
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
 #include "retention/retention.hpp"
+#include "sync/store.hpp"
 
 namespace dashloop::app {
 
@@ -22,5 +23,11 @@ std::variant<Context, int> prepare(const GlobalOptions& global);
 
 // The retention policy a config sets.
 firmware::retention::Policy retention_policy(const firmware::config::Config& config);
+
+// The object store [sync] sends packages to (or `target`, when given), with
+// credentials from the 0600 file or the environment. Errors name the
+// setting; credentials never appear in them.
+Result<std::unique_ptr<firmware::sync::ObjectStore>> open_target(const firmware::config::Config& config,
+                                                                  const std::string& target = "");
 
 }  // namespace dashloop::app

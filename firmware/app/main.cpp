@@ -1,5 +1,6 @@
 // dashloop: the station's one binary.
 #include <CLI/CLI.hpp>
+#include <curl/curl.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -11,6 +12,8 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("dashloop"));
   spdlog::set_pattern("%^%l%$: %v");
 
+  // libcurl's one-time setup, before any thread exists (sync, collect, run).
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   CLI::App app{"Dashloop: dashcam drives to annotation-ready keyframes and clips"};
   app.set_version_flag("--version", DASHLOOP_VERSION);
   app.require_subcommand(1);
@@ -143,6 +146,23 @@ int main(int argc, char** argv) {
   auto* flush_cmd = app.add_subcommand("flush", "ask the running station to close its open segments now");
   auto* station_cmd = app.add_subcommand("station", "the running station's state (cameras, analysis, clips) as JSON");
 
+  SyncOptions sync;
+  auto* sync_cmd = app.add_subcommand("sync", "upload approved packages ([sync] target) and read the cloud's acks; "
+                                              "exits when nothing is left");
+  sync_cmd->add_flag("--follow", sync.follow, "keep going, every [sync] interval_s, until SIGTERM");
+  sync_cmd->add_flag("--json", sync.json, "print what it did as JSON");
+  CollectOptions collect;
+  auto* collect_cmd = app.add_subcommand("collect", "the cloud job: take complete packages from the bucket, verify "
+                                                    "them, write them for the annotation tools, ack them");
+  collect_cmd->add_option("--from", collect.from, "s3://BUCKET[/PREFIX] or file:///DIR (endpoint, credentials: [sync])")
+      ->required();
+  collect_cmd->add_option("--to", collect.to, "directory the packages go to (DIR/<clip>/)")->required();
+  collect_cmd->add_option("--job", collect.job, "name in claims and acks (default: host:pid)");
+  collect_cmd->add_option("--video-url-prefix", collect.video_url_prefix,
+                          "Label Studio: URL of --to (default: its local-files URL of --to's name)");
+  collect_cmd->add_flag("--follow", collect.follow, "poll every [sync] interval_s until SIGTERM");
+  collect_cmd->add_flag("--json", collect.json, "one JSON per pass");
+
   auto* record_cmd = app.add_subcommand("record", "record a live source into crash-safe segments (no re-encoding)");
   record_cmd->add_option("source", record.source, "rtsp://, v4l2:///dev/videoN (H.264) or test://")->required();
   record_cmd->add_option("--camera", record.camera, "camera name (default from config)");
@@ -172,6 +192,8 @@ int main(int argc, char** argv) {
   if (*status_cmd) return run_status(global, json);
   if (*retention_cmd) return run_retention(global, json);
   if (*record_cmd) return run_record(global, record);
+  if (*sync_cmd) return run_sync(global, sync);
+  if (*collect_cmd) return run_collect(global, collect);
   if (*run_cmd) return run_station(global, run);
   if (*events_cmd) return run_events(global, events);
   if (*trigger_cmd) return run_control(global, "trigger", control_camera, control_note);

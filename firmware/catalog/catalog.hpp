@@ -171,9 +171,27 @@ struct PackageFacts {
   double effort_minutes = 0;
 };
 
+// Sync's progress on one package file: its object key, and for a multipart
+// upload the store's upload id and every part already stored.
+struct UploadFileRecord {
+  int64_t clip_id = 0;
+  std::string path;  // in the package
+  std::string key;   // in the object store
+  int64_t bytes = 0;
+  std::string sha256;
+  std::string upload_id;  // "" : a single PUT
+  bool done = false;
+};
+
+struct UploadPartRecord {
+  int number = 0;  // 1-based
+  int64_t offset = 0, bytes = 0;
+  std::string etag, sha256;
+};
+
 class Catalog {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   static Result<std::unique_ptr<Catalog>> open(const std::filesystem::path& file);
   ~Catalog();
@@ -229,6 +247,13 @@ class Catalog {
   Status mark_clip_purged(int64_t clip_id, const std::string& actor, const std::string& reason);
   Result<std::vector<ClipAuditRecord>> clip_audit(int64_t clip_id);
   Result<int64_t> drive_count();
+
+  // Sync's resumable state per package file (clear_upload: start over).
+  Result<std::vector<UploadFileRecord>> upload_files(int64_t clip_id);
+  Status put_upload_file(const UploadFileRecord& file);
+  Result<std::vector<UploadPartRecord>> upload_parts(int64_t clip_id, const std::string& path);
+  Status add_upload_part(int64_t clip_id, const std::string& path, const UploadPartRecord& part);
+  Status clear_upload(int64_t clip_id);
 
  private:
   struct Impl;

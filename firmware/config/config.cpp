@@ -1,6 +1,11 @@
 #include "config/config.hpp"
 
+#include <sys/stat.h>
+
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -39,6 +44,16 @@ Setter integer(int& out, int64_t lo, int64_t hi) {
     if (*v < lo || *v > hi)
       return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(*v);
     out = int(*v);
+    return "";
+  };
+}
+
+// Any string, the empty one included (it means "the default").
+Setter string_any(std::string& out) {
+  return [&out](const toml::node& n) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "must be a string";
+    out = *v;
     return "";
   };
 }
@@ -295,6 +310,23 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                      {"max_percent", number(r.max_percent, 1.0, 100.0)},
                      {"hard_percent", number(r.hard_percent, 1.0, 100.0)},
                      {"interval_s", number(r.interval_s, 1.0, 86400.0)}}},
+      {"sync", {{"enabled", boolean(c.sync.enabled)},
+                {"target", string_any(c.sync.target)},
+                {"endpoint", string_any(c.sync.endpoint)},
+                {"region", string_of(c.sync.region)},
+                {"path_style", boolean(c.sync.path_style)},
+                {"ca_file", string_any(c.sync.ca_file)},
+                {"credentials_file", string_any(c.sync.credentials_file)},
+                {"multipart_threshold_mib", integer(c.sync.multipart_threshold_mib, 5, 5 * 1024 * 1024)},
+                {"part_mib", integer(c.sync.part_mib, 5, 5 * 1024)},
+                {"max_bytes_per_s", integer64(c.sync.max_bytes_per_s, 0, int64_t(1) << 40)},
+                {"network", string_any(c.sync.network)},
+                {"hours", string_any(c.sync.hours)},
+                {"interval_s", number(c.sync.interval_s, 0.1, 86400.0)},
+                {"attempts", integer(c.sync.attempts, 1, 100)},
+                {"backoff_s", number(c.sync.backoff_s, 0.0, 3600.0)},
+                {"backoff_max_s", number(c.sync.backoff_max_s, 0.0, 86400.0)},
+                {"timeout_s", number(c.sync.timeout_s, 1.0, 3600.0)}}},
   };
   toml::table table;
   try {
@@ -322,6 +354,18 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
     return Status::InvalidArgument(file + ": retention.hard_percent must not be below retention.max_percent");
   if (r.hard_max_bytes > 0 && r.hard_max_bytes < r.max_bytes)
     return Status::InvalidArgument(file + ": retention.hard_max_bytes must not be below retention.max_bytes");
+  if (const std::string& n = c.sync.network;
+      n != "always" && n != "probe" && !(n.starts_with("interface:") && n.size() > 10) &&
+      !(n.starts_with("command:") && n.size() > 8))
+    return Status::InvalidArgument(file + ": sync.network '" + n +
+                                   "' must be always, probe, interface:NAME or command:CMD");
+  if (!c.sync.hours.empty()) {
+    int from = -1, to = -1;
+    char tail = 0;
+    if (std::sscanf(c.sync.hours.c_str(), "%d-%d%c", &from, &to, &tail) != 2 || from < 0 || from > 23 || to < 0 ||
+        to > 24 || from == to)
+      return Status::InvalidArgument(file + ": sync.hours '" + c.sync.hours + "' must be FROM-TO in UTC hours, e.g. 22-6");
+  }
   if (d.kind == "onnx" && (d.model.empty() || d.labels.empty()))
     return Status::InvalidArgument(file + ": detector.kind = \"onnx\" needs detector.model and detector.labels");
   return c;
@@ -335,6 +379,36 @@ std::filesystem::path model_dir() {
 void resolve_model_paths(pipeline::vision::DetectorConfig& d) {
   for (auto* p : {&d.model, &d.labels})
     if (!p->empty() && p->is_relative()) *p = model_dir() / *p;
+}
+
+Result<Credentials> load_credentials(const std::filesystem::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0)
+    return Status::InvalidArgument(file.string() + ": cannot read credentials file (" + std::strerror(errno) + ")");
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status::InvalidArgument(file.string() + ": credentials file has mode " + mode +
+                                   ", others may read it; chmod 600 " + file.string());
+  }
+  toml::table table;
+  try {
+    table = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(at(file.string(), e.source()) + ": " + std::string(e.description()));
+  }
+  Credentials c;
+  for (const auto& [key, node] : table) {
+    const std::string k(key.str());
+    auto text = node.value_exact<std::string>();
+    if ((k != "access_key" && k != "secret_key") || !text || text->empty())
+      return Status::InvalidArgument(at(file.string(), key.source()) + ": key '" + k +
+                                     "': a credentials file holds only access_key and secret_key (strings)");
+    (k == "access_key" ? c.access_key : c.secret_key) = *text;
+  }
+  if (c.access_key.empty() || c.secret_key.empty())
+    return Status::InvalidArgument(file.string() + ": needs both access_key and secret_key");
+  return c;
 }
 
 Result<Config> load_file(const std::filesystem::path& file) {

@@ -109,6 +109,36 @@ struct CameraConfig {
   std::string role = "road";  // road | cabin | rear | ...: for people and filters
 };
 
+// Sync of approved packages to object storage (docs/SYNC.md).
+struct SyncConfig {
+  bool enabled = true;  // a part of `dashloop run`
+  // s3://BUCKET[/PREFIX] or file:///DIR; "" : file://<data_dir>/upload-target, a local bucket.
+  std::string target;
+  std::string endpoint;  // http(s)://host[:port] of an S3-compatible server; "" : AWS in `region`
+  std::string region = "us-east-1";
+  bool path_style = true;  // false: virtual-host style (bucket.host)
+  std::string ca_file;     // extra CA bundle (TLS verification stays on)
+  std::string credentials_file;  // TOML, mode 0600: access_key, secret_key; "" : AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+  int multipart_threshold_mib = 16;  // files this large or larger go multipart
+  int part_mib = 8;                  // S3: parts >= 5 MiB, <= 10,000 of them
+  int64_t max_bytes_per_s = 0;       // upload bandwidth cap (0: none)
+  // When the network may be used: always | probe (the endpoint answers) |
+  // interface:NAME (that interface is up) | command:CMD (CMD exits 0).
+  std::string network = "always";
+  std::string hours;         // "H-H": allowed UTC hours, e.g. "22-6"; "" : any hour
+  double interval_s = 30;    // between passes (`sync --follow`, `run`)
+  int attempts = 5;          // tries of one request on transient errors
+  double backoff_s = 1;      // first wait between tries (doubled, with jitter)
+  double backoff_max_s = 60;
+  double timeout_s = 60;     // a request stalled this long fails (transient)
+};
+
+struct Credentials {
+  std::string access_key, secret_key;
+};
+// Reads a credentials file, refusing one that others can read.
+Result<Credentials> load_credentials(const std::filesystem::path& file);
+
 struct Config {
   std::filesystem::path data_dir = "./dashloop-data";
   std::string vehicle = "vehicle-0";
@@ -123,6 +153,7 @@ struct Config {
   ClipsConfig clips;
   RecordingConfig recording;
   RetentionConfig retention;
+  SyncConfig sync;
 };
 
 // Parses a TOML file over the defaults. Relative data_dir is taken relative to

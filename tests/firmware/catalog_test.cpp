@@ -319,8 +319,11 @@ TEST_F(CatalogTest, QueueMovesOnlyAlongTheTableAndAuditsEachOne) {
   int allowed = 0;
   for (const char* from : kClipStates)
     for (const char* to : kClipStates) allowed += clip_move_allowed(from, to);
-  EXPECT_EQ(allowed, 15);
+  EXPECT_EQ(allowed, 17);
   EXPECT_TRUE(clip_move_allowed("failed", "planned")) << "a failed clip can be retried";
+  EXPECT_TRUE(clip_move_allowed("failed", "approved")) << "a failed upload can be retried";
+  EXPECT_TRUE(clip_move_allowed("uploaded", "approved")) << "a damaged upload is sent again";
+  EXPECT_FALSE(clip_move_allowed("acked", "approved")) << "what the cloud has taken stays taken";
 }
 
 TEST_F(CatalogTest, SegmentsOpenCloseAndKeepKeyframes) {

@@ -1,5 +1,9 @@
 // Config: typed, validated, and every error names file, line and key.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "config/config.hpp"
 
@@ -39,6 +43,14 @@ TEST(Config, ShippedDefaultFileEqualsBuiltInDefaults) {
   EXPECT_EQ(c->keyframes.selector.flash_max_s, d.keyframes.selector.flash_max_s);
   EXPECT_EQ(c->keyframes.selector.duplicate_hamming, d.keyframes.selector.duplicate_hamming);
   EXPECT_EQ(c->keyframes.jpeg_quality, d.keyframes.jpeg_quality);
+  EXPECT_EQ(c->sync.target, d.sync.target);
+  EXPECT_EQ(c->sync.region, d.sync.region);
+  EXPECT_EQ(c->sync.part_mib, d.sync.part_mib);
+  EXPECT_EQ(c->sync.multipart_threshold_mib, d.sync.multipart_threshold_mib);
+  EXPECT_EQ(c->sync.network, d.sync.network);
+  EXPECT_EQ(c->sync.attempts, d.sync.attempts);
+  EXPECT_EQ(c->sync.backoff_s, d.sync.backoff_s);
+  EXPECT_EQ(c->sync.interval_s, d.sync.interval_s);
   EXPECT_EQ(c->detector.kind, d.detector.kind);
   EXPECT_EQ(c->detector.every, d.detector.every);
   EXPECT_EQ(c->detector.width, d.detector.width);
@@ -236,6 +248,39 @@ TEST(Config, StationCamerasAreTablesWithUniqueNames) {
     EXPECT_NE(bad.status().message().find(why), std::string::npos) << bad.status().message();
     EXPECT_NE(bad.status().message().find("s.toml:"), std::string::npos) << "names the file and line";
   }
+}
+
+TEST(Config, SyncSettingsAreChecked) {
+  auto ok = load_string("[sync]\ntarget = \"s3://b/p\"\nnetwork = \"interface:wlan0\"\nhours = \"22-6\"\n", "t.toml");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->sync.network, "interface:wlan0");
+  for (const char* bad : {"[sync]\npart_mib = 4\n", "[sync]\nnetwork = \"sometimes\"\n", "[sync]\nhours = \"25-3\"\n",
+                          "[sync]\nhours = \"night\"\n", "[sync]\nsecret_key = \"x\"\n"}) {
+    auto c = load_string(bad, "t.toml");
+    EXPECT_FALSE(c.ok()) << bad;
+    if (!c.ok()) {
+      EXPECT_NE(c.status().message().find("sync"), std::string::npos) << c.status().message();
+    }
+  }
+}
+
+TEST(Config, CredentialsFileMustBePrivate) {
+  const auto file = std::filesystem::temp_directory_path() / ("dashloop-creds-" + std::to_string(::getpid()) + ".toml");
+  {
+    std::ofstream out(file);
+    out << "access_key = \"AK\"\nsecret_key = \"SECRET\"\n";
+  }
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto c = load_credentials(file);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->access_key, "AK");
+  EXPECT_EQ(c->secret_key, "SECRET");
+  std::filesystem::permissions(file, std::filesystem::perms::group_read, std::filesystem::perm_options::add);
+  auto open = load_credentials(file);
+  ASSERT_FALSE(open.ok());
+  EXPECT_NE(open.status().message().find("mode 0640"), std::string::npos) << open.status().message();
+  EXPECT_EQ(open.status().message().find("SECRET"), std::string::npos) << "the secret is never in a message";
+  std::filesystem::remove(file);
 }
 
 }  // namespace

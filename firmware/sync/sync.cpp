@@ -1,0 +1,495 @@
+#include "sync/sync.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "clips/package.hpp"
+
+namespace dashloop::firmware::sync {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+constexpr int64_t kMiB = 1024 * 1024;
+constexpr int64_t kMaxParts = 10000;  // S3's limit
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Result<json> read_json(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) return Status::IOError(file.string() + ": cannot read");
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded()) return Status::Corruption(file.string() + ": not JSON");
+  return j;
+}
+
+// Part size for a file: the configured one, grown when the file would need
+// more than S3's 10,000 parts. Deterministic, so a resumed upload plans the
+// same parts.
+int64_t part_size_for(int64_t bytes, int64_t configured) {
+  return std::max(configured, (bytes + kMaxParts - 1) / kMaxParts);
+}
+
+// A string field, "" when missing or not a string (null included).
+std::string text(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string manifest_date(const json& manifest, const catalog::ClipRecord& clip) {
+  const std::string utc = text(manifest, "utc_start");
+  const std::string& from = utc.size() >= 10 ? utc : clip.created_utc;
+  return from.size() >= 10 ? from.substr(0, 10) : "undated";
+}
+
+}  // namespace
+
+json SyncReport::to_json() const {
+  return {{"uploaded", uploaded}, {"acked", acked},           {"reupload", reupload},
+          {"failed", failed},     {"waiting", waiting},       {"bytes_sent", bytes_sent},
+          {"bytes_resumed", bytes_resumed}, {"errors", errors}, {"blocked", blocked},
+          {"stopped", stopped.ok() ? "" : stopped.message()}};
+}
+
+json CollectReport::to_json() const {
+  return {{"taken", taken},   {"damaged", damaged}, {"claimed_elsewhere", claimed_elsewhere},
+          {"already_acked", already_acked}, {"uids", uids}, {"errors", errors},
+          {"labelstudio_tasks", labelstudio_tasks}};
+}
+
+std::string package_prefix(const std::string& vehicle, const std::string& utc_date, const std::string& uid) {
+  return vehicle + "/" + utc_date + "/" + uid + "/";
+}
+
+std::string network_blocked(const config::SyncConfig& config, ObjectStore& store) {
+  if (!config.hours.empty()) {
+    int from = 0, to = 0;
+    std::sscanf(config.hours.c_str(), "%d-%d", &from, &to);  // validated by config
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    const int h = tm.tm_hour;
+    const bool inside = from < to ? (h >= from && h < to) : (h >= from || h < to);
+    if (!inside) return "outside the allowed hours " + config.hours + " UTC";
+  }
+  const std::string& n = config.network;
+  if (n == "probe") {
+    // Any answer, even a refusal, means the endpoint is reachable.
+    auto probe = store.head("acks/.probe");
+    if (!probe.ok() && probe.status().kind() == Status::Kind::kUnavailable)
+      return "the endpoint does not answer: " + probe.status().message();
+  } else if (n.starts_with("interface:")) {
+    const std::string name = n.substr(10);
+    std::ifstream in("/sys/class/net/" + name + "/operstate");
+    std::string state;
+    in >> state;
+    // "unknown": interfaces without carrier reporting (loopback, some tunnels).
+    if (state != "up" && state != "unknown")
+      return "interface " + name + " is " + (state.empty() ? "missing" : state);
+  } else if (n.starts_with("command:")) {
+    const std::string cmd = n.substr(8);
+    if (const int rc = std::system(cmd.c_str()); rc != 0)
+      return "network probe command '" + cmd + "' exited " + std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
+  }
+  return "";
+}
+
+Syncer::Syncer(catalog::Catalog& catalog, ObjectStore& store, config::SyncConfig config, std::string vehicle,
+               Progress progress, const std::atomic<bool>* stop)
+    : catalog_(catalog),
+      store_(store),
+      config_(std::move(config)),
+      vehicle_(std::move(vehicle)),
+      progress_(std::move(progress)),
+      stop_(stop) {}
+
+// Runs a request until it succeeds, fails permanently, or has had
+// config.attempts tries; waits backoff_s, doubling up to backoff_max_s,
+// each wait scaled by a random 0.5-1.5 so many boxes do not retry in step.
+template <typename F>
+auto Syncer::retried(const std::string& what, F&& request) -> decltype(request()) {
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_real_distribution<double> jitter(0.5, 1.5);
+  double wait = config_.backoff_s;
+  for (int attempt = 1;; ++attempt) {
+    auto result = request();
+    Status st;
+    if constexpr (std::is_same_v<decltype(result), Status>) st = result;
+    else st = result.status();
+    if (st.ok() || st.kind() != Status::Kind::kUnavailable || attempt >= config_.attempts || stopping()) return result;
+    const double sleep_s = std::min(wait, config_.backoff_max_s) * jitter(rng);
+    spdlog::warn("sync: {}: {} (try {} of {}; again in {:.1f} s)", what, st.message(), attempt, config_.attempts,
+                 sleep_s);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(sleep_s);
+    while (std::chrono::steady_clock::now() < until && !stopping())
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    wait *= 2;
+  }
+}
+
+SyncReport Syncer::pass() {
+  SyncReport report;
+  report.blocked = network_blocked(config_, store_);
+  if (!report.blocked.empty()) {
+    spdlog::info("sync: not now: {}", report.blocked);
+    return report;
+  }
+  // Acks that cannot be read now are read next pass; uploads go on (a
+  // permanent refusal then fails the package it meets, with the reason).
+  if (Status st = read_acks(report); !st.ok()) {
+    spdlog::error("sync: reading acks: {}", st.message());
+    report.errors.push_back("acks: " + st.message());
+    if (st.kind() == Status::Kind::kUnavailable) report.stopped = st;
+  }
+  // Interrupted uploads first (their parts are waiting), then the approved,
+  // each list highest priority first, oldest first within one priority.
+  std::vector<catalog::ClipRecord> todo;
+  for (const char* state : {"uploading", "approved"}) {
+    auto clips = catalog_.clips(state);
+    if (!clips.ok()) {
+      report.stopped = clips.status();
+      return report;
+    }
+    todo.insert(todo.end(), clips->begin(), clips->end());
+  }
+  const int64_t sent_before = store_.bytes_sent();
+  for (size_t i = 0; i < todo.size(); ++i) {
+    if (!report.stopped.ok() || stopping()) {
+      report.waiting = static_cast<int>(todo.size() - i);
+      break;
+    }
+    const catalog::ClipRecord& clip = todo[i];
+    Status st = upload(clip, report);
+    if (st.ok()) continue;
+    if (st.kind() == Status::Kind::kUnavailable) {
+      // The store is unreachable: stop here, the package stays `uploading`
+      // with its finished parts, and the next pass resumes it.
+      report.stopped = st;
+      report.waiting = static_cast<int>(todo.size() - i);
+      break;
+    }
+    spdlog::error("sync: clip {}: {}", clip.uid, st.message());
+    report.errors.push_back(clip.uid + ": " + st.message());
+    ++report.failed;
+    auto now = catalog_.clip(clip.id);
+    if (now.ok() && *now && ((*now)->state == "approved" || (*now)->state == "uploading")) {
+      if (Status moved = catalog_.move_clip(clip.id, "failed", "sync", st.message()); !moved.ok())
+        spdlog::error("sync: clip {}: {}", clip.uid, moved.message());
+      if (progress_) progress_({{"clip", clip.uid}, {"state", "failed"}, {"reason", st.message()}});
+    }
+    catalog_.clear_upload(clip.id);
+  }
+  report.bytes_sent = store_.bytes_sent() - sent_before;
+  return report;
+}
+
+Status Syncer::upload(const catalog::ClipRecord& clip, SyncReport& report) {
+  if (clip.package_dir.empty() || clip.purged) return Status::NotFound("has no package to upload");
+  const fs::path dir = clip.package_dir;
+  // What is uploaded is what was packaged: a file changed on disk since is
+  // never sent.
+  if (Status st = pipeline::clips::verify_package(dir); !st.ok()) return Status::Corruption("package: " + st.message());
+  auto manifest = read_json(dir / "manifest.json");
+  if (!manifest.ok()) return manifest.status();
+  auto manifest_sum = pipeline::clips::sha256_file(dir / "manifest.json");
+  if (!manifest_sum.ok()) return manifest_sum.status();
+  if (clip.state == "approved") {
+    // A new upload starts clean; only one interrupted in `uploading` resumes.
+    if (Status st = catalog_.clear_upload(clip.id); !st.ok()) return st;
+    if (Status st = catalog_.move_clip(clip.id, "uploading", "sync", "to " + store_.name("")); !st.ok()) return st;
+  }
+  const std::string prefix = package_prefix(vehicle_, manifest_date(*manifest, clip), clip.uid);
+
+  auto stored = catalog_.upload_files(clip.id);
+  if (!stored.ok()) return stored.status();
+  std::map<std::string, catalog::UploadFileRecord> by_path;
+  for (auto& f : *stored) by_path[f.path] = f;
+
+  // Every listed file, then the manifest: its presence means "complete".
+  std::vector<catalog::UploadFileRecord> files;
+  for (const json& f : manifest->value("files", json::array()))
+    files.push_back({clip.id, text(f, "path"), prefix + text(f, "path"), f.value("bytes", int64_t(0)),
+                     text(f, "sha256"), "", false});
+  std::error_code ec;
+  files.push_back({clip.id, "manifest.json", prefix + "manifest.json",
+                   static_cast<int64_t>(fs::file_size(dir / "manifest.json", ec)), *manifest_sum, "", false});
+  int64_t total = 0, done_bytes = 0;
+  for (const auto& f : files) total += f.bytes;
+  for (auto& f : files) {
+    if (stopping()) return Status::Unavailable("stopped");
+    auto it = by_path.find(f.path);
+    // Resumed only into the same object of the same target.
+    if (it != by_path.end() && it->second.sha256 == f.sha256 && it->second.key == store_.name(f.key)) {
+      if (it->second.done) {
+        report.bytes_resumed += f.bytes;
+        done_bytes += f.bytes;
+        continue;
+      }
+      f.upload_id = it->second.upload_id;  // a multipart upload to resume
+    }
+    if (Status st = upload_file(clip, dir / f.path, f, report); !st.ok()) return st;
+    done_bytes += f.bytes;
+    if (progress_)
+      progress_({{"clip", clip.uid}, {"state", "uploading"}, {"file", f.path}, {"bytes_done", done_bytes},
+                 {"bytes_total", total}});
+  }
+  // The store's own word: every object there with the manifest's size and sha256.
+  for (const auto& f : files) {
+    auto info = retried("HEAD", [&] { return store_.head(f.key); });
+    if (!info.ok()) return info.status();
+    if (!*info) return Status::IOError(store_.name(f.key) + ": missing after upload");
+    if ((*info)->size != f.bytes || (!(*info)->sha256.empty() && (*info)->sha256 != f.sha256))
+      return Status::Corruption(store_.name(f.key) + ": the store holds " + std::to_string((*info)->size) +
+                                " bytes (sha256 " + (*info)->sha256 + "), the manifest says " +
+                                std::to_string(f.bytes) + " (" + f.sha256 + ")");
+  }
+  if (Status st = catalog_.move_clip(clip.id, "uploaded", "sync",
+                                     std::to_string(files.size()) + " files, " + std::to_string(total) + " bytes at " +
+                                         store_.name(prefix));
+      !st.ok())
+    return st;
+  ++report.uploaded;
+  spdlog::info("sync: clip {}: uploaded to {}", clip.uid, store_.name(prefix));
+  if (progress_) progress_({{"clip", clip.uid}, {"state", "uploaded"}, {"bytes_total", total}});
+  return Status::Ok();
+}
+
+Status Syncer::upload_file(const catalog::ClipRecord& clip, const fs::path& file, catalog::UploadFileRecord rec,
+                           SyncReport& report) {
+  // The catalog keeps the object's full name: a changed target never resumes.
+  auto remember = [&](catalog::UploadFileRecord r) {
+    r.key = store_.name(r.key);
+    return catalog_.put_upload_file(r);
+  };
+  const int64_t threshold = int64_t(config_.multipart_threshold_mib) * kMiB;
+  if (rec.bytes < threshold) {
+    rec.upload_id.clear();
+    if (Status st = retried("PUT", [&] { return store_.put_file(rec.key, file, rec.sha256); }); !st.ok()) return st;
+    rec.done = true;
+    return remember(rec);
+  }
+  const int64_t part = part_size_for(rec.bytes, int64_t(config_.part_mib) * kMiB);
+  std::map<int, catalog::UploadPartRecord> have;
+  if (!rec.upload_id.empty()) {
+    auto parts = catalog_.upload_parts(clip.id, rec.path);
+    if (!parts.ok()) return parts.status();
+    for (const auto& p : *parts) have[p.number] = p;
+  }
+  for (int restart = 0;; ++restart) {
+    if (rec.upload_id.empty()) {
+      auto id = retried("POST", [&] { return store_.start_multipart(rec.key, rec.sha256); });
+      if (!id.ok()) return id.status();
+      rec.upload_id = *id;
+      have.clear();
+      if (Status st = remember(rec); !st.ok()) return st;
+    }
+    std::vector<PartEtag> etags;
+    Status failed;
+    for (int64_t offset = 0, number = 1; offset < rec.bytes; offset += part, ++number) {
+      if (stopping()) return Status::Unavailable("stopped");
+      const int64_t len = std::min(part, rec.bytes - offset);
+      auto it = have.find(int(number));
+      if (it != have.end() && it->second.offset == offset && it->second.bytes == len) {
+        etags.push_back({int(number), it->second.etag});
+        report.bytes_resumed += len;
+        continue;
+      }
+      auto sum = sha256_range(file, offset, len);
+      if (!sum.ok()) return sum.status();
+      auto etag = retried("PUT part",
+                          [&] { return store_.put_part(rec.key, rec.upload_id, int(number), file, offset, len, *sum); });
+      if (!etag.ok()) {
+        failed = etag.status();
+        break;
+      }
+      if (Status st = catalog_.add_upload_part(clip.id, rec.path, {int(number), offset, len, *etag, *sum}); !st.ok())
+        return st;
+      etags.push_back({int(number), *etag});
+    }
+    if (failed.ok()) {
+      failed = retried("complete", [&] { return store_.finish_multipart(rec.key, rec.upload_id, etags); });
+      if (failed.ok()) {
+        rec.done = true;
+        return remember(rec);
+      }
+    }
+    // The store forgot the upload (expired, aborted by a lifecycle rule):
+    // start this file over once; anything else is the caller's.
+    if (failed.kind() != Status::Kind::kNotFound || restart > 0) return failed;
+    spdlog::warn("sync: {}: the store lost upload {}; starting the file over", store_.name(rec.key), rec.upload_id);
+    rec.upload_id.clear();
+  }
+}
+
+Status Syncer::read_acks(SyncReport& report) {
+  auto uploaded = catalog_.clips("uploaded");
+  if (!uploaded.ok()) return uploaded.status();
+  for (const auto& clip : *uploaded) {
+    if (stopping()) break;
+    auto body = retried("GET ack", [&] { return store_.get_bytes("acks/" + clip.uid + ".json"); });
+    if (!body.ok()) return body.status();
+    if (!*body) continue;
+    json ack = json::parse(**body, nullptr, false);
+    if (!ack.is_object() || !ack.contains("ok")) {
+      spdlog::warn("sync: {}: not an ack; ignored", store_.name("acks/" + clip.uid + ".json"));
+      continue;
+    }
+    const std::string by = text(ack, "by"), at = text(ack, "at");
+    if (ack["ok"].is_boolean() && ack["ok"].get<bool>()) {
+      if (Status st = catalog_.move_clip(clip.id, "acked", "sync", "taken in by " + by + " at " + at); !st.ok())
+        return st;
+      ++report.acked;
+      if (progress_) progress_({{"clip", clip.uid}, {"state", "acked"}, {"by", by}});
+    } else {
+      const std::string why = "the cloud's ack (" + by + " at " + at + ") says " +
+                              text(ack, "failed_file") + " failed: " + text(ack, "reason") + "; uploading again";
+      spdlog::warn("sync: clip {}: {}", clip.uid, why);
+      // In this order, so a crash anywhere leaves a state that heals: the
+      // ack kept aside, the claim and the ack removed (collect takes the
+      // package afresh), then the package queued to upload again.
+      const std::string ack_key = "acks/" + clip.uid + ".json";
+      if (Status st = store_.put_bytes(ack_key + ".superseded-" + utc_now(), **body); !st.ok()) return st;
+      if (Status st = store_.remove("claims/" + clip.uid + ".json"); !st.ok()) return st;
+      if (Status st = store_.remove(ack_key); !st.ok()) return st;
+      if (Status st = catalog_.clear_upload(clip.id); !st.ok()) return st;
+      if (Status st = catalog_.move_clip(clip.id, "approved", "sync", why); !st.ok()) return st;
+      ++report.reupload;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<CollectReport> collect(ObjectStore& store, const CollectOptions& options) {
+  CollectReport report;
+  auto objects = store.list("");
+  if (!objects.ok()) return objects.status();
+  std::map<std::string, bool> acked, claimed;
+  for (const auto& o : *objects) {
+    if (o.key.starts_with("acks/") && o.key.ends_with(".json")) acked[o.key.substr(5, o.key.size() - 10)] = true;
+    if (o.key.starts_with("claims/") && o.key.ends_with(".json")) claimed[o.key.substr(7, o.key.size() - 12)] = true;
+  }
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  const std::string job = options.job.empty() ? std::string(host) + ":" + std::to_string(getpid()) : options.job;
+  std::error_code ec;
+  fs::create_directories(options.to, ec);
+  if (ec) return Status::IOError(options.to.string() + ": " + ec.message());
+  json tasks = json::array();
+  fs::path to_abs = fs::absolute(options.to).lexically_normal();
+  if (to_abs.filename().empty()) to_abs = to_abs.parent_path();
+  const std::string url_prefix = options.video_url_prefix.empty()
+                                     ? "/data/local-files/?d=" + to_abs.filename().string() + "/"
+                                     : options.video_url_prefix + (options.video_url_prefix.ends_with('/') ? "" : "/");
+
+  for (const auto& o : *objects) {
+    if (!o.key.ends_with("/manifest.json") || o.key.starts_with("acks/") || o.key.starts_with("claims/")) continue;
+    const std::string prefix = o.key.substr(0, o.key.size() - std::string("manifest.json").size());
+    const std::string uid = fs::path(prefix.substr(0, prefix.size() - 1)).filename().string();
+    if (acked.count(uid)) {
+      ++report.already_acked;
+      continue;
+    }
+    const json claim = {{"version", 1}, {"clip", uid}, {"by", job}, {"at", utc_now()}};
+    if (Status st = store.put_bytes("claims/" + uid + ".json", claim.dump(), true); !st.ok()) {
+      if (st.kind() == Status::Kind::kAlreadyExists) {
+        ++report.claimed_elsewhere;
+        continue;
+      }
+      return st;
+    }
+    // Into a hidden directory first; renamed into place only when whole.
+    const fs::path incoming = options.to / (".incoming-" + uid), final_dir = options.to / uid;
+    fs::remove_all(incoming, ec);
+    auto manifest_text = store.get_bytes(o.key);
+    if (!manifest_text.ok()) return manifest_text.status();
+    if (!*manifest_text) return Status::NotFound(store.name(o.key) + ": vanished while collecting");
+    json manifest = json::parse(**manifest_text, nullptr, false);
+    json ack = {{"version", 1}, {"clip", uid}, {"by", job}, {"ok", true}, {"failed_file", ""}, {"reason", ""}};
+    std::string failed_file, reason;
+    if (manifest.is_discarded()) {
+      failed_file = "manifest.json";
+      reason = "not JSON";
+    }
+    for (const json& f : manifest.is_discarded() ? json::array() : manifest.value("files", json::array())) {
+      const std::string path = text(f, "path");
+      const fs::path dest = (incoming / path).lexically_normal();
+      if (path.empty() || !dest.string().starts_with(incoming.lexically_normal().string() + "/")) {
+        failed_file = path;
+        reason = "a path outside the package";
+        break;
+      }
+      fs::create_directories(dest.parent_path(), ec);
+      if (Status st = store.get_file(prefix + path, dest); !st.ok()) {
+        if (st.kind() == Status::Kind::kUnavailable) return st;
+        failed_file = path;
+        reason = st.message();
+        break;
+      }
+    }
+    if (failed_file.empty()) {
+      std::ofstream out(incoming / "manifest.json", std::ios::binary);
+      out << **manifest_text;
+      out.close();
+      if (!out) return Status::IOError((incoming / "manifest.json").string() + ": write failed (disk full?)");
+      if (Status st = pipeline::clips::verify_package(incoming); !st.ok()) {
+        reason = st.message();
+        failed_file = "?";
+        for (const json& f : manifest.value("files", json::array()))
+          if (const std::string path = text(f, "path"); !path.empty() && reason.find(path) != std::string::npos)
+            failed_file = path;
+      }
+    }
+    ack["at"] = utc_now();
+    if (!failed_file.empty()) {
+      ack["ok"] = false;
+      ack["failed_file"] = failed_file;
+      ack["reason"] = reason;
+      fs::remove_all(incoming, ec);
+      ++report.damaged;
+      report.errors.push_back(uid + ": " + failed_file + ": " + reason);
+      spdlog::error("collect: {}: {}: {}", uid, failed_file, reason);
+    } else {
+      fs::remove_all(final_dir, ec);
+      fs::rename(incoming, final_dir, ec);
+      if (ec) return Status::IOError(final_dir.string() + ": " + ec.message());
+      ++report.taken;
+      report.uids.push_back(uid);
+      auto ls = read_json(final_dir / "labels/labelstudio.json");
+      if (ls.ok() && ls->is_array()) {
+        for (json& task : *ls) {
+          task["data"]["video"] = url_prefix + uid + "/clip.mp4";
+          tasks.push_back(task);
+        }
+      }
+    }
+    if (Status st = store.put_bytes("acks/" + uid + ".json", ack.dump(1)); !st.ok()) return st;
+  }
+  if (!tasks.empty()) {
+    std::string stamp = utc_now();
+    std::erase(stamp, ':');
+    const fs::path file = options.to / ("labelstudio-tasks-" + stamp + ".json");
+    std::ofstream out(file);
+    out << tasks.dump(1) << "\n";
+    out.close();
+    if (!out) return Status::IOError(file.string() + ": write failed (disk full?)");
+    report.labelstudio_tasks = file.string();
+  }
+  return report;
+}
+
+}  // namespace dashloop::firmware::sync

@@ -1,0 +1,95 @@
+// Sync: approved packages to object storage, resumable part by part, and
+// the cloud's acknowledgements back (docs/SYNC.md).
+//
+// On the box, Syncer::pass moves each approved package approved -> uploading
+// -> uploaded through the queue's one move function: every file but the
+// manifest first (large ones multipart, each finished part's ETag and sha256
+// kept in the catalog), then manifest.json, so that "manifest present" means
+// "package complete" to the cloud side. Then it reads acks/<clip>.json and
+// moves uploaded -> acked, or back to approved when the ack names a damaged
+// file. Transient errors are retried with backoff and jitter; a permanent one
+// (403, missing bucket, a package file changed on disk) fails that package
+// with the reason and the pass goes on.
+//
+// In the cloud, collect takes every complete package once (a create-only
+// claim object), verifies each file's sha256 against its manifest, writes it
+// to a directory with a Label Studio tasks file for the batch, and acks it.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+#include "config/config.hpp"
+#include "sync/store.hpp"
+
+namespace dashloop::firmware::sync {
+
+struct SyncReport {
+  int uploaded = 0;  // packages now in the store
+  int acked = 0;
+  int reupload = 0;  // acks that named a damaged file: approved again
+  int failed = 0;    // packages failed this pass (reasons in `errors`)
+  int waiting = 0;   // approved or uploading packages left for a later pass
+  int64_t bytes_sent = 0;
+  int64_t bytes_resumed = 0;  // already in the store from an earlier, interrupted pass
+  std::vector<std::string> errors;
+  std::string blocked;  // why the network was not used this pass ("" : it was)
+  Status stopped;       // a transient error outlived its tries: the pass ended early
+  nlohmann::json to_json() const;
+};
+
+// Why the network may not be used now ("" : it may): sync.hours, then sync.network.
+std::string network_blocked(const config::SyncConfig& config, ObjectStore& store);
+
+// The object key prefix of a package: <vehicle>/<UTC date>/<clip uid>/.
+std::string package_prefix(const std::string& vehicle, const std::string& utc_date, const std::string& uid);
+
+class Syncer {
+ public:
+  using Progress = std::function<void(const nlohmann::json&)>;  // sync.progress events
+  Syncer(catalog::Catalog& catalog, ObjectStore& store, config::SyncConfig config, std::string vehicle,
+         Progress progress = {}, const std::atomic<bool>* stop = nullptr);
+  SyncReport pass();
+
+ private:
+  Status upload(const catalog::ClipRecord& clip, SyncReport& report);
+  Status upload_file(const catalog::ClipRecord& clip, const std::filesystem::path& file, catalog::UploadFileRecord rec,
+                     SyncReport& report);
+  Status read_acks(SyncReport& report);
+  template <typename F>
+  auto retried(const std::string& what, F&& request) -> decltype(request());
+  bool stopping() const { return stop_ && stop_->load(); }
+
+  catalog::Catalog& catalog_;
+  ObjectStore& store_;
+  config::SyncConfig config_;
+  std::string vehicle_;
+  Progress progress_;
+  const std::atomic<bool>* stop_;
+};
+
+struct CollectOptions {
+  std::filesystem::path to;  // packages land in TO/<clip uid>/
+  std::string job;           // who acks (default: host name and pid)
+  std::string video_url_prefix;  // Label Studio's URL of TO ("" : its local-files URL of TO's name)
+};
+
+struct CollectReport {
+  int taken = 0;            // verified, written, acked ok
+  int damaged = 0;          // a file failed its sha256: acked as failed, not written
+  int claimed_elsewhere = 0;  // another job holds the claim
+  int already_acked = 0;
+  std::vector<std::string> uids;  // taken
+  std::vector<std::string> errors;
+  std::string labelstudio_tasks;  // the batch's tasks file ("" : nothing taken)
+  nlohmann::json to_json() const;
+};
+
+Result<CollectReport> collect(ObjectStore& store, const CollectOptions& options);
+
+}  // namespace dashloop::firmware::sync

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# End-to-end sync against a real S3 server that checks signatures (Ceph's
+# RADOS Gateway on loopback, tests/s3/rgw.sh) and against the file:// default:
+# approved packages uploaded (multipart above the threshold, manifest last),
+# a kill -9 mid-upload resumed without re-sending finished parts, collect
+# verifying, claiming and acking, the acks read back on the box; and the bad
+# inputs: a world-readable credentials file, a malformed endpoint, a wrong
+# secret, a package changed on disk, a dead server, a damaged object.
+#   sync_test.sh DASHLOOP_BINARY MAKE_DRIVE_BINARY
+set -uo pipefail
+bin=$1
+make_drive=$2
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/dashloop-e2e-sync.XXXXXX)
+port=$((20000 + $$ % 20000))
+trap '"$here/../s3/rgw.sh" stop "$work/rgw"; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+. "$here/lib.sh"
+py=/usr/bin/python3
+
+read -r endpoint ak sk < <("$here/../s3/rgw.sh" start "$work/rgw" "$port") || { echo "FAIL: the RADOS Gateway did not start"; exit 1; }
+echo "RADOS Gateway at $endpoint"
+s3() {  # METHOD PATH [curl args...]: a signed request with curl's own SigV4
+  local method=$1 path=$2
+  shift 2
+  curl -s --aws-sigv4 "aws:amz:us-east-1:s3" -u "$ak:$sk" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    -X "$method" "$endpoint$path" "$@"
+}
+check "a bucket made with curl --aws-sigv4" bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 -u $ak:$sk -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -X PUT $endpoint/fleet)\" = 200 ]"
+
+# --- packages: a 1080p drive at a high bitrate (one clip.mp4 of ~25 MB, multipart) and a short one
+"$make_drive" --out "$work/big.mp4" --width 1920 --height 1080 --fps 30 --seconds 10 --bitrate 20000 --preset ultrafast >/dev/null 2>&1
+"$make_drive" --out "$work/small.mp4" --width 640 --height 360 --fps 25 --seconds 8 --seed 7 >/dev/null 2>&1
+d=$work/box
+printf 'access_key = "%s"\nsecret_key = "%s"\n' "$ak" "$sk" >"$work/creds.toml"
+chmod 600 "$work/creds.toml"
+cat >"$work/box.toml" <<EOF
+vehicle = "van-7"
+[detector]
+kind = "none"
+[clips]
+max_s = 30.0
+sample_every_s = 5.0
+[sync]
+target = "s3://fleet/depot-a"
+endpoint = "$endpoint"
+credentials_file = "$work/creds.toml"
+multipart_threshold_mib = 5
+part_mib = 5
+attempts = 2
+backoff_s = 0.2
+EOF
+run -c "$work/box.toml" -d "$d" ingest -q "$work/big.mp4" "$work/small.mp4"
+check "two drives ingested into packages" rc_is 0
+approve_all() {
+  for uid in $("$bin" -d "$d" clips list --state review --json | $py -c 'import json,sys; print(" ".join(c["uid"] for c in json.load(sys.stdin)))'); do
+    "$bin" -d "$d" clips move "$uid" approved --by tester >/dev/null || return 1
+  done
+}
+check "every package approved by an operator" approve_all
+n_approved=$("$bin" -d "$d" clips list --state approved --json | $py -c 'import json,sys; print(len(json.load(sys.stdin)))')
+big_uid=$(sqlite3 "$d/catalog.sqlite" "SELECT uid FROM clips WHERE state = 'approved' ORDER BY bytes DESC LIMIT 1")
+big_bytes=$(sqlite3 "$d/catalog.sqlite" "SELECT bytes FROM clips WHERE uid = '$big_uid'")
+echo "$n_approved approved packages; the largest, $big_uid, has $big_bytes bytes"
+check "the largest package is big enough for several 5 MiB parts" test "$big_bytes" -gt $((15 * 1048576))
+
+# --- bad input: nothing uploaded, nothing lost --------------------------------
+chmod 644 "$work/creds.toml"
+run -c "$work/box.toml" -d "$d" sync
+check "a world-readable credentials file: refused (exit 3), named, with the fix" bash -c "rc_is() { [ \$(cat $work/rc) = 3 ]; }; rc_is && grep -q 'creds.toml: credentials file has mode 0644' $work/err && grep -q 'chmod 600' $work/err"
+check "...and the secret is not in the message" bash -c "! grep -q '$sk' $work/err"
+chmod 600 "$work/creds.toml"
+sed "s|^endpoint = .*|endpoint = \"htp//bad host\"|" "$work/box.toml" >"$work/bad-endpoint.toml"
+run -c "$work/bad-endpoint.toml" -d "$d" sync
+check "a malformed endpoint URL: exit 3 naming it" bash -c "[ \$(cat $work/rc) = 3 ] && grep -q \"endpoint 'htp//bad host'\" $work/err"
+check "...the packages are still approved" bash -c "[ \$(sqlite3 $d/catalog.sqlite \"SELECT count(*) FROM clips WHERE state = 'approved'\") = $n_approved ]"
+
+# A dead server: transient, retried, then the command ends (no hang); nothing fails.
+sed "s|^endpoint = .*|endpoint = \"http://127.0.0.1:$((port + 5))\"|" "$work/box.toml" >"$work/dead.toml"
+start=$(date +%s)
+run -c "$work/dead.toml" -d "$d" sync --json
+check "a dead server: exit 4 within seconds, the reason printed" bash -c "[ \$(cat $work/rc) = 4 ] && [ \$((\$(date +%s) - $start)) -lt 20 ] && grep -q 'Could not connect\|Couldn.t connect' $work/err"
+check "...no package failed: they wait to be resumed" bash -c "[ \$(sqlite3 $d/catalog.sqlite \"SELECT count(*) FROM clips WHERE state = 'failed'\") = 0 ]"
+
+# --- a kill -9 in the middle of the big package's multipart upload ------------
+sed 's|^\[sync\]|[sync]\nmax_bytes_per_s = 8000000|' "$work/box.toml" >"$work/slow.toml"
+"$bin" -c "$work/slow.toml" -d "$d" sync >"$work/slow.out" 2>&1 &
+pid=$!
+parts=0
+for _ in $(seq 1 200); do
+  parts=$(sqlite3 "$d/catalog.sqlite" "SELECT count(*) FROM upload_parts p JOIN clips c ON c.id = p.clip_id WHERE c.uid = '$big_uid'" 2>/dev/null || echo 0)
+  [ "${parts:-0}" -ge 2 ] && break
+  sleep 0.1
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+parts=$(sqlite3 "$d/catalog.sqlite" "SELECT count(*) FROM upload_parts p JOIN clips c ON c.id = p.clip_id WHERE c.uid = '$big_uid'")
+echo "killed with $parts finished parts of $big_uid"
+check "kill -9 left finished parts recorded in the catalog" test "$parts" -ge 2
+check "...and no manifest in the bucket for the half-sent package" bash -c "! curl -s --aws-sigv4 aws:amz:us-east-1:s3 -u $ak:$sk -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' '$endpoint/fleet?list-type=2&prefix=depot-a%2F' | grep -q '$big_uid/manifest.json'"
+run -c "$work/box.toml" -d "$d" sync --json
+cp "$work/out" "$work/resume.json"
+check "the restarted sync uploads everything: exit 0" rc_is 0
+check "...resuming: every finished part skipped, at most one part sent twice" json_ok \
+  "d['uploaded'] == $n_approved and d['bytes_resumed'] >= $parts * 5 * 1048576 and d['failed'] == 0"
+echo "resume: $(cat "$work/resume.json")"
+check "every package is 'uploaded', each with audit rows" bash -c "[ \$(sqlite3 $d/catalog.sqlite \"SELECT count(*) FROM clips WHERE state = 'uploaded'\") = $n_approved ] && [ \$(sqlite3 $d/catalog.sqlite \"SELECT count(*) FROM clip_audit WHERE actor = 'sync' AND to_state = 'uploaded'\") = $n_approved ]"
+
+s3 GET "/fleet?list-type=2&prefix=depot-a%2F" >"$work/list.xml"
+date_dir=$(date -u +%Y-%m-%d)
+check "keys are <prefix>/<vehicle>/<UTC date>/<clip>/..., a manifest per package" bash -c "[ \$(grep -o \"depot-a/van-7/$date_dir/[^<]*/manifest.json\" $work/list.xml | wc -l) = $n_approved ]"
+s3 HEAD "/fleet/depot-a/van-7/$date_dir/$big_uid/clip.mp4" -I >"$work/head.txt"
+check "the big clip.mp4 went multipart (S3's ETag \"...-N\")" grep -qi 'etag: "[0-9a-f]*-[0-9]*"' "$work/head.txt"
+s3 GET "/fleet/depot-a/van-7/$date_dir/$big_uid/clip.mp4" -o "$work/got.mp4"
+check "...and reads back byte for byte" cmp "$work/got.mp4" "$d/packages/$big_uid/clip.mp4"
+
+# --- the cloud: collect, two jobs at once, never a package twice -------------
+"$bin" -c "$work/box.toml" collect --from s3://fleet/depot-a --to "$work/cloud-a" --job job-a --json >"$work/ca.json" 2>"$work/ca.err" &
+"$bin" -c "$work/box.toml" collect --from s3://fleet/depot-a --to "$work/cloud-b" --job job-b --json >"$work/cb.json" 2>"$work/cb.err"
+wait
+check "two collect jobs at once take every package exactly once" $py -c "
+import json; a = json.load(open('$work/ca.json')); b = json.load(open('$work/cb.json'))
+assert a['taken'] + b['taken'] == $n_approved, (a, b)
+assert not set(a['uids']) & set(b['uids']), (a, b)
+assert a['damaged'] == b['damaged'] == 0, (a, b)"
+check "...each taken package verifies against its manifest" bash -c "for p in $work/cloud-*/*/; do [ -f \$p/manifest.json ] && [ -f \$p/clip.mp4 ] || exit 1; done"
+check "...and a Label Studio tasks file per batch, a task per clip" $py -c "
+import glob, json
+tasks = [t for f in glob.glob('$work/cloud-*/labelstudio-tasks-*.json') for t in json.load(open(f))]
+assert len(tasks) == $n_approved and all(t['data']['video'].endswith('/clip.mp4') for t in tasks), tasks"
+run -c "$work/box.toml" -d "$d" sync --json
+check "sync reads the acks: every package 'acked'" json_ok "d['acked'] == $n_approved"
+
+# --- a package damaged in the bucket: the cloud says so, the box sends it again
+# A fresh package, uploaded, then one of its objects overwritten in the bucket.
+run -c "$work/box.toml" -d "$d" ingest -q "$work/small.mp4"
+approve_all
+run -c "$work/box.toml" -d "$d" sync --json
+new_uid=$(sqlite3 "$d/catalog.sqlite" "SELECT uid FROM clips WHERE state = 'uploaded' ORDER BY id DESC LIMIT 1")
+echo "garbage" >"$work/garbage"
+curl -s --aws-sigv4 "aws:amz:us-east-1:s3" -u "$ak:$sk" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$work/garbage" \
+  "$endpoint/fleet/depot-a/van-7/$date_dir/$new_uid/labels/cvat-video.xml" >/dev/null
+run -c "$work/box.toml" collect --from s3://fleet/depot-a --to "$work/cloud-c" --job job-c --json
+check "collect finds the damaged file: acked as failed, naming it, nothing written" json_ok \
+  "d['damaged'] >= 1 and any('labels/cvat-video.xml' in e for e in d['errors'])"
+check "...the damaged package is not in the cloud directory" test ! -e "$work/cloud-c/$new_uid"
+run -c "$work/box.toml" -d "$d" sync --json
+check "the box reads the failed ack and uploads the package again" json_ok "d['reupload'] >= 1 and d['uploaded'] >= 1"
+run -c "$work/box.toml" collect --from s3://fleet/depot-a --to "$work/cloud-c" --job job-c --json
+check "...after which collect takes it whole" json_ok "'$new_uid' in d['uids']"
+
+# --- a wrong secret: 403 from the server, the package failed with the reason, no loop
+run -c "$work/box.toml" -d "$d" ingest -q "$work/small.mp4"
+approve_all
+printf 'access_key = "%s"\nsecret_key = "wrong"\n' "$ak" >"$work/wrong.toml"
+chmod 600 "$work/wrong.toml"
+sed "s|^credentials_file = .*|credentials_file = \"$work/wrong.toml\"|" "$work/box.toml" >"$work/wrong-secret.toml"
+start=$(date +%s)
+run -c "$work/wrong-secret.toml" -d "$d" sync --json
+check "a wrong secret: exit 4 at once (403 is not retried)" bash -c "[ \$(cat $work/rc) = 4 ] && [ \$((\$(date +%s) - $start)) -lt 10 ]"
+check "...the package is 'failed' with the server's reason" bash -c "sqlite3 $d/catalog.sqlite \"SELECT state_reason FROM clips WHERE state = 'failed'\" | grep -q 'HTTP 403 SignatureDoesNotMatch'"
+failed_uid=$(sqlite3 "$d/catalog.sqlite" "SELECT uid FROM clips WHERE state = 'failed' LIMIT 1")
+"$bin" -d "$d" clips move "$failed_uid" approved --by tester --reason "secret fixed" >/dev/null
+# A package file changed on disk after packaging (same size, one byte): never uploaded.
+printf 'X' | dd of="$d/packages/$failed_uid/labels/coco.json" bs=1 seek=20 conv=notrunc status=none
+run -c "$work/box.toml" -d "$d" sync --json
+check "a package changed on disk: 'failed', sha256 named, not uploaded" bash -c "
+  sqlite3 $d/catalog.sqlite \"SELECT state || ' ' || state_reason FROM clips WHERE uid = '$failed_uid'\" | grep -q '^failed .*labels/coco.json.*sha256'"
+check "...no object of it in the bucket" bash -c "! curl -s --aws-sigv4 aws:amz:us-east-1:s3 -u $ak:$sk -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' '$endpoint/fleet?list-type=2&prefix=depot-a%2F' | grep -q '$failed_uid'"
+
+# --- the embedded default: file:// under the data dir -------------------------
+run -d "$work/local" ingest -q "$work/small.mp4"
+d=$work/local approve_all
+run -d "$work/local" sync --json
+check "the default target (file://DATA_DIR/upload-target): uploaded" json_ok "d['uploaded'] >= 1 and d['failed'] == 0"
+run collect --from "file://$work/local/upload-target" --to "$work/local-cloud" --json
+check "...collect takes it from the directory" json_ok "d['taken'] >= 1 and d['damaged'] == 0"
+run -d "$work/local" sync --json
+check "...and the ack comes back" json_ok "d['acked'] >= 1"
+finish
