@@ -48,7 +48,7 @@ void unlink_ipc(const std::string& endpoint) {
 BusEndpoints bus_endpoints(const fs::path& data_dir) {
   const fs::path run = fs::absolute(data_dir / "run").lexically_normal();
   return {"ipc://" + (run / "events.sock").string(), "ipc://" + (run / "events-analysis.sock").string(),
-          "ipc://" + (run / "control.sock").string()};
+          "ipc://" + (run / "control.sock").string(), "ipc://" + (run / "events-sync.sock").string()};
 }
 
 Result<std::unique_ptr<EventBus>> EventBus::bind(zmq::context_t& context, const std::string& endpoint) {

@@ -23,6 +23,7 @@ struct BusEndpoints {
   std::string events;           // PUB of the whole station, or of its record part
   std::string analysis_events;  // PUB of the analysis part when it runs alone (--only analysis)
   std::string control;          // REP of the whole station, or of its record part
+  std::string sync_events;      // PUB of the sync part when it runs alone (--only sync)
 };
 BusEndpoints bus_endpoints(const std::filesystem::path& data_dir);
 

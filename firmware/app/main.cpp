@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
                                              "clips, the ZeroMQ bus (until SIGTERM)");
   run_cmd->add_option("--seconds", run.seconds, "stop after this long (default: until SIGINT / SIGTERM)");
   run_cmd->add_option("--only", run.only, "one part of the station (its own systemd unit)")
-      ->check(CLI::IsMember({"record", "analysis"}));
+      ->check(CLI::IsMember({"record", "analysis", "sync"}));
   EventsOptions events;
   auto* events_cmd = app.add_subcommand("events", "print the station's events, one JSON per line");
   events_cmd->add_option("--count", events.count, "exit after this many events");

@@ -34,6 +34,7 @@
 #include "app/signal_stop.hpp"
 #include "media/recorder.hpp"
 #include "retention/retention.hpp"
+#include "sync/sync.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -86,11 +87,17 @@ class Station {
   int run() {
     const bool record = options_.only.empty() || options_.only == "record";
     const bool analyse = options_.only.empty() || options_.only == "analysis";
+    const bool sync = (options_.only.empty() || options_.only == "sync") && ctx_.config.sync.enabled;
+    if (options_.only == "sync" && !sync)
+      return fail_usage(Status::InvalidArgument("--only sync, but [sync] enabled = false"));
     rescan_ = !record;
     // The record part (or the whole station) owns the control socket; the
     // analysis part alone publishes on its own endpoint.
     const auto endpoints = bus_endpoints(ctx_.config.data_dir);
-    auto events = EventBus::bind(zmq_, record ? endpoints.events : endpoints.analysis_events);
+    const std::string& events_endpoint = record    ? endpoints.events
+                                         : analyse ? endpoints.analysis_events
+                                                   : endpoints.sync_events;
+    auto events = EventBus::bind(zmq_, events_endpoint);
     if (!events.ok()) return fail_usage(events.status());
     events_ = std::move(events.value());
     if (record) {
@@ -108,7 +115,7 @@ class Station {
       cam->source = *source;
       cameras_.push_back(std::move(cam));
     }
-    if (cameras_.empty())
+    if (cameras_.empty() && (record || analyse))
       return fail_usage(Status::InvalidArgument("no [[camera]] in the config: the station has nothing to record"));
     if (analyse) {
       if (Status st = prepare_ingest(ctx_); !st.ok()) return fail_usage(st);
@@ -117,10 +124,17 @@ class Station {
     }
     if (record)
       for (auto& c : cameras_) c->thread = std::thread([this, cam = c.get()] { camera_loop(*cam); });
+    if (sync) {
+      auto store = open_target(ctx_.config);
+      if (!store.ok()) return fail_usage(Status::InvalidArgument("sync: " + store.status().message()));
+      sync_ = std::thread([this, store = std::shared_ptr<firmware::sync::ObjectStore>(std::move(*store))] {
+        sync_loop(*store);
+      });
+    }
 
     sd_notify(0, "READY=1");
     spdlog::info("run: {} cameras{}; events on {}", cameras_.size(), options_.only.empty() ? "" : ", only " + options_.only,
-                 record ? endpoints.events + ", control on " + endpoints.control : endpoints.analysis_events);
+                 record ? endpoints.events + ", control on " + endpoints.control : events_endpoint);
     uint64_t watchdog_us = 0;
     const bool watchdog = sd_watchdog_enabled(0, &watchdog_us) > 0;
     const auto started = Clock::now();
@@ -163,6 +177,7 @@ class Station {
     }
     queue_.wake.notify_all();
     if (analysis_.joinable()) analysis_.join();
+    if (sync_.joinable()) sync_.join();
     events_->publish("station.stopped", {});
     std::printf("run: stopped after %.1f s; %lld drives analysed\n",
                 std::chrono::duration<double>(Clock::now() - started).count(), static_cast<long long>(queue_.drives));
@@ -294,9 +309,14 @@ class Station {
     json clips = json::object();
     for (const char* state : {"review", "approved", "failed"})
       if (auto rows = ctx_.catalog->clips(state); rows.ok()) clips[state] = rows->size();
+    json sync;
+    {
+      std::lock_guard lock(sync_mutex_);
+      sync = sync_state_;
+    }
     std::lock_guard lock(queue_.mutex);
     return {{"ok", true}, {"cameras", cams}, {"drives_analysed", queue_.drives}, {"analysing", queue_.analysing},
-            {"analysis_due", queue_.due.size()}, {"clips", clips}};
+            {"analysis_due", queue_.due.size()}, {"clips", clips}, {"sync", sync}};
   }
 
   std::string summary() {
@@ -308,6 +328,34 @@ class Station {
     std::lock_guard lock(queue_.mutex);
     return std::to_string(up) + "/" + std::to_string(cameras_.size()) + " cameras up, " + std::to_string(queue_.drives) +
            " drives analysed" + (queue_.analysing.empty() ? "" : ", analysing " + queue_.analysing);
+  }
+
+  // The sync thread: a pass every [sync] interval_s on its own catalog
+  // connection; progress on the bus as sync.progress, the last pass in the
+  // status. A pass that fails is logged and the next one tries again.
+  void sync_loop(firmware::sync::ObjectStore& store) {
+    auto catalog = cat::Catalog::open(ctx_.config.data_dir / "catalog.sqlite");
+    if (!catalog.ok()) {
+      spdlog::error("run: sync: catalog: {}", catalog.status().message());
+      return;
+    }
+    firmware::sync::Syncer syncer(
+        **catalog, store, ctx_.config.sync, ctx_.config.vehicle,
+        [this](const json& progress) { events_->publish("sync.progress", progress); }, &quit_);
+    json totals = {{"uploaded", 0}, {"acked", 0}, {"failed", 0}, {"bytes_sent", 0}};
+    do {
+      const auto report = syncer.pass();
+      for (const char* k : {"uploaded", "acked", "failed"})
+        totals[k] = totals[k].get<int>() + report.to_json()[k].get<int>();
+      totals["bytes_sent"] = totals["bytes_sent"].get<int64_t>() + report.bytes_sent;
+      if (!report.stopped.ok()) spdlog::warn("run: sync: {} (next pass in {:.0f} s)", report.stopped.message(),
+                                             ctx_.config.sync.interval_s);
+      json state = {{"target", store.name("")}, {"last_pass", report.to_json()}, {"totals", totals},
+                    {"network", report.blocked.empty() ? (report.stopped.ok() ? "ok" : "unreachable") : "not allowed"}};
+      events_->publish("sync.pass", state);
+      std::lock_guard lock(sync_mutex_);
+      sync_state_ = std::move(state);
+    } while (pause(ctx_.config.sync.interval_s));
   }
 
   // The analysis thread: its own catalog connection (SQLite, WAL).
@@ -422,6 +470,9 @@ class Station {
   std::mutex quit_mutex_;
   std::mutex start_mutex_;  // one camera pipeline built at a time
   std::condition_variable quit_wake_;
+  std::mutex sync_mutex_;
+  json sync_state_ = json::object();  // the last sync pass, for status
+  std::thread sync_;
   std::thread analysis_;  // last: joined before the rest goes
 };
 
@@ -443,7 +494,7 @@ int run_events(const GlobalOptions& global, const EventsOptions& options) {
   const auto endpoints = bus_endpoints(std::get<firmware::config::Config>(config).data_dir);
   int seen = 0;
   Status st = bus_subscribe(
-      {endpoints.events, endpoints.analysis_events},
+      {endpoints.events, endpoints.analysis_events, endpoints.sync_events},
       [&](const std::string& event) {
         if (!options.type.empty()) {
           const json e = json::parse(event, nullptr, false);

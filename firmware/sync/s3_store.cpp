@@ -134,6 +134,11 @@ size_t write_body(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* cancel = static_cast<const std::atomic<bool>*>(user);
+  return cancel && cancel->load() ? 1 : 0;
+}
+
 size_t read_header(char* data, size_t size, size_t count, void* user) {
   auto* headers = static_cast<std::map<std::string, std::string>*>(user);
   std::string line(data, size * count);
@@ -394,6 +399,9 @@ class S3Store final : public ObjectStore {
     }
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, cancel_);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, cancel_ ? 0L : 1L);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, read_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &reply.headers);
 
@@ -404,6 +412,7 @@ class S3Store final : public ObjectStore {
     if (rc != CURLE_OK) {
       if (r.out_file) fs::remove(partial, ec);
       std::string what = r.method + " " + name(r.key) + ": " + curl_easy_strerror(rc);
+      if (cancel_ && cancel_->load()) return Status::Unavailable(r.method + " " + name(r.key) + ": stopped");
       if (rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR)
         return Status::IOError(what + " (reading " + (r.file ? r.file->string() : "the body") + ")");
       return transient(rc) ? Status::Unavailable(what) : Status::IOError(what);

@@ -74,9 +74,13 @@ class ObjectStore {
 
   // Payload bytes sent so far (benchmarks and the resume test count them).
   int64_t bytes_sent() const { return bytes_sent_.load(); }
+  // When *flag turns true, a transfer under way ends (kUnavailable) instead
+  // of running to its end: SIGTERM never waits for a slow part.
+  void cancel_on(const std::atomic<bool>* flag) { cancel_ = flag; }
 
  protected:
   std::atomic<int64_t> bytes_sent_{0};
+  const std::atomic<bool>* cancel_ = nullptr;
 };
 
 // Parses the target and checks what it needs (a bucket name, an endpoint

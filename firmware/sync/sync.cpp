@@ -116,7 +116,9 @@ Syncer::Syncer(catalog::Catalog& catalog, ObjectStore& store, config::SyncConfig
       config_(std::move(config)),
       vehicle_(std::move(vehicle)),
       progress_(std::move(progress)),
-      stop_(stop) {}
+      stop_(stop) {
+  store_.cancel_on(stop);
+}
 
 // Runs a request until it succeeds, fails permanently, or has had
 // config.attempts tries; waits backoff_s, doubling up to backoff_max_s,
