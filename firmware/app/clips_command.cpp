@@ -300,6 +300,24 @@ int run_status(const GlobalOptions& global, bool as_json) {
   for (const auto& s : *segments)
     if (s.owned && s.state != "deleted") (s.state == "open" ? open : recorded) += 1;
   const auto use = firmware::retention::measure(ctx.config.data_dir);
+  // Sync: what of the packages being uploaded is already in the store.
+  int64_t sync_done = 0, sync_total = 0;
+  for (const auto& c : *clips) {
+    if (c.state != "uploading") continue;
+    sync_total += c.bytes;
+    auto files = ctx.catalog->upload_files(c.id);
+    for (const auto& f : files.ok() ? *files : std::vector<cat::UploadFileRecord>{}) {
+      if (f.done) {
+        sync_done += f.bytes;
+        continue;
+      }
+      if (auto parts = ctx.catalog->upload_parts(c.id, f.path); parts.ok())
+        for (const auto& p : *parts) sync_done += p.bytes;
+    }
+  }
+  const std::string sync_target = ctx.config.sync.target.empty()
+                                      ? "file://" + (ctx.config.data_dir / "upload-target").string()
+                                      : ctx.config.sync.target;
   if (as_json) {
     json states = json::object();
     for (const char* s : cat::kClipStates) states[s] = by_state[s];
@@ -307,6 +325,10 @@ int run_status(const GlobalOptions& global, bool as_json) {
                       {"clips", states},
                       {"review_effort_minutes", review_minutes},
                       {"segments", {{"recorded", recorded}, {"open", open}}},
+                      {"sync",
+                       {{"target", sync_target},
+                        {"uploading_bytes_done", sync_done},
+                        {"uploading_bytes_total", sync_total}}},
                       {"disk",
                        {{"data_dir", fs::absolute(ctx.config.data_dir).string()},
                         {"total_bytes", use.total},
@@ -325,6 +347,12 @@ int run_status(const GlobalOptions& global, bool as_json) {
   for (const char* s : cat::kClipStates) std::printf(" %s %lld", s, static_cast<long long>(by_state[s]));
   std::printf("\n          %.0f annotator minutes waiting in review\n", review_minutes);
   std::printf("segments  %lld recorded, %lld open\n", static_cast<long long>(recorded), static_cast<long long>(open));
+  std::printf("sync      to %s: %lld approved, %lld uploading (%s of %s in the store), %lld awaiting the cloud's ack, "
+              "%lld acked\n",
+              sync_target.c_str(), static_cast<long long>(by_state["approved"]),
+              static_cast<long long>(by_state["uploading"]), bytes_text(sync_done).c_str(),
+              bytes_text(sync_total).c_str(), static_cast<long long>(by_state["uploaded"]),
+              static_cast<long long>(by_state["acked"]));
   std::printf("disk      %s in %s (recordings %s, packages %s, keyframes %s); filesystem %.0f%% used (quota %.0f%%%s)\n",
               bytes_text(use.total).c_str(), fs::absolute(ctx.config.data_dir).string().c_str(),
               bytes_text(use.recordings).c_str(), bytes_text(use.packages).c_str(), bytes_text(use.keyframes).c_str(),

@@ -134,7 +134,7 @@ Result<Report> enforce(catalog::Catalog& catalog, const fs::path& data_dir, cons
     }
     return Status::Ok();
   };
-  if (Status st = delete_packages({"acked", "uploaded", "rejected", "failed"}, false); !st.ok()) return st;
+  if (Status st = delete_packages({"acked", "rejected", "failed", "uploaded"}, false); !st.ok()) return st;
   if (budget.over(false) > 0 && budget.over(true) > 0)
     if (Status st = delete_packages({"packaged", "review", "approved", "uploading"}, true); !st.ok()) return st;
   report.over = budget.over(false) > 0;

@@ -2,7 +2,8 @@
 // until the quota holds again (with room for what is about to be written):
 //   1. recorded segments (never an ingested file, never the open segment),
 //      oldest first, those no planned clip still needs before the others;
-//   2. packages already safe or not wanted: acked, uploaded, rejected, failed;
+//   2. packages already safe or not wanted, in this order: acked (the cloud
+//      has them, verified), rejected, failed, uploaded (not yet acked);
 //   3. only past the hard limit: packages in packaged, review, approved or
 //      uploading, lowest priority first; each is logged as an error and
 //      recorded (clip moved to failed, with the reason, in the audit table).
