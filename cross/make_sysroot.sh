@@ -10,11 +10,12 @@ packages=(
   libc6-dev libstdc++-12-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
   libopencv-dev
-  libsqlite3-dev libzmq3-dev cppzmq-dev libcurl4-openssl-dev libsystemd-dev
+  libsqlite3-dev libzmq3-dev cppzmq-dev libcurl4-openssl-dev libssl-dev libsystemd-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-if [ -f "$dir/.complete" ]; then
+# .complete holds the package list: a sysroot made from another list is made again.
+if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "${packages[*]}" ]; then
   echo "sysroot ready: $dir"
   exit 0
 fi
@@ -49,5 +50,5 @@ for lib in blas lapack; do
     [ -e "$so" ] && [ ! -e "$libdir/$(basename "$so")" ] && ln -sfn "$lib/$(basename "$so")" "$libdir/$(basename "$so")"
   done
 done
-touch "$dir/.complete"
+echo "${packages[*]}" >"$dir/.complete"
 echo "sysroot ready: $dir"

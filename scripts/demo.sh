@@ -78,4 +78,15 @@ echo
 echo "Clips waiting for review (packages under $data/packages/, pre-labels for CVAT, MOT, COCO, Label Studio):"
 build/dashloop --data-dir "$data" clips list --state review
 echo
+echo "An operator approves the three highest-priority clips; sync sends them to the local upload target"
+echo "($data/upload-target, laid out like an S3 bucket); the cloud job collects, verifies and acks them:"
+for uid in $(build/dashloop --data-dir "$data" clips list --state review --json |
+  python3 -c "import json,sys; print(' '.join(c['uid'] for c in json.load(sys.stdin)[:3]))"); do
+  build/dashloop --data-dir "$data" clips move "$uid" approved --by demo-operator --reason "demo"
+done
+build/dashloop --data-dir "$data" sync
+build/dashloop collect --from "file://$data/upload-target" --to "$data/annotation-inbox" --job demo-cloud
+build/dashloop --data-dir "$data" sync
+build/dashloop --data-dir "$data" clips list --state acked
+echo
 build/dashloop --data-dir "$data" status

@@ -320,6 +320,7 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                 {"multipart_threshold_mib", integer(c.sync.multipart_threshold_mib, 5, 5 * 1024 * 1024)},
                 {"part_mib", integer(c.sync.part_mib, 5, 5 * 1024)},
                 {"max_bytes_per_s", integer64(c.sync.max_bytes_per_s, 0, int64_t(1) << 40)},
+                {"concurrency", integer(c.sync.concurrency, 1, 16)},
                 {"network", string_any(c.sync.network)},
                 {"hours", string_any(c.sync.hours)},
                 {"interval_s", number(c.sync.interval_s, 0.1, 86400.0)},

@@ -52,6 +52,9 @@ class FileStore final : public ObjectStore {
   explicit FileStore(fs::path root) : root_(std::move(root)) {}
 
   const std::string& prefix() const override { return prefix_; }
+  Result<std::unique_ptr<ObjectStore>> open_another() const override {
+    return std::unique_ptr<ObjectStore>(std::make_unique<FileStore>(root_));
+  }
   std::string name(const std::string& key) const override { return (root_ / key).string(); }
 
   Status put_file(const std::string& key, const fs::path& file, const std::string& /*sha256*/) override {

@@ -181,6 +181,9 @@ class S3Store final : public ObjectStore {
         curl_(curl_easy_init()) {}
 
   const std::string& prefix() const override { return prefix_; }
+  Result<std::unique_ptr<ObjectStore>> open_another() const override {
+    return std::unique_ptr<ObjectStore>(std::make_unique<S3Store>(config_, bucket_, prefix_, base_url_));
+  }
   std::string name(const std::string& key) const override { return "s3://" + bucket_ + "/" + prefix_ + key; }
 
   Status put_file(const std::string& key, const fs::path& file, const std::string& sha256) override {
@@ -374,6 +377,8 @@ class S3Store final : public ObjectStore {
       curl_easy_setopt(c, CURLOPT_READFUNCTION, read_body);
       curl_easy_setopt(c, CURLOPT_READDATA, &source);
       curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.length));
+      curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);  // fewer, larger reads of the file
+      curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 1L);
     } else if (r.method == "POST") {
       headers.reset(curl_slist_append(headers.release(), "Content-Type: application/xml"));
       curl_easy_setopt(c, CURLOPT_POST, 1L);

@@ -1,39 +1,16 @@
 #include "sync/store.hpp"
 
-#include <glib.h>
-
-#include <algorithm>
 #include <cctype>
-#include <fstream>
-#include <vector>
 
-#include "handle.hpp"
-
+#include "clips/package.hpp"
 #include "sync/stores.hpp"
 
 namespace dashloop::firmware::sync {
 
-std::string sha256_hex(const std::string& bytes) {
-  gchar* sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, reinterpret_cast<const guchar*>(bytes.data()),
-                                           bytes.size());
-  std::string out(sum);
-  g_free(sum);
-  return out;
-}
+std::string sha256_hex(const std::string& bytes) { return pipeline::clips::sha256_bytes(bytes); }
 
 Result<std::string> sha256_range(const std::filesystem::path& file, int64_t offset, int64_t bytes) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return Status::IOError(file.string() + ": cannot open");
-  in.seekg(offset);
-  Handle<GChecksum, g_checksum_free> sum(g_checksum_new(G_CHECKSUM_SHA256));
-  std::vector<char> buffer(1 << 20);
-  while (bytes > 0) {
-    const auto n = std::min<int64_t>(bytes, static_cast<int64_t>(buffer.size()));
-    if (!in.read(buffer.data(), n)) return Status::IOError(file.string() + ": shorter than expected");
-    g_checksum_update(sum.get(), reinterpret_cast<const guchar*>(buffer.data()), static_cast<gssize>(n));
-    bytes -= n;
-  }
-  return std::string(g_checksum_get_string(sum.get()));
+  return pipeline::clips::sha256_range(file, offset, bytes);
 }
 
 Result<std::unique_ptr<ObjectStore>> open_store(const StoreConfig& config) {

@@ -72,6 +72,10 @@ class ObjectStore {
   // An upload id the store no longer knows is not an error to abort.
   virtual Status abort_multipart(const std::string& key, const std::string& upload_id) = 0;
 
+  // Another connection to the same target, for work in parallel (one store
+  // is used by one thread at a time).
+  virtual Result<std::unique_ptr<ObjectStore>> open_another() const = 0;
+
   // Payload bytes sent so far (benchmarks and the resume test count them).
   int64_t bytes_sent() const { return bytes_sent_.load(); }
   // When *flag turns true, a transfer under way ends (kUnavailable) instead

@@ -64,6 +64,11 @@ class Syncer {
   template <typename F>
   auto retried(const std::string& what, F&& request) -> decltype(request());
   bool stopping() const { return stop_ && stop_->load(); }
+  int64_t sent() const {
+    int64_t n = store_.bytes_sent();
+    for (const auto& s : lane_stores_) n += s->bytes_sent();
+    return n;
+  }
 
   catalog::Catalog& catalog_;
   ObjectStore& store_;
@@ -71,6 +76,7 @@ class Syncer {
   std::string vehicle_;
   Progress progress_;
   const std::atomic<bool>* stop_;
+  std::vector<std::unique_ptr<ObjectStore>> lane_stores_;  // connections for parts in parallel, made when needed
 };
 
 struct CollectOptions {

