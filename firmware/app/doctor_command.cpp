@@ -7,6 +7,7 @@
 #include <opencv2/core/version.hpp>
 
 #include "app/commands.hpp"
+#include "app/context.hpp"
 #include "app/effective_config.hpp"
 #include "catalog/catalog.hpp"
 #include "media/gst.hpp"
@@ -69,6 +70,16 @@ int run_doctor(const GlobalOptions& global, bool as_json) {
     if (!made.ok()) ok = false;
   }
   report["detector"] = detector;
+
+  // Sync's target and credentials, as sync would open them (the target's
+  // name only: credentials are never shown).
+  std::string sync = "off ([sync] enabled = false)";
+  if (config.sync.enabled) {
+    auto store = open_target(config);
+    sync = store.ok() ? "ok: " + (*store)->name("") : store.status().message();
+    if (!store.ok()) ok = false;
+  }
+  report["sync"] = sync;
   report["ok"] = ok;
 
   if (as_json) {
@@ -86,8 +97,8 @@ int run_doctor(const GlobalOptions& global, bool as_json) {
   std::printf("  data dir:    %s (%s", data["path"].get<std::string>().c_str(),
               data["writable"].get<bool>() ? "writable" : "NOT WRITABLE");
   if (data.contains("free_bytes")) std::printf(", %.1f GB free", data["free_bytes"].get<double>() / 1e9);
-  std::printf(")\n  catalog:     %s\n  detector:    %s\n\n%s\n", data["catalog"].get<std::string>().c_str(),
-              detector["status"].get<std::string>().c_str(),
+  std::printf(")\n  catalog:     %s\n  detector:    %s\n  sync:        %s\n\n%s\n",
+              data["catalog"].get<std::string>().c_str(), detector["status"].get<std::string>().c_str(), sync.c_str(),
               ok ? "all required checks pass" : "some required checks FAIL");
   return ok ? kExitOk : 1;
 }

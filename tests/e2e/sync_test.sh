@@ -68,7 +68,11 @@ chmod 644 "$work/creds.toml"
 run -c "$work/box.toml" -d "$d" sync
 check "a world-readable credentials file: refused (exit 3), named, with the fix" bash -c "rc_is() { [ \$(cat $work/rc) = 3 ]; }; rc_is && grep -q 'creds.toml: credentials file has mode 0644' $work/err && grep -q 'chmod 600' $work/err"
 check "...and the secret is not in the message" bash -c "! grep -q '$sk' $work/err"
+run -c "$work/box.toml" -d "$d" doctor
+check "doctor says so too (exit 1), without the secret" bash -c "[ \$(cat $work/rc) = 1 ] && grep -q 'sync: .*mode 0644' $work/out && ! grep -q '$sk' $work/out $work/err"
 chmod 600 "$work/creds.toml"
+run -c "$work/box.toml" -d "$d" doctor --json
+check "doctor with the 0600 file: sync ok, the target named, no secret" json_ok "d['sync'] == 'ok: s3://fleet/depot-a/' and '$sk' not in json.dumps(d)"
 sed "s|^endpoint = .*|endpoint = \"htp//bad host\"|" "$work/box.toml" >"$work/bad-endpoint.toml"
 run -c "$work/bad-endpoint.toml" -d "$d" sync
 check "a malformed endpoint URL: exit 3 naming it" bash -c "[ \$(cat $work/rc) = 3 ] && grep -q \"endpoint 'htp//bad host'\" $work/err"
@@ -166,6 +170,15 @@ run -c "$work/box.toml" -d "$d" sync --json
 check "a package changed on disk: 'failed', sha256 named, not uploaded" bash -c "
   sqlite3 $d/catalog.sqlite \"SELECT state || ' ' || state_reason FROM clips WHERE uid = '$failed_uid'\" | grep -q '^failed .*labels/coco.json.*sha256'"
 check "...no object of it in the bucket" bash -c "! curl -s --aws-sigv4 aws:amz:us-east-1:s3 -u $ak:$sk -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' '$endpoint/fleet?list-type=2&prefix=depot-a%2F' | grep -q '$failed_uid'"
+
+# --- virtual-host style (BUCKET.localhost: the gateway's rgw_dns_name)
+run -c "$work/box.toml" -d "$d" ingest -q "$work/small.mp4"
+approve_all
+sed -e "s|^endpoint = .*|endpoint = \"http://localhost:$port\"|" -e 's|^target = .*|target = "s3://fleet/vhost"|' \
+  -e 's|^\[sync\]|[sync]\npath_style = false|' "$work/box.toml" >"$work/vhost.toml"
+run -c "$work/vhost.toml" -d "$d" sync --json
+check "virtual-host style addressing (fleet.localhost): uploaded" json_ok "d['uploaded'] == 1 and d['failed'] == 0"
+check "...into the bucket, under its prefix" bash -c "curl -s --aws-sigv4 aws:amz:us-east-1:s3 -u $ak:$sk -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' '$endpoint/fleet?list-type=2&prefix=vhost%2F' | grep -q 'vhost/van-7/.*/manifest.json'"
 
 # --- the embedded default: file:// under the data dir -------------------------
 run -d "$work/local" ingest -q "$work/small.mp4"

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
 #include "catalog/catalog.hpp"
 #include "sync/store.hpp"
+#include "sync/sync.hpp"
 
 namespace dashloop::firmware::sync {
 namespace {
@@ -91,6 +93,30 @@ TEST_F(FileStoreTest, MultipartPartsJoinInOrderAndListingsHideThem) {
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ(listed->front().key, "v/clip.mp4");
   EXPECT_FALSE(store_->put_part("v/clip.mp4", "no-such-upload", 1, file, 0, 10, "").ok());
+}
+
+TEST_F(FileStoreTest, NetworkPolicySaysWhyNot) {
+  config::SyncConfig c;
+  EXPECT_EQ(network_blocked(c, *store_), "") << "always";
+  c.network = "command:true";
+  EXPECT_EQ(network_blocked(c, *store_), "");
+  c.network = "command:exit 3";
+  EXPECT_NE(network_blocked(c, *store_).find("exited 3"), std::string::npos) << network_blocked(c, *store_);
+  c.network = "interface:lo";
+  EXPECT_EQ(network_blocked(c, *store_), "") << "loopback reports 'unknown': counted as up";
+  c.network = "interface:dashloop-none0";
+  EXPECT_NE(network_blocked(c, *store_).find("interface dashloop-none0 is missing"), std::string::npos);
+  c.network = "probe";
+  EXPECT_EQ(network_blocked(c, *store_), "") << "a directory always answers";
+  // An hour window that excludes the current UTC hour, and one that holds it.
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  c.network = "always";
+  c.hours = std::to_string((tm.tm_hour + 1) % 24) + "-" + std::to_string((tm.tm_hour + 2) % 24);
+  EXPECT_NE(network_blocked(c, *store_).find("outside the allowed hours"), std::string::npos) << c.hours;
+  c.hours = std::to_string(tm.tm_hour) + "-" + std::to_string((tm.tm_hour + 1) % 24);
+  EXPECT_EQ(network_blocked(c, *store_), "") << c.hours;
 }
 
 TEST(StoreTargets, BadTargetsAreRefusedByName) {
