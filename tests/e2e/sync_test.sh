@@ -116,6 +116,19 @@ s3 HEAD "/fleet/depot-a/van-7/$date_dir/$big_uid/clip.mp4" -I >"$work/head.txt"
 check "the big clip.mp4 went multipart (S3's ETag \"...-N\")" grep -qi 'etag: "[0-9a-f]*-[0-9]*"' "$work/head.txt"
 s3 GET "/fleet/depot-a/van-7/$date_dir/$big_uid/clip.mp4" -o "$work/got.mp4"
 check "...and reads back byte for byte" cmp "$work/got.mp4" "$d/packages/$big_uid/clip.mp4"
+every_object_matches() {  # an independent client (curl) reads back every object of every package
+  local m uid f want got
+  for m in $(grep -o "depot-a/van-7/$date_dir/[^<]*/manifest.json" "$work/list.xml"); do
+    uid=$(basename "$(dirname "$m")")
+    s3 GET "/fleet/$m" -o "$work/m.json"
+    cmp -s "$work/m.json" "$d/packages/$uid/manifest.json" || { echo "  $m differs"; return 1; }
+    while read -r f want; do
+      got=$(s3 GET "/fleet/depot-a/van-7/$date_dir/$uid/$f" | sha256sum | cut -c1-64)
+      [ "$got" = "$want" ] || { echo "  $uid/$f: sha256 $got, manifest $want"; return 1; }
+    done < <($py -c "import json; [print(f['path'], f['sha256']) for f in json.load(open('$work/m.json'))['files']]")
+  done
+}
+check "...every object of every package, read back by curl, has the manifest's sha256" every_object_matches
 
 # --- the cloud: collect, two jobs at once, never a package twice -------------
 "$bin" -c "$work/box.toml" collect --from s3://fleet/depot-a --to "$work/cloud-a" --job job-a --json >"$work/ca.json" 2>"$work/ca.err" &
@@ -151,6 +164,66 @@ run -c "$work/box.toml" -d "$d" sync --json
 check "the box reads the failed ack and uploads the package again" json_ok "d['reupload'] >= 1 and d['uploaded'] >= 1"
 run -c "$work/box.toml" collect --from s3://fleet/depot-a --to "$work/cloud-c" --job job-c --json
 check "...after which collect takes it whole" json_ok "'$new_uid' in d['uids']"
+
+# --- faults between the box and the server: a fault-injecting proxy --------
+proxy_port=$((port + 7))
+echo '{}' >"$work/faults.json"
+$py "$here/../s3/fault_proxy.py" "$proxy_port" "$port" "$work/faults.json" 2>"$work/proxy.log" &
+proxy=$!
+sleep 0.5
+sed -e "s|^endpoint = .*|endpoint = \"http://127.0.0.1:$proxy_port\"|" -e 's|^target = .*|target = "s3://fleet/faults"|' \
+  -e 's|^attempts = .*|attempts = 6|' "$work/box.toml" >"$work/faults.toml"
+run -c "$work/box.toml" -d "$d" ingest -q "$work/big.mp4"
+approve_all
+echo '{"fail": [503, 429, 500]}' >"$work/faults.json"
+run -c "$work/faults.toml" -d "$d" sync --json
+check "503, 429 and 500 on parts: retried with backoff, the package uploaded, exit 0" bash -c "
+  [ \$(cat $work/rc) = 0 ] && grep -q 'HTTP 503' $work/err && grep -q 'HTTP 429' $work/err && grep -q 'HTTP 500' $work/err &&
+  [ \$(grep -c 'injected' $work/proxy.log) = 3 ] && grep -q '\"uploaded\":1' $work/out"
+run -c "$work/box.toml" -d "$d" ingest -q "$work/big.mp4"
+approve_all
+echo '{}' >"$work/faults.json"
+sed 's|^\[sync\]|[sync]\nmax_bytes_per_s = 3000000|' "$work/faults.toml" >"$work/faults-slow.toml"
+start=$(date +%s.%N)
+"$bin" -c "$work/faults-slow.toml" -d "$d" sync --json >"$work/away.json" 2>"$work/away.err" &
+pid=$!
+sleep 2
+echo '{"down_s": 3}' >"$work/faults.json"  # the server goes away for 3 s mid-upload
+listings_ok=0
+while kill -0 $pid 2>/dev/null; do  # meanwhile: a listing never shows a manifest before its files
+  s3 GET "/fleet?list-type=2&prefix=faults%2F" >"$work/snap.xml"
+  $py - "$work/snap.xml" "$d/packages" <<'PY' || listings_ok=1
+import os, re, sys
+keys = re.findall(r"<Key>([^<]*)</Key>", open(sys.argv[1]).read())
+for k in keys:
+    if k.endswith("/manifest.json"):
+        prefix = k[: -len("manifest.json")]
+        uid = prefix.rstrip("/").split("/")[-1]
+        files = sum(len(fs) for _, _, fs in os.walk(os.path.join(sys.argv[2], uid)))
+        if sum(1 for x in keys if x.startswith(prefix)) != files:
+            sys.exit(f"  manifest listed before all of {uid}'s {files} files")
+PY
+  sleep 0.3
+done
+wait $pid
+rc=$?
+took=$(echo "$(date +%s.%N) - $start" | bc)
+echo "  upload through a server away for 3 s, capped at 3 MB/s per connection: $took s"
+check "the server away for 3 s mid-upload: reconnected, the package uploaded, exit 0" bash -c "
+  [ $rc = 0 ] && grep -q 'connection dropped' $work/proxy.log && grep -q 'try 1 of 6' $work/away.err && grep -q '\"uploaded\":1' $work/away.json"
+check "...no listing taken during the uploads showed a manifest before its package's files" test $listings_ok = 0
+check "...the bandwidth cap held (26 MB at 2 x 3 MB/s: at least 4 s)" bash -c "[ \$(echo '$took >= 4' | bc) = 1 ]"
+kill $proxy 2>/dev/null
+sed 's|^target = .*|target = "s3://no-such-bucket/x"|' "$work/box.toml" >"$work/nobucket.toml"
+run -c "$work/box.toml" -d "$d" ingest -q "$work/small.mp4"
+approve_all
+run -c "$work/nobucket.toml" -d "$d" sync --json
+check "a missing bucket: exit 4, the package 'failed' with NoSuchBucket" bash -c "
+  [ \$(cat $work/rc) = 4 ] && sqlite3 $d/catalog.sqlite \"SELECT state_reason FROM clips WHERE state = 'failed'\" | grep -q NoSuchBucket"
+nobucket_uid=$(sqlite3 "$d/catalog.sqlite" "SELECT uid FROM clips WHERE state = 'failed'")
+"$bin" -d "$d" clips move "$nobucket_uid" approved --by tester --reason "bucket name fixed" >/dev/null
+run -c "$work/box.toml" -d "$d" sync --json
+check "...moved back to approved by an operator once the target is fixed: uploaded" json_ok "d['uploaded'] == 1 and d['failed'] == 0"
 
 # --- a wrong secret: 403 from the server, the package failed with the reason, no loop
 run -c "$work/box.toml" -d "$d" ingest -q "$work/small.mp4"
