@@ -10,7 +10,7 @@ packages=(
   libc6-dev libstdc++-12-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
   libopencv-dev
-  libsqlite3-dev libzmq3-dev cppzmq-dev libcurl4-openssl-dev libssl-dev libsystemd-dev
+  libsqlite3-dev libzmq3-dev cppzmq-dev libcurl4-openssl-dev libssl-dev libsystemd-dev libzip-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

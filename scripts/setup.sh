@@ -32,7 +32,7 @@ packages=(
   # firmware: catalog, bus, sync, config, logs, HTTP, systemd
   libsqlite3-dev sqlite3 libzmq3-dev cppzmq-dev libcurl4-openssl-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-  libcpp-httplib-dev libssl-dev libsystemd-dev
+  libcpp-httplib-dev libssl-dev libsystemd-dev libzip-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev ffmpeg time python3 python3-numpy python3-onnx python3-scipy
   # sync tests: a real S3 server that checks signatures (Ceph's RADOS Gateway on loopback, tests/s3/rgw.sh)

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+#include <zip.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "clips/package.hpp"
+#include "handle.hpp"
 
 namespace dashloop::firmware::sync {
 namespace {
@@ -414,6 +416,29 @@ Status Syncer::read_acks(SyncReport& report) {
   return Status::Ok();
 }
 
+namespace {
+
+// CVAT's "CVAT 1.1" import takes a zip holding annotations.xml: with the
+// package's clip.mp4 that makes the task (`cvat-cli task create NAME local
+// clip.mp4 --annotation_path cvat-annotations.zip --annotation_format "CVAT 1.1"`).
+Status write_cvat_archive(const fs::path& package) {
+  const fs::path zip_file = package / "cvat-annotations.zip", xml = package / "labels/cvat-video.xml";
+  int err = 0;
+  zip_t* raw = zip_open(zip_file.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
+  if (!raw) return Status::IOError(zip_file.string() + ": cannot create (libzip error " + std::to_string(err) + ")");
+  Handle<zip_t, zip_discard> archive(raw);  // discarded unless closed below
+  zip_source_t* source = zip_source_file(archive.get(), xml.c_str(), 0, -1);
+  if (!source || zip_file_add(archive.get(), "annotations.xml", source, ZIP_FL_ENC_UTF_8) < 0) {
+    if (source) zip_source_free(source);
+    return Status::IOError(zip_file.string() + ": " + zip_strerror(archive.get()));
+  }
+  if (zip_close(archive.get()) != 0) return Status::IOError(zip_file.string() + ": " + zip_strerror(archive.get()));
+  archive.release();  // zip_close freed it
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<CollectReport> collect(ObjectStore& store, const CollectOptions& options) {
   CollectReport report;
   auto objects = store.list("");
@@ -503,6 +528,7 @@ Result<CollectReport> collect(ObjectStore& store, const CollectOptions& options)
       report.errors.push_back(uid + ": " + failed_file + ": " + reason);
       spdlog::error("collect: {}: {}: {}", uid, failed_file, reason);
     } else {
+      if (Status st = write_cvat_archive(incoming); !st.ok()) return st;
       fs::remove_all(final_dir, ec);
       fs::rename(incoming, final_dir, ec);
       if (ec) return Status::IOError(final_dir.string() + ": " + ec.message());

@@ -140,6 +140,14 @@ assert a['taken'] + b['taken'] == $n_approved, (a, b)
 assert not set(a['uids']) & set(b['uids']), (a, b)
 assert a['damaged'] == b['damaged'] == 0, (a, b)"
 check "...each taken package verifies against its manifest" bash -c "for p in $work/cloud-*/*/; do [ -f \$p/manifest.json ] && [ -f \$p/clip.mp4 ] || exit 1; done"
+check "...and per clip a CVAT archive: annotations.xml, the package's CVAT XML byte for byte" $py -c "
+import glob, zipfile
+zips = glob.glob('$work/cloud-*/*/cvat-annotations.zip')
+assert len(zips) == $n_approved, zips
+for z in zips:
+    with zipfile.ZipFile(z) as a:
+        assert a.namelist() == ['annotations.xml'], a.namelist()
+        assert a.read('annotations.xml') == open(z.replace('cvat-annotations.zip', 'labels/cvat-video.xml'), 'rb').read()"
 check "...and a Label Studio tasks file per batch, a task per clip" $py -c "
 import glob, json
 tasks = [t for f in glob.glob('$work/cloud-*/labelstudio-tasks-*.json') for t in json.load(open(f))]
