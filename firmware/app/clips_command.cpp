@@ -315,9 +315,7 @@ int run_status(const GlobalOptions& global, bool as_json) {
         for (const auto& p : *parts) sync_done += p.bytes;
     }
   }
-  const std::string sync_target = ctx.config.sync.target.empty()
-                                      ? "file://" + (ctx.config.data_dir / "upload-target").string()
-                                      : ctx.config.sync.target;
+  const std::string sync_target = firmware::config::sync_target(ctx.config);
   if (as_json) {
     json states = json::object();
     for (const char* s : cat::kClipStates) states[s] = by_state[s];

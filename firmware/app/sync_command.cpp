@@ -28,9 +28,7 @@ Result<std::unique_ptr<firmware::sync::ObjectStore>> open_target(const firmware:
                                                                   const std::string& target) {
   const auto& s = config.sync;
   firmware::sync::StoreConfig store;
-  store.target = !target.empty() ? target
-                 : !s.target.empty() ? s.target
-                                     : "file://" + (config.data_dir / "upload-target").string();
+  store.target = target.empty() ? firmware::config::sync_target(config) : target;
   store.endpoint = s.endpoint;
   store.region = s.region;
   store.path_style = s.path_style;

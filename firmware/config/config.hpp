@@ -157,6 +157,11 @@ struct Config {
   SyncConfig sync;
 };
 
+// [sync] target, or the embedded default: file://<data_dir>/upload-target.
+inline std::string sync_target(const Config& c) {
+  return c.sync.target.empty() ? "file://" + (c.data_dir / "upload-target").string() : c.sync.target;
+}
+
 // Parses a TOML file over the defaults. Relative data_dir is taken relative to
 // the working directory, as a person at a terminal expects.
 Result<Config> load_file(const std::filesystem::path& file);

@@ -464,6 +464,13 @@ Result<CollectReport> collect(ObjectStore& store, const CollectOptions& options)
     if (!o.key.ends_with("/manifest.json") || o.key.starts_with("acks/") || o.key.starts_with("claims/")) continue;
     const std::string prefix = o.key.substr(0, o.key.size() - std::string("manifest.json").size());
     const std::string uid = fs::path(prefix.substr(0, prefix.size() - 1)).filename().string();
+    // The clip id becomes a directory name here: only what the box makes
+    // (letters, digits, - _ .), never "." or "..".
+    if (uid.empty() || uid == "." || uid == ".." ||
+        uid.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != std::string::npos) {
+      report.errors.push_back(store.name(o.key) + ": not a package name; skipped");
+      continue;
+    }
     if (acked.count(uid)) {
       ++report.already_acked;
       continue;

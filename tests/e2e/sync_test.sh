@@ -270,4 +270,9 @@ run collect --from "file://$work/local/upload-target" --to "$work/local-cloud" -
 check "...collect takes it from the directory" json_ok "d['taken'] >= 1 and d['damaged'] == 0"
 run -d "$work/local" sync --json
 check "...and the ack comes back" json_ok "d['acked'] >= 1"
+# A manifest under a name the box never makes: skipped, named, nothing written.
+mkdir -p "$work/odd-target/v/d/bad name;rm"
+printf '{}' >"$work/odd-target/v/d/bad name;rm/manifest.json"
+run collect --from "file://$work/odd-target" --to "$work/odd-inbox" --json
+check "collect skips a package whose name the box never makes, and says so" json_ok "d['taken'] == 0 and any('not a package name' in e for e in d['errors'])"
 finish
