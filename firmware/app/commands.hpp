@@ -69,6 +69,7 @@ struct CollectOptions {
   std::string to;    // directory for the packages
   std::string job;   // who acks
   std::string video_url_prefix;
+  double claim_timeout_s = 3600;
   bool follow = false;
   bool json = false;
 };

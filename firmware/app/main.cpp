@@ -160,6 +160,9 @@ int main(int argc, char** argv) {
   collect_cmd->add_option("--job", collect.job, "name in claims and acks (default: host:pid)");
   collect_cmd->add_option("--video-url-prefix", collect.video_url_prefix,
                           "Label Studio: URL of --to (default: its local-files URL of --to's name)");
+  collect_cmd->add_option("--claim-timeout", collect.claim_timeout_s,
+                          "seconds after which another job's claim without an ack is taken over (default 3600)")
+      ->check(CLI::Range(0.0, 1e9));
   collect_cmd->add_flag("--follow", collect.follow, "poll every [sync] interval_s until SIGTERM");
   collect_cmd->add_flag("--json", collect.json, "one JSON per pass");
 

@@ -110,7 +110,7 @@ int run_collect(const GlobalOptions& global, const CollectOptions& options) {
   SignalStop stop;
   int taken = 0, damaged = 0;
   for (;;) {
-    auto r = firmware::sync::collect(**store, {options.to, options.job, options.video_url_prefix});
+    auto r = firmware::sync::collect(**store, {options.to, options.job, options.video_url_prefix, options.claim_timeout_s});
     if (!r.ok()) {
       spdlog::error("collect: {}", r.status().message());
       if (!options.follow) return r.status().kind() == Status::Kind::kUnavailable ? kExitStorage : kExitInput;

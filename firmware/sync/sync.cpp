@@ -48,6 +48,19 @@ int64_t part_size_for(int64_t bytes, int64_t configured) {
   return std::max(configured, (bytes + kMaxParts - 1) / kMaxParts);
 }
 
+// Claims of a package: claims/<uid>.json, then claims/<uid>~<n>.json for
+// each takeover ('~' is never in a clip name).
+std::string claim_key(const std::string& uid, int generation) {
+  return "claims/" + uid + (generation == 0 ? "" : "~" + std::to_string(generation)) + ".json";
+}
+
+// Seconds since a UTC time as utc_now() writes it; very large when unreadable.
+double seconds_since(const std::string& utc) {
+  std::tm tm{};
+  if (utc.empty() || !strptime(utc.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return 1e18;
+  return std::difftime(std::time(nullptr), timegm(&tm));
+}
+
 // A string field, "" when missing or not a string (null included).
 std::string text(const json& j, const char* key) {
   auto it = j.find(key);
@@ -197,6 +210,11 @@ SyncReport Syncer::pass() {
         spdlog::error("sync: clip {}: {}", clip.uid, moved.message());
       if (progress_) progress_({{"clip", clip.uid}, {"state", "failed"}, {"reason", st.message()}});
     }
+    // Parts the store holds for an upload that will not finish are dropped there too.
+    if (auto files = catalog_.upload_files(clip.id); files.ok())
+      for (const auto& f : *files)
+        if (!f.done && !f.upload_id.empty() && f.key.starts_with(store_.name("")))
+          store_.abort_multipart(f.key.substr(store_.name("").size()), f.upload_id);
     catalog_.clear_upload(clip.id);
   }
   report.bytes_sent = sent() - sent_before;
@@ -406,7 +424,11 @@ Status Syncer::read_acks(SyncReport& report) {
       // package afresh), then the package queued to upload again.
       const std::string ack_key = "acks/" + clip.uid + ".json";
       if (Status st = store_.put_bytes(ack_key + ".superseded-" + utc_now(), **body); !st.ok()) return st;
-      if (Status st = store_.remove("claims/" + clip.uid + ".json"); !st.ok()) return st;
+      auto claim_keys = store_.list("claims/" + clip.uid);
+      if (!claim_keys.ok()) return claim_keys.status();
+      for (const auto& c : *claim_keys)
+        if (c.key == claim_key(clip.uid, 0) || c.key.starts_with("claims/" + clip.uid + "~"))
+          if (Status st = store_.remove(c.key); !st.ok()) return st;
       if (Status st = store_.remove(ack_key); !st.ok()) return st;
       if (Status st = catalog_.clear_upload(clip.id); !st.ok()) return st;
       if (Status st = catalog_.move_clip(clip.id, "approved", "sync", why); !st.ok()) return st;
@@ -443,10 +465,21 @@ Result<CollectReport> collect(ObjectStore& store, const CollectOptions& options)
   CollectReport report;
   auto objects = store.list("");
   if (!objects.ok()) return objects.status();
-  // Claims are not read here: the create-only write below is the test.
   std::map<std::string, bool> acked;
-  for (const auto& o : *objects)
+  std::map<std::string, std::pair<int, std::string>> claims;  // uid -> the latest claim: (generation, key)
+  for (const auto& o : *objects) {
     if (o.key.starts_with("acks/") && o.key.ends_with(".json")) acked[o.key.substr(5, o.key.size() - 10)] = true;
+    if (o.key.starts_with("claims/") && o.key.ends_with(".json")) {
+      std::string uid = o.key.substr(7, o.key.size() - 12);
+      int generation = 0;
+      if (const auto tilde = uid.find('~'); tilde != std::string::npos) {
+        generation = std::atoi(uid.c_str() + tilde + 1);
+        uid.resize(tilde);
+      }
+      auto& latest = claims.try_emplace(uid, -1, "").first->second;
+      if (generation > latest.first) latest = {generation, o.key};
+    }
+  }
   char host[256] = "";
   gethostname(host, sizeof host - 1);
   const std::string job = options.job.empty() ? std::string(host) + ":" + std::to_string(getpid()) : options.job;
@@ -475,8 +508,25 @@ Result<CollectReport> collect(ObjectStore& store, const CollectOptions& options)
       ++report.already_acked;
       continue;
     }
+    // A claim older than claim_timeout_s without an ack belongs to a job that
+    // died: the next generation's create-only claim takes the package over
+    // (one job wins it).
+    int generation = 0;
+    if (auto it = claims.find(uid); it != claims.end()) {
+      auto body = store.get_bytes(it->second.second);
+      if (!body.ok()) return body.status();
+      const json held = *body ? json::parse(**body, nullptr, false) : json();
+      const double age = seconds_since(held.is_object() ? text(held, "at") : "");
+      if (age < options.claim_timeout_s) {
+        ++report.claimed_elsewhere;
+        continue;
+      }
+      generation = it->second.first + 1;
+      spdlog::warn("collect: {}: claimed by {} {:.0f} s ago and never acked: taking it over", uid,
+                   held.is_object() ? text(held, "by") : "?", age);
+    }
     const json claim = {{"version", 1}, {"clip", uid}, {"by", job}, {"at", utc_now()}};
-    if (Status st = store.put_bytes("claims/" + uid + ".json", claim.dump(), true); !st.ok()) {
+    if (Status st = store.put_bytes(claim_key(uid, generation), claim.dump(), true); !st.ok()) {
       if (st.kind() == Status::Kind::kAlreadyExists) {
         ++report.claimed_elsewhere;
         continue;

@@ -83,6 +83,7 @@ struct CollectOptions {
   std::filesystem::path to;  // packages land in TO/<clip uid>/
   std::string job;           // who acks (default: host name and pid)
   std::string video_url_prefix;  // Label Studio's URL of TO ("" : its local-files URL of TO's name)
+  double claim_timeout_s = 3600;  // a claim this old with no ack is taken over (its job died)
 };
 
 struct CollectReport {

@@ -40,8 +40,6 @@ segment_s = 4
 analysis_chunk_s = 8
 [clips]
 sample_every_s = 0
-[sync]
-interval_s = 2
 TOML
 c=(--config "$work/station.toml")
 "$bin" "${c[@]}" events --seconds 40 >"$work/events.jsonl" 2>"$work/events.err" &
@@ -60,11 +58,6 @@ sleep 3
 "$bin" "${c[@]}" trigger --camera nowhere >"$work/bad.out" 2>"$work/bad.err"
 echo $? >"$work/bad.rc"
 "$bin" "${c[@]}" clips list --json >"$work/while.json" 2>/dev/null
-# An operator approves a clip while the station runs: its sync part uploads it.
-approved=$(/usr/bin/python3 -c "import json; print(next((x['uid'] for x in json.load(open('$work/while.json')) if x['state'] == 'review' and 'driver button' not in json.dumps(x)), ''))")
-"$bin" "${c[@]}" clips move "$approved" approved --by tester >/dev/null 2>&1
-sleep 6
-"$bin" "${c[@]}" station >"$work/late.json" 2>/dev/null
 wait $station
 echo $? >"$work/run.rc"
 wait $events
@@ -82,14 +75,6 @@ ok = {'segment.closed', 'keyframe', 'track.ended', 'clip.state', 'camera.state',
 ok = ok and all(e['v'] == 1 and e['utc'] for e in ev)
 print('  events:', {t: sum(e['type'] == t for e in ev) for t in sorted(types)})
 sys.exit(0 if ok else 1)"
-check "a clip approved while running was synced by the station: sync.progress on the bus, the package in the local target" py "
-import json, os, sys
-ev = [json.loads(l) for l in open('$work/events.jsonl')]
-up = [e for e in ev if e['type'] == 'sync.progress' and e.get('clip') == '$approved' and e.get('state') == 'uploaded']
-late = json.load(open('$work/late.json'))
-targets = [r for r, _, f in os.walk('$work/d/upload-target') if 'manifest.json' in f and r.endswith('$approved')]
-print('  synced:', '$approved', len(up), 'event(s);', late['sync'].get('totals'))
-sys.exit(0 if '$approved' and up and targets and late['sync']['totals']['uploaded'] >= 1 else 1)"
 check "the trigger became a clip in review, its reason and note kept" bash -c \
   "sqlite3 $work/d/catalog.sqlite \"SELECT state, reasons FROM clips\" | grep '^review|' | grep -q 'driver button'"
 check "camera server gone: road went to reconnecting with the reason, then up again after it came back" py "
@@ -118,6 +103,31 @@ all_packages_ok() {
 check "every package the station made passes check_package.py (labels, manifest, clip decodes)" all_packages_ok
 check "every closed segment decodes" bash -c "for f in \$(sqlite3 $work/d/catalog.sqlite \"SELECT path FROM segments WHERE state='closed'\"); do
   ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 \"\$f\" | grep -q '^[1-9]' || exit 1; done"
+
+# The station's sync part: a clip the operator approved is uploaded by the
+# next station run (one raw camera, a pass every second), on the bus.
+approved=$(/usr/bin/python3 -c "import json; print(next((x['uid'] for x in json.load(open('$work/while.json')) if x['state'] == 'review' and 'driver button' not in json.dumps(x)), ''))")
+[ -n "$approved" ] || approved=$("$bin" "${c[@]}" clips list --state review --json | /usr/bin/python3 -c "import json,sys; print(next((x['uid'] for x in json.load(sys.stdin)), ''))")
+"$bin" "${c[@]}" clips move "$approved" approved --by tester >/dev/null
+printf 'data_dir = "%s"\n[[camera]]\nname = "cabin"\nsource = "test://ball?width=320&height=240&fps=15"\n[sync]\ninterval_s = 1\n' \
+  "$work/d" >"$work/sync.toml"
+"$bin" --config "$work/sync.toml" events --seconds 12 --type sync. >"$work/sync-events.jsonl" 2>/dev/null &
+sync_events=$!
+sleep 0.5
+"$bin" --config "$work/sync.toml" run --seconds 6 >"$work/sync-run.out" 2>"$work/sync-run.err" &
+station=$!
+sleep 4
+"$bin" --config "$work/sync.toml" station >"$work/late.json" 2>/dev/null
+wait $station
+kill $sync_events 2>/dev/null; wait $sync_events 2>/dev/null
+check "the station's sync part uploads an approved clip: sync.progress on the bus, the package in the local target" py "
+import json, os, sys
+ev = [json.loads(l) for l in open('$work/sync-events.jsonl')]
+up = [e for e in ev if e['type'] == 'sync.progress' and e.get('clip') == '$approved' and e.get('state') == 'uploaded']
+late = json.load(open('$work/late.json'))
+targets = [r for r, _, f in os.walk('$work/d/upload-target') if 'manifest.json' in f and r.endswith('$approved')]
+print('  synced:', '$approved', len(up), 'event(s);', late['sync'].get('totals'))
+sys.exit(0 if '$approved' and up and targets and late['sync']['totals']['uploaded'] >= 1 else 1)"
 
 # SIGTERM: segments closed, exit 0 within 3 s
 printf 'data_dir = "%s"\n[[camera]]\nname = "cabin"\nsource = "test://smpte?width=320&height=240&fps=15"\n[recording]\nsegment_s = 2\n' \

@@ -270,6 +270,22 @@ run collect --from "file://$work/local/upload-target" --to "$work/local-cloud" -
 check "...collect takes it from the directory" json_ok "d['taken'] >= 1 and d['damaged'] == 0"
 run -d "$work/local" sync --json
 check "...and the ack comes back" json_ok "d['acked'] >= 1"
+# A claim held by a job that died: kept while fresh, taken over once stale.
+run -d "$work/local" ingest -q "$work/small.mp4"
+d=$work/local approve_all
+run -d "$work/local" sync
+held=$(sqlite3 "$work/local/catalog.sqlite" "SELECT uid FROM clips WHERE state = 'uploaded' ORDER BY id DESC LIMIT 1")
+mkdir -p "$work/local/upload-target/claims"
+printf '{"version": 1, "clip": "%s", "by": "dead-job", "at": "%s"}' "$held" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  >"$work/local/upload-target/claims/$held.json"
+run collect --from "file://$work/local/upload-target" --to "$work/local-cloud" --json
+check "a fresh claim of another job: the package is left to it" json_ok "d['claimed_elsewhere'] == 1 and '$held' not in d['uids']"
+printf '{"version": 1, "clip": "%s", "by": "dead-job", "at": "2000-01-01T00:00:00Z"}' "$held" \
+  >"$work/local/upload-target/claims/$held.json"
+run collect --from "file://$work/local/upload-target" --to "$work/local-cloud" --json
+check "...a claim older than --claim-timeout with no ack: taken over (claims/CLIP~1.json), collected" bash -c "
+  grep -q '\"uids\":\[\"$held\"\]' $work/out && [ -f '$work/local/upload-target/claims/$held~1.json' ] && grep -q 'taking it over' $work/err"
+
 # A manifest under a name the box never makes: skipped, named, nothing written.
 mkdir -p "$work/odd-target/v/d/bad name;rm"
 printf '{}' >"$work/odd-target/v/d/bad name;rm/manifest.json"
