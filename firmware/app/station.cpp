@@ -117,6 +117,14 @@ class Station {
     }
     if (cameras_.empty() && (record || analyse))
       return fail_usage(Status::InvalidArgument("no [[camera]] in the config: the station has nothing to record"));
+    // Everything that can refuse the config is checked before the first
+    // thread starts: a return after would leave threads running.
+    std::shared_ptr<firmware::sync::ObjectStore> store;
+    if (sync) {
+      auto opened = open_target(ctx_.config);
+      if (!opened.ok()) return fail_usage(Status::InvalidArgument("sync: " + opened.status().message()));
+      store = std::move(*opened);
+    }
     if (analyse) {
       if (Status st = prepare_ingest(ctx_); !st.ok()) return fail_usage(st);
       for (const auto& c : cameras_) queue_.due.insert(c->config.name);  // what a previous run left unanalysed
@@ -124,13 +132,7 @@ class Station {
     }
     if (record)
       for (auto& c : cameras_) c->thread = std::thread([this, cam = c.get()] { camera_loop(*cam); });
-    if (sync) {
-      auto store = open_target(ctx_.config);
-      if (!store.ok()) return fail_usage(Status::InvalidArgument("sync: " + store.status().message()));
-      sync_ = std::thread([this, store = std::shared_ptr<firmware::sync::ObjectStore>(std::move(*store))] {
-        sync_loop(*store);
-      });
-    }
+    if (sync) sync_ = std::thread([this, store] { sync_loop(*store); });
 
     sd_notify(0, "READY=1");
     spdlog::info("run: {} cameras{}; events on {}", cameras_.size(), options_.only.empty() ? "" : ", only " + options_.only,

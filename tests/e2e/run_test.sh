@@ -172,6 +172,9 @@ echo "  after the kills: $(sqlite3 "$work/k/catalog.sqlite" "SELECT count(*) FRO
 printf 'data_dir = "%s"\n[[camera]]\nname = "a"\nsource = "test://"\n[[camera]]\nname = "a"\nsource = "test://"\n' "$work/x" >"$work/dup.toml"
 run --config "$work/dup.toml" run --seconds 2
 check "two cameras of one name: exit 2, named" bash -c "[ \"\$(cat $work/rc)\" = 2 ] && grep -q \"two cameras are named 'a'\" $work/err"
+printf 'data_dir = "%s"\n[[camera]]\nname = "a"\nsource = "test://"\n[sync]\ntarget = "s3://Bad_Bucket"\n' "$work/x" >"$work/badsync.toml"
+run --config "$work/badsync.toml" run --seconds 2
+check "a bad [sync] target: exit 2 before anything starts, named" bash -c "[ \"\$(cat $work/rc)\" = 2 ] && grep -q \"run: sync: .*'Bad_Bucket' is not a bucket name\" $work/err"
 printf 'data_dir = "%s"\n[[camera]]\nname = "gone"\nsource = "rtsp://127.0.0.1:9/none"\n[[camera]]\nname = "cabin"\nsource = "test://smpte?width=320&height=240&fps=15"\n[recording]\nsegment_s = 2\n' \
   "$work/u" >"$work/unreach.toml"
 "$bin" --config "$work/unreach.toml" run --seconds 9 >"$work/u.out" 2>"$work/u.err" &
