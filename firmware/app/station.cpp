@@ -344,15 +344,14 @@ class Station {
     firmware::sync::Syncer syncer(
         **catalog, store, ctx_.config.sync, ctx_.config.vehicle,
         [this](const json& progress) { events_->publish("sync.progress", progress); }, &quit_);
-    json totals = {{"uploaded", 0}, {"acked", 0}, {"failed", 0}, {"bytes_sent", 0}};
+    firmware::sync::SyncReport totals;
     do {
       const auto report = syncer.pass();
-      for (const char* k : {"uploaded", "acked", "failed"})
-        totals[k] = totals[k].get<int>() + report.to_json()[k].get<int>();
-      totals["bytes_sent"] = totals["bytes_sent"].get<int64_t>() + report.bytes_sent;
+      totals += report;
+      totals.errors.clear();  // the last pass holds its own; months of them are not kept
       if (!report.stopped.ok()) spdlog::warn("run: sync: {} (next pass in {:.0f} s)", report.stopped.message(),
                                              ctx_.config.sync.interval_s);
-      json state = {{"target", store.name("")}, {"last_pass", report.to_json()}, {"totals", totals},
+      json state = {{"target", store.name("")}, {"last_pass", report.to_json()}, {"totals", totals.to_json()},
                     {"network", report.blocked.empty() ? (report.stopped.ok() ? "ok" : "unreachable") : "not allowed"}};
       events_->publish("sync.pass", state);
       std::lock_guard lock(sync_mutex_);

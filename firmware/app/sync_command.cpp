@@ -1,10 +1,8 @@
 // `dashloop sync` (the box's uploader) and `dashloop collect` (the cloud job).
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
 
 #include "app/commands.hpp"
 #include "app/context.hpp"
@@ -15,15 +13,6 @@
 namespace fs = std::filesystem;
 
 namespace dashloop::app {
-namespace {
-
-void sleep_unless(const std::atomic<bool>& stop, double seconds) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < until && !stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-}
-
-}  // namespace
-
 Result<std::unique_ptr<firmware::sync::ObjectStore>> open_target(const firmware::config::Config& config,
                                                                   const std::string& target) {
   const auto& s = config.sync;
@@ -69,19 +58,10 @@ int run_sync(const GlobalOptions& global, const SyncOptions& options) {
   firmware::sync::SyncReport total;
   for (;;) {
     const auto r = syncer.pass();
-    total.uploaded += r.uploaded;
-    total.acked += r.acked;
-    total.reupload += r.reupload;
-    total.failed += r.failed;
-    total.waiting = r.waiting;
-    total.bytes_sent += r.bytes_sent;
-    total.bytes_resumed += r.bytes_resumed;
-    total.errors.insert(total.errors.end(), r.errors.begin(), r.errors.end());
-    total.blocked = r.blocked;
-    total.stopped = r.stopped;
+    total += r;
     if (!r.stopped.ok()) spdlog::error("sync: stopped: {}", r.stopped.message());
     if (!options.follow || stop.requested()) break;
-    sleep_unless(stop.requested(), ctx.config.sync.interval_s);
+    firmware::sync::sleep_unless(&stop.requested(), ctx.config.sync.interval_s);
     if (stop.requested()) break;
   }
   if (options.json) {
@@ -129,7 +109,7 @@ int run_collect(const GlobalOptions& global, const CollectOptions& options) {
       std::fflush(stdout);
     }
     if (!options.follow || stop.requested()) break;
-    sleep_unless(stop.requested(), cfg.sync.interval_s);
+    firmware::sync::sleep_unless(&stop.requested(), cfg.sync.interval_s);
     if (stop.requested()) break;
   }
   return damaged > 0 && taken == 0 ? kExitStorage : kExitOk;

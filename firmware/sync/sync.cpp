@@ -82,6 +82,26 @@ json SyncReport::to_json() const {
           {"stopped", stopped.ok() ? "" : stopped.message()}};
 }
 
+SyncReport& SyncReport::operator+=(const SyncReport& later) {
+  uploaded += later.uploaded;
+  acked += later.acked;
+  reupload += later.reupload;
+  failed += later.failed;
+  bytes_sent += later.bytes_sent;
+  bytes_resumed += later.bytes_resumed;
+  errors.insert(errors.end(), later.errors.begin(), later.errors.end());
+  waiting = later.waiting;
+  blocked = later.blocked;
+  stopped = later.stopped;
+  return *this;
+}
+
+void sleep_unless(const std::atomic<bool>* stop, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until && !(stop && stop->load()))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
 json CollectReport::to_json() const {
   return {{"taken", taken},   {"damaged", damaged}, {"claimed_elsewhere", claimed_elsewhere},
           {"already_acked", already_acked}, {"uids", uids}, {"errors", errors},
@@ -153,9 +173,7 @@ auto Syncer::retried(const std::string& what, F&& request) -> decltype(request()
     const double sleep_s = std::min(wait, config_.backoff_max_s) * jitter(rng);
     spdlog::warn("sync: {}: {} (try {} of {}; again in {:.1f} s)", what, st.message(), attempt, config_.attempts,
                  sleep_s);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(sleep_s);
-    while (std::chrono::steady_clock::now() < until && !stopping())
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sleep_unless(stop_, sleep_s);
     wait *= 2;
   }
 }

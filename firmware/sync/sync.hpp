@@ -41,7 +41,12 @@ struct SyncReport {
   std::string blocked;  // why the network was not used this pass ("" : it was)
   Status stopped;       // a transient error outlived its tries: the pass ended early
   nlohmann::json to_json() const;
+  // Adds a later pass: counts summed, errors appended, its state (waiting, blocked, stopped) taken.
+  SyncReport& operator+=(const SyncReport& later);
 };
+
+// Sleeps up to `seconds`, waking early when *stop turns true (stop may be null).
+void sleep_unless(const std::atomic<bool>* stop, double seconds);
 
 // Why the network may not be used now ("" : it may): sync.hours, then sync.network.
 std::string network_blocked(const config::SyncConfig& config, ObjectStore& store);
