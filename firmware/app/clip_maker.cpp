@@ -124,8 +124,10 @@ Result<Prelabels> redetect(const firmware::config::Config& config, const fs::pat
   return out;
 }
 
-// Cuts and packages one planned clip; returns the package's facts.
-Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::ClipRecord& clip) {
+// Cuts and packages one planned clip (with an operator's edits, if any);
+// returns the package's facts.
+Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::ClipRecord& clip,
+                                const ClipEdits* edits = nullptr, const json& review = nullptr) {
   const cat::DriveRecord& drive = data.drive;
   const Recording& rec = data.rec;
   // The segments the span lies in, and the keyframes it starts and ends at.
@@ -240,6 +242,13 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
       in.tracks.push_back(std::move(lt));
     }
   }
+  if (edits) {
+    std::erase_if(in.tracks, [&](const clips::LabelTrack& t) { return edits->deleted.count(t.track_no) > 0; });
+    for (auto& t : in.tracks)
+      if (auto it = edits->relabel.find(t.track_no); it != edits->relabel.end()) t.label = it->second;
+    for (const auto& [no, label] : edits->relabel) labels.insert(label);
+  }
+  in.review = review;
   in.labels.assign(labels.begin(), labels.end());
   for (const auto& k : data.keyframes)
     if (k.frame_index >= clip.start_frame && k.frame_index < clip.end_frame)
@@ -250,12 +259,73 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
   fs::remove_all(final_dir, ec);
   fs::rename(partial, final_dir, ec);  // whole, or not there
   if (ec) return fail(Status::IOError(final_dir.string() + ": " + ec.message()));
-  cat::PackageFacts facts{final_dir.string(), int64_t(in.clip_frames.size()), 0, package->effort.minutes};
+  cat::PackageFacts facts{final_dir.string(), int64_t(in.clip_frames.size()), 0, package->effort.minutes, {}, "", {}};
   for (const auto& f : package->files) facts.bytes += f.bytes;
+  std::set<std::string> classes;
+  for (const auto& t : in.tracks) classes.insert(t.label);
+  facts.classes.assign(classes.begin(), classes.end());
   return facts;
 }
 
 }  // namespace
+
+Result<ClipEdits> ClipEdits::from_json(const json& j) {
+  ClipEdits e;
+  if (!j.is_object()) return Status::InvalidArgument("edits: not a JSON object");
+  try {
+    if (auto it = j.find("relabel"); it != j.end())
+      for (const auto& [no, label] : it->items()) e.relabel[std::stoi(no)] = label.get<std::string>();
+    if (auto it = j.find("deleted"); it != j.end())
+      for (const auto& no : *it) e.deleted.insert(no.get<int>());
+    if (j.contains("trim")) e.trim = std::pair{j["trim"].at(0).get<int64_t>(), j["trim"].at(1).get<int64_t>()};
+  } catch (const std::exception& ex) {
+    return Status::InvalidArgument(std::string("edits: ") + ex.what());
+  }
+  return e;
+}
+
+json ClipEdits::to_json() const {
+  json relabels = json::object();
+  for (const auto& [no, label] : relabel) relabels[std::to_string(no)] = label;
+  json j = {{"relabel", relabels}, {"deleted", deleted}};
+  if (trim) j["trim"] = {trim->first, trim->second};
+  return j;
+}
+
+Status edit_clip(Context& ctx, int64_t clip_id, const ClipEdits& edits, const std::string& actor) {
+  auto clip = ctx.catalog->clip(clip_id);
+  if (!clip.ok()) return clip.status();
+  if (!*clip) return Status::NotFound("clip " + std::to_string(clip_id) + " is not in the catalog");
+  cat::ClipRecord c = **clip;
+  // Only in review: an approved package may be uploading, and is never changed under the uploader.
+  if (c.state != "review")
+    return Status::InvalidArgument("clip " + c.uid + " is " + c.state + ": only a clip in review can be edited");
+  auto data = load_drive(*ctx.catalog, c.drive_id);
+  if (!data.ok()) return data.status();
+  const double fps = data->drive.fps > 0 ? data->drive.fps : 30.0;
+  if (edits.trim) {
+    const auto [start, end] = *edits.trim;
+    if (start < 0 || start >= end || (data->drive.frames > 0 && end > data->drive.frames))
+      return Status::InvalidArgument("clip " + c.uid + ": trim " + std::to_string(start) + "-" + std::to_string(end) +
+                                     " is not a span");
+    c.start_frame = start;
+    c.end_frame = end;
+  }
+  const json review = {{"by", actor}, {"at_utc", media::utc_at(std::chrono::system_clock::now())},
+                       {"edits", edits.to_json()}};
+  auto facts = build(ctx, *data, c, &edits, review);
+  if (!facts.ok()) return facts.status();
+  facts->edits = edits.to_json().dump();
+  facts->span = cat::PackageFacts::Span{c.start_frame, c.end_frame, double(c.start_frame) / fps,
+                                        double(c.end_frame) / fps};
+  std::string what;
+  if (!edits.relabel.empty()) what += std::to_string(edits.relabel.size()) + " tracks relabelled";
+  if (!edits.deleted.empty()) what += (what.empty() ? "" : ", ") + std::to_string(edits.deleted.size()) + " deleted";
+  if (edits.trim) what += (what.empty() ? "" : ", ") + ("trimmed to frames " + std::to_string(c.start_frame) + "-" +
+                                                         std::to_string(c.end_frame));
+  return ctx.catalog->move_clip(clip_id, "review", actor, "edited: " + (what.empty() ? "edits undone" : what),
+                                &facts.value());
+}
 
 void remove_partial_packages(const fs::path& data_dir) {
   std::error_code ec;

@@ -6,7 +6,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "app/context.hpp"
@@ -34,6 +39,25 @@ struct ClipRun {
 // mark (an operator asked for this moment, even inside an earlier clip).
 Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& actor,
                            const firmware::catalog::TriggerRecord* mark = nullptr);
+
+// An operator's review edits, kept on the clip (the catalog's `edits`) and
+// applied whenever its package is built: classes changed and tracks
+// deleted, by track number; a trim to recording keyframes (drive frames,
+// end excluded).
+struct ClipEdits {
+  std::map<int, std::string> relabel;
+  std::set<int> deleted;
+  std::optional<std::pair<int64_t, int64_t>> trim;
+
+  static Result<ClipEdits> from_json(const nlohmann::json& j);
+  nlohmann::json to_json() const;
+};
+
+// Rebuilds a clip in review with `edits` (the whole set, replacing the
+// stored one): cut again when trimmed, labels and manifest written by the
+// package builder, and the move review -> review records who and what. The
+// old package stays until the new one is whole.
+Status edit_clip(Context& ctx, int64_t clip_id, const ClipEdits& edits, const std::string& actor);
 
 // Deletes half-written packages a crash left behind.
 void remove_partial_packages(const std::filesystem::path& data_dir);

@@ -74,6 +74,12 @@ struct CollectOptions {
   bool json = false;
 };
 
+struct UiCommandOptions {
+  int port = -1;              // -1: [ui] port
+  double seconds = 0;         // 0: until SIGINT / SIGTERM
+  std::string demo_operator;  // made now with a one-time password, printed (the demo)
+};
+
 struct TrackOptions {
   std::string detections;  // MOTChallenge det.txt
   std::string out;         // MOTChallenge results
@@ -136,6 +142,12 @@ int run_control(const GlobalOptions& global, const std::string& cmd, const std::
 int run_sync(const GlobalOptions& global, const SyncOptions& options);
 // The cloud job: takes complete packages from the store, verifies, acks.
 int run_collect(const GlobalOptions& global, const CollectOptions& options);
+// The depot UI alone; its accounts: operators (a password) and readers (a token).
+int run_ui(const GlobalOptions& global, const UiCommandOptions& options);
+int run_user_add(const GlobalOptions& global, const std::string& name);
+int run_user_remove(const GlobalOptions& global, const std::string& name);
+int run_user_list(const GlobalOptions& global);
+int run_token_add(const GlobalOptions& global, const std::string& name);
 // Records a live source into crash-safe segments without re-encoding.
 int run_record(const GlobalOptions& global, const RecordOptions& options);
 

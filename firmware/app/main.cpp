@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
                                              "clips, the ZeroMQ bus (until SIGTERM)");
   run_cmd->add_option("--seconds", run.seconds, "stop after this long (default: until SIGINT / SIGTERM)");
   run_cmd->add_option("--only", run.only, "one part of the station (its own systemd unit)")
-      ->check(CLI::IsMember({"record", "analysis", "sync"}));
+      ->check(CLI::IsMember({"record", "analysis", "sync", "ui"}));
   EventsOptions events;
   auto* events_cmd = app.add_subcommand("events", "print the station's events, one JSON per line");
   events_cmd->add_option("--count", events.count, "exit after this many events");
@@ -165,6 +165,24 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e9));
   collect_cmd->add_flag("--follow", collect.follow, "poll every [sync] interval_s until SIGTERM");
   collect_cmd->add_flag("--json", collect.json, "one JSON per pass");
+
+  UiCommandOptions ui;
+  auto* ui_cmd = app.add_subcommand("ui", "the depot review UI ([ui] bind and port) until SIGTERM");
+  ui_cmd->add_option("--port", ui.port, "port (default [ui] port; 0: any free one)")->check(CLI::Range(0, 65535));
+  ui_cmd->add_option("--seconds", ui.seconds, "stop after this long");
+  ui_cmd->add_option("--demo-operator", ui.demo_operator, "make this operator now with a one-time password, printed");
+  std::string account;
+  auto* user_cmd = app.add_subcommand("user", "operators of the depot UI");
+  user_cmd->require_subcommand(1);
+  auto* user_add = user_cmd->add_subcommand("add", "add an operator (asks for the password; or one line on stdin)");
+  user_add->add_option("name", account, "operator name")->required();
+  auto* user_remove = user_cmd->add_subcommand("remove", "remove an operator or reader");
+  user_remove->add_option("name", account, "name")->required();
+  auto* user_list = user_cmd->add_subcommand("list", "operators and readers");
+  auto* token_cmd = app.add_subcommand("token", "read-only API tokens (the cloud job pulls packages, posts acks)");
+  token_cmd->require_subcommand(1);
+  auto* token_add = token_cmd->add_subcommand("add", "make a reader; prints its token once");
+  token_add->add_option("name", account, "reader name")->required();
 
   auto* record_cmd = app.add_subcommand("record", "record a live source into crash-safe segments (no re-encoding)");
   record_cmd->add_option("source", record.source, "rtsp://, v4l2:///dev/videoN (H.264) or test://")->required();
@@ -198,6 +216,11 @@ int main(int argc, char** argv) {
   if (*sync_cmd) return run_sync(global, sync);
   if (*collect_cmd) return run_collect(global, collect);
   if (*run_cmd) return run_station(global, run);
+  if (*ui_cmd) return run_ui(global, ui);
+  if (*user_add) return run_user_add(global, account);
+  if (*user_remove) return run_user_remove(global, account);
+  if (*user_list) return run_user_list(global);
+  if (*token_add) return run_token_add(global, account);
   if (*events_cmd) return run_events(global, events);
   if (*trigger_cmd) return run_control(global, "trigger", control_camera, control_note);
   if (*flush_cmd) return run_control(global, "flush", "", "");

@@ -32,6 +32,7 @@
 #include "app/drive_ingest.hpp"
 #include "app/effective_config.hpp"
 #include "app/signal_stop.hpp"
+#include "app/ui_part.hpp"
 #include "media/recorder.hpp"
 #include "retention/retention.hpp"
 #include "sync/sync.hpp"
@@ -125,6 +126,14 @@ class Station {
       if (!opened.ok()) return fail_usage(Status::InvalidArgument("sync: " + opened.status().message()));
       store = std::move(*opened);
     }
+    if (options_.only.empty() && ctx_.config.ui.enabled) {  // last of the checks: it starts serving at once
+      auto part = UiPart::start(ctx_.config, [this](const std::string& type, const json& fields) {
+        events_->publish(type, fields);
+      });
+      if (!part.ok()) return fail_usage(part.status());
+      ui_ = std::move(part.value());
+      spdlog::info("run: depot UI on {}", ui_->url());
+    }
     if (analyse) {
       if (Status st = prepare_ingest(ctx_); !st.ok()) return fail_usage(st);
       for (const auto& c : cameras_) queue_.due.insert(c->config.name);  // what a previous run left unanalysed
@@ -180,6 +189,7 @@ class Station {
     queue_.wake.notify_all();
     if (analysis_.joinable()) analysis_.join();
     if (sync_.joinable()) sync_.join();
+    ui_.reset();
     events_->publish("station.stopped", {});
     std::printf("run: stopped after %.1f s; %lld drives analysed\n",
                 std::chrono::duration<double>(Clock::now() - started).count(), static_cast<long long>(queue_.drives));
@@ -474,12 +484,18 @@ class Station {
   std::mutex sync_mutex_;
   json sync_state_ = json::object();  // the last sync pass, for status
   std::thread sync_;
+  std::unique_ptr<UiPart> ui_;
   std::thread analysis_;  // last: joined before the rest goes
 };
 
 }  // namespace
 
 int run_station(const GlobalOptions& global, const RunOptions& options) {
+  if (options.only == "ui") {  // the UI alone, as its own unit: `dashloop ui`
+    UiCommandOptions ui;
+    ui.seconds = options.seconds;
+    return run_ui(global, ui);
+  }
   SignalStop signals;  // first: every thread (GStreamer's, OpenCV's, analysis) inherits the blocked signals
   auto prepared = prepare(global);
   if (auto* code = std::get_if<int>(&prepared)) return *code;

@@ -1,6 +1,8 @@
 #include "catalog/catalog.hpp"
 
 #include <array>
+#include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "catalog/sqlite.hpp"
 
@@ -182,6 +184,24 @@ CREATE TABLE upload_parts (
   FOREIGN KEY (clip_id, path) REFERENCES upload_files(clip_id, path) ON DELETE CASCADE
 ) WITHOUT ROWID;
 )sql",
+    // The depot UI: a package's classes and an operator's edits on the
+    // clip; its operators and readers (docs/UI.md).
+    R"sql(
+ALTER TABLE clips ADD COLUMN classes TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE clips ADD COLUMN edits TEXT NOT NULL DEFAULT '{}';
+UPDATE clips SET classes = (SELECT json_group_array(label) FROM (SELECT DISTINCT t.label FROM tracks t
+  WHERE t.drive_id = clips.drive_id AND t.last_frame >= clips.start_frame AND t.first_frame < clips.end_frame
+  ORDER BY t.label));
+CREATE INDEX clips_by_id_state ON clips(state, id DESC);
+CREATE TABLE operators (
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL CHECK (role IN ('operator', 'reader')),
+  secret_hash TEXT NOT NULL,
+  failures INTEGER NOT NULL DEFAULT 0,
+  locked_until_utc TEXT NOT NULL DEFAULT '',
+  created_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+) WITHOUT ROWID;
+)sql",
 };
 
 // The queue's legal moves (from, to).
@@ -193,11 +213,13 @@ constexpr std::pair<const char*, const char*> kClipMoves[] = {
     {"failed", "planned"},
     {"uploaded", "approved"},  // the cloud's ack says a file arrived damaged: upload again
     {"failed", "approved"},    // an operator retries an upload that failed (credentials fixed)
+    {"review", "review"},      // an operator's edit rebuilt the package
 };
 
 constexpr const char* kClipColumns =
     "id, uid, drive_id, state, state_reason, planned_start, planned_end, start_frame, end_frame, start_s, end_s, "
-    "priority, priority_parts, reasons, package_dir, frames, bytes, effort_minutes, purged, created_utc, updated_utc";
+    "priority, priority_parts, reasons, package_dir, frames, bytes, effort_minutes, purged, created_utc, updated_utc, "
+    "classes, edits, (SELECT camera FROM drives WHERE drives.id = clips.drive_id)";
 constexpr const char* kSegmentColumns =
     "id, drive_id, camera, path, owned, state, start_utc, end_utc, first_frame, frames, first_pts, duration_s, fps, "
     "codec, bytes";
@@ -282,6 +304,9 @@ ClipRecord read_clip(const Statement& s) {
   c.purged = s.column_int(18) != 0;
   c.created_utc = s.column_text(19);
   c.updated_utc = s.column_text(20);
+  c.classes = s.column_text(21);
+  c.edits = s.column_text(22);
+  c.camera = s.column_text(23);
   return c;
 }
 
@@ -766,13 +791,132 @@ Status Catalog::move_clip(int64_t clip_id, const std::string& to, const std::str
   up.bind(1, clip_id).bind(2, to).bind(3, reason).step();
   if (!up.status().ok()) return up.status();
   if (package) {
-    Statement p(db, "UPDATE clips SET package_dir = ?2, frames = ?3, bytes = ?4, effort_minutes = ?5 WHERE id = ?1");
+    Statement p(db,
+                "UPDATE clips SET package_dir = ?2, frames = ?3, bytes = ?4, effort_minutes = ?5, classes = ?6 "
+                "WHERE id = ?1");
     p.bind(1, clip_id).bind(2, package->dir).bind(3, package->frames).bind(4, package->bytes);
-    p.bind(5, package->effort_minutes).step();
+    p.bind(5, package->effort_minutes).bind(6, nlohmann::json(package->classes).dump()).step();
     if (!p.status().ok()) return p.status();
+    if (!package->edits.empty()) {
+      Statement e(db, "UPDATE clips SET edits = ?2 WHERE id = ?1");
+      e.bind(1, clip_id).bind(2, package->edits).step();
+      if (!e.status().ok()) return e.status();
+    }
+    if (const auto& span = package->span) {
+      Statement t(db, "UPDATE clips SET start_frame = ?2, end_frame = ?3, start_s = ?4, end_s = ?5 WHERE id = ?1");
+      t.bind(1, clip_id).bind(2, span->start_frame).bind(3, span->end_frame).bind(4, span->start_s);
+      t.bind(5, span->end_s).step();
+      if (!t.status().ok()) return t.status();
+    }
   }
   if (Status st = insert_audit(db, clip_id, from, to, actor, reason); !st.ok()) return st;
   return tx.commit();
+}
+
+Result<ClipPage> Catalog::clip_page(const ClipQuery& q) {
+  const std::string where =
+      " FROM clips WHERE (?1 = '' OR state = ?1) AND (?2 = '' OR drive_id IN (SELECT id FROM drives WHERE camera = ?2)) "
+      "AND (?3 = '' OR EXISTS (SELECT 1 FROM json_each(clips.classes) WHERE value = ?3))";
+  ClipPage page;
+  Statement count(impl_->db.get(), ("SELECT count(*)" + where).c_str());
+  count.bind(1, q.state).bind(2, q.camera).bind(3, q.label);
+  if (count.step()) page.total = count.column_int(0);
+  if (!count.status().ok()) return count.status();
+  const std::string sql = std::string("SELECT ") + kClipColumns + where +
+                          (q.newest_first ? " ORDER BY id DESC" : " ORDER BY priority DESC, id DESC") +
+                          " LIMIT ?4 OFFSET ?5";
+  Statement s(impl_->db.get(), sql.c_str());
+  s.bind(1, q.state).bind(2, q.camera).bind(3, q.label).bind(4, q.limit).bind(5, q.offset);
+  auto clips = rows<ClipRecord>(s, [](const Statement& s) { return read_clip(s); });
+  if (!clips.ok()) return clips.status();
+  page.clips = std::move(clips.value());
+  return page;
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> Catalog::clip_counts() {
+  Statement s(impl_->db.get(), "SELECT state, count(*) FROM clips GROUP BY state ORDER BY state");
+  std::vector<std::pair<std::string, int64_t>> out;
+  while (s.step()) out.emplace_back(s.column_text(0), s.column_int(1));
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Status Catalog::set_clip_priority(int64_t clip_id, double priority, const std::string& actor) {
+  sqlite3* db = impl_->db.get();
+  Transaction tx(db);
+  if (!tx.status().ok()) return tx.status();
+  Statement get(db, "SELECT state, priority FROM clips WHERE id = ?1");
+  get.bind(1, clip_id);
+  if (!get.step()) return get.status().ok() ? Status::NotFound("clip " + std::to_string(clip_id) + " is not in the catalog")
+                                            : get.status();
+  const std::string state = get.column_text(0);
+  const double before = get.column_double(1);
+  Statement up(db, "UPDATE clips SET priority = ?2, updated_utc = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1");
+  up.bind(1, clip_id).bind(2, priority).step();
+  if (!up.status().ok()) return up.status();
+  char reason[96];
+  std::snprintf(reason, sizeof reason, "priority %.2f -> %.2f", before, priority);
+  if (Status st = insert_audit(db, clip_id, state, state, actor, reason); !st.ok()) return st;
+  return tx.commit();
+}
+
+namespace {
+constexpr const char* kOperatorColumns = "name, role, secret_hash, failures, locked_until_utc, created_utc";
+OperatorRecord read_operator(const Statement& s) {
+  return {s.column_text(0), s.column_text(1), s.column_text(2), int(s.column_int(3)), s.column_text(4),
+          s.column_text(5)};
+}
+}  // namespace
+
+Status Catalog::add_operator(const OperatorRecord& op) {
+  Statement s(impl_->db.get(), "INSERT INTO operators (name, role, secret_hash) VALUES (?1, ?2, ?3)");
+  s.bind(1, op.name).bind(2, op.role).bind(3, op.secret_hash).step();
+  if (!s.status().ok() && sqlite3_extended_errcode(impl_->db.get()) == SQLITE_CONSTRAINT_PRIMARYKEY)
+    return Status::InvalidArgument("an operator or reader named '" + op.name + "' exists already");
+  return s.status();
+}
+
+Status Catalog::remove_operator(const std::string& name) {
+  Statement s(impl_->db.get(), "DELETE FROM operators WHERE name = ?1");
+  s.bind(1, name).step();
+  if (!s.status().ok()) return s.status();
+  if (sqlite3_changes(impl_->db.get()) == 0) return Status::NotFound("no operator or reader named '" + name + "'");
+  return Status::Ok();
+}
+
+Result<std::optional<OperatorRecord>> Catalog::operator_named(const std::string& name) {
+  Statement s(impl_->db.get(), (std::string("SELECT ") + kOperatorColumns + " FROM operators WHERE name = ?1").c_str());
+  s.bind(1, name);
+  std::optional<OperatorRecord> out;
+  if (s.step()) out = read_operator(s);
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Result<std::optional<OperatorRecord>> Catalog::reader_with_token_hash(const std::string& sha256) {
+  Statement s(impl_->db.get(), (std::string("SELECT ") + kOperatorColumns +
+                                " FROM operators WHERE role = 'reader' AND secret_hash = ?1").c_str());
+  s.bind(1, sha256);
+  std::optional<OperatorRecord> out;
+  if (s.step()) out = read_operator(s);
+  if (!s.status().ok()) return s.status();
+  return out;
+}
+
+Result<std::vector<OperatorRecord>> Catalog::operators() {
+  Statement s(impl_->db.get(), (std::string("SELECT ") + kOperatorColumns + " FROM operators ORDER BY name").c_str());
+  return rows<OperatorRecord>(s, read_operator);
+}
+
+Status Catalog::record_login(const std::string& name, bool ok, int max_failures, const std::string& lock_until_utc) {
+  Statement s(impl_->db.get(),
+              ok ? "UPDATE operators SET failures = 0, locked_until_utc = '' WHERE name = ?1"
+                 : "UPDATE operators SET failures = failures + 1, locked_until_utc = CASE WHEN failures + 1 >= ?2 "
+                   "THEN ?3 ELSE locked_until_utc END WHERE name = ?1");
+  s.bind(1, name);
+  if (!ok) s.bind(2, int64_t(max_failures)).bind(3, lock_until_utc);
+  s.step();
+  return s.status();
 }
 
 Status Catalog::mark_clip_purged(int64_t clip_id, const std::string& actor, const std::string& reason) {

@@ -152,6 +152,34 @@ struct ClipRecord {
   bool purged = false;  // the package's files were deleted by retention
   std::string created_utc;
   std::string updated_utc;
+  std::string classes = "[]";  // JSON array: the labels of the package's tracks
+  std::string edits = "{}";    // JSON object: an operator's review edits (relabel, deleted, trim)
+  std::string camera;          // the drive's
+};
+
+// A page of the review queue: filters ("" : any), order, and where.
+struct ClipQuery {
+  std::string state;
+  std::string camera;
+  std::string label;            // clips with a track of this class
+  bool newest_first = false;    // else highest priority first
+  int64_t offset = 0;
+  int64_t limit = 24;
+};
+struct ClipPage {
+  int64_t total = 0;  // clips the filters match
+  std::vector<ClipRecord> clips;
+};
+
+// Who may use the depot UI's API: an operator (a password, hashed) or a
+// reader, the cloud job (a token, hashed).
+struct OperatorRecord {
+  std::string name;
+  std::string role;         // operator | reader
+  std::string secret_hash;  // operator: scrypt string; reader: sha256 hex of the token
+  int failures = 0;         // wrong passwords in a row
+  std::string locked_until_utc;  // "" : not locked
+  std::string created_utc;
 };
 
 struct ClipAuditRecord {
@@ -163,12 +191,20 @@ struct ClipAuditRecord {
   std::string reason;
 };
 
-// What packaging adds to a clip, stored with its move to `packaged`.
+// What packaging adds to a clip, stored with its move to `packaged` (and
+// with an operator's edit, review -> review).
 struct PackageFacts {
   std::string dir;
   int64_t frames = 0;
   int64_t bytes = 0;
   double effort_minutes = 0;
+  std::vector<std::string> classes;
+  std::string edits;  // "" : unchanged
+  struct Span {
+    int64_t start_frame = 0, end_frame = 0;
+    double start_s = 0, end_s = 0;
+  };
+  std::optional<Span> span;  // a trim: the new cut
 };
 
 // Sync's progress on one package file: its object key, and for a multipart
@@ -191,7 +227,7 @@ struct UploadPartRecord {
 
 class Catalog {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   static Result<std::unique_ptr<Catalog>> open(const std::filesystem::path& file);
   ~Catalog();
@@ -238,6 +274,11 @@ class Catalog {
   Result<std::optional<ClipRecord>> clip_by_uid(const std::string& uid);
   // By state ("" all) and drive (0 all), highest priority first.
   Result<std::vector<ClipRecord>> clips(const std::string& state = "", int64_t drive_id = 0);
+  Result<ClipPage> clip_page(const ClipQuery& query);
+  // Clips per state.
+  Result<std::vector<std::pair<std::string, int64_t>>> clip_counts();
+  // An operator's priority; an audit row records the old and new value.
+  Status set_clip_priority(int64_t clip_id, double priority, const std::string& actor);
   // The one way a clip changes state: refuses a move clip_move_allowed()
   // does not allow, naming the clip and both states; records who and why.
   // `package` is stored with a move to `packaged`.
@@ -247,6 +288,16 @@ class Catalog {
   Status mark_clip_purged(int64_t clip_id, const std::string& actor, const std::string& reason);
   Result<std::vector<ClipAuditRecord>> clip_audit(int64_t clip_id);
   Result<int64_t> drive_count();
+
+  // Operators and readers of the UI's API. add_operator refuses a name taken.
+  Status add_operator(const OperatorRecord& op);
+  Status remove_operator(const std::string& name);
+  Result<std::optional<OperatorRecord>> operator_named(const std::string& name);
+  Result<std::optional<OperatorRecord>> reader_with_token_hash(const std::string& sha256);
+  Result<std::vector<OperatorRecord>> operators();
+  // A login's outcome: a success clears the failures; a failure counts one
+  // and, at max_failures, locks the account until `lock_until_utc`.
+  Status record_login(const std::string& name, bool ok, int max_failures, const std::string& lock_until_utc);
 
   // Sync's resumable state per package file (clear_upload: start over).
   Result<std::vector<UploadFileRecord>> upload_files(int64_t clip_id);

@@ -328,6 +328,15 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                 {"backoff_s", number(c.sync.backoff_s, 0.0, 3600.0)},
                 {"backoff_max_s", number(c.sync.backoff_max_s, 0.0, 86400.0)},
                 {"timeout_s", number(c.sync.timeout_s, 1.0, 3600.0)}}},
+      {"ui", {{"enabled", boolean(c.ui.enabled)},
+              {"bind", string_any(c.ui.bind)},
+              {"port", integer(c.ui.port, 0, 65535)},
+              {"cert", string_any(c.ui.cert)},
+              {"key", string_any(c.ui.key)},
+              {"session_hours", number(c.ui.session_hours, 0.01, 24.0 * 30)},
+              {"max_failures", integer(c.ui.max_failures, 1, 100)},
+              {"lockout_s", number(c.ui.lockout_s, 1.0, 86400.0)},
+              {"reject_reasons", strings(c.ui.reject_reasons)}}},
   };
   toml::table table;
   try {
@@ -367,6 +376,13 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
         to > 24 || from == to)
       return Status::InvalidArgument(file + ": sync.hours '" + c.sync.hours + "' must be FROM-TO in UTC hours, e.g. 22-6");
   }
+  // Off loopback a password and a session cookie cross the depot LAN: only over HTTPS.
+  if (const std::string& b = c.ui.bind; b != "127.0.0.1" && b != "localhost" && b != "::1" &&
+                                        (c.ui.cert.empty() || c.ui.key.empty()))
+    return Status::InvalidArgument(file + ": ui.bind '" + b + "' is not loopback: set ui.cert and ui.key (HTTPS)");
+  if ((c.ui.cert.empty()) != (c.ui.key.empty()))
+    return Status::InvalidArgument(file + ": ui.cert and ui.key go together");
+  if (c.ui.reject_reasons.empty()) return Status::InvalidArgument(file + ": ui.reject_reasons must not be empty");
   if (d.kind == "onnx" && (d.model.empty() || d.labels.empty()))
     return Status::InvalidArgument(file + ": detector.kind = \"onnx\" needs detector.model and detector.labels");
   return c;

@@ -134,6 +134,21 @@ struct SyncConfig {
   double timeout_s = 60;     // a request stalled this long fails (transient)
 };
 
+// The depot review UI (docs/UI.md): `dashloop ui`, and a part of `dashloop run`.
+struct UiConfig {
+  bool enabled = true;         // a part of `dashloop run`
+  std::string bind = "127.0.0.1";  // the depot LAN's address to serve it there (then HTTPS: cert and key)
+  int port = 8080;
+  std::string cert;            // PEM certificate and key: HTTPS (required off loopback)
+  std::string key;
+  double session_hours = 12;   // an operator's login lasts this long
+  int max_failures = 5;        // wrong passwords in a row before an account is locked
+  double lockout_s = 900;      // ...for this long
+  // Reasons an operator picks from when rejecting a clip.
+  std::vector<std::string> reject_reasons = {"nothing of interest", "duplicate", "bad image (blur, glare, dark)",
+                                             "camera blocked", "private (people, plates)", "wrong labels beyond repair"};
+};
+
 struct Credentials {
   std::string access_key, secret_key;
 };
@@ -155,6 +170,7 @@ struct Config {
   RecordingConfig recording;
   RetentionConfig retention;
   SyncConfig sync;
+  UiConfig ui;
 };
 
 // [sync] target, or the embedded default: file://<data_dir>/upload-target.

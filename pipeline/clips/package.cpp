@@ -409,6 +409,7 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
           {"per_box_s", in.effort.per_box_s},
           {"per_keyframe_s", in.effort.per_keyframe_s}}}}},
       {"files", listed}};
+  if (!in.review.is_null()) result.manifest["review"] = in.review;
   // Last: a package is whole exactly when its manifest exists.
   if (Status st = write_text(dir / "manifest.json", result.manifest.dump(2) + "\n"); !st.ok()) return st;
   return result;

@@ -78,6 +78,7 @@ struct PackageInput {
   std::string tracker;
   nlohmann::json plan;  // why the clip exists and its priority
   EffortConfig effort;
+  nlohmann::json review;  // an operator's edits (who, when, what); null: none
 };
 
 struct PackageFile {

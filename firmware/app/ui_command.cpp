@@ -1,0 +1,156 @@
+// dashloop ui: the depot UI alone (beside a running station, or over the
+// catalog of a depot PC); dashloop user / token: who may use it.
+#include <spdlog/spdlog.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <regex>
+#include <thread>
+
+#include "app/commands.hpp"
+#include "app/context.hpp"
+#include "app/signal_stop.hpp"
+#include "app/ui_part.hpp"
+#include "auth.hpp"
+
+namespace dashloop::app {
+namespace {
+
+const std::regex kAccountName("[A-Za-z0-9._-]{1,64}");
+
+// A line from the terminal without echo, or from stdin when it is not one.
+std::optional<std::string> read_secret(const std::string& prompt) {
+  const bool tty = isatty(STDIN_FILENO);
+  termios saved{};
+  if (tty) {
+    std::fprintf(stderr, "%s", prompt.c_str());
+    tcgetattr(STDIN_FILENO, &saved);
+    termios quiet = saved;
+    quiet.c_lflag &= ~tcflag_t(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  const bool got = bool(std::getline(std::cin, line));
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::fprintf(stderr, "\n");
+  }
+  if (!got) return std::nullopt;
+  return line;
+}
+
+}  // namespace
+
+Status add_operator(firmware::catalog::Catalog& catalog, const std::string& name, const std::string& password) {
+  if (!std::regex_match(name, kAccountName)) return Status::InvalidArgument("name '" + name + "': letters, digits, '.', '_' or '-', at most 64");
+  if (Status st = ui::check_new_password(password); !st.ok()) return st;
+  auto hash = ui::hash_password(password);
+  if (!hash.ok()) return hash.status();
+  return catalog.add_operator({name, "operator", *hash, 0, "", ""});
+}
+
+int run_user_add(const GlobalOptions& global, const std::string& name) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  Context& ctx = std::get<Context>(prepared);
+  auto password = read_secret("password for " + name + ": ");
+  if (!password) {
+    spdlog::error("user add {}: no password given (type it, or pipe one line to stdin)", name);
+    return kExitUsage;
+  }
+  if (isatty(STDIN_FILENO)) {
+    auto again = read_secret("again: ");
+    if (!again || *again != *password) {
+      spdlog::error("user add {}: the two passwords differ", name);
+      return kExitUsage;
+    }
+  }
+  if (Status st = add_operator(*ctx.catalog, name, *password); !st.ok()) {
+    spdlog::error("user add: {}", st.message());
+    return kExitUsage;
+  }
+  std::printf("operator %s added\n", name.c_str());
+  return kExitOk;
+}
+
+int run_user_remove(const GlobalOptions& global, const std::string& name) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  if (Status st = std::get<Context>(prepared).catalog->remove_operator(name); !st.ok()) {
+    spdlog::error("user remove: {}", st.message());
+    return kExitInput;
+  }
+  std::printf("%s removed\n", name.c_str());
+  return kExitOk;
+}
+
+int run_user_list(const GlobalOptions& global) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  auto ops = std::get<Context>(prepared).catalog->operators();
+  if (!ops.ok()) {
+    spdlog::error("user list: {}", ops.status().message());
+    return kExitStorage;
+  }
+  for (const auto& o : *ops)
+    std::printf("%-24s %-8s since %s%s\n", o.name.c_str(), o.role.c_str(), o.created_utc.c_str(),
+                o.locked_until_utc.empty() ? "" : (", locked until " + o.locked_until_utc).c_str());
+  return kExitOk;
+}
+
+// A reader for the cloud job: the token is printed once and only its hash kept.
+int run_token_add(const GlobalOptions& global, const std::string& name) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  if (!std::regex_match(name, kAccountName)) {
+    spdlog::error("token add: name '{}': letters, digits, '.', '_' or '-', at most 64", name);
+    return kExitUsage;
+  }
+  const std::string token = ui::random_hex(32);
+  if (Status st = std::get<Context>(prepared).catalog->add_operator({name, "reader", ui::sha256_hex(token), 0, "", ""});
+      !st.ok()) {
+    spdlog::error("token add: {}", st.message());
+    return kExitUsage;
+  }
+  std::printf("%s\n", token.c_str());
+  spdlog::info("token add: reader '{}' (read-only: list, download, ack); the token is shown only now", name);
+  return kExitOk;
+}
+
+int run_ui(const GlobalOptions& global, const UiCommandOptions& options) {
+  SignalStop signals;
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  Context& ctx = std::get<Context>(prepared);
+  if (options.port >= 0) ctx.config.ui.port = options.port;
+  if (!options.demo_operator.empty()) {
+    // The demo's one-time operator: a fresh random password each start.
+    const std::string password = ui::random_hex(8);
+    ctx.catalog->remove_operator(options.demo_operator);
+    if (Status st = add_operator(*ctx.catalog, options.demo_operator, password); !st.ok()) {
+      spdlog::error("ui: {}", st.message());
+      return kExitUsage;
+    }
+    std::printf("ui: operator '%s', one-time password %s\n", options.demo_operator.c_str(), password.c_str());
+  }
+  auto part = UiPart::start(ctx.config);
+  if (!part.ok()) {
+    spdlog::error("ui: {}", part.status().message());
+    return kExitUsage;
+  }
+  std::printf("ui: %s\n", (*part)->url().c_str());
+  std::fflush(stdout);
+  const auto started = std::chrono::steady_clock::now();
+  while (!signals.requested()) {
+    if (options.seconds > 0 &&
+        std::chrono::steady_clock::now() - started >= std::chrono::duration<double>(options.seconds))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return kExitOk;
+}
+
+}  // namespace dashloop::app

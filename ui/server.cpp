@@ -1,0 +1,946 @@
+#include "server.hpp"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "auth.hpp"
+#include "catalog/catalog.hpp"
+#include "media/frame_reader.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace dashloop::ui {
+namespace {
+
+namespace cat = firmware::catalog;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kCookie = "dashloop_session";
+constexpr size_t kMaxEvents = 256;  // kept for pages that reconnect
+constexpr size_t kMaxErrors = 20;   // the station screen's recent errors
+const std::regex kUid("[A-Za-z0-9-]{1,64}_d[0-9]{1,12}_c[0-9]{1,12}");
+const std::regex kName("[A-Za-z0-9._-]{1,64}");
+
+std::string utc_now(double plus_s = 0) {
+  const auto t = std::chrono::system_clock::to_time_t(
+      std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                             std::chrono::duration<double>(plus_s)));
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// A 4xx or 5xx with its reason as JSON: {"error": "..."}.
+void fail(httplib::Response& res, int code, const std::string& message) {
+  res.status = code;
+  res.set_content(json{{"error", message}}.dump(), "application/json");
+}
+
+void reply(httplib::Response& res, const json& body) { res.set_content(body.dump(), "application/json"); }
+
+// The HTTP answer to a catalog or package error.
+int code_of(const Status& st) {
+  switch (st.kind()) {
+    case Status::Kind::kInvalidArgument: return 400;
+    case Status::Kind::kNotFound: return 404;
+    default: return 500;
+  }
+}
+
+// A refused edit or move: the clip's state does not allow it (409).
+int conflict_or(const Status& st) { return st.kind() == Status::Kind::kInvalidArgument ? 409 : code_of(st); }
+
+std::string content_type_of(const fs::path& p) {
+  const std::string ext = p.extension().string();
+  if (ext == ".mp4") return "video/mp4";
+  if (ext == ".jpg") return "image/jpeg";
+  if (ext == ".json") return "application/json";
+  if (ext == ".xml") return "application/xml";
+  if (ext == ".txt") return "text/plain";
+  return "application/octet-stream";
+}
+
+// A file as the response, with HTTP range requests (httplib answers a
+// Range header with 206 from a provider of known length).
+bool serve_file(httplib::Response& res, const fs::path& file, const std::string& type) {
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  if (ec) return false;
+  auto in = std::make_shared<std::ifstream>(file, std::ios::binary);
+  if (!*in) return false;
+  res.set_header("Cache-Control", "private, max-age=3600");
+  res.set_content_provider(size, type, [in](size_t offset, size_t length, httplib::DataSink& sink) {
+    char buf[64 * 1024];
+    in->clear();
+    in->seekg(std::streamoff(offset));
+    const auto n = std::min(length, sizeof buf);
+    in->read(buf, std::streamsize(n));
+    const auto got = size_t(in->gcount());
+    return got > 0 && sink.write(buf, got);
+  });
+  return true;
+}
+
+std::optional<json> read_json_file(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+// The body as a JSON object, or a 400 naming what is wrong.
+std::optional<json> body_object(const httplib::Request& req, httplib::Response& res) {
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    fail(res, 400, "body: not a JSON object");
+    return std::nullopt;
+  }
+  return j;
+}
+
+// A string field: present (when `required`), a string, at most max_len.
+std::optional<std::string> string_field(const json& body, const char* name, httplib::Response& res, bool required,
+                                        size_t max_len = 256) {
+  auto it = body.find(name);
+  if (it == body.end()) {
+    if (required) fail(res, 400, std::string(name) + ": required");
+    return required ? std::nullopt : std::optional<std::string>("");
+  }
+  if (!it->is_string()) {
+    fail(res, 400, std::string(name) + ": must be a string");
+    return std::nullopt;
+  }
+  auto s = it->get<std::string>();
+  if (s.size() > max_len) {
+    fail(res, 400, std::string(name) + ": at most " + std::to_string(max_len) + " characters");
+    return std::nullopt;
+  }
+  return s;
+}
+
+struct Principal {
+  std::string name;
+  std::string role;  // operator | reader
+  std::string csrf;  // operators: the session's token every change must carry
+  std::string actor() const { return role + ":" + name; }
+};
+
+struct Session {
+  std::string name;
+  std::string csrf;
+  Clock::time_point expires;
+};
+
+// One package's boxes on its own frames, read from its MOT file (one line
+// per visible box, 1-based frames, class ids into labels.txt).
+struct PackageTrack {
+  int track = 0;
+  std::string label;
+  std::vector<std::array<double, 6>> boxes;  // frame (0-based), x, y, w, h, occluded
+};
+
+Result<std::vector<PackageTrack>> read_mot(const fs::path& package) {
+  std::vector<std::string> labels;
+  {
+    std::ifstream in(package / "labels" / "mot" / "gt" / "labels.txt");
+    if (!in) return Status::NotFound((package / "labels/mot/gt/labels.txt").string() + ": missing");
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) labels.push_back(line);
+  }
+  std::ifstream in(package / "labels" / "mot" / "gt" / "gt.txt");
+  if (!in) return Status::NotFound((package / "labels/mot/gt/gt.txt").string() + ": missing");
+  std::map<int, PackageTrack> tracks;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    double f, id, x, y, w, h, ignored, cls, vis;
+    char c;
+    std::istringstream row(line);
+    if (!(row >> f >> c >> id >> c >> x >> c >> y >> c >> w >> c >> h >> c >> ignored >> c >> cls >> c >> vis))
+      return Status::Corruption((package / "labels/mot/gt/gt.txt").string() + ": unreadable line '" + line + "'");
+    auto& t = tracks[int(id)];
+    t.track = int(id);
+    const size_t k = size_t(cls) - 1;
+    t.label = k < labels.size() ? labels[k] : "?";
+    t.boxes.push_back({f - 1, x, y, w, h, vis > 0 ? 0.0 : 1.0});
+  }
+  std::vector<PackageTrack> out;
+  for (auto& [id, t] : tracks) out.push_back(std::move(t));
+  return out;
+}
+
+}  // namespace
+
+struct UiServer::Impl {
+  UiOptions options;
+  UiHooks hooks;
+  std::unique_ptr<httplib::Server> server;
+  std::thread listener;
+  std::string url;
+  std::atomic<bool> stopping{false};
+
+  std::mutex db_mutex;  // one connection; queries are short, rebuilds run on their own
+  std::unique_ptr<cat::Catalog> catalog;
+
+  std::mutex sessions_mutex;
+  std::map<std::string, Session> sessions;  // by cookie token
+
+  std::mutex events_mutex;
+  std::condition_variable events_wake;
+  std::deque<std::pair<uint64_t, std::string>> events;  // (sequence, JSON)
+  uint64_t next_event = 1;
+  std::deque<json> errors;
+
+  std::mutex thumbs_mutex;  // one thumbnail made at a time
+
+  // --- auth -------------------------------------------------------------
+
+  std::optional<Principal> authenticate(const httplib::Request& req) {
+    if (const auto auth = req.get_header_value("Authorization"); auth.rfind("Bearer ", 0) == 0) {
+      const std::string hash = sha256_hex(auth.substr(7));
+      std::lock_guard lock(db_mutex);
+      auto reader = catalog->reader_with_token_hash(hash);
+      if (reader.ok() && *reader) return Principal{(*reader)->name, "reader", ""};
+      return std::nullopt;
+    }
+    const std::string token = cookie(req);
+    if (token.empty()) return std::nullopt;
+    std::lock_guard lock(sessions_mutex);
+    auto it = sessions.find(token);
+    if (it == sessions.end()) return std::nullopt;
+    if (Clock::now() >= it->second.expires) {
+      sessions.erase(it);
+      return std::nullopt;
+    }
+    return Principal{it->second.name, "operator", it->second.csrf};
+  }
+
+  static std::string cookie(const httplib::Request& req) {
+    const std::string header = req.get_header_value("Cookie");
+    const std::string key = std::string(kCookie) + "=";
+    for (size_t pos = 0; pos < header.size();) {
+      size_t end = header.find(';', pos);
+      if (end == std::string::npos) end = header.size();
+      std::string part = header.substr(pos, end - pos);
+      part.erase(0, part.find_first_not_of(' '));
+      if (part.rfind(key, 0) == 0) return part.substr(key.size());
+      pos = end + 1;
+    }
+    return "";
+  }
+
+  // Who asks, or a 401/403. A change by an operator must carry the
+  // session's CSRF token in X-CSRF-Token (a cookie alone never suffices).
+  std::optional<Principal> require(const httplib::Request& req, httplib::Response& res, bool operator_only,
+                                   bool change) {
+    auto who = authenticate(req);
+    if (!who) {
+      fail(res, 401, "not logged in (or the session has expired)");
+      return std::nullopt;
+    }
+    if (operator_only && who->role != "operator") {
+      fail(res, 403, "a reader token cannot do this; an operator must");
+      return std::nullopt;
+    }
+    if (change && who->role == "operator" && req.get_header_value("X-CSRF-Token") != who->csrf) {
+      fail(res, 403, "X-CSRF-Token: missing or wrong");
+      return std::nullopt;
+    }
+    return who;
+  }
+
+  void login(const httplib::Request& req, httplib::Response& res) {
+    auto body = body_object(req, res);
+    if (!body) return;
+    auto name = string_field(*body, "name", res, true, 64);
+    if (!name) return;
+    auto password = string_field(*body, "password", res, true, 1024);
+    if (!password) return;
+    if (!std::regex_match(*name, kName)) return fail(res, 400, "name: letters, digits, '.', '_' or '-'");
+    std::optional<cat::OperatorRecord> op;
+    {
+      std::lock_guard lock(db_mutex);
+      auto found = catalog->operator_named(*name);
+      if (!found.ok()) return fail(res, 500, found.status().message());
+      if (*found && (*found)->role == "operator") op = **found;
+    }
+    if (op && !op->locked_until_utc.empty() && utc_now() < op->locked_until_utc)
+      return fail(res, 423, "account '" + *name + "' is locked until " + op->locked_until_utc + " after " +
+                                std::to_string(op->failures) + " wrong passwords");
+    // The hash runs for an unknown name too: the answer's time tells nothing.
+    const bool ok = verify_password(*password, op ? op->secret_hash : "scrypt$15$8$1$00$00");
+    if (op) {
+      std::lock_guard lock(db_mutex);
+      if (Status st = catalog->record_login(*name, ok, options.config.max_failures, utc_now(options.config.lockout_s));
+          !st.ok())
+        return fail(res, 500, st.message());
+    }
+    if (!op || !ok) {
+      spdlog::warn("ui: login of '{}' refused from {}", *name, req.remote_addr);
+      return fail(res, 401, "wrong name or password");
+    }
+    Session s{*name, random_hex(16),
+              Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(options.config.session_hours * 3600))};
+    const std::string token = random_hex(32);
+    {
+      std::lock_guard lock(sessions_mutex);
+      std::erase_if(sessions, [](const auto& kv) { return Clock::now() >= kv.second.expires; });
+      sessions[token] = s;
+    }
+    spdlog::info("ui: '{}' logged in from {}", *name, req.remote_addr);
+    res.set_header("Set-Cookie", std::string(kCookie) + "=" + token + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+                                     std::to_string(int64_t(options.config.session_hours * 3600)) +
+                                     (options.config.cert.empty() ? "" : "; Secure"));
+    reply(res, {{"name", s.name}, {"csrf", s.csrf}});
+  }
+
+  void logout(const httplib::Request& req, httplib::Response& res) {
+    if (!require(req, res, true, true)) return;
+    {
+      std::lock_guard lock(sessions_mutex);
+      sessions.erase(cookie(req));
+    }
+    res.set_header("Set-Cookie", std::string(kCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    reply(res, {{"ok", true}});
+  }
+
+  // --- clips ------------------------------------------------------------
+
+  // The clip a path names, or a 404; `uid` is checked before any lookup.
+  std::optional<cat::ClipRecord> clip_of(const std::string& uid, httplib::Response& res) {
+    if (!std::regex_match(uid, kUid)) {
+      fail(res, 404, "clip '" + uid.substr(0, 80) + "': not a clip id");
+      return std::nullopt;
+    }
+    std::lock_guard lock(db_mutex);
+    auto clip = catalog->clip_by_uid(uid);
+    if (!clip.ok()) {
+      fail(res, 500, clip.status().message());
+      return std::nullopt;
+    }
+    if (!*clip) {
+      fail(res, 404, "clip '" + uid + "' is not in the catalog");
+      return std::nullopt;
+    }
+    return **clip;
+  }
+
+  static json card(const cat::ClipRecord& c) {
+    std::set<std::string> rules;
+    const json reasons = json::parse(c.reasons, nullptr, false);
+    if (reasons.is_array())
+      for (const auto& r : reasons) rules.insert(r.value("rule", ""));
+    const json classes = json::parse(c.classes, nullptr, false);
+    const std::string base = "/api/v1/clips/" + c.uid;
+    return {{"uid", c.uid},
+            {"state", c.state},
+            {"reason", c.state_reason},
+            {"priority", c.priority},
+            {"duration_s", c.end_s - c.start_s},
+            {"frames", c.frames},
+            {"bytes", c.bytes},
+            {"effort_minutes", c.effort_minutes},
+            {"classes", classes.is_array() ? classes : json::array()},
+            {"camera", c.camera},
+            {"rules", rules},
+            {"purged", c.purged},
+            {"created_utc", c.created_utc},
+            {"updated_utc", c.updated_utc},
+            {"thumbnail", base + "/thumbnail.jpg"},
+            {"video", base + "/files/clip.mp4"}};
+  }
+
+  void list_clips(const httplib::Request& req, httplib::Response& res) {
+    if (!require(req, res, false, false)) return;
+    cat::ClipQuery q;
+    q.state = req.get_param_value("state");
+    if (!q.state.empty() && std::find(std::begin(cat::kClipStates), std::end(cat::kClipStates), q.state) ==
+                                std::end(cat::kClipStates))
+      return fail(res, 400, "state: '" + q.state.substr(0, 40) + "' is not a queue state");
+    q.camera = req.get_param_value("camera");
+    q.label = req.get_param_value("class");
+    if (q.camera.size() > 64 || q.label.size() > 64) return fail(res, 400, "camera, class: at most 64 characters");
+    const std::string order = req.has_param("order") ? req.get_param_value("order") : "priority";
+    if (order != "priority" && order != "newest") return fail(res, 400, "order: priority or newest");
+    q.newest_first = order == "newest";
+    auto int_param = [&](const char* name, int64_t dflt, int64_t lo, int64_t hi) -> std::optional<int64_t> {
+      if (!req.has_param(name)) return dflt;
+      const std::string v = req.get_param_value(name);
+      char* end = nullptr;
+      const long long n = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end || n < lo || n > hi) {
+        fail(res, 400, std::string(name) + ": a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
+        return std::nullopt;
+      }
+      return n;
+    };
+    auto page = int_param("page", 1, 1, 1000000);
+    if (!page) return;
+    auto per_page = int_param("per_page", 24, 1, 200);
+    if (!per_page) return;
+    q.limit = *per_page;
+    q.offset = (*page - 1) * *per_page;
+    std::lock_guard lock(db_mutex);
+    auto rows = catalog->clip_page(q);
+    if (!rows.ok()) return fail(res, 500, rows.status().message());
+    json clips = json::array();
+    for (const auto& c : rows->clips) clips.push_back(card(c));
+    reply(res, {{"total", rows->total}, {"page", *page}, {"per_page", *per_page}, {"clips", clips}});
+  }
+
+  // The recording's keyframes inside the clip, as clip frames: where a trim may fall.
+  std::vector<int64_t> cut_points(const cat::ClipRecord& c) {
+    std::vector<int64_t> out;
+    auto segments = catalog->segments(c.drive_id);
+    if (!segments.ok()) return out;
+    for (const auto& s : *segments) {
+      if (s.state == "deleted") continue;
+      auto keys = catalog->segment_keyframes(s.id);
+      if (!keys.ok()) continue;
+      for (const auto& k : *keys) {
+        const int64_t f = s.first_frame + k.frame;
+        if (f >= c.start_frame && f < c.end_frame) out.push_back(f - c.start_frame);
+      }
+    }
+    std::sort(out.begin(), out.end());
+    out.push_back(c.end_frame - c.start_frame);
+    return out;
+  }
+
+  std::vector<std::string> allowed_labels(const json& manifest) {
+    std::set<std::string> labels(options.labels.begin(), options.labels.end());
+    if (manifest.contains("labels"))
+      for (const auto& l : manifest["labels"]) labels.insert(l.get<std::string>());
+    return {labels.begin(), labels.end()};
+  }
+
+  void clip_detail(const httplib::Request& req, httplib::Response& res) {
+    if (!require(req, res, false, false)) return;
+    auto c = clip_of(req.matches[1], res);
+    if (!c) return;
+    json out = card(*c);
+    const auto manifest = read_json_file(fs::path(c->package_dir) / "manifest.json");
+    json audit = json::array();
+    {
+      std::lock_guard lock(db_mutex);
+      if (auto rows = catalog->clip_audit(c->id); rows.ok())
+        for (const auto& a : *rows)
+          audit.push_back({{"at_utc", a.at_utc}, {"from", a.from_state}, {"to", a.to_state}, {"actor", a.actor},
+                           {"reason", a.reason}});
+      out["cut_points"] = cut_points(*c);
+    }
+    out["audit"] = audit;
+    out["edits"] = json::parse(c->edits, nullptr, false);
+    out["editable"] = c->state == "review" && manifest.has_value();
+    out["reject_reasons"] = options.config.reject_reasons;
+    out["start_frame"] = c->start_frame;
+    json events = json::array();
+    const json reasons = json::parse(c->reasons, nullptr, false);
+    if (reasons.is_array())
+      for (const auto& r : reasons)
+        events.push_back({{"rule", r.value("rule", "")}, {"frame", r.value("frame", int64_t(0)) - c->start_frame},
+                          {"detail", r.value("detail", "")}});
+    out["events"] = events;
+    if (!manifest) {
+      out["package"] = nullptr;
+      return reply(res, out);
+    }
+    out["allowed_labels"] = allowed_labels(*manifest);
+    json keyframes = json::array();
+    for (const auto& f : (*manifest)["files"]) {
+      const std::string path = f.value("path", "");
+      int64_t frame = -1;
+      if (std::sscanf(path.c_str(), "keyframes/frame_%6ld.jpg", &frame) == 1)
+        keyframes.push_back({{"frame", frame}, {"image", "/api/v1/clips/" + c->uid + "/files/" + path}});
+    }
+    out["keyframes"] = keyframes;
+    out["package"] = {{"fps", manifest->value("fps", 0.0)},
+                      {"frame_count", manifest->value("frame_count", int64_t(0))},
+                      {"width", manifest->value("width", 0)},
+                      {"height", manifest->value("height", 0)},
+                      {"labels", manifest->value("labels", json::array())},
+                      {"model", manifest->value("model", "")},
+                      {"effort", manifest->value("effort", json::object())},
+                      {"review", manifest->value("review", json(nullptr))},
+                      {"files", (*manifest)["files"]}};
+    reply(res, out);
+  }
+
+  void clip_boxes(const httplib::Request& req, httplib::Response& res) {
+    if (!require(req, res, false, false)) return;
+    auto c = clip_of(req.matches[1], res);
+    if (!c) return;
+    auto tracks = read_mot(c->package_dir);
+    if (!tracks.ok()) return fail(res, code_of(tracks.status()), tracks.status().message());
+    json out = json::array();
+    for (const auto& t : *tracks) out.push_back({{"track", t.track}, {"label", t.label}, {"boxes", t.boxes}});
+    reply(res, {{"uid", c->uid}, {"tracks", out}});
+  }
+
+  // A file of the package: only a path its manifest lists (or the manifest).
+  void clip_file(const httplib::Request& req, httplib::Response& res) {
+    if (!require(req, res, false, false)) return;
+    auto c = clip_of(req.matches[1], res);
+    if (!c) return;
+    const std::string path = req.matches[2];
+    const auto manifest = read_json_file(fs::path(c->package_dir) / "manifest.json");
+    if (!manifest) return fail(res, 404, "clip " + c->uid + ": no package (purged or not yet written)");
+    bool listed = path == "manifest.json";
+    for (const auto& f : (*manifest)["files"]) listed = listed || f.value("path", "") == path;
+    if (!listed) return fail(res, 404, "clip " + c->uid + ": '" + path.substr(0, 120) + "' is not a file of the package");
+    const fs::path file = fs::path(c->package_dir) / path;
+    if (!serve_file(res, file, content_type_of(file))) return fail(res, 404, file.string() + ": unreadable");
+  }
+
+  // Made once per package version and kept in ui-cache/: the first
+  // keyframe image, else the clip's first frame, 320 px wide.
+  void thumbnail(const httplib::Request& req, httplib::Response& res) {
+    if (!require(req, res, false, false)) return;
+    auto c = clip_of(req.matches[1], res);
+    if (!c) return;
+    const fs::path package = c->package_dir;
+    const fs::path cached = options.data_dir / "ui-cache" / "thumbs" /
+                            (c->uid + "-" + std::to_string(c->start_frame) + "-" + std::to_string(c->frames) + ".jpg");
+    std::lock_guard lock(thumbs_mutex);
+    if (!fs::exists(cached)) {
+      if (!fs::exists(package / "manifest.json")) return fail(res, 404, "clip " + c->uid + ": no package");
+      cv::Mat bgr;
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(package / "keyframes", ec)) {
+        bgr = cv::imread(e.path().string());
+        if (!bgr.empty()) break;
+      }
+      if (bgr.empty()) {
+        pipeline::media::Source source;
+        source.original = source.location = (package / "clip.mp4").string();
+        auto reader = pipeline::media::FrameReader::open(source, {});
+        if (reader.ok())
+          if (auto frame = (*reader)->next(); frame.ok() && frame->has_value())
+            cv::cvtColor(pipeline::media::copy_i420(**frame), bgr, cv::COLOR_YUV2BGR_I420);
+      }
+      if (bgr.empty()) return fail(res, 500, (package / "clip.mp4").string() + ": no frame to make a thumbnail from");
+      cv::Mat small;
+      cv::resize(bgr, small, cv::Size(320, std::max(1, bgr.rows * 320 / std::max(1, bgr.cols))), 0, 0, cv::INTER_AREA);
+      fs::create_directories(cached.parent_path(), ec);
+      const fs::path tmp = cached.string() + ".tmp.jpg";
+      if (!cv::imwrite(tmp.string(), small, {cv::IMWRITE_JPEG_QUALITY, 80})) return fail(res, 500, tmp.string() + ": cannot write");
+      fs::rename(tmp, cached, ec);
+    }
+    if (!serve_file(res, cached, "image/jpeg")) fail(res, 500, cached.string() + ": unreadable");
+  }
+
+  // One move through the catalog's transition function, then the news.
+  void move(const cat::ClipRecord& c, const std::string& to, const Principal& who, const std::string& reason,
+            httplib::Response& res) {
+    Status st;
+    {
+      std::lock_guard lock(db_mutex);
+      st = catalog->move_clip(c.id, to, who.actor(), reason);
+    }
+    if (!st.ok()) return fail(res, conflict_or(st), st.message());
+    changed(c.uid, to, who, reason);
+    reply(res, {{"ok", true}, {"uid", c.uid}, {"state", to}});
+  }
+
+  void changed(const std::string& uid, const std::string& state, const Principal& who, const std::string& reason) {
+    json fields = {{"clip", uid}, {"state", state}, {"by", who.actor()}, {"reason", reason}};
+    if (hooks.changed) hooks.changed("clip.state", fields);
+    fields["v"] = 1;
+    fields["type"] = "clip.state";
+    fields["utc"] = utc_now();
+    publish(fields.dump());
+  }
+
+  void action(const httplib::Request& req, httplib::Response& res) {
+    auto who = require(req, res, true, true);
+    if (!who) return;
+    auto c = clip_of(req.matches[1], res);
+    if (!c) return;
+    auto body = body_object(req, res);
+    if (!body) return;
+    const std::string verb = req.matches[2];
+    auto note = string_field(*body, "note", res, false, 500);
+    if (!note) return;
+    if (verb == "approve") {
+      if (c->state != "review") return fail(res, 409, "clip " + c->uid + " is " + c->state + ": only a clip in review can be approved");
+      return move(*c, "approved", *who, note->empty() ? "approved" : "approved: " + *note, res);
+    }
+    if (verb == "reject") {
+      auto reason = string_field(*body, "reason", res, true);
+      if (!reason) return;
+      const auto& reasons = options.config.reject_reasons;
+      if (std::find(reasons.begin(), reasons.end(), *reason) == reasons.end())
+        return fail(res, 400, "reason: '" + reason->substr(0, 80) + "' is not one of the configured reject reasons");
+      return move(*c, "rejected", *who, *reason + (note->empty() ? "" : ": " + *note), res);
+    }
+    if (verb == "reopen") return move(*c, "review", *who, note->empty() ? "back to review" : *note, res);
+    if (verb == "priority") {
+      auto it = body->find("priority");
+      if (it == body->end() || !it->is_number() || *it < 0.0 || *it > 10.0)
+        return fail(res, 400, "priority: a number from 0 to 10");
+      Status st;
+      {
+        std::lock_guard lock(db_mutex);
+        st = catalog->set_clip_priority(c->id, it->get<double>(), who->actor());
+      }
+      if (!st.ok()) return fail(res, code_of(st), st.message());
+      changed(c->uid, c->state, *who, "priority");
+      return reply(res, {{"ok", true}, {"uid", c->uid}, {"priority", it->get<double>()}});
+    }
+    if (verb == "edit") return edit(*c, *body, *who, res);
+    fail(res, 404, "no action '" + verb + "'");
+  }
+
+  // {relabel: {"<track>": label}, delete: [track], restore: [track],
+  //  trim: {start, end}} in clip frames; merged with the clip's edits so
+  //  far and rebuilt through the package builder.
+  void edit(const cat::ClipRecord& c, const json& body, const Principal& who, httplib::Response& res) {
+    if (c.state != "review") return fail(res, 409, "clip " + c.uid + " is " + c.state + ": only a clip in review can be edited");
+    if (!hooks.edit) return fail(res, 503, "edits need the station's package builder, not present in this process");
+    const auto manifest = read_json_file(fs::path(c.package_dir) / "manifest.json");
+    if (!manifest) return fail(res, 404, "clip " + c.uid + ": no package");
+    auto tracks = read_mot(c.package_dir);
+    if (!tracks.ok()) return fail(res, code_of(tracks.status()), tracks.status().message());
+    json edits = json::parse(c.edits, nullptr, false);
+    if (!edits.is_object()) edits = json::object();
+    if (!edits.contains("relabel")) edits["relabel"] = json::object();
+    if (!edits.contains("deleted")) edits["deleted"] = json::array();
+    std::set<int> present, deleted(edits["deleted"].begin(), edits["deleted"].end());
+    for (const auto& t : *tracks) present.insert(t.track);
+    auto track_no = [&](const json& v, const std::string& field) -> std::optional<int> {
+      int no = 0;
+      if (v.is_number_integer()) no = v.get<int>();
+      else if (v.is_string() && !v.get<std::string>().empty() && v.get<std::string>().size() < 10 &&
+               v.get<std::string>().find_first_not_of("0123456789") == std::string::npos)
+        no = std::stoi(v.get<std::string>());
+      else {
+        fail(res, 400, field + ": a track number");
+        return std::nullopt;
+      }
+      if (!present.count(no) && !deleted.count(no)) {
+        fail(res, 400, field + ": clip " + c.uid + " has no track " + std::to_string(no));
+        return std::nullopt;
+      }
+      return no;
+    };
+    bool any = false;
+    if (auto it = body.find("relabel"); it != body.end()) {
+      if (!it->is_object()) return fail(res, 400, "relabel: an object {\"<track>\": \"<class>\"}");
+      const auto labels = allowed_labels(*manifest);
+      for (const auto& [key, label] : it->items()) {
+        auto no = track_no(json(key), "relabel");
+        if (!no) return;
+        if (!label.is_string() || std::find(labels.begin(), labels.end(), label.get<std::string>()) == labels.end())
+          return fail(res, 400, "relabel." + key + ": not a class of this station");
+        edits["relabel"][std::to_string(*no)] = label;
+        any = true;
+      }
+    }
+    for (const char* field : {"delete", "restore"}) {
+      auto it = body.find(field);
+      if (it == body.end()) continue;
+      if (!it->is_array()) return fail(res, 400, std::string(field) + ": an array of track numbers");
+      for (const auto& v : *it) {
+        auto no = track_no(v, field);
+        if (!no) return;
+        if (std::string(field) == "delete") deleted.insert(*no);
+        else deleted.erase(*no);
+        any = true;
+      }
+    }
+    edits["deleted"] = deleted;
+    if (auto it = body.find("trim"); it != body.end()) {
+      if (!it->is_object() || !(*it)["start"].is_number_integer() || !(*it)["end"].is_number_integer())
+        return fail(res, 400, "trim: {\"start\": frame, \"end\": frame} in clip frames");
+      const int64_t start = (*it)["start"], end = (*it)["end"];
+      std::vector<int64_t> cuts;
+      {
+        std::lock_guard lock(db_mutex);
+        cuts = cut_points(c);
+      }
+      auto is_cut = [&](int64_t f) { return std::find(cuts.begin(), cuts.end(), f) != cuts.end(); };
+      if (!is_cut(start) || !is_cut(end) || start >= end)
+        return fail(res, 400, "trim: start and end must be keyframes of the recording inside the clip (cut_points), start before end");
+      if (start != 0 || end != c.end_frame - c.start_frame) {
+        edits["trim"] = {c.start_frame + start, c.start_frame + end};
+        any = true;
+      }
+    }
+    if (!any) return fail(res, 400, "body: nothing to change (relabel, delete, restore or trim)");
+    if (Status st = hooks.edit(c.id, edits, who.actor()); !st.ok())
+      return fail(res, conflict_or(st), st.message());
+    changed(c.uid, "review", who, "edited");
+    reply(res, {{"ok", true}, {"uid", c.uid}, {"edits", edits}});
+  }
+
+  // The cloud job pulled a package: {ok, failed_file}. ok: approved (or
+  // uploaded) -> acked, each step through the one transition function.
+  void ack(const httplib::Request& req, httplib::Response& res) {
+    auto who = require(req, res, false, true);
+    if (!who) return;
+    auto c = clip_of(req.matches[1], res);
+    if (!c) return;
+    auto body = body_object(req, res);
+    if (!body) return;
+    auto ok = body->find("ok");
+    if (ok == body->end() || !ok->is_boolean()) return fail(res, 400, "ok: true or false");
+    auto failed = string_field(*body, "failed_file", res, false, 300);
+    if (!failed) return;
+    if (c->state == "uploading") return fail(res, 409, "clip " + c->uid + " is being uploaded by sync: its ack comes through the bucket");
+    if (!ok->get<bool>()) {
+      spdlog::warn("ui: {} could not verify clip {} ({}); it stays {}", who->actor(), c->uid, *failed, c->state);
+      return reply(res, {{"ok", true}, {"uid", c->uid}, {"state", c->state}});
+    }
+    std::vector<std::string> path;
+    if (c->state == "approved") path = {"uploading", "uploaded", "acked"};
+    else if (c->state == "uploaded") path = {"acked"};
+    else return fail(res, 409, "clip " + c->uid + " is " + c->state + ": only an approved or uploaded clip can be acked");
+    {
+      std::lock_guard lock(db_mutex);
+      for (const auto& to : path)
+        if (Status st = catalog->move_clip(c->id, to, who->actor(), "pulled over the UI's API and verified"); !st.ok())
+          return fail(res, 409, st.message());
+    }
+    changed(c->uid, "acked", *who, "pulled and verified");
+    reply(res, {{"ok", true}, {"uid", c->uid}, {"state", "acked"}});
+  }
+
+  // --- station ----------------------------------------------------------
+
+  void station(const httplib::Request& req, httplib::Response& res) {
+    if (!require(req, res, true, false)) return;
+    json status = hooks.station_status ? hooks.station_status() : json(nullptr);
+    json queue = json::object();
+    json cameras = json::array();
+    {
+      std::lock_guard lock(db_mutex);
+      if (auto counts = catalog->clip_counts(); counts.ok())
+        for (const auto& [state, n] : *counts) queue[state] = n;
+      auto drives = catalog->drives();
+      for (const auto& name : options.cameras) {
+        json cam = {{"name", name}};
+        if (drives.ok())
+          for (auto it = drives->rbegin(); it != drives->rend(); ++it) {
+            if (it->camera != name) continue;
+            cam["last_drive"] = {{"id", it->id},          {"ingested_utc", it->ingested_utc},
+                                 {"frames", it->frames},  {"detected_frames", it->detected_frames},
+                                 {"detection_skipped", it->detection_skipped}, {"duration_s", it->duration_s}};
+            cam["keyframe"] = "/api/v1/cameras/" + name + "/keyframe.jpg";
+            break;
+          }
+        cameras.push_back(cam);
+      }
+    }
+    if (status.is_object() && status.contains("cameras"))
+      for (auto& cam : cameras)
+        for (const auto& live : status["cameras"])
+          if (live.value("name", "") == cam["name"]) cam["live"] = live;
+    std::error_code ec;
+    const auto space = fs::space(options.data_dir, ec);
+    json errors;
+    {
+      std::lock_guard lock(events_mutex);
+      errors = json(std::vector<json>(this->errors.begin(), this->errors.end()));
+    }
+    reply(res, {{"running", !status.is_null()},
+                {"status", status},
+                {"cameras", cameras},
+                {"queue", queue},
+                {"sync", status.is_object() ? status.value("sync", json::object()) : json::object()},
+                {"disk", {{"path", options.data_dir.string()},
+                          {"total_bytes", ec ? 0 : int64_t(space.capacity)},
+                          {"free_bytes", ec ? 0 : int64_t(space.available)}}},
+                {"errors", errors}});
+  }
+
+  void camera_keyframe(const httplib::Request& req, httplib::Response& res) {
+    if (!require(req, res, true, false)) return;
+    const std::string name = req.matches[1];
+    if (std::find(options.cameras.begin(), options.cameras.end(), name) == options.cameras.end())
+      return fail(res, 404, "no camera named '" + name.substr(0, 64) + "'");
+    fs::path image;
+    {
+      std::lock_guard lock(db_mutex);
+      auto drives = catalog->drives();
+      if (!drives.ok()) return fail(res, 500, drives.status().message());
+      for (auto it = drives->rbegin(); it != drives->rend() && image.empty(); ++it) {
+        if (it->camera != name) continue;
+        if (auto keys = catalog->keyframes(it->id); keys.ok() && !keys->empty()) image = keys->back().image_path;
+      }
+    }
+    if (image.empty() || !serve_file(res, image, "image/jpeg"))
+      fail(res, 404, "camera '" + name + "': no keyframe yet");
+  }
+
+  // --- live events ------------------------------------------------------
+
+  void publish(const std::string& event_json) {
+    const json e = json::parse(event_json, nullptr, false);
+    std::lock_guard lock(events_mutex);
+    events.emplace_back(next_event++, event_json);
+    while (events.size() > kMaxEvents) events.pop_front();
+    if (e.is_object()) {
+      const std::string type = e.value("type", "");
+      const bool error = (type == "camera.state" && e.value("state", "") != "up") || type == "analysis.failed" ||
+                         (type == "clip.state" && e.value("state", "") == "failed") ||
+                         (type == "sync.pass" && !e.value("last_pass", json::object()).value("errors", json::array()).empty());
+      if (error) {
+        errors.push_front(e);
+        while (errors.size() > kMaxErrors) errors.pop_back();
+      }
+    }
+    events_wake.notify_all();
+  }
+
+  // text/event-stream: each event as one `data:` line, a comment every
+  // 15 s so a dead connection is found and its thread freed.
+  void event_stream(const httplib::Request& req, httplib::Response& res) {
+    if (!require(req, res, false, false)) return;
+    uint64_t cursor;
+    {
+      std::lock_guard lock(events_mutex);
+      cursor = next_event - 1;
+    }
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("X-Accel-Buffering", "no");
+    auto position = std::make_shared<uint64_t>(cursor);
+    res.set_chunked_content_provider("text/event-stream", [this, position](size_t, httplib::DataSink& sink) {
+      std::string out;
+      {
+        std::unique_lock lock(events_mutex);
+        events_wake.wait_for(lock, std::chrono::seconds(15),
+                             [&] { return stopping.load() || (!events.empty() && events.back().first > *position); });
+        if (stopping) return false;
+        for (const auto& [seq, text] : events)
+          if (seq > *position) {
+            out += "data: " + text + "\n\n";
+            *position = seq;
+          }
+      }
+      if (out.empty()) out = ": keep-alive\n\n";
+      return sink.write(out.data(), out.size());
+    });
+  }
+
+  void meta(const httplib::Request& req, httplib::Response& res) {
+    auto who = require(req, res, false, false);
+    if (!who) return;
+    reply(res, {{"name", who->name}, {"role", who->role}, {"csrf", who->csrf}, {"version", DASHLOOP_VERSION},
+                {"cameras", options.cameras}, {"states", cat::kClipStates},
+                {"reject_reasons", options.config.reject_reasons}});
+  }
+
+  void routes() {
+    auto& s = *server;
+    s.set_payload_max_length(1 << 20);
+    s.set_keep_alive_timeout(5);
+    s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "internal error";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      spdlog::error("ui: {}", what);
+      fail(res, 500, what);
+    });
+    s.set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_header("X-Frame-Options", "DENY");
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'");
+      if (req.path.rfind("/api/", 0) == 0 && !res.has_header("Cache-Control")) res.set_header("Cache-Control", "no-store");
+    });
+    s.Post("/api/v1/login", [this](const auto& q, auto& r) { login(q, r); });
+    s.Post("/api/v1/logout", [this](const auto& q, auto& r) { logout(q, r); });
+    s.Get("/api/v1/session", [this](const auto& q, auto& r) { meta(q, r); });
+    s.Get("/api/v1/clips", [this](const auto& q, auto& r) { list_clips(q, r); });
+    s.Get(R"(/api/v1/clips/([^/]+))", [this](const auto& q, auto& r) { clip_detail(q, r); });
+    s.Get(R"(/api/v1/clips/([^/]+)/boxes)", [this](const auto& q, auto& r) { clip_boxes(q, r); });
+    s.Get(R"(/api/v1/clips/([^/]+)/thumbnail\.jpg)", [this](const auto& q, auto& r) { thumbnail(q, r); });
+    s.Get(R"(/api/v1/clips/([^/]+)/files/(.+))", [this](const auto& q, auto& r) { clip_file(q, r); });
+    s.Post(R"(/api/v1/clips/([^/]+)/ack)", [this](const auto& q, auto& r) { ack(q, r); });
+    s.Post(R"(/api/v1/clips/([^/]+)/([a-z]+))", [this](const auto& q, auto& r) { action(q, r); });
+    s.Get("/api/v1/station", [this](const auto& q, auto& r) { station(q, r); });
+    s.Get(R"(/api/v1/cameras/([^/]+)/keyframe\.jpg)", [this](const auto& q, auto& r) { camera_keyframe(q, r); });
+    s.Get("/api/v1/events", [this](const auto& q, auto& r) { event_stream(q, r); });
+    s.Get(R"(/api/.*)", [](const auto&, auto& r) { fail(r, 404, "no such API endpoint"); });
+    s.set_mount_point("/", options.web_dir.string());
+  }
+};
+
+UiServer::UiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+UiServer::~UiServer() { stop(); }
+
+Result<std::unique_ptr<UiServer>> UiServer::start(UiOptions options, UiHooks hooks) {
+  auto impl = std::make_unique<Impl>();
+  if (!fs::exists(options.web_dir / "index.html"))
+    return Status::NotFound((options.web_dir / "index.html").string() + ": the web app is missing");
+  auto catalog = cat::Catalog::open(options.data_dir / "catalog.sqlite");
+  if (!catalog.ok()) return catalog.status();
+  impl->catalog = std::move(catalog.value());
+  const auto& config = options.config;
+  if (!config.cert.empty()) {
+    for (const auto& f : {config.cert, config.key})
+      if (!fs::exists(f)) return Status::NotFound("ui: " + f + ": no such certificate or key file");
+    auto tls = std::make_unique<httplib::SSLServer>(config.cert.c_str(), config.key.c_str());
+    if (!tls->is_valid()) return Status::InvalidArgument("ui: " + config.cert + " / " + config.key + ": not a usable certificate and key");
+    impl->server = std::move(tls);
+  } else {
+    impl->server = std::make_unique<httplib::Server>();
+  }
+  // Each live page holds a thread for its event stream: more than httplib's
+  // default 8. httplib owns (and deletes) the queue it is handed.
+  impl->server->new_task_queue = [] { return new httplib::ThreadPool(64); };
+  impl->options = std::move(options);
+  impl->hooks = std::move(hooks);
+  impl->routes();
+  const auto& ui = impl->options.config;
+  int port = ui.port;
+  if (port == 0) port = impl->server->bind_to_any_port(ui.bind);
+  else if (!impl->server->bind_to_port(ui.bind, port)) port = -1;
+  if (port <= 0)
+    return Status::IOError("ui: cannot listen on " + ui.bind + ":" + std::to_string(ui.port) +
+                           " (in use, or not an address of this machine)");
+  const std::string host = ui.bind.find(':') != std::string::npos ? "[" + ui.bind + "]" : ui.bind;
+  impl->url = (ui.cert.empty() ? "http://" : "https://") + host + ":" + std::to_string(port) + "/";
+  Impl* raw = impl.get();
+  impl->listener = std::thread([raw] { raw->server->listen_after_bind(); });
+  return std::unique_ptr<UiServer>(new UiServer(std::move(impl)));
+}
+
+std::string UiServer::url() const { return impl_->url; }
+
+void UiServer::publish(const std::string& event_json) { impl_->publish(event_json); }
+
+void UiServer::stop() {
+  if (!impl_ || impl_->stopping.exchange(true)) return;
+  impl_->events_wake.notify_all();
+  impl_->server->stop();
+  if (impl_->listener.joinable()) impl_->listener.join();
+}
+
+}  // namespace dashloop::ui
