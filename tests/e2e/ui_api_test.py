@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""The depot UI's API over real HTTP against `dashloop ui` on a catalog of
+real clips: auth, lockout, CSRF, bad JSON and fields, every transition legal
+and illegal, edits through the package builder, range requests, path
+traversal, reader tokens, acks, live events, bad config.
+Usage: ui_api_test.py DASHLOOP WORKDIR"""
+import hashlib
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ui_lib import PASSWORD, Station  # noqa: E402
+
+passes = fails = 0
+
+
+def check(what, ok, detail=""):
+    global passes, fails
+    if ok:
+        passes += 1
+        print("PASS:", what)
+    else:
+        fails += 1
+        print("FAIL:", what, detail)
+
+
+class Client:
+    def __init__(self, url):
+        u = urllib.parse.urlparse(url)
+        self.host, self.port = u.hostname, u.port
+        self.cookie = ""
+        self.csrf = ""
+        self.token = ""
+
+    def request(self, method, path, body=None, headers=None, raw=None):
+        c = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        h = dict(headers or {})
+        if self.cookie:
+            h["Cookie"] = self.cookie
+        if self.token:
+            h["Authorization"] = "Bearer " + self.token
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if data is not None:
+            h["Content-Type"] = "application/json"
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        payload = r.read()
+        c.close()
+        try:
+            j = json.loads(payload)
+        except ValueError:
+            j = None
+        return r.status, j, payload, r
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, csrf=True, **kw):
+        headers = kw.pop("headers", {})
+        if csrf and self.csrf:
+            headers["X-CSRF-Token"] = self.csrf
+        return self.request("POST", path, body=body if body is not None else {}, headers=headers, **kw)
+
+    def login(self, name, password):
+        status, j, _, r = self.request("POST", "/api/v1/login", body={"name": name, "password": password})
+        if status == 200:
+            self.cookie = r.getheader("Set-Cookie").split(";")[0]
+            self.csrf = j["csrf"]
+        return status, j, r
+
+
+def error_names(j, text):
+    return isinstance(j, dict) and text in j.get("error", "")
+
+
+def main():
+    dashloop, work = sys.argv[1], sys.argv[2]
+    st = Station(dashloop, work, drives=3)
+    url = st.start_ui()
+    anon = Client(url)
+    op = Client(url)
+
+    # --- auth ---
+    s, j, _, _ = anon.get("/api/v1/clips")
+    check("no session: 401", s == 401, s)
+    s, j, _, _ = anon.get("/api/v1/session")
+    check("no session: the session endpoint says nobody", s == 200 and j == {"name": None}, (s, j))
+    s, j, _ = op.login("alice", "wrong-password-x")
+    check("wrong password: 401", s == 401 and error_names(j, "wrong name or password"), (s, j))
+    s, j, _ = op.login("nobody", "whatever-password")
+    check("unknown operator: the same 401", s == 401 and error_names(j, "wrong name or password"), (s, j))
+    s, j, _, _ = anon.request("POST", "/api/v1/login", raw="{not json")
+    check("login with bad JSON: 400 naming the body", s == 400 and error_names(j, "body"), (s, j))
+    s, j, _, _ = anon.request("POST", "/api/v1/login", body={"password": "x"})
+    check("login without a name: 400 naming the field", s == 400 and error_names(j, "name"), (s, j))
+    s, j, _, _ = anon.request("POST", "/api/v1/login", body={"name": "../../etc", "password": "x"})
+    check("login with a bad name: 400", s == 400 and error_names(j, "name"), (s, j))
+    s, j, r = op.login("alice", PASSWORD)
+    cookie = r.getheader("Set-Cookie") or ""
+    check("login: 200 with a CSRF token", s == 200 and len(op.csrf) == 32, (s, j))
+    check("session cookie is HttpOnly and SameSite=Strict", "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie)
+    s, j, _, r = op.get("/api/v1/session")
+    check("session: who and the CSRF token", s == 200 and j["name"] == "alice" and j["csrf"] == op.csrf, j)
+    check("security headers", r.getheader("X-Content-Type-Options") == "nosniff" and r.getheader("Cache-Control") == "no-store")
+
+    # --- queue ---
+    s, j, _, _ = op.get("/api/v1/clips?state=review")
+    check("queue: three clips in review", s == 200 and j["total"] == 3 and len(j["clips"]) == 3, j)
+    uids = [c["uid"] for c in j["clips"]]
+    a, b, c = uids
+    card = j["clips"][0]
+    check("a card: duration, classes, priority, effort, state, thumbnail",
+          card["duration_s"] > 8 and card["classes"] == ["car"] and card["effort_minutes"] > 0 and card["state"] == "review"
+          and card["thumbnail"].endswith("thumbnail.jpg"), card)
+    s, j, _, _ = op.get("/api/v1/clips?state=review&per_page=2&page=2&order=newest")
+    check("paging: page 2 of 2 holds the third", s == 200 and len(j["clips"]) == 1 and j["total"] == 3, j)
+    s, j, _, _ = op.get("/api/v1/clips?class=car&camera=front")
+    check("filter by class and camera", s == 200 and j["total"] == 3, j)
+    s, j, _, _ = op.get("/api/v1/clips?class=giraffe")
+    check("filter by a class no clip has: none", s == 200 and j["total"] == 0, j)
+    s, j, _, _ = op.get("/api/v1/clips?state=bogus")
+    check("bad state: 400 naming it", s == 400 and error_names(j, "state"), j)
+    s, j, _, _ = op.get("/api/v1/clips?per_page=0")
+    check("per_page 0: 400 naming it", s == 400 and error_names(j, "per_page"), j)
+    s, j, _, _ = op.get("/api/v1/clips?order=random")
+    check("bad order: 400", s == 400 and error_names(j, "order"), j)
+
+    # --- files, ranges, traversal ---
+    s, detail, _, _ = op.get(f"/api/v1/clips/{a}")
+    check("clip detail: package, cut points, audit", s == 200 and detail["package"]["frame_count"] == 221
+          and detail["cut_points"][0] == 0 and detail["cut_points"][-1] == 221 and len(detail["audit"]) == 3, s)
+    package = os.path.join(st.data, "packages", a)
+    clip_bytes = open(os.path.join(package, "clip.mp4"), "rb").read()
+    s, _, body, r = op.get(f"/api/v1/clips/{a}/files/clip.mp4", headers={"Range": "bytes=100-1099"})
+    check("range request: 206 with the bytes asked for",
+          s == 206 and body == clip_bytes[100:1100] and r.getheader("Content-Range") == f"bytes 100-1099/{len(clip_bytes)}",
+          (s, r.getheader("Content-Range")))
+    s, _, body, _ = op.get(f"/api/v1/clips/{a}/files/clip.mp4")
+    check("whole video: 200, every byte", s == 200 and body == clip_bytes, s)
+    s, _, _, _ = op.get(f"/api/v1/clips/{a}/files/clip.mp4", headers={"Range": f"bytes={len(clip_bytes) + 10}-"})
+    check("range past the end: 416", s == 416, s)
+    s, _, body, r = op.get(f"/api/v1/clips/{a}/thumbnail.jpg")
+    check("thumbnail: a JPEG, made once and cached", s == 200 and body[:2] == b"\xff\xd8" and
+          os.listdir(os.path.join(st.data, "ui-cache", "thumbs")), s)
+    for path in [f"/api/v1/clips/{a}/files/../../catalog.sqlite", f"/api/v1/clips/{a}/files/%2e%2e/%2e%2e/catalog.sqlite",
+                 f"/api/v1/clips/{a}/files/labels/../../../catalog.sqlite", "/api/v1/clips/..%2f..%2fcatalog.sqlite/files/x",
+                 f"/api/v1/clips/{a}/files//etc/passwd", "/../catalog.sqlite", "/%2e%2e/%2e%2e/etc/passwd"]:
+        s, _, body, _ = op.get(path)
+        check(f"traversal refused: {path}", s in (400, 404) and b"SQLite" not in body and b"root:" not in body, s)
+    s, j, _, _ = op.get("/api/v1/clips/nope_d9_c9")
+    check("unknown clip: 404 naming it", s == 404 and error_names(j, "nope_d9_c9"), j)
+
+    # --- CSRF ---
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/approve", csrf=False)
+    check("a change without X-CSRF-Token: 403", s == 403 and error_names(j, "CSRF"), j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/approve", csrf=False, headers={"X-CSRF-Token": "0" * 32})
+    check("a change with a wrong CSRF token: 403", s == 403, j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/approve", raw="[1,2")
+    check("a change with bad JSON: 400", s == 400 and error_names(j, "body"), j)
+
+    # --- live events: an approval reaches an open event stream ---
+    got = []
+    ev_conn = socket.create_connection((op.host, op.port), timeout=15)
+    ev_conn.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: x\r\nCookie: {op.cookie}\r\n\r\n".encode())
+
+    def read_events():
+        buf = b""
+        try:
+            while b"clip.state" not in buf:
+                chunk = ev_conn.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        except OSError:
+            pass
+        got.append(buf)
+    reader = threading.Thread(target=read_events)
+    reader.start()
+    time.sleep(0.5)
+
+    # --- transitions ---
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/approve", {"note": "good one"})
+    check("approve a clip in review: 200, approved", s == 200 and j["state"] == "approved", j)
+    reader.join(10)
+    check("the approval arrives on the event stream", got and b'"state":"approved"' in got[0] and a.encode() in got[0],
+          got[:1])
+    ev_conn.close()
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/approve")
+    check("approve twice: 409", s == 409, j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/reject", {"reason": "duplicate"})
+    check("reject an approved clip: 409", s == 409, j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"relabel": {"1": "truck"}})
+    check("edit an approved clip: 409 (never edited while it may upload)", s == 409, j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/reopen")
+    check("un-approve: back to review", s == 200 and j["state"] == "review", j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/reopen")
+    check("reopen a clip in review: 409", s == 409, j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{b}/reject", {"reason": "because"})
+    check("reject with a reason not in the list: 400 naming it", s == 400 and error_names(j, "reason"), j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{b}/reject", {})
+    check("reject without a reason: 400", s == 400 and error_names(j, "reason"), j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{b}/reject", {"reason": "duplicate", "note": "same as " + a})
+    check("reject with a listed reason: rejected", s == 200 and j["state"] == "rejected", j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{b}/fly")
+    check("an unknown action: 404", s == 404, j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{b}/priority", {"priority": 0.9})
+    check("priority of a rejected clip may change", s == 200, j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{b}/priority", {"priority": "high"})
+    check("priority not a number: 400", s == 400 and error_names(j, "priority"), j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{b}/priority", {"priority": 99})
+    check("priority out of range: 400", s == 400, j)
+    s, audit, _, _ = op.get(f"/api/v1/clips/{b}")
+    rows = audit["audit"]
+    check("audit rows name the operator, the reason and the priority",
+          any(r["to"] == "rejected" and r["actor"] == "operator:alice" and "duplicate" in r["reason"] for r in rows)
+          and any("priority" in r["reason"] and r["actor"] == "operator:alice" for r in rows), rows)
+
+    # --- edits through the package builder ---
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"relabel": {"77": "truck"}})
+    check("relabel a track the clip lacks: 400 naming it", s == 400 and error_names(j, "no track 77"), j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"relabel": {"1": "giraffe"}})
+    check("relabel to a class the station lacks: 400", s == 400 and error_names(j, "relabel.1"), j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"trim": {"start": 7, "end": 100}})
+    check("trim off the recording's keyframes: 400 naming cut_points", s == 400 and error_names(j, "cut_points"), j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {})
+    check("an edit with nothing in it: 400", s == 400, j)
+    manifest_before = json.load(open(os.path.join(package, "manifest.json")))
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"relabel": {"1": "truck"}, "delete": [3], "trim": {"start": 30, "end": 210}})
+    check("relabel, delete and trim: 200", s == 200, j)
+    manifest = json.load(open(os.path.join(package, "manifest.json")))
+    files_ok = all(hashlib.sha256(open(os.path.join(package, f["path"]), "rb").read()).hexdigest() == f["sha256"]
+                   for f in manifest["files"])
+    cvat = open(os.path.join(package, "labels", "cvat-video.xml")).read()
+    check("the rebuilt package: 180 frames, its files match the manifest", manifest["frame_count"] == 180 and files_ok,
+          manifest["frame_count"])
+    check("the manifest records who edited what", manifest["review"]["by"] == "operator:alice" and
+          manifest["review"]["edits"]["relabel"] == {"1": "truck"} and manifest["review"]["edits"]["deleted"] == [3])
+    root = ET.fromstring(cvat)
+    cvat_labels = {t["track_no"]: t["label"] for t in manifest["tracks"]}
+    xml_tracks = {int(t.get("id")): t.get("label") for t in root.iter("track")}
+    by_no = {t["track_no"]: xml_tracks[t["id"]] for t in manifest["tracks"]}
+    check("CVAT XML: track 1 is a truck, track 3 is gone, the others kept",
+          by_no.get(1) == "truck" and 3 not in by_no and len(xml_tracks) == len(manifest_before["tracks"]) - 1
+          and cvat_labels == by_no, (by_no, xml_tracks))
+    s, boxes, _, _ = op.get(f"/api/v1/clips/{a}/boxes")
+    labels = {t["track"]: t["label"] for t in boxes["tracks"]}
+    check("boxes after the edit: track 1 truck, track 3 deleted", labels.get(1) == "truck" and 3 not in labels, labels)
+    s, j, _, _ = op.get(f"/api/v1/clips?class=truck")
+    check("the queue's class filter sees the edit", j["total"] == 1 and j["clips"][0]["uid"] == a, j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"restore": [3]})
+    check("restore a deleted track", s == 200 and 3 not in j["edits"]["deleted"], j)
+    s, detail, _, _ = op.get(f"/api/v1/clips/{a}")
+    check("the edit's audit row: review -> review by the operator",
+          any(r["from"] == "review" and r["to"] == "review" and r["actor"] == "operator:alice" for r in detail["audit"]))
+    check("clip.state reason kept; package verifies", st.dashloop("clips", "show", a).count("edited") >= 1)
+
+    # --- the cloud job's read-only token ---
+    reader_c = Client(url)
+    reader_c.token = st.token
+    s, j, _, _ = reader_c.get("/api/v1/clips?state=review")
+    check("reader token lists packages", s == 200 and j["total"] >= 1, s)
+    s, _, body, _ = reader_c.get(f"/api/v1/clips/{a}/files/manifest.json")
+    check("reader token downloads a package file", s == 200 and json.loads(body)["id"] == a, s)
+    s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/approve")
+    check("reader token cannot approve: 403", s == 403, j)
+    s, j, _, _ = reader_c.get("/api/v1/station")
+    check("reader token cannot see the station screen: 403", s == 403, j)
+    bad = Client(url)
+    bad.token = "f" * 64
+    s, _, _, _ = bad.get("/api/v1/clips")
+    check("a wrong token: 401", s == 401, s)
+    s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/ack", {"ok": True})
+    check("ack of a clip in review: 409", s == 409, j)
+    s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/ack", {"okay": True})
+    check("ack without ok: 400 naming it", s == 400 and error_names(j, "ok"), j)
+    op.post(f"/api/v1/clips/{a}/approve")
+    s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/ack", {"ok": False, "failed_file": "clip.mp4"})
+    check("a failed ack keeps the package approved", s == 200 and j["state"] == "approved", j)
+    s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/ack", {"ok": True})
+    check("ack of a pulled package: acked", s == 200 and j["state"] == "acked", j)
+    out = st.dashloop("clips", "show", a)
+    check("the ack's moves name the reader", "reader:cloud-job" in out and "acked" in out, out[-400:])
+
+    # --- station ---
+    s, j, _, _ = op.get("/api/v1/station")
+    check("station: queue by state, disk, cameras (no station running)",
+          s == 200 and j["running"] is False and j["queue"].get("acked") == 1 and j["disk"]["total_bytes"] > 0
+          and j["cameras"][0]["last_drive"]["frames"] == 221, j)
+    s, _, body, _ = op.get("/api/v1/cameras/front/keyframe.jpg")
+    check("a camera's last keyframe image", s == 200 and body[:2] == b"\xff\xd8", s)
+    s, _, _, _ = op.get("/api/v1/cameras/..%2F..%2Fetc/keyframe.jpg")
+    check("an unknown camera: 404", s == 404, s)
+
+    # --- lockout ---
+    st.dashloop("user", "add", "bob", stdin="bob-password-123\n")
+    locker = Client(url)
+    codes = [locker.login("bob", f"wrong-{i}-password")[0] for i in range(5)]
+    s, j, _ = locker.login("bob", "bob-password-123")
+    check("five wrong passwords lock the account: the right one then gets 423",
+          codes == [401] * 5 and s == 423 and error_names(j, "locked until"), (codes, s, j))
+    out = st.dashloop("user", "list")
+    check("user list shows the lock", "locked until" in out and "alice" in out, out)
+
+    # --- logout ---
+    s, j, _, _ = op.post("/api/v1/logout")
+    s2, _, _, _ = op.get("/api/v1/clips")
+    check("logout ends the session", s == 200 and s2 == 401, (s, s2))
+
+    # --- accounts and config refused ---
+    r = subprocess.run([dashloop, "-d", st.data, "user", "add", "carol"], input="short\n", capture_output=True, text=True)
+    check("a short password is refused", r.returncode == 2 and "at least 10" in r.stderr, r.stderr)
+    r = subprocess.run([dashloop, "-d", st.data, "user", "add", "alice"], input="another-password-1\n",
+                       capture_output=True, text=True)
+    check("an existing name is refused", r.returncode == 2 and "exists already" in r.stderr, r.stderr)
+    lan = os.path.join(work, "lan.toml")
+    open(lan, "w").write('[ui]\nbind = "0.0.0.0"\n')
+    r = subprocess.run([dashloop, "-c", lan, "-d", st.data, "ui", "--seconds", "1"], capture_output=True, text=True)
+    check("off loopback without a certificate: refused, naming ui.bind", r.returncode == 2 and "ui.bind" in r.stderr,
+          r.stderr)
+    port = urllib.parse.urlparse(url).port
+    r = subprocess.run([dashloop, "-d", st.data, "ui", "--port", str(port), "--seconds", "1"], capture_output=True,
+                       text=True, timeout=30)
+    check("a port in use: exit 2 naming it", r.returncode == 2 and str(port) in r.stderr, r.stderr)
+
+    # --- stop with a live page connected ---
+    hold = socket.create_connection((op.host, op.port))
+    hold.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {st.token}\r\n\r\n".encode())
+    time.sleep(0.3)
+    began = time.time()
+    rc = st.stop_ui()
+    check("SIGTERM with an event stream open: exit 0 within 5 s", rc == 0 and time.time() - began < 5, (rc, time.time() - began))
+    hold.close()
+
+    print(f"{passes} passed, {fails} failed")
+    sys.exit(1 if fails else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Shared by the UI's e2e tests: a data dir with real clips, an operator, a
+reader token, and `dashloop ui` started on a free port."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "firmware", "samples", "solidWhiteRight.mp4")
+PASSWORD = "operator-password-1"
+
+
+class Station:
+    def __init__(self, dashloop, work, drives=2):
+        self.bin = dashloop
+        self.work = work
+        self.data = os.path.join(work, "data")
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        # Real footage: the bundled highway drive, ingested `drives` times (a clip each).
+        for _ in range(drives):
+            self.dashloop("ingest", "-q", SAMPLE)
+        self.dashloop("user", "add", "alice", stdin=PASSWORD + "\n")
+        self.token = self.dashloop("token", "add", "cloud-job").strip()
+        self.proc = None
+        self.url = None
+
+    def dashloop(self, *args, stdin=None, check=True):
+        r = subprocess.run([self.bin, "-d", self.data, *args], input=stdin, capture_output=True, text=True, timeout=300)
+        if check and r.returncode != 0:
+            sys.exit(f"dashloop {' '.join(args)} exited {r.returncode}: {r.stderr}")
+        return r.stdout
+
+    def start_ui(self, *extra):
+        self.proc = subprocess.Popen([self.bin, "-d", self.data, *extra, "ui", "--port", "0"],
+                                     stdout=subprocess.PIPE, stderr=open(os.path.join(self.work, "ui.log"), "w"),
+                                     text=True)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            m = re.match(r"ui: (https?://\S+)", line)
+            if m:
+                self.url = m.group(1).rstrip("/")
+                return self.url
+            if self.proc.poll() is not None:
+                break
+        sys.exit("dashloop ui did not start: " + open(os.path.join(self.work, "ui.log")).read())
+
+    def stop_ui(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                return self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return "hung"
+        return self.proc.returncode if self.proc else None

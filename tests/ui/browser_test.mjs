@@ -1,0 +1,184 @@
+// The depot UI in Debian's Chromium, driven by playwright-core, at 1280x800
+// with touch: log in, open a clip, the right box on the right frame (the
+// canvas against the package's CVAT XML), change a track's class and see the
+// CVAT XML and manifest change, reject with a reason, approve and see the
+// state change live in a second page (server-sent events).
+// Usage: node browser_test.mjs URL NAME PASSWORD DATA_DIR [SCREENSHOT_DIR]
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [url, name, password, dataDir, shots] = process.argv.slice(2);
+let passes = 0, fails = 0;
+function check(what, ok, detail = '') {
+  if (ok) { passes++; console.log(`PASS: ${what}`); } else { fails++; console.log(`FAIL: ${what} ${JSON.stringify(detail)}`); }
+}
+
+// The boxes CVAT's reader gets at `frame`: each track's <box> on that frame
+// (the package writes one on every visible frame), outside="1" meaning none.
+function cvatBoxes(xml, manifest, frame) {
+  const byId = new Map(manifest.tracks.map((t) => [t.id, t.track_no]));
+  const out = new Map();
+  for (const m of xml.matchAll(/<track id="(\d+)" label="([^"]*)"[^>]*>([\s\S]*?)<\/track>/g)) {
+    const box = [...m[3].matchAll(/<box frame="(\d+)"([^>]*)>/g)].find((b) => Number(b[1]) === frame);
+    if (!box || /outside="1"/.test(box[2])) continue;
+    const attr = (k) => Number(new RegExp(`${k}="([^"]+)"`).exec(box[2])[1]);
+    const xtl = attr('xtl'), ytl = attr('ytl');
+    out.set(byId.get(Number(m[1])), { label: m[2], x: xtl, y: ytl, w: attr('xbr') - xtl, h: attr('ybr') - ytl });
+  }
+  return out;
+}
+
+const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
+  args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, hasTouch: true });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+
+  // --- login ---
+  await page.goto(url);
+  await page.waitForSelector('form.login');
+  if (shots) await page.screenshot({ path: join(shots, 'ui-login.png') });
+  await page.fill('input[name=password]', 'not-the-password');
+  await page.fill('input[name=name]', name);
+  await page.tap('button[type=submit]');
+  await page.waitForSelector('.error:has-text("wrong name or password")');
+  check('a wrong password is refused on the page', true);
+  consoleErrors.length = 0;  // the refused login's 401 was meant
+  await page.fill('input[name=password]', password);
+  await page.tap('button[type=submit]');
+  await page.waitForSelector('.card');
+  const cards = await page.$$eval('.card', (els) => els.map((e) => e.dataset.uid));
+  check('the queue shows the clips in review', cards.length === 2, cards);
+  const sizes = await page.$$eval('button, select, input, header nav a', (els) =>
+    els.filter((e) => e.offsetParent !== null).map((e) => [e.textContent.trim() || e.name, e.getBoundingClientRect().height]));
+  check('touch targets are at least 48 px tall', sizes.every(([, h]) => h >= 48), sizes.filter(([, h]) => h < 48));
+  await page.waitForFunction(() => [...document.images].every((i) => i.complete && i.naturalWidth > 0));
+  if (shots) await page.screenshot({ path: join(shots, 'ui-queue.png') });
+
+  // A second page (the same operator elsewhere) watching the queue live.
+  const watcher = await context.newPage();
+  await watcher.goto(url + '#/queue');
+  await watcher.waitForSelector('.card');
+  await watcher.waitForSelector('#live.on');
+
+  // --- review: the right box on the right frame ---
+  const uid = cards[0];
+  const pkg = join(dataDir, 'packages', uid);
+  await page.tap(`.card[data-uid="${uid}"]`);
+  await page.waitForFunction(() => window.dashloop && window.dashloop.frame === 0);
+  const manifest = JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8'));
+  const xml = readFileSync(join(pkg, 'labels', 'cvat-video.xml'), 'utf8');
+  const rvfc = await page.evaluate(() => 'requestVideoFrameCallback' in HTMLVideoElement.prototype);
+  check('Chromium has requestVideoFrameCallback (the overlay follows presented frames)', rvfc);
+  for (const frame of [40, 41, 150]) {
+    await page.fill('input[type=range]', String(frame));
+    await page.waitForFunction((f) => window.dashloop.frame === f, frame, { timeout: 10000 });
+    // Let the presented frame settle: the draw follows the video's own callback.
+    await page.waitForTimeout(300);
+    const shown = await page.evaluate(() => window.dashloop);
+    const want = cvatBoxes(xml, manifest, frame);
+    const got = new Map(shown.drawn.map((b) => [b.track, b]));
+    const same = want.size > 0 && want.size === got.size && [...want].every(([t, w]) => {
+      const g = got.get(t);
+      return g && g.label === w.label && ['x', 'y', 'w', 'h'].every((k) => Math.abs(g[k] - w[k]) < 0.02);
+    });
+    check(`frame ${frame}: the canvas's boxes are the CVAT boxes (${want.size})`, shown.frame === frame && same,
+      { frame: shown.frame, got: shown.drawn, want: [...want] });
+    // ...and really drawn: the stroke's colour at the middle of each box's left edge.
+    const painted = await page.evaluate(() => {
+      const c = document.querySelector('.player canvas');
+      const ctx = c.getContext('2d');
+      const s = window.dashloop.scale;
+      return window.dashloop.drawn.every((b) => ctx.getImageData(Math.round(b.x * s), Math.round((b.y + b.h / 2) * s), 1, 1).data[3] > 0);
+    });
+    check(`frame ${frame}: each box is painted on the canvas`, painted);
+  }
+  await page.tap('button[aria-label="next frame"]');
+  await page.waitForFunction(() => window.dashloop.frame === 151, null, { timeout: 10000 });
+  check('frame step: one frame on', true);
+  if (shots) await page.screenshot({ path: join(shots, 'ui-review.png') });
+
+  // --- change a track's class: the package is rebuilt ---
+  const track = manifest.tracks[0];
+  const cvatBefore = sha256(join(pkg, 'labels', 'cvat-video.xml'));
+  await page.evaluate(() => { window.dashloop = null; });  // the rebuilt page's own draw comes next
+  await page.selectOption(`select[aria-label="class of track ${track.track_no}"]`, 'truck');
+  await page.waitForSelector('#toast:has-text("Package rebuilt")', { timeout: 60000 });
+  const after = JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8'));
+  const xmlAfter = readFileSync(join(pkg, 'labels', 'cvat-video.xml'), 'utf8');
+  const listed = Object.fromEntries(after.files.map((f) => [f.path, f.sha256]));
+  check('the CVAT XML changed: that track is a truck',
+    new RegExp(`<track id="${track.id}" label="truck"`).test(xmlAfter) && sha256(join(pkg, 'labels', 'cvat-video.xml')) !== cvatBefore);
+  check('the manifest lists the new CVAT XML and records the edit',
+    listed['labels/cvat-video.xml'] === sha256(join(pkg, 'labels', 'cvat-video.xml')) &&
+    after.review.edits.relabel[String(track.track_no)] === 'truck' && after.review.by === `operator:${name}`, after.review);
+  await page.waitForFunction(() => window.dashloop && window.dashloop.frame === 0);
+  await page.fill('input[type=range]', '40');
+  await page.waitForFunction(() => window.dashloop.frame === 40);
+  const relabelled = await page.evaluate((t) => window.dashloop.drawn.find((b) => b.track === t)?.label, track.track_no);
+  check('the redrawn box carries the new class', relabelled === 'truck', relabelled);
+
+  // --- approve: the second page sees it live ---
+  await page.tap('button.approve');
+  await watcher.waitForFunction((u) => document.querySelector(`.card[data-uid="${u}"] .state`)?.textContent === 'approved',
+    uid, { timeout: 10000 }).then(() => check('the approval appears live on the second page (SSE)', true),
+    () => check('the approval appears live on the second page (SSE)', false));
+  // The approve moved on to the next clip in review.
+  const other = cards[1];
+  await page.waitForFunction((u) => location.hash === `#/clip/${u}` && window.dashloop, other, { timeout: 10000 });
+  check('after approving, the next clip in review opens', true);
+
+  // --- reject with a reason, by a swipe to the left ---
+  await page.waitForFunction(() => window.dashloop.frame === 0);
+  const box = await page.locator('.player').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForSelector('.modal');
+  check('a swipe to the left asks why to reject', true);
+  if (shots) await page.screenshot({ path: join(shots, 'ui-reject.png') });
+  await page.tap('.modal button:has-text("duplicate")');
+  await page.waitForSelector('#toast:has-text("rejected")');
+  const rejected = await page.evaluate(async (u) => (await fetch(`/api/v1/clips/${u}`)).json(), other);
+  const last = rejected.audit[rejected.audit.length - 1];
+  check('rejected with the reason picked, by the operator', rejected.state === 'rejected' && last.reason === 'duplicate' &&
+    last.actor === `operator:${name}`, last);
+
+  // --- station --- (once the reject has moved on: no clip is left in review)
+  await page.waitForFunction(() => location.hash === '#/queue');
+  await page.goto(url + '#/station');
+  await page.waitForSelector('.tile[data-camera]');
+  const station = await page.textContent('main');
+  check('the station screen: camera, queue, disk', /front/.test(station) && /Queue/.test(station) && /free of/.test(station));
+  if (shots) await page.screenshot({ path: join(shots, 'ui-station.png') });
+
+  // --- 1920x1080 ---
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.goto(url + `#/clip/${uid}`);
+  await page.waitForFunction(() => window.dashloop && window.dashloop.frame === 0);
+  const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+  check('the review screen fits 1920x1080 without sideways scrolling', fits);
+
+  // First paint of the review page, loaded afresh (the session's cookie kept).
+  const fresh = await context.newPage();
+  await fresh.goto(url + `#/clip/${other}`);
+  await fresh.waitForFunction(() => window.dashloop);
+  const paint = await fresh.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime);
+  const ready = await fresh.evaluate(() => performance.now());
+  console.log(`review page: first contentful paint ${paint?.toFixed(0)} ms, boxes drawn at ${ready.toFixed(0)} ms`);
+  check('the review page paints', paint > 0, paint);
+
+  check('no errors in the pages\' consoles', consoleErrors.length === 0, consoleErrors);
+} finally {
+  await browser.close();
+}
+console.log(`${passes} passed, ${fails} failed`);
+process.exit(fails ? 1 : 0);

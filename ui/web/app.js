@@ -1,0 +1,415 @@
+// The depot UI: plain ES module, no build step, no library. Screens: login,
+// queue, review (a clip with its tracked boxes drawn over the video), station.
+// Live changes arrive as server-sent events (/api/v1/events, fed by the bus).
+
+const screen = document.getElementById('screen');
+const session = { name: '', csrf: '', states: [], cameras: [], reasons: [] };
+const listeners = new Set();  // screens that want live events
+
+// --- helpers ---------------------------------------------------------------
+
+// An element with attributes (on* are listeners) and children: text is always text, never HTML.
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k === 'style') el.style.cssText = v;  // CSSOM: allowed by the page's CSP, unlike a style attribute
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+async function api(path, { method = 'GET', body } = {}) {
+  const headers = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET') headers['X-CSRF-Token'] = session.csrf;
+  const res = await fetch('/api/v1' + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await res.json().catch(() => ({}));
+  if (res.status === 401 && path !== '/login' && path !== '/session') { session.name = ''; route('#/login'); }
+  if (!res.ok) throw new Error(data.error || `HTTP ${res.status}`);
+  return data;
+}
+
+function toast(text) {
+  const t = document.getElementById('toast');
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, 3500);
+}
+
+const fmtS = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+const fmtBytes = (b) => b > 1e9 ? `${(b / 1e9).toFixed(1)} GB` : `${(b / 1e6).toFixed(1)} MB`;
+const colors = ['#ff1744', '#00e5ff', '#ffea00', '#76ff03', '#ff9100', '#d500f9', '#ffffff', '#2979ff'];
+const colorOf = (track) => colors[track % colors.length];
+
+// --- live events -----------------------------------------------------------
+
+let events = null;
+function connectEvents() {
+  if (events) return;
+  events = new EventSource('/api/v1/events');
+  const live = document.getElementById('live');
+  events.onopen = () => { live.textContent = 'live'; live.classList.add('on'); };
+  events.onerror = () => { live.textContent = 'reconnecting'; live.classList.remove('on'); };
+  events.onmessage = (m) => {
+    let e;
+    try { e = JSON.parse(m.data); } catch { return; }
+    for (const fn of listeners) fn(e);
+  };
+}
+
+// --- routing ---------------------------------------------------------------
+
+function route(hash) {
+  if (location.hash !== hash) location.hash = hash; else render();
+}
+
+async function render() {
+  listeners.clear();
+  if (!session.name) {
+    try { Object.assign(session, await api('/session')); } catch { /* the server is gone */ }
+  }
+  const hash = location.hash || '#/queue';
+  document.getElementById('bar').hidden = !session.name;
+  if (!session.name) return loginScreen();
+  connectEvents();
+  document.getElementById('who').textContent = session.name;
+  const [, name, arg] = hash.split('/');
+  for (const a of document.querySelectorAll('header nav a')) a.classList.toggle('on', a.dataset.screen === name);
+  if (name === 'clip' && arg) return reviewScreen(decodeURIComponent(arg));
+  if (name === 'station') return stationScreen();
+  return queueScreen();
+}
+
+window.addEventListener('hashchange', render);
+document.getElementById('logout').addEventListener('click', async () => {
+  await api('/logout', { method: 'POST', body: {} }).catch(() => {});
+  session.name = '';
+  if (events) { events.close(); events = null; }
+  route('#/login');
+});
+
+// --- login -----------------------------------------------------------------
+
+function loginScreen() {
+  const error = h('p', { class: 'error', role: 'alert' });
+  const name = h('input', { name: 'name', autocomplete: 'username', required: true, autofocus: true });
+  const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const form = h('form', { class: 'login', onsubmit: async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api('/login', { method: 'POST', body: { name: name.value, password: password.value } });
+      session.name = r.name;
+      session.csrf = r.csrf;
+      Object.assign(session, await api('/session'));
+      route(location.hash && location.hash !== '#/login' ? location.hash : '#/queue');
+    } catch (e) { error.textContent = e.message; }
+  } },
+  h('h1', {}, 'Dashloop depot'),
+  h('label', {}, 'Operator', name),
+  h('label', {}, 'Password', password),
+  h('button', { class: 'primary', type: 'submit' }, 'Log in'),
+  error);
+  screen.replaceChildren(form);
+}
+
+// --- queue -----------------------------------------------------------------
+
+const queueState = { state: 'review', camera: '', class: '', order: 'priority', page: 1 };
+
+async function queueScreen() {
+  const select = (key, options) => h('select', { name: key, onchange: (ev) => {
+    queueState[key] = ev.target.value; queueState.page = 1; load();
+  } }, options.map(([v, label]) => h('option', { value: v, selected: queueState[key] === v }, label)));
+  const klass = h('input', { name: 'class', value: queueState.class, placeholder: 'any', size: 10, onchange: (ev) => {
+    queueState.class = ev.target.value.trim(); queueState.page = 1; load();
+  } });
+  const cards = h('div', { class: 'cards' });
+  const pager = h('div', { class: 'pager' });
+  screen.replaceChildren(
+    h('h1', {}, 'Review queue'),
+    h('div', { class: 'filters' },
+      h('label', {}, 'State', select('state', [['', 'any'], ...session.states.map((s) => [s, s])])),
+      h('label', {}, 'Camera', select('camera', [['', 'any'], ...session.cameras.map((c) => [c, c])])),
+      h('label', {}, 'Class', klass),
+      h('label', {}, 'Order', select('order', [['priority', 'priority'], ['newest', 'newest']]))),
+    cards, pager);
+
+  async function load() {
+    const q = new URLSearchParams({ order: queueState.order, page: queueState.page, per_page: 24 });
+    for (const k of ['state', 'camera', 'class']) if (queueState[k]) q.set(k, queueState[k]);
+    let page;
+    try { page = await api('/clips?' + q); } catch (e) { return toast(e.message); }
+    cards.replaceChildren(...page.clips.map(card));
+    if (!page.clips.length) cards.append(h('p', { class: 'muted' }, 'No clips match.'));
+    const pages = Math.max(1, Math.ceil(page.total / page.per_page));
+    pager.replaceChildren(
+      h('button', { disabled: queueState.page <= 1, onclick: () => { queueState.page--; load(); } }, '‹ Newer'),
+      h('span', {}, `page ${queueState.page} of ${pages} · ${page.total} clips`),
+      h('button', { disabled: queueState.page >= pages, onclick: () => { queueState.page++; load(); } }, 'Older ›'));
+  }
+
+  function card(c) {
+    return h('a', { class: 'card', href: `#/clip/${encodeURIComponent(c.uid)}`, dataset: { uid: c.uid } },
+      h('img', { src: c.thumbnail, alt: '', loading: 'lazy' }),
+      h('div', { class: 'body' },
+        h('span', { class: 'uid' }, c.uid),
+        h('span', {}, h('span', { class: `state ${c.state}` }, c.state), ` ${fmtS(c.duration_s)} · ${c.camera}`),
+        h('span', {}, c.classes.length ? c.classes.join(', ') : 'no objects'),
+        h('span', { class: 'muted' }, `priority ${c.priority.toFixed(2)} · ~${c.effort_minutes.toFixed(1)} min to label`)));
+  }
+
+  let pending = null;
+  listeners.add((e) => {
+    if (e.type !== 'clip.state') return;
+    const el = cards.querySelector(`[data-uid="${CSS.escape(e.clip)}"] .state`);
+    if (el) { el.className = `state ${e.state}`; el.textContent = e.state; }
+    clearTimeout(pending);
+    pending = setTimeout(load, 800);  // new clips and new order, once a burst is over
+  });
+  await load();
+}
+
+// --- review ----------------------------------------------------------------
+
+async function reviewScreen(uid) {
+  let clip, boxes;
+  try {
+    [clip, boxes] = await Promise.all([api(`/clips/${encodeURIComponent(uid)}`), api(`/clips/${encodeURIComponent(uid)}/boxes`)]);
+  } catch (e) {
+    screen.replaceChildren(h('p', { class: 'error' }, e.message), h('a', { href: '#/queue' }, 'Back to the queue'));
+    return;
+  }
+  const pkg = clip.package;
+  if (!pkg) {
+    screen.replaceChildren(h('h1', {}, uid), h('p', {}, `No package (${clip.state}${clip.purged ? ', purged' : ''}).`));
+    return;
+  }
+  const fps = pkg.fps, frames = pkg.frame_count;
+  // frame -> [{track, label, x, y, w, h, occluded}], in source pixels
+  const byFrame = new Map();
+  for (const t of boxes.tracks)
+    for (const [f, x, y, w, hh, occ] of t.boxes) {
+      if (!byFrame.has(f)) byFrame.set(f, []);
+      byFrame.get(f).push({ track: t.track, label: t.label, x, y, w, h: hh, occluded: occ > 0 });
+    }
+
+  const video = h('video', { src: `/api/v1/clips/${encodeURIComponent(uid)}/files/clip.mp4`, preload: 'auto',
+    playsinline: true, muted: true });
+  const canvas = h('canvas', { 'aria-label': 'tracked boxes' });
+  const player = h('div', { class: 'player' }, video, canvas);
+  const frameLabel = h('span', { class: 'frame' }, 'frame 0');
+  const scrub = h('input', { type: 'range', min: 0, max: frames - 1, value: 0, step: 1, 'aria-label': 'frame',
+    oninput: () => seek(Number(scrub.value)) });
+  const marks = [
+    ...clip.events.filter((e) => e.frame >= 0 && e.frame < frames).map((e) =>
+      h('span', { class: 'mark event', title: `${e.rule} ${e.detail}`, style: `left:${(100 * e.frame) / frames}%` })),
+    ...clip.keyframes.map((k) => h('span', { class: 'mark keyframe', style: `left:${(100 * k.frame) / frames}%` })),
+  ];
+  let current = -1;
+
+  // The frame on screen: requestVideoFrameCallback's mediaTime where the
+  // browser has it (the presented frame's own timestamp), else currentTime.
+  function draw(frame) {
+    current = frame;
+    const ctx = canvas.getContext('2d');
+    const scale = canvas.width / pkg.width;
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    const drawn = [];
+    for (const b of byFrame.get(frame) || []) {
+      if (deleted.has(b.track)) continue;
+      const label = relabel[b.track] || b.label;
+      ctx.lineWidth = Math.max(2, 3 * scale);
+      ctx.strokeStyle = colorOf(b.track);
+      ctx.setLineDash(b.occluded ? [8, 6] : []);
+      ctx.strokeRect(b.x * scale, b.y * scale, b.w * scale, b.h * scale);
+      const text = `${label} #${b.track}`;
+      ctx.font = `${Math.max(14, Math.round(16 * scale))}px system-ui, sans-serif`;
+      const tw = ctx.measureText(text).width + 8;
+      ctx.fillStyle = colorOf(b.track);
+      ctx.fillRect(b.x * scale, Math.max(0, b.y * scale - 22), tw, 22);
+      ctx.fillStyle = '#000';
+      ctx.fillText(text, b.x * scale + 4, Math.max(16, b.y * scale - 5));
+      drawn.push({ track: b.track, label, x: b.x, y: b.y, w: b.w, h: b.h, occluded: b.occluded });
+    }
+    frameLabel.textContent = `frame ${frame} / ${frames - 1}`;
+    scrub.value = frame;
+    canvas.dataset.frame = frame;
+    window.dashloop = { frame, drawn, scale };  // what the browser tests compare with the package
+  }
+  const frameAt = (t) => Math.min(frames - 1, Math.max(0, Math.floor(t * fps + 1e-3)));
+  const hasRVFC = 'requestVideoFrameCallback' in HTMLVideoElement.prototype;
+  function onFrame(_now, meta) {
+    draw(frameAt(meta.mediaTime));
+    video.requestVideoFrameCallback(onFrame);
+  }
+  if (hasRVFC) video.requestVideoFrameCallback(onFrame);
+  else {
+    const tick = () => { if (!video.isConnected) return; const f = frameAt(video.currentTime); if (f !== current) draw(f); requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+  }
+  function fit() {
+    canvas.width = video.clientWidth;
+    canvas.height = video.clientHeight;
+    if (current >= 0) draw(current);
+  }
+  let seeked = false;  // a seek before the metadata came is kept
+  video.addEventListener('loadedmetadata', () => { fit(); if (!seeked) seek(0); });
+  new ResizeObserver(fit).observe(video);
+  // The middle of a frame's interval: every browser then shows that frame.
+  function seek(frame) {
+    frame = Math.min(frames - 1, Math.max(0, frame));
+    seeked = true;
+    video.pause();
+    video.currentTime = (frame + 0.5) / fps;
+    if (!hasRVFC) draw(frame);
+  }
+
+  // Swipe on the video: right approves, left rejects.
+  let down = null;
+  player.addEventListener('pointerdown', (e) => { down = { x: e.clientX, y: e.clientY }; });
+  player.addEventListener('pointerup', (e) => {
+    if (!down) return;
+    const dx = e.clientX - down.x, dy = e.clientY - down.y;
+    down = null;
+    if (Math.abs(dx) > 120 && Math.abs(dx) > 2 * Math.abs(dy)) (dx > 0 ? approve : askReject)();
+    else if (Math.abs(dx) < 10 && Math.abs(dy) < 10) (video.paused ? video.play() : video.pause());
+  });
+
+  const relabel = Object.fromEntries(Object.entries(clip.edits.relabel || {}).map(([k, v]) => [Number(k), v]));
+  const deleted = new Set(clip.edits.deleted || []);
+  const editable = clip.editable;
+  const stateBadge = h('span', { class: `state ${clip.state}` }, clip.state);
+
+  async function act(verb, body = {}) {
+    try {
+      const r = await api(`/clips/${encodeURIComponent(uid)}/${verb}`, { method: 'POST', body });
+      return r;
+    } catch (e) { toast(e.message); return null; }
+  }
+  async function next() {
+    const page = await api('/clips?state=review&per_page=2').catch(() => ({ clips: [] }));
+    const n = page.clips.find((c) => c.uid !== uid);
+    route(n ? `#/clip/${encodeURIComponent(n.uid)}` : '#/queue');
+  }
+  async function approve() {
+    if (clip.state !== 'review') return toast(`This clip is ${clip.state}`);
+    if (await act('approve')) { toast(`${uid} approved`); next(); }
+  }
+  function askReject() {
+    if (clip.state !== 'review') return toast(`This clip is ${clip.state}`);
+    const modal = h('div', { class: 'modal', role: 'dialog', 'aria-label': 'Reject: why?' },
+      h('div', { class: 'box' }, h('h2', {}, 'Reject: why?'),
+        clip.reject_reasons.map((r) => h('button', { class: 'reject', onclick: async () => {
+          modal.remove();
+          if (await act('reject', { reason: r })) { toast(`${uid} rejected: ${r}`); next(); }
+        } }, r)),
+        h('button', { class: 'quiet', onclick: () => modal.remove() }, 'Cancel')));
+    document.body.append(modal);
+  }
+  async function edit(body) {
+    toast('Rebuilding the package…');
+    if (await act('edit', body)) { toast('Package rebuilt'); render(); }
+  }
+
+  const trackRows = boxes.tracks.map((t) => {
+    const picker = h('select', { 'aria-label': `class of track ${t.track}`, disabled: !editable,
+      onchange: (ev) => edit({ relabel: { [t.track]: ev.target.value } }) },
+    clip.allowed_labels.map((l) => h('option', { value: l, selected: (relabel[t.track] || t.label) === l }, l)));
+    return h('div', { class: `track${deleted.has(t.track) ? ' deleted' : ''}`, dataset: { track: t.track } },
+      h('span', { class: 'swatch', style: `background:${colorOf(t.track)}` }),
+      h('span', {}, `#${t.track} `, picker, ` ${t.boxes.length} boxes`),
+      h('button', { class: 'quiet', disabled: !editable,
+        onclick: () => edit(deleted.has(t.track) ? { restore: [t.track] } : { delete: [t.track] }) },
+      deleted.has(t.track) ? 'Restore' : 'Delete'));
+  });
+  const cutOptions = (sel) => clip.cut_points.map((f) => h('option', { value: f, selected: f === sel }, `${(f / fps).toFixed(1)} s (frame ${f})`));
+  const trimStart = h('select', { 'aria-label': 'trim start', disabled: !editable }, cutOptions(0));
+  const trimEnd = h('select', { 'aria-label': 'trim end', disabled: !editable }, cutOptions(frames));
+
+  screen.replaceChildren(h('div', { class: 'review' },
+    h('div', {},
+      h('h1', {}, uid, ' ', stateBadge),
+      player,
+      h('div', { class: 'scrub' }, scrub, marks),
+      h('div', { class: 'controls' },
+        h('button', { onclick: () => seek(current - 1), 'aria-label': 'previous frame' }, '◀ frame'),
+        h('button', { class: 'primary', onclick: () => (video.paused ? video.play() : video.pause()) }, 'Play / pause'),
+        h('button', { onclick: () => seek(current + 1), 'aria-label': 'next frame' }, 'frame ▶'),
+        frameLabel),
+      h('p', { class: 'muted' }, `${clip.camera} · ${fmtS(clip.duration_s)} · ${pkg.width}×${pkg.height} @ ${fps} fps · `,
+        `${clip.rules.join(', ')} · ~${clip.effort_minutes.toFixed(1)} min to label · swipe right to approve, left to reject`)),
+    h('div', { class: 'panel' },
+      h('section', {}, h('div', { class: 'decide' },
+        h('button', { class: 'approve', onclick: approve, disabled: clip.state !== 'review' }, 'Approve'),
+        h('button', { class: 'reject', onclick: askReject, disabled: clip.state !== 'review' }, 'Reject')),
+      ['approved', 'rejected'].includes(clip.state)
+        ? h('button', { onclick: async () => { if (await act('reopen')) render(); } }, 'Back to review') : null),
+      h('section', {}, h('h2', {}, `Priority ${clip.priority.toFixed(2)}`), h('div', { class: 'row' },
+        [['Low', 0.2], ['Normal', 0.5], ['High', 0.9]].map(([l, p]) =>
+          h('button', { onclick: async () => { if (await act('priority', { priority: p })) render(); } }, l)))),
+      h('section', {}, h('h2', {}, 'Tracks'), trackRows.length ? trackRows : h('p', { class: 'muted' }, 'none')),
+      h('section', {}, h('h2', {}, 'Trim to keyframes'), h('div', { class: 'row' }, trimStart, trimEnd,
+        h('button', { disabled: !editable, onclick: () => edit({ trim: { start: Number(trimStart.value), end: Number(trimEnd.value) } }) }, 'Trim'))),
+      h('section', {}, h('h2', {}, 'History'), h('table', {}, clip.audit.map((a) =>
+        h('tr', {}, h('td', {}, a.at_utc.slice(5, 19).replace('T', ' ')), h('td', {}, `${a.from || 'new'} → ${a.to}`),
+          h('td', {}, a.actor), h('td', {}, a.reason))))))));
+
+  listeners.add((e) => {
+    if (e.type === 'clip.state' && e.clip === uid && e.state !== clip.state) {
+      clip.state = e.state;
+      stateBadge.className = `state ${e.state}`;
+      stateBadge.textContent = e.state;
+    }
+  });
+}
+
+// --- station ---------------------------------------------------------------
+
+async function stationScreen() {
+  const body = h('div', {});
+  screen.replaceChildren(h('h1', {}, 'Station'), body);
+  async function load() {
+    let s;
+    try { s = await api('/station'); } catch (e) { return toast(e.message); }
+    const live = s.status || {};
+    const sync = s.sync || {};
+    const stamp = Date.now();
+    body.replaceChildren(
+      h('p', {}, s.running ? `Running: ${live.drives_analysed ?? 0} drives analysed${live.analysing ? `, analysing ${live.analysing}` : ''}`
+        : 'The station is not running (catalog view).'),
+      h('div', { class: 'grid2' },
+        s.cameras.map((c) => h('div', { class: 'tile', dataset: { camera: c.name } },
+          h('span', { class: 'big' }, c.name, ' ', h('span', { class: `state ${c.live?.state === 'up' ? 'approved' : 'failed'}` }, c.live?.state || 'not running')),
+          c.live?.reason ? h('span', { class: 'error' }, c.live.reason) : null,
+          c.keyframe ? h('img', { src: `${c.keyframe}?t=${stamp}`, alt: `last keyframe of ${c.name}` }) : null,
+          c.last_drive ? h('span', {}, `last drive ${c.last_drive.id}: ${c.last_drive.frames} frames in, `,
+            `${c.last_drive.detection_skipped} dropped by the detector`) : h('span', { class: 'muted' }, 'no drive yet'),
+          c.live ? h('span', {}, `${c.live.segments} segments recorded, ${c.live.reconnects} reconnects`) : null)),
+        h('div', { class: 'tile' }, h('span', { class: 'big' }, 'Queue'),
+          h('table', {}, Object.entries(s.queue).map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, v))))),
+        h('div', { class: 'tile' }, h('span', { class: 'big' }, 'Disk'),
+          h('span', {}, `${fmtBytes(s.disk.free_bytes)} free of ${fmtBytes(s.disk.total_bytes)}`),
+          h('span', { class: 'muted' }, s.disk.path)),
+        h('div', { class: 'tile' }, h('span', { class: 'big' }, 'Sync'),
+          h('span', {}, sync.target ? `to ${sync.target}` : 'no pass yet'),
+          sync.network ? h('span', {}, `network: ${sync.network}`) : null,
+          sync.last_pass ? h('span', {}, `last pass: ${sync.last_pass.uploaded ?? 0} uploaded, ${sync.last_pass.acked ?? 0} acked`) : null),
+        h('div', { class: 'tile' }, h('span', { class: 'big' }, 'Recent errors'),
+          s.errors.length ? s.errors.map((e) => h('span', { class: 'error' }, `${e.utc?.slice(11, 19) || ''} ${e.type}: ${e.reason || e.error || e.camera || ''}`))
+            : h('span', { class: 'muted' }, 'none'))));
+  }
+  let pending = null;
+  listeners.add((e) => {
+    if (!['health', 'camera.state', 'sync.pass', 'clip.state', 'analysis.failed', 'segment.closed'].includes(e.type)) return;
+    clearTimeout(pending);
+    pending = setTimeout(load, 500);
+  });
+  await load();
+}
+
+render();
