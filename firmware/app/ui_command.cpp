@@ -1,6 +1,7 @@
 // dashloop ui: the depot UI alone (beside a running station, or over the
 // catalog of a depot PC); dashloop user / token: who may use it.
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -143,13 +144,21 @@ int run_ui(const GlobalOptions& global, const UiCommandOptions& options) {
   }
   std::printf("ui: %s\n", (*part)->url().c_str());
   std::fflush(stdout);
+  sd_notify(0, "READY=1");  // dashloop-ui.service (run --only ui)
+  uint64_t watchdog_us = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_us) > 0;
   const auto started = std::chrono::steady_clock::now();
+  auto last_ping = started - std::chrono::hours(1);
   while (!signals.requested()) {
-    if (options.seconds > 0 &&
-        std::chrono::steady_clock::now() - started >= std::chrono::duration<double>(options.seconds))
-      break;
+    const auto now = std::chrono::steady_clock::now();
+    if (options.seconds > 0 && now - started >= std::chrono::duration<double>(options.seconds)) break;
+    if (watchdog && now - last_ping >= std::chrono::microseconds(watchdog_us / 2)) {
+      sd_notify(0, "WATCHDOG=1");
+      last_ping = now;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  sd_notify(0, "STOPPING=1");
   return kExitOk;
 }
 

@@ -293,9 +293,31 @@ TEST_F(CatalogTest, QueueMovesOnlyAlongTheTableAndAuditsEachOne) {
   EXPECT_FALSE((*c)->move_clip(*id, "shipped", "ingest", "").ok());
   EXPECT_EQ((*c)->move_clip(*id + 100, "packaged", "ingest", "").kind(), Status::Kind::kNotFound);
 
-  PackageFacts facts{"/data/packages/x", 210, 12345, 3.5};
+  PackageFacts facts;
+  facts.dir = "/data/packages/x";
+  facts.frames = 210;
+  facts.bytes = 12345;
+  facts.effort_minutes = 3.5;
+  facts.classes = {"car", "person"};
   ASSERT_TRUE((*c)->move_clip(*id, "packaged", "ingest", "package written", &facts).ok());
   ASSERT_TRUE((*c)->move_clip(*id, "review", "ingest", "ready").ok());
+  EXPECT_EQ((*(*c)->clip(*id))->classes, R"(["car","person"])");
+  EXPECT_FALSE((*c)->move_clip(*id, "review", "operator:ana", "").ok()) << "a self-move only with a rebuilt package";
+  PackageFacts edited = facts;
+  edited.classes = {"truck"};
+  edited.edits = R"({"relabel":{"1":"truck"}})";
+  edited.span = PackageFacts::Span{30, 150, 1.0, 5.0};
+  ASSERT_TRUE((*c)->move_clip(*id, "review", "operator:ana", "edited", &edited).ok());
+  {
+    auto e = (*c)->clip(*id);
+    EXPECT_EQ((*e)->classes, R"(["truck"])");
+    EXPECT_EQ((*e)->edits, edited.edits);
+    EXPECT_EQ((*e)->start_frame, 30);
+    EXPECT_EQ((*e)->end_frame, 150);
+    EXPECT_EQ((*e)->camera, "front");
+  }
+  ASSERT_TRUE((*c)->set_clip_priority(*id, 0.9, "operator:ana").ok());
+  EXPECT_DOUBLE_EQ((*(*c)->clip(*id))->priority, 0.9);
   ASSERT_TRUE((*c)->move_clip(*id, "approved", "operator:ana", "clear pedestrian").ok());
   EXPECT_FALSE((*c)->move_clip(*id, "acked", "sync", "").ok()) << "acked only after uploaded";
   ASSERT_TRUE((*c)->move_clip(*id, "uploading", "sync", "").ok());
@@ -309,21 +331,88 @@ TEST_F(CatalogTest, QueueMovesOnlyAlongTheTableAndAuditsEachOne) {
   EXPECT_EQ((*clip)->bytes, 12345);
   auto audit = (*c)->clip_audit(*id);
   ASSERT_TRUE(audit.ok());
-  ASSERT_EQ(audit->size(), 7u) << "planned plus six moves; refused moves leave no row";
+  ASSERT_EQ(audit->size(), 9u) << "planned, six moves, an edit and a priority; refused moves leave no row";
   EXPECT_EQ((*audit)[0].to_state, "planned");
-  EXPECT_EQ((*audit)[3].from_state, "review");
-  EXPECT_EQ((*audit)[3].actor, "operator:ana");
-  EXPECT_EQ((*audit)[3].reason, "clear pedestrian");
+  EXPECT_EQ((*audit)[3].reason, "edited");
+  EXPECT_EQ((*audit)[4].reason, "priority 0.40 -> 0.90");
+  EXPECT_EQ((*audit)[5].from_state, "review");
+  EXPECT_EQ((*audit)[5].actor, "operator:ana");
+  EXPECT_EQ((*audit)[5].reason, "clear pedestrian");
 
   // every pair outside the table is refused
   int allowed = 0;
   for (const char* from : kClipStates)
     for (const char* to : kClipStates) allowed += clip_move_allowed(from, to);
-  EXPECT_EQ(allowed, 17);
+  EXPECT_EQ(allowed, 18);
+  EXPECT_TRUE(clip_move_allowed("review", "review")) << "an operator's edit rebuilt the package";
   EXPECT_TRUE(clip_move_allowed("failed", "planned")) << "a failed clip can be retried";
   EXPECT_TRUE(clip_move_allowed("failed", "approved")) << "a failed upload can be retried";
   EXPECT_TRUE(clip_move_allowed("uploaded", "approved")) << "a damaged upload is sent again";
   EXPECT_FALSE(clip_move_allowed("acked", "approved")) << "what the cloud has taken stays taken";
+}
+
+TEST_F(CatalogTest, QueuePagesFilterByStateCameraAndClass) {
+  auto c = Catalog::open(file_);
+  ASSERT_TRUE(c.ok());
+  auto drive_id = (*c)->add_drive(drive("a.mp4"), {});
+  ASSERT_TRUE(drive_id.ok());
+  for (int i = 0; i < 5; ++i) {
+    auto clip = planned_clip(*drive_id);
+    clip.priority = 0.1 * i;
+    auto id = (*c)->add_clip(clip, "planner");
+    ASSERT_TRUE(id.ok());
+    PackageFacts facts;
+    facts.dir = "/p";
+    facts.classes = {i % 2 ? "person" : "car"};
+    ASSERT_TRUE((*c)->move_clip(*id, "packaged", "ingest", "", &facts).ok());
+    if (i < 4) {
+      ASSERT_TRUE((*c)->move_clip(*id, "review", "ingest", "").ok());
+    }
+  }
+  ClipQuery q;
+  q.state = "review";
+  q.limit = 3;
+  auto page = (*c)->clip_page(q);
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  EXPECT_EQ(page->total, 4);
+  ASSERT_EQ(page->clips.size(), 3u);
+  EXPECT_DOUBLE_EQ(page->clips[0].priority, 0.3) << "highest priority first";
+  q.offset = 3;
+  EXPECT_EQ((*c)->clip_page(q)->clips.size(), 1u);
+  q = {};
+  q.label = "person";
+  EXPECT_EQ((*c)->clip_page(q)->total, 2);
+  q.camera = "rear";
+  EXPECT_EQ((*c)->clip_page(q)->total, 0);
+  q = {};
+  q.newest_first = true;
+  auto newest = (*c)->clip_page(q);
+  EXPECT_EQ(newest->total, 5);
+  EXPECT_GT(newest->clips[0].id, newest->clips[1].id);
+  auto counts = (*c)->clip_counts();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(*counts, (std::vector<std::pair<std::string, int64_t>>{{"packaged", 1}, {"review", 4}}));
+}
+
+TEST_F(CatalogTest, OperatorsLockAfterFailuresAndReadersByTokenHash) {
+  auto c = Catalog::open(file_);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->add_operator({"ana", "operator", "scrypt$x", 0, "", ""}).ok());
+  EXPECT_EQ((*c)->add_operator({"ana", "operator", "scrypt$y", 0, "", ""}).kind(), Status::Kind::kInvalidArgument);
+  ASSERT_TRUE((*c)->add_operator({"job", "reader", "abc123", 0, "", ""}).ok());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE((*c)->record_login("ana", false, 3, "2030-01-01T00:00:00Z").ok());
+  EXPECT_EQ((*(*c)->operator_named("ana"))->locked_until_utc, "") << "two failures of three: not locked";
+  ASSERT_TRUE((*c)->record_login("ana", false, 3, "2030-01-01T00:00:00Z").ok());
+  auto ana = (*c)->operator_named("ana");
+  EXPECT_EQ((*ana)->failures, 3);
+  EXPECT_EQ((*ana)->locked_until_utc, "2030-01-01T00:00:00Z");
+  ASSERT_TRUE((*c)->record_login("ana", true, 3, "").ok());
+  EXPECT_EQ((*(*c)->operator_named("ana"))->failures, 0);
+  EXPECT_EQ((*(*c)->reader_with_token_hash("abc123"))->name, "job");
+  EXPECT_FALSE(*(*c)->reader_with_token_hash("scrypt$x")) << "an operator's hash is no token";
+  EXPECT_EQ((*c)->operators()->size(), 2u);
+  ASSERT_TRUE((*c)->remove_operator("job").ok());
+  EXPECT_EQ((*c)->remove_operator("job").kind(), Status::Kind::kNotFound);
 }
 
 TEST_F(CatalogTest, SegmentsOpenCloseAndKeepKeyframes) {

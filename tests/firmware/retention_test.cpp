@@ -51,7 +51,11 @@ class RetentionTest : public ::testing::Test {
     const int64_t id = *catalog_->add_clip(c, "test");
     const fs::path dir = dir_ / "packages" / ("p" + std::to_string(id));
     write(dir / "clip.mp4", bytes);
-    PackageFacts facts{dir.string(), 30, bytes, 1};
+    PackageFacts facts;
+    facts.dir = dir.string();
+    facts.frames = 30;
+    facts.bytes = bytes;
+    facts.effort_minutes = 1;
     EXPECT_TRUE(catalog_->move_clip(id, "packaged", "test", "", &facts).ok());
     const std::vector<std::string> path = state == "packaged" ? std::vector<std::string>{}
                                           : state == "review"  ? std::vector<std::string>{"review"}
