@@ -126,14 +126,10 @@ class Station {
       if (!opened.ok()) return fail_usage(Status::InvalidArgument("sync: " + opened.status().message()));
       store = std::move(*opened);
     }
-    if (options_.only.empty() && ctx_.config.ui.enabled) {  // last of the checks: it starts serving at once
-      auto part = UiPart::start(ctx_.config, [this](const std::string& type, const json& fields) {
-        events_->publish(type, fields);
-      });
-      if (!part.ok()) return fail_usage(part.status());
-      ui_ = std::move(part.value());
-      spdlog::info("run: depot UI on {}", ui_->url());
-    }
+    // The UI is not worth a lost recording: one that cannot start (its port
+    // taken) is logged and tried again every 30 s while the rest runs.
+    const bool want_ui = options_.only.empty() && ctx_.config.ui.enabled;
+    if (want_ui) start_ui();
     if (analyse) {
       if (Status st = prepare_ingest(ctx_); !st.ok()) return fail_usage(st);
       for (const auto& c : cameras_) queue_.due.insert(c->config.name);  // what a previous run left unanalysed
@@ -162,6 +158,7 @@ class Station {
         sd_notify(0, "WATCHDOG=1");
         last_ping = now;
       }
+      if (want_ui && !ui_ && now - ui_tried_ >= std::chrono::seconds(30)) start_ui();
       if (now - last_health >= std::chrono::seconds(10)) {
         last_health = now;
         const std::string line = summary();
@@ -200,6 +197,20 @@ class Station {
   int fail_usage(const Status& st) {
     spdlog::error("run: {}", st.message());
     return kExitUsage;
+  }
+
+  void start_ui() {
+    ui_tried_ = Clock::now();
+    auto part = UiPart::start(ctx_.config, [this](const std::string& type, const json& fields) {
+      events_->publish(type, fields);
+    });
+    if (!part.ok()) {
+      spdlog::error("run: {}; the station goes on without it, trying again in 30 s", part.status().message());
+      events_->publish("ui.state", {{"state", "down"}, {"reason", part.status().message()}});
+      return;
+    }
+    ui_ = std::move(part.value());
+    spdlog::info("run: depot UI on {}", ui_->url());
   }
 
   void set_state(Camera& c, const std::string& state, const std::string& reason) {
@@ -485,6 +496,7 @@ class Station {
   json sync_state_ = json::object();  // the last sync pass, for status
   std::thread sync_;
   std::unique_ptr<UiPart> ui_;
+  Clock::time_point ui_tried_;
   std::thread analysis_;  // last: joined before the rest goes
 };
 

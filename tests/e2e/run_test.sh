@@ -40,8 +40,11 @@ segment_s = 4
 analysis_chunk_s = 8
 [clips]
 sample_every_s = 0
+[ui]
+port = 0
 TOML
 c=(--config "$work/station.toml")
+echo "station-password-1" | "$bin" "${c[@]}" user add op >/dev/null
 "$bin" "${c[@]}" events --seconds 40 >"$work/events.jsonl" 2>"$work/events.err" &
 events=$!
 "$bin" "${c[@]}" run --seconds 32 >"$work/run.out" 2>"$work/run.err" &
@@ -49,6 +52,10 @@ station=$!
 sleep 10
 "$bin" "${c[@]}" trigger --camera road --note "driver button" >"$work/trigger.out" 2>"$work/trigger.err"
 echo $? >"$work/trigger.rc"
+# The station's own UI: the cameras' live state comes over the bus.
+ui_url=$(sed -n 's/.*run: depot UI on \(http[^ ]*\)\/$/\1/p' "$work/run.err" | head -1)
+curl -s -c "$work/ui.jar" -o /dev/null -d '{"name":"op","password":"station-password-1"}' "$ui_url/api/v1/login"
+curl -s -b "$work/ui.jar" "$ui_url/api/v1/station" >"$work/ui-station.json"
 sleep 4
 kill $server; wait $server 2>/dev/null  # the road and side cameras' server goes away...
 "$bin" "${c[@]}" station >"$work/during.json" 2>/dev/null
@@ -62,6 +69,12 @@ wait $station
 echo $? >"$work/run.rc"
 wait $events
 py() { /usr/bin/python3 -c "$1"; }
+check "run serves the depot UI; its station screen shows the running station's cameras" py "
+import json, sys
+s = json.load(open('$work/ui-station.json'))
+live = {c['name']: c.get('live', {}).get('state') for c in s['cameras']}
+print('  ui:', '$ui_url', 'running', s['running'], live)
+sys.exit(0 if s['running'] and set(live) == {'road', 'side', 'cabin'} and live['cabin'] == 'up' else 1)"
 check "run: exit 0 after --seconds" bash -c "[ \"\$(cat $work/run.rc)\" = 0 ] || { tail -5 $work/run.err; false; }"
 check "trigger: exit 0, the station answered" bash -c "[ \"\$(cat $work/trigger.rc)\" = 0 ] && grep -q '\"ok\":true' $work/trigger.out"
 check "packages were in review while the station ran (minutes-later, not end-of-drive)" py "
@@ -129,9 +142,12 @@ targets = [r for r, _, f in os.walk('$work/d/upload-target') if 'manifest.json' 
 print('  synced:', '$approved', len(up), 'event(s);', late['sync'].get('totals'))
 sys.exit(0 if '$approved' and up and targets and late['sync']['totals']['uploaded'] >= 1 else 1)"
 
-# SIGTERM: segments closed, exit 0 within 3 s
-printf 'data_dir = "%s"\n[[camera]]\nname = "cabin"\nsource = "test://smpte?width=320&height=240&fps=15"\n[recording]\nsegment_s = 2\n' \
-  "$work/t" >"$work/term.toml"
+# SIGTERM: segments closed, exit 0 within 3 s; the UI's port is taken: the station records without it
+/usr/bin/python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', $((port + 1)))); s.listen(); time.sleep(30)" &
+holder=$!
+sleep 0.3
+printf 'data_dir = "%s"\n[[camera]]\nname = "cabin"\nsource = "test://smpte?width=320&height=240&fps=15"\n[recording]\nsegment_s = 2\n[ui]\nport = %d\n' \
+  "$work/t" $((port + 1)) >"$work/term.toml"
 "$bin" --config "$work/term.toml" run >"$work/term.out" 2>"$work/term.err" &
 station=$!
 sleep 6
@@ -141,6 +157,9 @@ wait $station
 echo $? >"$work/term.rc"
 took=$(echo "$(date +%s.%N) - $start" | bc)
 echo "  SIGTERM to exit: $took s"
+kill $holder 2>/dev/null
+check "the UI's port taken: logged, the station recorded without it" bash -c \
+  "grep -q 'cannot listen on 127.0.0.1:$((port + 1)).*goes on without it' $work/term.err && [ \"\$(sqlite3 $work/t/catalog.sqlite 'SELECT count(*) FROM segments')\" -ge 1 ]"
 check "SIGTERM: exit 0 within 3 s, no segment left open" bash -c \
   "[ \"\$(cat $work/term.rc)\" = 0 ] && [ \$(echo '$took < 3' | bc) = 1 ] && [ \"\$(sqlite3 $work/t/catalog.sqlite \"SELECT count(*) FROM segments WHERE state='open'\")\" = 0 ]"
 
