@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -329,6 +330,29 @@ def main():
     r = subprocess.run([dashloop, "-d", st.data, "ui", "--port", str(port), "--seconds", "1"], capture_output=True,
                        text=True, timeout=30)
     check("a port in use: exit 2 naming it", r.returncode == 2 and str(port) in r.stderr, r.stderr)
+
+    # --- HTTPS with a configured certificate ---
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    tls_conf = os.path.join(work, "tls.toml")
+    open(tls_conf, "w").write(f'[ui]\ncert = "{cert}"\nkey = "{key}"\n')
+    tls = subprocess.Popen([dashloop, "-c", tls_conf, "-d", st.data, "ui", "--port", "0", "--seconds", "20"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    tls_url = tls.stdout.readline().split()[-1]
+    u = urllib.parse.urlparse(tls_url)
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    conn = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=10)
+    conn.request("POST", "/api/v1/login", body=json.dumps({"name": "alice", "password": PASSWORD}),
+                 headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    r.read()
+    check("HTTPS with [ui] cert and key: login over TLS, the cookie marked Secure",
+          tls_url.startswith("https://") and r.status == 200 and "Secure" in (r.getheader("Set-Cookie") or ""),
+          (tls_url, r.status))
+    tls.terminate()
+    tls.wait(10)
 
     # --- stop with a live page connected ---
     hold = socket.create_connection((op.host, op.port))
