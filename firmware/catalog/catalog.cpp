@@ -193,6 +193,7 @@ UPDATE clips SET classes = (SELECT json_group_array(label) FROM (SELECT DISTINCT
   WHERE t.drive_id = clips.drive_id AND t.last_frame >= clips.start_frame AND t.first_frame < clips.end_frame
   ORDER BY t.label));
 CREATE INDEX clips_by_id_state ON clips(state, id DESC);
+CREATE INDEX clips_queue ON clips(state, priority DESC, id DESC);
 CREATE TABLE operators (
   name TEXT PRIMARY KEY,
   role TEXT NOT NULL CHECK (role IN ('operator', 'reader')),
@@ -814,19 +815,35 @@ Status Catalog::move_clip(int64_t clip_id, const std::string& to, const std::str
 }
 
 Result<ClipPage> Catalog::clip_page(const ClipQuery& q) {
-  const std::string where =
-      " FROM clips WHERE (?1 = '' OR state = ?1) AND (?2 = '' OR drive_id IN (SELECT id FROM drives WHERE camera = ?2)) "
-      "AND (?3 = '' OR EXISTS (SELECT 1 FROM json_each(clips.classes) WHERE value = ?3))";
+  // Only the filters given: `(?1 = '' OR state = ?1)` would keep SQLite
+  // from the (state, priority, id) index and sort every row each page.
+  std::string where = " FROM clips WHERE 1";
+  std::vector<std::string> binds;
+  auto filter = [&](const std::string& value, const std::string& clause, const char* close) {
+    if (value.empty()) return;
+    binds.push_back(value);
+    where += " AND " + clause + std::to_string(binds.size()) + close;
+  };
+  filter(q.state, "state = ?", "");
+  filter(q.camera, "drive_id IN (SELECT id FROM drives WHERE camera = ?", ")");
+  // classes is a JSON array of strings: an element's exact encoding, quotes included, is in it or not
+  filter(q.label, "instr(classes, json_quote(?", ")) > 0");
+  auto bind_filters = [&](Statement& s) {
+    for (size_t i = 0; i < binds.size(); ++i) s.bind(int(i + 1), binds[i]);
+  };
   ClipPage page;
   Statement count(impl_->db.get(), ("SELECT count(*)" + where).c_str());
-  count.bind(1, q.state).bind(2, q.camera).bind(3, q.label);
+  bind_filters(count);
   if (count.step()) page.total = count.column_int(0);
   if (!count.status().ok()) return count.status();
-  const std::string sql = std::string("SELECT ") + kClipColumns + where +
-                          (q.newest_first ? " ORDER BY id DESC" : " ORDER BY priority DESC, id DESC") +
-                          " LIMIT ?4 OFFSET ?5";
+  // The page's ids first (the order's columns only, from the index), then their rows.
+  const std::string order = q.newest_first ? " ORDER BY id DESC" : " ORDER BY priority DESC, id DESC";
+  const int n = int(binds.size());
+  const std::string sql = std::string("SELECT ") + kClipColumns + " FROM clips WHERE id IN (SELECT id" + where + order +
+                          " LIMIT ?" + std::to_string(n + 1) + " OFFSET ?" + std::to_string(n + 2) + ")" + order;
   Statement s(impl_->db.get(), sql.c_str());
-  s.bind(1, q.state).bind(2, q.camera).bind(3, q.label).bind(4, q.limit).bind(5, q.offset);
+  bind_filters(s);
+  s.bind(n + 1, q.limit).bind(n + 2, q.offset);
   auto clips = rows<ClipRecord>(s, [](const Statement& s) { return read_clip(s); });
   if (!clips.ok()) return clips.status();
   page.clips = std::move(clips.value());

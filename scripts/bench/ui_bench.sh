@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 build=$(realpath "${1:-build}")
 seconds=${2:-15}
 work=$(mktemp -d /tmp/dashloop-ui-bench.XXXXXX)
-trap '[ -n "${ui_pid:-}" ] && kill "$ui_pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap '[ -n "${ui_pid:-}" ] && kill "$ui_pid" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 data="$work/data"
 "$build/dashloop" -d "$data" ingest -q firmware/samples/solidWhiteRight.mp4 >/dev/null 2>&1
 sqlite3 "$data/catalog.sqlite" <<'SQL'
