@@ -964,6 +964,9 @@ Result<std::unique_ptr<UiServer>> UiServer::start(UiOptions options, UiHooks hoo
   impl->url = (ui.cert.empty() ? "http://" : "https://") + host + ":" + std::to_string(port) + "/";
   Impl* raw = impl.get();
   impl->listener = std::thread([raw] { raw->server->listen_after_bind(); });
+  // httplib's stop() does nothing before its loop runs: a stop right after
+  // the start would then wait on the listener forever.
+  for (int i = 0; i < 5000 && !impl->server->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return std::unique_ptr<UiServer>(new UiServer(std::move(impl)));
 }
 
