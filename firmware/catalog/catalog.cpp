@@ -320,13 +320,16 @@ Result<std::vector<T>> rows(Statement& s, Read read) {
   return out;
 }
 
-// The one clip a bound statement selects, if any.
-Result<std::optional<ClipRecord>> one_clip(Statement& s) {
-  std::optional<ClipRecord> out;
-  if (s.step()) out = read_clip(s);
+// The one row a bound statement selects, if any, read by `read`.
+template <typename T, typename Read>
+Result<std::optional<T>> one_row(Statement& s, Read read) {
+  std::optional<T> out;
+  if (s.step()) out = read(s);
   if (!s.status().ok()) return s.status();
   return out;
 }
+
+Result<std::optional<ClipRecord>> one_clip(Statement& s) { return one_row<ClipRecord>(s, read_clip); }
 
 SegmentRecord read_segment(const Statement& s) {
   SegmentRecord g;
@@ -904,20 +907,14 @@ Status Catalog::remove_operator(const std::string& name) {
 Result<std::optional<OperatorRecord>> Catalog::operator_named(const std::string& name) {
   Statement s(impl_->db.get(), (std::string("SELECT ") + kOperatorColumns + " FROM operators WHERE name = ?1").c_str());
   s.bind(1, name);
-  std::optional<OperatorRecord> out;
-  if (s.step()) out = read_operator(s);
-  if (!s.status().ok()) return s.status();
-  return out;
+  return one_row<OperatorRecord>(s, read_operator);
 }
 
 Result<std::optional<OperatorRecord>> Catalog::reader_with_token_hash(const std::string& sha256) {
   Statement s(impl_->db.get(), (std::string("SELECT ") + kOperatorColumns +
                                 " FROM operators WHERE role = 'reader' AND secret_hash = ?1").c_str());
   s.bind(1, sha256);
-  std::optional<OperatorRecord> out;
-  if (s.step()) out = read_operator(s);
-  if (!s.status().ok()) return s.status();
-  return out;
+  return one_row<OperatorRecord>(s, read_operator);
 }
 
 Result<std::vector<OperatorRecord>> Catalog::operators() {
