@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 
 #include <cstdio>
+#include <regex>
 #include <vector>
 
 namespace dashloop::ui {
@@ -56,6 +57,12 @@ std::string sha256_hex(const std::string& text) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
   return to_hex(digest, sizeof digest);
+}
+
+Status check_account_name(const std::string& name) {
+  static const std::regex kName("[A-Za-z0-9._-]{1,64}");
+  if (std::regex_match(name, kName)) return Status::Ok();
+  return Status::InvalidArgument("name '" + name.substr(0, 64) + "': letters, digits, '.', '_' or '-', at most 64");
 }
 
 Status check_new_password(const std::string& password) {

@@ -14,6 +14,8 @@ namespace dashloop::ui {
 Result<std::string> hash_password(const std::string& password);
 // False for a wrong password and for a stored string that is not ours.
 bool verify_password(const std::string& password, const std::string& encoded);
+// An operator's or reader's name: letters, digits, '.', '_' or '-', 1 to 64.
+Status check_account_name(const std::string& name);
 // Refuses what is too short to resist a guess at the depot.
 Status check_new_password(const std::string& password);
 // `bytes` random bytes (OpenSSL's CSPRNG) as lowercase hex.

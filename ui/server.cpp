@@ -9,7 +9,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <ctime>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -23,6 +22,7 @@
 #include "auth.hpp"
 #include "catalog/catalog.hpp"
 #include "media/frame_reader.hpp"
+#include "media/recorder.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -37,17 +37,12 @@ constexpr const char* kCookie = "dashloop_session";
 constexpr size_t kMaxEvents = 256;  // kept for pages that reconnect
 constexpr size_t kMaxErrors = 20;   // the station screen's recent errors
 const std::regex kUid("[A-Za-z0-9-]{1,64}_d[0-9]{1,12}_c[0-9]{1,12}");
-const std::regex kName("[A-Za-z0-9._-]{1,64}");
 
+// Now (plus some seconds) in the bus's and the catalog's UTC format.
 std::string utc_now(double plus_s = 0) {
-  const auto t = std::chrono::system_clock::to_time_t(
-      std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                             std::chrono::duration<double>(plus_s)));
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return pipeline::media::utc_at(std::chrono::system_clock::now() +
+                                 std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                     std::chrono::duration<double>(plus_s)));
 }
 
 // A 4xx or 5xx with its reason as JSON: {"error": "..."}.
@@ -302,7 +297,7 @@ struct UiServer::Impl {
     if (!name) return;
     auto password = string_field(*body, "password", res, true, 1024);
     if (!password) return;
-    if (!std::regex_match(*name, kName)) return fail(res, 400, "name: letters, digits, '.', '_' or '-'");
+    if (Status st = check_account_name(*name); !st.ok()) return fail(res, 400, st.message());
     std::optional<cat::OperatorRecord> op;
     {
       std::lock_guard lock(db_mutex);
@@ -929,6 +924,12 @@ Result<std::unique_ptr<UiServer>> UiServer::start(UiOptions options, UiHooks hoo
   auto catalog = cat::Catalog::open(options.data_dir / "catalog.sqlite");
   if (!catalog.ok()) return catalog.status();
   impl->catalog = std::move(catalog.value());
+  // An operator may also give a track any class the fleet's tracks have.
+  if (auto counts = impl->catalog->class_counts(); counts.ok()) {
+    std::set<std::string> labels(options.labels.begin(), options.labels.end());
+    for (const auto& [label, n] : *counts) labels.insert(label);
+    options.labels.assign(labels.begin(), labels.end());
+  }
   const auto& config = options.config;
   if (!config.cert.empty()) {
     for (const auto& f : {config.cert, config.key})

@@ -26,7 +26,7 @@ struct UiOptions {
   std::filesystem::path data_dir;  // catalog.sqlite, packages/, ui-cache/
   std::filesystem::path web_dir;   // the web app's files
   std::vector<std::string> cameras;
-  std::vector<std::string> labels;  // classes an operator may give a track (besides the package's own)
+  std::vector<std::string> labels;  // classes an operator may give a track (besides the package's and the catalog's)
 };
 
 struct UiHooks {

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <regex>
 #include <thread>
 
 #include "app/commands.hpp"
@@ -19,8 +18,6 @@
 
 namespace dashloop::app {
 namespace {
-
-const std::regex kAccountName("[A-Za-z0-9._-]{1,64}");
 
 // A line from the terminal without echo, or from stdin when it is not one.
 std::optional<std::string> read_secret(const std::string& prompt) {
@@ -46,7 +43,7 @@ std::optional<std::string> read_secret(const std::string& prompt) {
 }  // namespace
 
 Status add_operator(firmware::catalog::Catalog& catalog, const std::string& name, const std::string& password) {
-  if (!std::regex_match(name, kAccountName)) return Status::InvalidArgument("name '" + name + "': letters, digits, '.', '_' or '-', at most 64");
+  if (Status st = ui::check_account_name(name); !st.ok()) return st;
   if (Status st = ui::check_new_password(password); !st.ok()) return st;
   auto hash = ui::hash_password(password);
   if (!hash.ok()) return hash.status();
@@ -106,8 +103,8 @@ int run_user_list(const GlobalOptions& global) {
 int run_token_add(const GlobalOptions& global, const std::string& name) {
   auto prepared = prepare(global);
   if (auto* code = std::get_if<int>(&prepared)) return *code;
-  if (!std::regex_match(name, kAccountName)) {
-    spdlog::error("token add: name '{}': letters, digits, '.', '_' or '-', at most 64", name);
+  if (Status st = ui::check_account_name(name); !st.ok()) {
+    spdlog::error("token add: {}", st.message());
     return kExitUsage;
   }
   const std::string token = ui::random_hex(32);

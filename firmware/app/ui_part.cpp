@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <set>
-
 #include "app/bus.hpp"
 #include "app/clip_maker.hpp"
 #include "app/context.hpp"
@@ -21,15 +19,7 @@ Result<std::unique_ptr<UiPart>> UiPart::start(const firmware::config::Config& co
   if (const char* env = std::getenv("DASHLOOP_WEB_DIR"); env && *env) options.web_dir = env;
   for (const auto& c : config.cameras) options.cameras.push_back(c.name);
   if (options.cameras.empty()) options.cameras.push_back(config.camera);
-  // The classes an operator may give a track: the detector's, and every one the fleet's tracks have.
-  std::set<std::string> labels(config.detector.classes.begin(), config.detector.classes.end());
-  {
-    auto catalog = firmware::catalog::Catalog::open(config.data_dir / "catalog.sqlite");
-    if (!catalog.ok()) return catalog.status();
-    if (auto counts = (*catalog)->class_counts(); counts.ok())
-      for (const auto& [label, n] : *counts) labels.insert(label);
-  }
-  options.labels.assign(labels.begin(), labels.end());
+  options.labels = config.detector.classes;  // the server adds every class the catalog's tracks have
 
   ui::UiHooks hooks;
   // An edit rebuilds the package on the request's thread, with its own catalog connection.
