@@ -17,6 +17,7 @@
 #include "media/frame_reader.hpp"
 #include "media/packets.hpp"
 #include "media/recorder.hpp"
+#include "privacy/redactor.hpp"
 #include "retention/retention.hpp"
 #include "vision/detectors.hpp"
 
@@ -122,6 +123,41 @@ Result<Prelabels> redetect(const firmware::config::Config& config, const fs::pat
     out.tracks.push_back(std::move(lt));
   }
   return out;
+}
+
+// The camera's privacy policy on a package being written in `dir`: its
+// clip.mp4 replaced by the redacted one (the original kept at `original`,
+// outside the package), its keyframe images redacted into `images` (also
+// outside: the builder copies them in). Returns the manifest's `privacy`.
+Result<json> redact_package(const pipeline::privacy::PrivacyConfig& policy, const fs::path& dir,
+                            const fs::path& original, const fs::path& images, clips::PackageInput& in) {
+  auto redactor = pipeline::privacy::Redactor::open(policy);
+  if (!redactor.ok()) return redactor.status();
+  std::error_code ec;
+  fs::rename(dir / "clip.mp4", original, ec);
+  if (ec) return Status::IOError(original.string() + ": " + ec.message());
+  auto report = (*redactor)->redact_video(original, dir / "clip.mp4");
+  if (!report.ok()) return report.status();
+  fs::create_directories(images, ec);
+  for (auto& k : in.keyframes) {
+    const auto at = std::find(in.clip_frames.begin(), in.clip_frames.end(), k.frame);
+    if (at == in.clip_frames.end()) return Status::Corruption(k.image.string() + ": its frame is not in the clip");
+    const fs::path out = images / k.image.filename();
+    if (Status st = (*redactor)->redact_image(k.image, out, report->by_frame[size_t(at - in.clip_frames.begin())],
+                                              report->frame_size);
+        !st.ok())
+      return st;
+    k.image = out;
+  }
+  spdlog::info("clip {}: redacted (faces {}, plates {}): {} of {} frames, {} boxes, {:.1f} s", in.id, policy.faces,
+               policy.plates, report->frames_redacted, report->frames,
+               [&] {
+                 int64_t n = 0;
+                 for (const auto& [kind, count] : report->boxes) n += count;
+                 return n;
+               }(),
+               report->seconds);
+  return (*redactor)->manifest(*report);
 }
 
 // Cuts and packages one planned clip (with an operator's edits, if any);
@@ -254,11 +290,35 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
     if (k.frame_index >= clip.start_frame && k.frame_index < clip.end_frame)
       in.keyframes.push_back({k.frame_index, k.image_path});
 
+  // Redacted before anything is listed: what leaves the vehicle is only what the manifest lists.
+  const auto policy = firmware::config::privacy_for(ctx.config, drive.camera);
+  const fs::path original = partial.string() + ".original.mp4", images = partial.string() + ".keyframes";
+  auto cleanup = [&] {
+    fs::remove(original, ec);
+    fs::remove_all(images, ec);
+  };
+  if (policy.on()) {
+    auto redacted = redact_package(policy, partial, original, images, in);
+    if (!redacted.ok()) {
+      cleanup();
+      return fail(redacted.status());
+    }
+    in.privacy = std::move(*redacted);
+  }
   auto package = clips::write_package(in, partial);
-  if (!package.ok()) return fail(package.status());
+  fs::remove_all(images, ec);
+  if (!package.ok()) {
+    cleanup();
+    return fail(package.status());
+  }
   fs::remove_all(final_dir, ec);
+  fs::remove(clips::original_clip_of(final_dir), ec);
   fs::rename(partial, final_dir, ec);  // whole, or not there
-  if (ec) return fail(Status::IOError(final_dir.string() + ": " + ec.message()));
+  if (ec) {
+    cleanup();
+    return fail(Status::IOError(final_dir.string() + ": " + ec.message()));
+  }
+  if (policy.on()) fs::rename(original, clips::original_clip_of(final_dir), ec);
   cat::PackageFacts facts{final_dir.string(), int64_t(in.clip_frames.size()), 0, package->effort.minutes, {}, "", {}};
   for (const auto& f : package->files) facts.bytes += f.bytes;
   std::set<std::string> classes;

@@ -98,6 +98,15 @@ struct DetectOptions {
   bool json = false;
 };
 
+struct RedactOptions {
+  std::string input;
+  std::string output;
+  std::string camera;  // whose policy ([[camera]] faces/plates over [privacy]); "": the config's camera
+  std::string faces;   // over the policy: none | blur | pixelate | fill
+  std::string plates;
+  bool json = false;   // the manifest's privacy and every frame's boxes, on stdout
+};
+
 struct EvalMotOptions {
   std::string gt, pred;
   float min_iou = 0.5f;
@@ -113,6 +122,8 @@ int run_tracks(const GlobalOptions& global, int64_t drive_id, bool json, bool bo
 int run_track(const GlobalOptions& global, const TrackOptions& options);
 // The detector alone on images, image directories or videos.
 int run_detect(const GlobalOptions& global, const DetectOptions& options);
+// Redacts faces and plates in a video as packages are (docs/PRIVACY.md).
+int run_redact(const GlobalOptions& global, const RedactOptions& options);
 // CLEAR-MOT and IDF1 of results against ground truth.
 int run_eval_mot(const EvalMotOptions& options);
 // Checks what this machine needs: GStreamer elements (and the optional

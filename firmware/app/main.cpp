@@ -79,6 +79,17 @@ int main(int argc, char** argv) {
   detect_cmd->add_flag("--live", detect.live, "the cheap live setting ([detector]) instead of the pre-label one ([prelabel])");
   detect_cmd->add_flag("--json", detect.json, "as JSON with class names");
 
+  RedactOptions redact;
+  auto* redact_cmd = app.add_subcommand("redact", "blur faces and licence plates in a video, as packages are before upload");
+  redact_cmd->add_option("input", redact.input, "a video file")->required();
+  redact_cmd->add_option("output", redact.output, "the redacted H.264 MP4 to write")->required();
+  redact_cmd->add_option("--camera", redact.camera, "use this [[camera]]'s policy");
+  redact_cmd->add_option("--faces", redact.faces, "none|blur|pixelate|fill (default: the policy's)")
+      ->check(CLI::IsMember({"none", "blur", "pixelate", "fill"}));
+  redact_cmd->add_option("--plates", redact.plates, "none|blur|pixelate|fill (default: the policy's)")
+      ->check(CLI::IsMember({"none", "blur", "pixelate", "fill"}));
+  redact_cmd->add_flag("--json", redact.json, "the manifest's privacy section and every frame's boxes, as JSON");
+
   EvalMotOptions eval;
   auto* eval_cmd = app.add_subcommand("eval-mot", "score MOTChallenge results: MOTA, MOTP, IDF1, ID switches, FP, FN");
   eval_cmd->add_option("--gt", eval.gt, "ground truth gt.txt")->required()->check(CLI::ExistingFile);
@@ -203,6 +214,7 @@ int main(int argc, char** argv) {
   if (*tracks_cmd) return run_tracks(global, drive_id, json, with_boxes);
   if (*track_cmd) return run_track(global, track);
   if (*detect_cmd) return run_detect(global, detect);
+  if (*redact_cmd) return run_redact(global, redact);
   if (*eval_cmd) return run_eval_mot(eval);
   if (*doctor_cmd) return run_doctor(global, json);
   if (*clips_list) return run_clips_list(global, clips);

@@ -365,6 +365,7 @@ class Station {
     firmware::sync::Syncer syncer(
         **catalog, store, ctx_.config.sync, ctx_.config.vehicle,
         [this](const json& progress) { events_->publish("sync.progress", progress); }, &quit_);
+    syncer.admit_only([this](const json& manifest) { return firmware::sync::privacy_admits(ctx_.config, manifest); });
     firmware::sync::SyncReport totals;
     do {
       const auto report = syncer.pass();

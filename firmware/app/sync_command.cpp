@@ -55,6 +55,7 @@ int run_sync(const GlobalOptions& global, const SyncOptions& options) {
   SignalStop stop;
   firmware::sync::Syncer syncer(*ctx.catalog, **store, ctx.config.sync, ctx.config.vehicle,
                                 [](const nlohmann::json&) {}, &stop.requested());
+  syncer.admit_only([&ctx](const nlohmann::json& manifest) { return firmware::sync::privacy_admits(ctx.config, manifest); });
   firmware::sync::SyncReport total;
   for (;;) {
     const auto r = syncer.pass();

@@ -178,9 +178,12 @@ Setter camera_or_cameras(std::string& name, std::vector<CameraConfig>& cameras) 
       for (const auto& [key, value] : t) {
         const std::string k(key.str());
         auto text = value.value_exact<std::string>();
-        if (k != "name" && k != "source" && k != "role") return where + ": unknown key '" + k + "'";
+        if (k != "name" && k != "source" && k != "role" && k != "faces" && k != "plates")
+          return where + ": unknown key '" + k + "'";
         if (!text || text->empty()) return where + ": '" + k + "' must be a non-empty string";
-        (k == "name" ? c.name : k == "source" ? c.source : c.role) = *text;
+        if ((k == "faces" || k == "plates") && *text != "none" && *text != "blur" && *text != "pixelate" && *text != "fill")
+          return where + ": '" + k + "' must be none, blur, pixelate or fill, got '" + *text + "'";
+        (k == "name" ? c.name : k == "source" ? c.source : k == "role" ? c.role : k == "faces" ? c.faces : c.plates) = *text;
       }
       if (c.name.empty() || c.source.empty()) return where + ": needs a name and a source";
       for (char ch : c.name)
@@ -192,6 +195,19 @@ Setter camera_or_cameras(std::string& name, std::vector<CameraConfig>& cameras) 
     }
     cameras = std::move(v);
     if (!cameras.empty()) name = cameras.front().name;
+    return "";
+  };
+}
+
+// "#rrggbb"
+Setter fill_colour(std::array<int, 3>& out) {
+  return [&out](const toml::node& n) -> std::string {
+    auto s = n.value_exact<std::string>();
+    unsigned r = 0, g = 0, b = 0;
+    char tail = 0;
+    if (!s || s->size() != 7 || std::sscanf(s->c_str(), "#%2x%2x%2x%c", &r, &g, &b, &tail) != 3)
+      return "must be a colour \"#rrggbb\"";
+    out = {int(r), int(g), int(b)};
     return "";
   };
 }
@@ -328,6 +344,20 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                 {"backoff_s", number(c.sync.backoff_s, 0.0, 3600.0)},
                 {"backoff_max_s", number(c.sync.backoff_max_s, 0.0, 86400.0)},
                 {"timeout_s", number(c.sync.timeout_s, 1.0, 3600.0)}}},
+      {"privacy", {{"faces", string_of(c.privacy.faces, {"none", "blur", "pixelate", "fill"})},
+                   {"plates", string_of(c.privacy.plates, {"none", "blur", "pixelate", "fill"})},
+                   {"conservative", boolean(c.privacy.conservative)},
+                   {"min_person_px", number(c.privacy.min_person_px, 0.0, 10000.0)},
+                   {"min_vehicle_px", number(c.privacy.min_vehicle_px, 0.0, 10000.0)},
+                   {"detect_hz", number(c.privacy.detect_hz, 0.1, 120.0)},
+                   {"hold_s", number(c.privacy.hold_s, 0.0, 10.0)},
+                   {"pad", number(c.privacy.pad, 0.0, 2.0)},
+                   {"object_input_size", integer(c.privacy.objects.input_size, 32, 4096)},
+                   {"face_model", path(c.privacy.face_model)},
+                   {"face_min_score", number_f(c.privacy.face_min_score, 0.0, 1.0)},
+                   {"plate_cascades", paths(c.privacy.plate_cascades)},
+                   {"fill", fill_colour(c.privacy.fill_rgb)},
+                   {"quality", integer(c.privacy.quality, 0, 50)}}},
       {"ui", {{"enabled", boolean(c.ui.enabled)},
               {"bind", string_any(c.ui.bind)},
               {"port", integer(c.ui.port, 0, 65535)},
@@ -391,6 +421,18 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
 std::filesystem::path model_dir() {
   if (const char* env = std::getenv("DASHLOOP_MODEL_DIR"); env && *env) return env;
   return DASHLOOP_MODEL_DIR;
+}
+
+pipeline::privacy::PrivacyConfig privacy_for(const Config& c, const std::string& camera) {
+  pipeline::privacy::PrivacyConfig p = c.privacy;
+  for (const auto& cam : c.cameras)
+    if (cam.name == camera) {
+      if (!cam.faces.empty()) p.faces = cam.faces;
+      if (!cam.plates.empty()) p.plates = cam.plates;
+    }
+  resolve_model_paths(p.objects);
+  if (!p.face_model.empty() && p.face_model.is_relative()) p.face_model = model_dir() / p.face_model;
+  return p;
 }
 
 void resolve_model_paths(pipeline::vision::DetectorConfig& d) {

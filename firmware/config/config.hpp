@@ -11,6 +11,7 @@
 
 #include "clips/package.hpp"
 #include "clips/planner.hpp"
+#include "privacy/redactor.hpp"
 #include "status.hpp"
 #include "vision/detectors.hpp"
 #include "vision/keyframe_selector.hpp"
@@ -107,7 +108,26 @@ struct CameraConfig {
   std::string name;    // letters, digits, - and _: directory names and bus fields
   std::string source;  // rtsp://, v4l2:///dev/videoN or test://
   std::string role = "road";  // road | cabin | rear | ...: for people and filters
+  std::string faces;   // this camera's redaction of faces; "": [privacy] faces
+  std::string plates;  // this camera's redaction of plates; "": [privacy] plates
 };
+
+// [privacy] (docs/PRIVACY.md): on by default, faces and plates blurred in
+// everything that leaves the vehicle; a camera opts out in its [[camera]]
+// table. Models are the bundled ones: people and
+// vehicles by YOLOX-Nano at input 640 (all five classes above 0.25, recall
+// first), faces by BlazeFace's 256x256 "back" model.
+inline pipeline::privacy::PrivacyConfig default_privacy() {
+  pipeline::privacy::PrivacyConfig p;
+  p.faces = p.plates = "blur";
+  p.objects = default_detector();
+  p.objects.input_size = 640;
+  p.objects.classes = {"person", "car", "bus", "truck", "motorcycle"};
+  p.objects.class_min_scores.clear();
+  p.face_model = "blazeface/face_detection_back_256x256_barracuda.onnx";
+  p.plate_cascades = {"/usr/share/opencv4/haarcascades/haarcascade_russian_plate_number.xml"};
+  return p;
+}
 
 // Sync of approved packages to object storage (docs/SYNC.md).
 struct SyncConfig {
@@ -171,7 +191,13 @@ struct Config {
   RetentionConfig retention;
   SyncConfig sync;
   UiConfig ui;
+  pipeline::privacy::PrivacyConfig privacy = default_privacy();
 };
+
+// The redaction a camera's clips get: [privacy] with the camera's own faces
+// and plates over it, model paths resolved. A camera not in [[camera]]
+// (ingest's `camera`) gets [privacy] as it is.
+pipeline::privacy::PrivacyConfig privacy_for(const Config& c, const std::string& camera);
 
 // [sync] target, or the embedded default: file://<data_dir>/upload-target.
 inline std::string sync_target(const Config& c) {

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <set>
 
+#include "clips/package.hpp"
+
 namespace dashloop::firmware::retention {
 namespace fs = std::filesystem;
 
@@ -116,6 +118,7 @@ Result<Report> enforce(catalog::Catalog& catalog, const fs::path& data_dir, cons
       const int64_t bytes = c.bytes;
       std::error_code ec;
       fs::remove_all(c.package_dir, ec);
+      fs::remove(pipeline::clips::original_clip_of(c.package_dir), ec);
       if (ec) return Status::IOError(c.package_dir + ": cannot delete: " + ec.message());
       const std::string why = hard ? "disk past its hard limit" : "disk quota";
       if (Status st = catalog.mark_clip_purged(c.id, "retention", why); !st.ok()) return st;

@@ -145,6 +145,18 @@ std::string network_blocked(const config::SyncConfig& config, ObjectStore& store
   return "";
 }
 
+Status privacy_admits(const config::Config& config, const json& manifest) {
+  const auto policy = config::privacy_for(config, text(manifest, "camera"));
+  const json privacy = manifest.value("privacy", json::object());
+  for (const auto& [what, wanted] : {std::pair{"faces", policy.faces}, std::pair{"plates", policy.plates}}) {
+    const std::string done = privacy.value(what, std::string("none"));
+    if (wanted != "none" && done != wanted)
+      return Status::InvalidArgument(std::string("not uploaded: the camera's policy redacts ") + what + " (" + wanted +
+                                     "), the package says " + done + "; rebuild it under the policy");
+  }
+  return Status::Ok();
+}
+
 Syncer::Syncer(catalog::Catalog& catalog, ObjectStore& store, config::SyncConfig config, std::string vehicle,
                Progress progress, const std::atomic<bool>* stop)
     : catalog_(catalog),
@@ -249,6 +261,8 @@ Status Syncer::upload(const catalog::ClipRecord& clip, SyncReport& report) {
   if (!manifest.ok()) return manifest.status();
   auto manifest_sum = pipeline::clips::sha256_file(dir / "manifest.json");
   if (!manifest_sum.ok()) return manifest_sum.status();
+  if (admission_)
+    if (Status st = admission_(*manifest); !st.ok()) return st;
   if (clip.state == "approved") {
     // A new upload starts clean; only one interrupted in `uploading` resumes.
     if (Status st = catalog_.clear_upload(clip.id); !st.ok()) return st;

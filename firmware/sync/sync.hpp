@@ -54,11 +54,20 @@ std::string network_blocked(const config::SyncConfig& config, ObjectStore& store
 // The object key prefix of a package: <vehicle>/<UTC date>/<clip uid>/.
 std::string package_prefix(const std::string& vehicle, const std::string& utc_date, const std::string& uid);
 
+// Whether a package may leave under the privacy policy of `config`: one
+// whose camera's policy redacts must say (manifest `privacy`) that it was
+// redacted so; a package made before the policy, or under another, is
+// refused with the reason (never a silent upload without redaction).
+Status privacy_admits(const config::Config& config, const nlohmann::json& manifest);
+
 class Syncer {
  public:
   using Progress = std::function<void(const nlohmann::json&)>;  // sync.progress events
+  using Admission = std::function<Status(const nlohmann::json& manifest)>;
   Syncer(catalog::Catalog& catalog, ObjectStore& store, config::SyncConfig config, std::string vehicle,
          Progress progress = {}, const std::atomic<bool>* stop = nullptr);
+  // Checked on every package before its first byte is sent (privacy_admits).
+  void admit_only(Admission admission) { admission_ = std::move(admission); }
   SyncReport pass();
 
  private:
@@ -78,6 +87,7 @@ class Syncer {
   catalog::Catalog& catalog_;
   ObjectStore& store_;
   config::SyncConfig config_;
+  Admission admission_;
   std::string vehicle_;
   Progress progress_;
   const std::atomic<bool>* stop_;

@@ -416,6 +416,7 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
     track_list.push_back({{"id", t.id}, {"mot_id", t.id + 1}, {"track_no", t.track->track_no}, {"label", t.track->label}});
   result.manifest["tracks"] = track_list;
   if (!in.review.is_null()) result.manifest["review"] = in.review;
+  result.manifest["privacy"] = in.privacy.is_null() ? json{{"faces", "none"}, {"plates", "none"}} : in.privacy;
   // Last: a package is whole exactly when its manifest exists.
   if (Status st = write_text(dir / "manifest.json", result.manifest.dump(2) + "\n"); !st.ok()) return st;
   return result;

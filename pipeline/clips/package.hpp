@@ -79,6 +79,7 @@ struct PackageInput {
   nlohmann::json plan;  // why the clip exists and its priority
   EffortConfig effort;
   nlohmann::json review;  // an operator's edits (who, when, what); null: none
+  nlohmann::json privacy;  // what was redacted, how, by what (privacy::Redactor::manifest); null: nothing
 };
 
 struct PackageFile {
@@ -102,6 +103,12 @@ Result<PackageResult> write_package(const PackageInput& input, const std::filesy
 // The Label Studio labeling config that imports labelstudio.json as written:
 // <Video framerate> = the clip's fps, <VideoRectangle name="box">, the labels.
 std::string labelstudio_config(double fps, const std::vector<std::string>& labels);
+
+// Where a redacted package's original clip stays on the box: beside the
+// package, never in it (every file in a package is listed and uploaded).
+inline std::filesystem::path original_clip_of(const std::filesystem::path& package_dir) {
+  return package_dir.parent_path() / (package_dir.filename().string() + ".original.mp4");
+}
 
 // sha256 of a file, of `bytes` of it from `offset` (-1: to the end), or of a
 // string; lowercase hex.

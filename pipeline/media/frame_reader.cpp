@@ -200,6 +200,7 @@ struct FrameReader::Impl {
     const GstClockTime pts = GST_BUFFER_PTS(buffer);
     if (GST_CLOCK_TIME_IS_VALID(pts)) {
       if (!GST_CLOCK_TIME_IS_VALID(first_pts)) first_pts = pts;
+      out.pts_ns = int64_t(pts);
       out.t_s = pts >= first_pts ? double(pts - first_pts) / GST_SECOND : 0.0;
     } else {
       out.t_s = info.fps > 0 ? counter / info.fps : double(counter);

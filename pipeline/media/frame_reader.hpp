@@ -50,6 +50,7 @@ class DecodedFrame {
 
   int64_t index = 0;  // frame number from the start of the stream (from PTS and fps)
   double t_s = 0.0;   // seconds from the first frame
+  int64_t pts_ns = -1;  // the buffer's own timestamp (-1: none), for a re-encode that keeps it
   cv::Mat y, u, v;    // I420 planes: y is WxH, u and v are W/2 x H/2
 
  private:

@@ -43,6 +43,14 @@ TEST(Config, ShippedDefaultFileEqualsBuiltInDefaults) {
   EXPECT_EQ(c->keyframes.selector.flash_max_s, d.keyframes.selector.flash_max_s);
   EXPECT_EQ(c->keyframes.selector.duplicate_hamming, d.keyframes.selector.duplicate_hamming);
   EXPECT_EQ(c->keyframes.jpeg_quality, d.keyframes.jpeg_quality);
+  EXPECT_EQ(c->privacy.faces, d.privacy.faces);
+  EXPECT_EQ(c->privacy.plates, d.privacy.plates);
+  EXPECT_EQ(c->privacy.conservative, d.privacy.conservative);
+  EXPECT_EQ(c->privacy.min_person_px, d.privacy.min_person_px);
+  EXPECT_EQ(c->privacy.min_vehicle_px, d.privacy.min_vehicle_px);
+  EXPECT_EQ(c->privacy.detect_hz, d.privacy.detect_hz);
+  EXPECT_EQ(c->privacy.hold_s, d.privacy.hold_s);
+  EXPECT_EQ(c->privacy.pad, d.privacy.pad);
   EXPECT_EQ(c->sync.target, d.sync.target);
   EXPECT_EQ(c->sync.region, d.sync.region);
   EXPECT_EQ(c->sync.part_mib, d.sync.part_mib);
@@ -281,6 +289,46 @@ TEST(Config, CredentialsFileMustBePrivate) {
   EXPECT_NE(open.status().message().find("mode 0640"), std::string::npos) << open.status().message();
   EXPECT_EQ(open.status().message().find("SECRET"), std::string::npos) << "the secret is never in a message";
   std::filesystem::remove(file);
+}
+
+
+// Privacy is on unless turned off; a camera's own policy wins over
+// [privacy]; a policy or colour that does not exist is named.
+TEST(Config, PrivacyPerCameraOverTheDefault) {
+  EXPECT_EQ(Config().privacy.faces, "blur");
+  auto c = load_string(R"(
+[[camera]]
+name = "road"
+source = "test://"
+[[camera]]
+name = "cabin"
+source = "test://"
+faces = "none"
+plates = "fill"
+[privacy]
+plates = "pixelate"
+fill = "#ff00ff"
+)", "p.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const auto road = privacy_for(*c, "road"), cabin = privacy_for(*c, "cabin"), other = privacy_for(*c, "front");
+  EXPECT_EQ(road.faces, "blur");
+  EXPECT_EQ(road.plates, "pixelate");
+  EXPECT_EQ(cabin.faces, "none");
+  EXPECT_EQ(cabin.plates, "fill");
+  EXPECT_EQ(other.plates, "pixelate");
+  EXPECT_EQ(road.fill_rgb, (std::array<int, 3>{255, 0, 255}));
+  EXPECT_TRUE(road.face_model.is_absolute());
+  EXPECT_TRUE(road.objects.model.is_absolute());
+
+  for (const char* bad : {"[privacy]\nfaces = \"smudge\"\n", "[privacy]\nfill = \"red\"\n",
+                          "[[camera]]\nname = \"a\"\nsource = \"test://\"\nplates = \"blurry\"\n"}) {
+    auto r = load_string(bad, "bad.toml");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_TRUE(r.status().message().find("faces") != std::string::npos ||
+                r.status().message().find("fill") != std::string::npos ||
+                r.status().message().find("plates") != std::string::npos)
+        << r.status().message();
+  }
 }
 
 }  // namespace

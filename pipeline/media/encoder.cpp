@@ -1,0 +1,128 @@
+#include "media/encoder.hpp"
+
+#include <gst/app/gstappsrc.h>
+#include <gst/video/video.h>
+
+#include <cstring>
+#include <mutex>
+#include <set>
+
+#include "media/gst.hpp"
+
+namespace dashloop::pipeline::media {
+
+struct H264Writer::Impl {
+  std::filesystem::path out;
+  Pipeline pipeline;
+  ElementPtr src;
+  BusPtr bus;
+  size_t frame_bytes = 0;
+  // PTS of the frames to make keyframes: a probe on appsrc's pad, in the
+  // streaming thread, puts a "key unit now" event right before each one
+  // (an event with a running time would meet the encoder's own 1000 h offset).
+  std::mutex mutex;
+  std::set<int64_t> keyframes;
+  guint keyframes_forced = 0;
+
+  static GstPadProbeReturn before_buffer(GstPad* pad, GstPadProbeInfo* info, gpointer self) {
+    auto& m = *static_cast<Impl*>(self);
+    GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+    bool key = false;
+    {
+      std::lock_guard lock(m.mutex);
+      key = m.keyframes.erase(int64_t(GST_BUFFER_PTS(buffer))) > 0;
+    }
+    if (key)
+      gst_pad_push_event(pad, gst_video_event_new_downstream_force_key_unit(GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE,
+                                                                            GST_CLOCK_TIME_NONE, TRUE, ++m.keyframes_forced));
+    return GST_PAD_PROBE_OK;
+  }
+
+  Status error_or(const std::string& what) {
+    if (MessagePtr msg{gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR)})
+      return Status::IOError(out.string() + ": " + message_text(msg.get()));
+    return Status::IOError(out.string() + ": " + what);
+  }
+};
+
+H264Writer::~H264Writer() = default;
+
+Result<std::unique_ptr<H264Writer>> H264Writer::open(const std::filesystem::path& out, const EncoderOptions& o) {
+  ensure_gst_init();
+  if (o.width <= 0 || o.height <= 0 || o.width % 2 || o.height % 2)
+    return Status::InvalidArgument(out.string() + ": frames of " + std::to_string(o.width) + "x" +
+                                   std::to_string(o.height) + " cannot be encoded (even sizes only)");
+  int num = 0, den = 1;
+  gst_util_double_to_fraction(o.fps > 0 ? o.fps : 30.0, &num, &den);
+  const std::string caps = "video/x-raw,format=I420,width=" + std::to_string(o.width) + ",height=" +
+                           std::to_string(o.height) + ",framerate=" + std::to_string(num) + "/" + std::to_string(den);
+  // Keyframes come only where push() asks for them (forced key units): the
+  // encoder's own GOP and scene-cut decisions are turned off, and so is its
+  // lookahead (zerolatency): a request still pending when the next arrives
+  // is merged into it, and two keyframes 3 frames apart would become one.
+  const bool jetson = has_element("nvv4l2h264enc") && has_element("nvvidconv");
+  const std::string encode =
+      jetson ? "nvvidconv ! video/x-raw(memory:NVMM),format=NV12 ! nvv4l2h264enc name=enc iframeinterval=100000 "
+               "idrinterval=100000 insert-sps-pps=true"
+             : "x264enc name=enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=" + std::to_string(o.quality) +
+                   " key-int-max=100000 bframes=0 option-string=scenecut=0";
+  const std::string description = "appsrc name=src format=time block=true max-bytes=" +
+                                  std::to_string(size_t(o.width) * size_t(o.height) * 3) + " caps=\"" + caps +
+                                  "\" ! " + encode + " ! h264parse ! mp4mux faststart=true ! filesink name=out";
+  GError* raw_err = nullptr;
+  ElementPtr element(gst_parse_launch(description.c_str(), &raw_err));
+  ErrorPtr err(raw_err);
+  if (!element || err)
+    return Status::Unsupported(out.string() + ": cannot build the encoder (" + (err ? err->message : description) + ")");
+  gst_object_ref_sink(element.get());
+  std::unique_ptr<H264Writer> w(new H264Writer());
+  w->impl_ = std::make_unique<Impl>();
+  w->encoder_ = jetson ? "nvv4l2h264enc" : "x264enc";
+  Impl& m = *w->impl_;
+  m.out = out;
+  m.pipeline = Pipeline(std::move(element));
+  g_object_set(m.pipeline.child("out").get(), "location", out.c_str(), nullptr);
+  m.src = m.pipeline.child("src");
+  m.bus = m.pipeline.bus();
+  m.frame_bytes = size_t(o.width) * size_t(o.height) * 3 / 2;
+  {
+    GstPad* pad = gst_element_get_static_pad(m.src.get(), "src");
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, &Impl::before_buffer, &m, nullptr);
+    gst_object_unref(pad);
+  }
+  if (gst_element_set_state(m.pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    return m.error_or("cannot start the encoder");
+  return w;
+}
+
+Status H264Writer::push(const cv::Mat& i420, int64_t pts_ns, int64_t duration_ns, bool keyframe) {
+  Impl& m = *impl_;
+  if (!i420.isContinuous() || i420.total() * i420.elemSize() != m.frame_bytes)
+    return Status::InvalidArgument(m.out.string() + ": a frame of the wrong size for the encoder");
+  if (keyframe) {
+    std::lock_guard lock(m.mutex);
+    m.keyframes.insert(pts_ns);
+  }
+  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, m.frame_bytes, nullptr);
+  gst_buffer_fill(buffer, 0, i420.data, m.frame_bytes);
+  GST_BUFFER_PTS(buffer) = GstClockTime(pts_ns);
+  GST_BUFFER_DTS(buffer) = GstClockTime(pts_ns);
+  GST_BUFFER_DURATION(buffer) = GstClockTime(duration_ns);
+  if (gst_app_src_push_buffer(GST_APP_SRC(m.src.get()), buffer) != GST_FLOW_OK) return m.error_or("push refused");
+  if (MessagePtr msg{gst_bus_pop_filtered(m.bus.get(), GST_MESSAGE_ERROR)})
+    return Status::IOError(m.out.string() + ": " + message_text(msg.get()));
+  return Status::Ok();
+}
+
+Status H264Writer::finish() {
+  Impl& m = *impl_;
+  gst_app_src_end_of_stream(GST_APP_SRC(m.src.get()));
+  MessagePtr msg(gst_bus_timed_pop_filtered(m.bus.get(), 300 * GST_SECOND,
+                                            GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR)));
+  if (!msg) return Status::IOError(m.out.string() + ": the encoder did not finish in 300 s");
+  if (GST_MESSAGE_TYPE(msg.get()) == GST_MESSAGE_ERROR) return Status::IOError(m.out.string() + ": " + message_text(msg.get()));
+  m.pipeline.stop();
+  return Status::Ok();
+}
+
+}  // namespace dashloop::pipeline::media

@@ -1,0 +1,420 @@
+#include "privacy/redactor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "clips/package.hpp"
+#include "media/encoder.hpp"
+#include "media/frame_reader.hpp"
+#include "media/packets.hpp"
+#include "vision/tracker.hpp"
+
+namespace fs = std::filesystem;
+
+namespace dashloop::pipeline::privacy {
+namespace {
+
+using vision::Detection;
+
+const std::set<std::string> kPolicies = {"none", "blur", "pixelate", "fill"};
+constexpr float kWholeFrameFaceScore = 0.7f;
+const std::set<std::string> kVehicles = {"car", "bus", "truck", "motorcycle"};
+
+cv::Rect2f grow(const cv::Rect2f& r, double share) {
+  const float dx = float(r.width * share / 2), dy = float(r.height * share / 2);
+  return {r.x - dx, r.y - dy, r.width + 2 * dx, r.height + 2 * dy};
+}
+
+cv::Point2f centre(const cv::Rect2f& r) { return {r.x + r.width / 2, r.y + r.height / 2}; }
+
+// Where a person's head is (top of the box, the middle of its width) and a
+// vehicle's plate (the lower part): what conservative mode hides.
+cv::Rect2f head_region(const cv::Rect2f& p) {
+  const float w = std::min(p.width, 0.5f * p.height);  // a wide box (arms out, a crowd) has no wider head
+  return {p.x + (p.width - w) / 2, p.y - 0.1f * p.height, w, 0.35f * p.height};
+}
+cv::Rect2f plate_band(const cv::Rect2f& v) {
+  return {v.x + 0.1f * v.width, v.y + 0.55f * v.height, 0.8f * v.width, 0.45f * v.height};
+}
+
+// Irreversible by construction: "blur" and "pixelate" first average the box
+// down to a few cells (the detail is gone), blur then smooths the cells.
+void hide(cv::Mat& image, cv::Rect r, const std::string& how, const cv::Scalar& fill) {
+  r &= cv::Rect(0, 0, image.cols, image.rows);
+  if (r.width < 1 || r.height < 1 || how == "none") return;
+  cv::Mat roi = image(r);
+  if (how == "fill") {
+    roi.setTo(fill);
+    return;
+  }
+  const int cell = std::max(2, std::max(r.width, r.height) / 8);
+  cv::Mat small;
+  cv::resize(roi, small, {std::max(1, r.width / cell), std::max(1, r.height / cell)}, 0, 0, cv::INTER_AREA);
+  cv::resize(small, roi, roi.size(), 0, 0, how == "pixelate" ? cv::INTER_NEAREST : cv::INTER_LINEAR);
+  if (how == "blur") {
+    const int k = std::max(3, cell | 1);
+    cv::blur(roi, roi, {k, k});
+  }
+}
+
+cv::Rect to_pixels(const cv::Rect2f& r, double sx = 1, double sy = 1) {
+  const int x0 = int(std::floor(r.x * sx)), y0 = int(std::floor(r.y * sy));
+  const int x1 = int(std::ceil((r.x + r.width) * sx)), y1 = int(std::ceil((r.y + r.height) * sy));
+  return {x0, y0, x1 - x0, y1 - y0};
+}
+
+// A kind of thing tracked across detect frames: every detection may start a
+// track, a track is kept (predicted) for the hold, and its boxes between
+// detect frames come from the two around them.
+vision::TrackerConfig hold_tracker(int hold_steps) {
+  vision::TrackerConfig c;
+  c.high_score = c.low_score = c.new_track_score = 0.0f;
+  c.match_iou = c.low_match_iou = c.tentative_match_iou = 0.1f;
+  c.min_hits = 1;
+  c.max_age = std::max(1, hold_steps);
+  return c;
+}
+
+struct Kind {
+  explicit Kind(int hold_steps) : tracker(hold_tracker(hold_steps)) {}
+  vision::Tracker tracker;
+  std::vector<vision::Track> tracks;
+  int64_t hits = 0;
+
+  void finish() {
+    tracker.finish();
+    tracks = tracker.take_finished();
+  }
+  // Boxes on every frame in [0, frames): `span` (union of the two detect
+  // frames around it: recall first) or interpolated (where the box moves a
+  // person's head region with it).
+  std::vector<std::vector<cv::Rect2f>> per_frame(int64_t frames, int64_t hold, bool span) const {
+    std::vector<std::vector<cv::Rect2f>> out(size_t(std::max<int64_t>(frames, 0)));
+    for (const auto& t : tracks) {
+      // The hits only: a small box's predicted size and speed drift.
+      std::vector<const vision::TrackBox*> hits;
+      for (const auto& b : t.boxes)
+        if (!b.predicted) hits.push_back(&b);
+      if (hits.empty()) continue;
+      size_t k = 0;
+      for (int64_t f = std::max<int64_t>(0, hits.front()->frame - hold);
+           f <= std::min(frames - 1, hits.back()->frame + hold); ++f) {
+        while (k + 1 < hits.size() && hits[k + 1]->frame <= f) ++k;
+        const vision::TrackBox& a = *hits[k];
+        const vision::TrackBox& b = k + 1 < hits.size() && f > a.frame ? *hits[k + 1] : a;
+        cv::Rect2f box = a.box;
+        if (&a != &b) {
+          if (span) {
+            box = a.box | b.box;
+          } else {
+            const float w = float(f - a.frame) / float(b.frame - a.frame);
+            box = {a.box.x + w * (b.box.x - a.box.x), a.box.y + w * (b.box.y - a.box.y),
+                   a.box.width + w * (b.box.width - a.box.width), a.box.height + w * (b.box.height - a.box.height)};
+          }
+        }
+        out[size_t(f)].push_back(box);
+      }
+    }
+    return out;
+  }
+};
+
+std::string short_sha(const fs::path& file) {
+  auto sum = clips::sha256_file(file);
+  return sum.ok() ? *sum : "unreadable";
+}
+
+cv::Scalar yuv_of(const std::array<int, 3>& rgb) {
+  const double r = rgb[0], g = rgb[1], b = rgb[2];
+  return {0.299 * r + 0.587 * g + 0.114 * b, 128 - 0.169 * r - 0.331 * g + 0.5 * b, 128 + 0.5 * r - 0.419 * g - 0.081 * b};
+}
+
+}  // namespace
+
+Status validate(const PrivacyConfig& c) {
+  for (const auto& [name, value] : {std::pair{"faces", c.faces}, std::pair{"plates", c.plates}})
+    if (!kPolicies.count(value))
+      return Status::InvalidArgument(std::string("privacy.") + name + " must be none, blur, pixelate or fill, got '" +
+                                     value + "'");
+  if (c.detect_hz <= 0) return Status::InvalidArgument("privacy.detect_hz must be above 0");
+  for (int v : c.fill_rgb)
+    if (v < 0 || v > 255) return Status::InvalidArgument("privacy.fill: each colour part must be 0-255");
+  return Status::Ok();
+}
+
+struct Redactor::Impl {
+  PrivacyConfig config;
+  std::unique_ptr<vision::Detector> objects, faces, plates;
+  nlohmann::json detectors;
+};
+
+Redactor::Redactor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Redactor::~Redactor() = default;
+
+Result<std::unique_ptr<Redactor>> Redactor::open(const PrivacyConfig& config) {
+  if (Status st = validate(config); !st.ok()) return st;
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  if (!config.on()) return std::unique_ptr<Redactor>(new Redactor(std::move(impl)));
+  auto objects = vision::make_detector(config.objects);
+  if (!objects.ok()) return Status::InvalidArgument("privacy: people and vehicles: " + objects.status().message());
+  impl->objects = std::move(*objects);
+  impl->detectors["objects"] = {{"detector", impl->objects->describe()}, {"model_sha256", short_sha(config.objects.model)}};
+  if (config.faces != "none") {
+    vision::DetectorConfig f;
+    f.kind = "blazeface";
+    f.model = config.face_model;
+    f.min_score = config.face_min_score;
+    auto made = vision::make_detector(f);
+    if (!made.ok()) return Status::InvalidArgument("privacy: faces: " + made.status().message());
+    impl->faces = std::move(*made);
+    impl->detectors["faces"] = {{"detector", impl->faces->describe()}, {"model_sha256", short_sha(f.model)}};
+  }
+  if (config.plates != "none") {
+    vision::DetectorConfig p;
+    p.kind = "cascade";
+    p.cascades = config.plate_cascades;
+    p.cascade_min_size = 12;
+    p.min_score = 0.5f;
+    auto made = vision::make_detector(p);
+    if (!made.ok()) return Status::InvalidArgument("privacy: plates: " + made.status().message());
+    impl->plates = std::move(*made);
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& c : config.plate_cascades) files.push_back({{"file", c.filename().string()}, {"sha256", short_sha(c)}});
+    impl->detectors["plates"] = {{"detector", impl->plates->describe()}, {"cascades", files}};
+  }
+  return std::unique_ptr<Redactor>(new Redactor(std::move(impl)));
+}
+
+Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::path& out) {
+  const Impl& m = *impl_;
+  const PrivacyConfig& c = m.config;
+  const auto began = std::chrono::steady_clock::now();
+  RedactionReport report;
+  auto index = media::index_stream(in);
+  if (!index.ok()) return index.status();
+  const double fps = index->fps > 0 ? index->fps : 30.0;
+  const int step = std::max(1, int(std::lround(fps / c.detect_hz)));
+  const int64_t hold = std::max<int64_t>(step, std::llround(c.hold_s * fps));
+  const int hold_steps = int((hold + step - 1) / step);
+  Kind people(hold_steps), vehicles(hold_steps), faces(hold_steps), plates(hold_steps);
+
+  media::Source source;
+  source.original = source.location = in.string();
+  // Pass 1: what to hide, on the detect frames.
+  auto reader = media::FrameReader::open(source, {});
+  if (!reader.ok()) return reader.status();
+  int64_t n = 0;
+  for (;; ++n) {
+    auto next = (*reader)->next();
+    if (!next.ok()) return next.status();
+    if (!next->has_value()) break;
+    if (n % step) continue;
+    ++report.detect_frames;
+    cv::Mat bgr;
+    cv::cvtColor(media::copy_i420(**next), bgr, cv::COLOR_YUV2BGR_I420);
+    report.frame_size = bgr.size();
+    const cv::Rect2f frame(0, 0, float(bgr.cols), float(bgr.rows));
+    auto found = m.objects->detect(bgr);
+    if (!found.ok()) return found.status();
+    std::vector<Detection> persons, cars;
+    for (const auto& d : *found) {
+      const std::string& label = m.objects->labels().at(size_t(d.class_id));
+      if (label == "person") persons.push_back({d.box, 0, d.score});
+      else if (kVehicles.count(label)) cars.push_back({d.box, 0, d.score});
+    }
+    report.detections["person"] += int64_t(persons.size());
+    report.detections["vehicle"] += int64_t(cars.size());
+    people.tracker.update(n, persons);
+    vehicles.tracker.update(n, cars);
+    // Search where people and vehicles are now, seen or (for the hold) predicted.
+    auto current = [n](const vision::Tracker& t) {
+      std::vector<cv::Rect2f> v;
+      for (const auto* track : t.live())
+        if (!track->boxes.empty() && track->boxes.back().frame == n) v.push_back(track->boxes.back().box);
+      return v;
+    };
+    // A crop scaled so its longer side is at least `min_side` (small faces and
+    // plates grow into the detectors' range); boxes come back in frame pixels.
+    auto detect_in = [&](vision::Detector& d, cv::Rect2f area, int min_side) -> Result<std::vector<Detection>> {
+      const cv::Rect r = to_pixels(area & frame) & cv::Rect(0, 0, bgr.cols, bgr.rows);
+      if (r.width < 8 || r.height < 8) return std::vector<Detection>{};
+      const double s = std::clamp(double(min_side) / std::max(r.width, r.height), 1.0, 6.0);
+      cv::Mat crop = bgr(r);
+      if (s > 1.0) cv::resize(bgr(r), crop, {}, s, s, cv::INTER_LINEAR);
+      auto dets = d.detect(crop);
+      if (!dets.ok()) return dets.status();
+      for (auto& x : *dets)
+        x.box = {float(x.box.x / s + r.x), float(x.box.y / s + r.y), float(x.box.width / s), float(x.box.height / s)};
+      return dets;
+    };
+    if (m.faces) {
+      auto whole = m.faces->detect(bgr);
+      if (!whole.ok()) return whole.status();
+      // The whole frame shrunk to 256 px is where BlazeFace sees faces in
+      // crowds and foliage at about 0.5: there a hit must be surer. Faces of
+      // people found are searched (and taken at face_min_score) in their bodies.
+      std::vector<Detection> all;
+      for (const auto& x : *whole)
+        if (x.score >= std::max(c.face_min_score, kWholeFrameFaceScore)) all.push_back(x);
+      for (const auto& p : current(people.tracker)) {
+        // The upper body, squared: the face is small in the frame, large in here.
+        const float side = std::max(p.width, 0.45f * p.height);
+        auto in_body = detect_in(*m.faces, {p.x + p.width / 2 - side / 2, p.y - 0.05f * p.height, side, side}, 256);
+        if (!in_body.ok()) return in_body.status();
+        for (const auto& x : *in_body)
+          // No face is wider than its body: a larger hit in a crop scaled up is the crowd behind.
+          if (x.box.width <= 0.7f * p.width && x.box.height <= 0.5f * p.height &&
+              std::none_of(all.begin(), all.end(), [&](const Detection& y) { return vision::iou(x.box, y.box) > 0.3f; }))
+            all.push_back(x);
+      }
+      report.detections["face"] += int64_t(all.size());
+      faces.tracker.update(n, all);
+    }
+    if (m.plates) {
+      std::vector<Detection> all;
+      for (const auto& v : current(vehicles.tracker)) {
+        if (v.width < 40) continue;
+        auto in_car = detect_in(*m.plates, {v.x, v.y + 0.4f * v.height, v.width, 0.6f * v.height}, 480);
+        if (!in_car.ok()) return in_car.status();
+        all.insert(all.end(), in_car->begin(), in_car->end());
+      }
+      report.detections["plate"] += int64_t(all.size());
+      plates.tracker.update(n, all);
+    }
+  }
+  if (n == 0) return Status::InvalidArgument(in.string() + ": no frames to redact");
+  report.frames = n;
+  for (Kind* k : {&people, &vehicles, &faces, &plates}) k->finish();
+  const auto person_at = people.per_frame(n, hold, false), vehicle_at = vehicles.per_frame(n, hold, false);
+  const auto face_at = faces.per_frame(n, hold, true), plate_at = plates.per_frame(n, hold, true);
+
+  report.by_frame.resize(size_t(n));
+  for (int64_t f = 0; f < n; ++f) {
+    auto& drawn = report.by_frame[size_t(f)];
+    if (c.faces != "none") {
+      for (const auto& b : face_at[size_t(f)]) drawn.push_back({grow(b, c.pad), "face"});
+      if (c.conservative)
+        for (const auto& p : person_at[size_t(f)]) {
+          if (p.height < c.min_person_px) continue;
+          // Drawn even where a face was found in it: a face box is tight
+          // (brows to chin); the head region also takes hair, ears and the
+          // face of someone seen from above.
+          drawn.push_back({grow(head_region(p), c.pad), "head"});
+        }
+    }
+    if (c.plates != "none") {
+      for (const auto& b : plate_at[size_t(f)]) drawn.push_back({grow(b, c.pad), "plate"});
+      if (c.conservative)
+        for (const auto& v : vehicle_at[size_t(f)]) {
+          if (v.width < c.min_vehicle_px) continue;
+          const cv::Rect2f band = plate_band(v);
+          const bool seen = std::any_of(plate_at[size_t(f)].begin(), plate_at[size_t(f)].end(),
+                                        [&](const cv::Rect2f& b) { return band.contains(centre(b)); });
+          if (!seen) drawn.push_back({band, "band"});
+        }
+    }
+    for (const auto& d : drawn) ++report.boxes[d.kind];
+    if (!drawn.empty()) ++report.frames_redacted;
+  }
+
+  // Pass 2: draw on every frame and re-encode, keyframes where the input has them.
+  std::vector<int64_t> key_pts;
+  for (const auto& k : index->keyframes) key_pts.push_back(k.pts);
+  reader = media::FrameReader::open(source, {});
+  if (!reader.ok()) return reader.status();
+  std::unique_ptr<media::H264Writer> writer;
+  const cv::Scalar yuv = yuv_of(c.fill_rgb);
+  const int64_t frame_ns = std::llround(1e9 / fps);
+  int64_t i = 0;
+  for (;; ++i) {
+    auto next = (*reader)->next();
+    if (!next.ok()) return next.status();
+    if (!next->has_value()) break;
+    if (i >= n) return Status::Corruption(in.string() + ": more frames on the second pass than on the first");
+    const media::DecodedFrame& frame = **next;
+    cv::Mat i420 = media::copy_i420(frame);
+    const int w = i420.cols, h = i420.rows * 2 / 3;
+    if (!writer) {
+      media::EncoderOptions o;
+      o.width = w;
+      o.height = h;
+      o.fps = fps;
+      o.quality = c.quality;
+      auto opened = media::H264Writer::open(out, o);
+      if (!opened.ok()) return opened.status();
+      writer = std::move(*opened);
+      report.encoder = writer->encoder();
+    }
+    cv::Mat y(h, w, CV_8UC1, i420.data), u(h / 2, w / 2, CV_8UC1, i420.data + size_t(w) * h),
+        v(h / 2, w / 2, CV_8UC1, i420.data + size_t(w) * h * 5 / 4);
+    for (const auto& d : report.by_frame[size_t(i)]) {
+      const std::string& how = d.kind == "face" || d.kind == "head" ? c.faces : c.plates;
+      cv::Rect r = to_pixels(d.box);
+      r.x &= ~1, r.y &= ~1;  // chroma is half size: even edges keep the planes in step
+      r.width = (r.width + 1) & ~1, r.height = (r.height + 1) & ~1;
+      hide(y, r, how, cv::Scalar(yuv[0]));
+      const cv::Rect half(r.x / 2, r.y / 2, r.width / 2, r.height / 2);
+      hide(u, half, how, cv::Scalar(yuv[1]));
+      hide(v, half, how, cv::Scalar(yuv[2]));
+    }
+    const int64_t pts = frame.pts_ns >= 0 ? frame.pts_ns : index->first_pts + i * frame_ns;
+    const bool key = std::any_of(key_pts.begin(), key_pts.end(), [&](int64_t k) { return std::llabs(k - pts) <= 1000000; });
+    if (Status st = writer->push(i420, pts, frame_ns, key || i == 0); !st.ok()) return st;
+  }
+  if (!writer || i != n)
+    return Status::Corruption(in.string() + ": " + std::to_string(i) + " frames on the second pass, " +
+                              std::to_string(n) + " on the first");
+  if (Status st = writer->finish(); !st.ok()) return st;
+  auto written = media::index_stream(out);
+  if (!written.ok()) return written.status();
+  if (written->frames != n)
+    return Status::Corruption(out.string() + ": the redacted clip holds " + std::to_string(written->frames) +
+                              " frames, the original " + std::to_string(n));
+  report.keyframes_kept = written->keyframes.size() == index->keyframes.size() &&
+                          std::equal(written->keyframes.begin(), written->keyframes.end(), index->keyframes.begin(),
+                                     [](const media::KeyframePos& a, const media::KeyframePos& b) { return a.frame == b.frame; });
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  return report;
+}
+
+Status Redactor::redact_image(const fs::path& in, const fs::path& out, const std::vector<RedactionBox>& boxes,
+                              cv::Size frame_size) const {
+  const PrivacyConfig& c = impl_->config;
+  cv::Mat image = cv::imread(in.string(), cv::IMREAD_COLOR);
+  if (image.empty()) return Status::IOError(in.string() + ": cannot read the image to redact");
+  const double sx = frame_size.width > 0 ? double(image.cols) / frame_size.width : 1.0;
+  const double sy = frame_size.height > 0 ? double(image.rows) / frame_size.height : 1.0;
+  const cv::Scalar bgr(c.fill_rgb[2], c.fill_rgb[1], c.fill_rgb[0]);
+  for (const auto& d : boxes) hide(image, to_pixels(d.box, sx, sy), d.kind == "face" || d.kind == "head" ? c.faces : c.plates, bgr);
+  if (!cv::imwrite(out.string(), image)) return Status::IOError(out.string() + ": cannot write the redacted image");
+  return Status::Ok();
+}
+
+nlohmann::json Redactor::manifest(const RedactionReport& r) const {
+  const PrivacyConfig& c = impl_->config;
+  return {{"faces", c.faces},
+          {"plates", c.plates},
+          {"conservative", c.conservative},
+          {"min_person_px", c.min_person_px},
+          {"min_vehicle_px", c.min_vehicle_px},
+          {"detect_hz", c.detect_hz},
+          {"hold_s", c.hold_s},
+          {"pad", c.pad},
+          {"detectors", impl_->detectors},
+          {"encoder", r.encoder},
+          {"frames", r.frames},
+          {"frames_redacted", r.frames_redacted},
+          {"detect_frames", r.detect_frames},
+          {"detections", r.detections},
+          {"boxes", r.boxes},
+          {"keyframes_kept", r.keyframes_kept},
+          {"original_uploaded", false}};
+}
+
+}  // namespace dashloop::pipeline::privacy

@@ -1,0 +1,94 @@
+// Privacy redaction of a clip before it leaves the vehicle: faces and
+// licence plates of passers-by blurred, pixelated or filled on every frame,
+// recall first (docs/PRIVACY.md).
+//
+// Two passes over the clip. The first finds what to hide at `detect_hz`:
+// people and vehicles with the object detector (its own run, so an
+// operator's label edits never un-redact anyone), faces with BlazeFace on
+// the whole frame and, scaled up, in each person's upper body, plates with
+// cascades inside each vehicle's lower part. Each kind is tracked across
+// frames (vision::Tracker, every detection a track), so a face missed
+// between two hits is still covered, held `hold_s` past its last hit and
+// padded. Conservative mode hides a near person's head region where no
+// face was found, and a near vehicle's plate band where no plate was. The
+// second pass decodes again, draws the boxes on every frame and re-encodes
+// (media::H264Writer) with the same frame count, timestamps and keyframes.
+#pragma once
+
+#include <array>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "status.hpp"
+#include "vision/detectors.hpp"
+
+namespace dashloop::pipeline::privacy {
+
+struct PrivacyConfig {
+  std::string faces = "none";   // none | blur | pixelate | fill
+  std::string plates = "none";  // none | blur | pixelate | fill
+  bool conservative = true;     // head regions and plate bands where nothing was found
+  double min_person_px = 100;   // a person at least this tall (source px) gets its head region hidden
+  double min_vehicle_px = 120;  // a vehicle at least this wide gets its plate band hidden
+  double detect_hz = 5;         // detection rate; the boxes cover every frame
+  double hold_s = 0.5;          // a box stays this long past its last hit (and before its first)
+  double pad = 0.3;             // boxes grow by this share of their size
+  vision::DetectorConfig objects;        // people and vehicles (the bundled YOLOX at input 640 by default)
+  std::filesystem::path face_model;      // BlazeFace ONNX
+  float face_min_score = 0.5f;
+  std::vector<std::filesystem::path> plate_cascades;
+  std::array<int, 3> fill_rgb = {0, 0, 0};
+  int quality = 21;  // the re-encode's constant quality (x264)
+
+  bool on() const { return faces != "none" || plates != "none"; }
+};
+
+// Policies and ranges; names the setting.
+Status validate(const PrivacyConfig& config);
+
+struct RedactionBox {
+  cv::Rect2f box;    // source pixels
+  std::string kind;  // face | head | plate | band
+};
+
+struct RedactionReport {
+  int64_t frames = 0;
+  int64_t frames_redacted = 0;
+  int64_t detect_frames = 0;  // frames the detectors ran on
+  std::map<std::string, int64_t> detections;  // person, vehicle, face, plate: hits over all detect frames
+  std::map<std::string, int64_t> boxes;       // face, head, plate, band: boxes drawn over all frames
+  std::vector<std::vector<RedactionBox>> by_frame;  // what was drawn on each frame
+  cv::Size frame_size;
+  bool keyframes_kept = false;  // the output's keyframes are the input's
+  std::string encoder;
+  double seconds = 0;  // wall time of both passes
+};
+
+class Redactor {
+ public:
+  // Loads every model and cascade the policy needs; a missing one is named.
+  static Result<std::unique_ptr<Redactor>> open(const PrivacyConfig& config);
+  ~Redactor();
+
+  // `in` (any video GStreamer decodes) -> `out` (H.264 MP4), redacted.
+  Result<RedactionReport> redact_video(const std::filesystem::path& in, const std::filesystem::path& out);
+  // An image of one of the video's frames (a keyframe) with that frame's
+  // boxes, scaled from `frame_size` to the image's size.
+  Status redact_image(const std::filesystem::path& in, const std::filesystem::path& out,
+                      const std::vector<RedactionBox>& boxes, cv::Size frame_size) const;
+  // For the package manifest: the policy, the detectors with their model
+  // files' sha256, and the report's counts.
+  nlohmann::json manifest(const RedactionReport& report) const;
+
+ private:
+  struct Impl;
+  explicit Redactor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dashloop::pipeline::privacy
