@@ -130,13 +130,14 @@ Result<Prelabels> redetect(const firmware::config::Config& config, const fs::pat
 // outside the package), its keyframe images redacted into `images` (also
 // outside: the builder copies them in). Returns the manifest's `privacy`.
 Result<json> redact_package(const pipeline::privacy::PrivacyConfig& policy, const fs::path& dir,
-                            const fs::path& original, const fs::path& images, clips::PackageInput& in) {
+                            const fs::path& original, const fs::path& images, clips::PackageInput& in,
+                            const std::atomic<bool>* stop) {
   auto redactor = pipeline::privacy::Redactor::open(policy);
   if (!redactor.ok()) return redactor.status();
   std::error_code ec;
   fs::rename(dir / "clip.mp4", original, ec);
   if (ec) return Status::IOError(original.string() + ": " + ec.message());
-  auto report = (*redactor)->redact_video(original, dir / "clip.mp4");
+  auto report = (*redactor)->redact_video(original, dir / "clip.mp4", stop);
   if (!report.ok()) return report.status();
   fs::create_directories(images, ec);
   for (auto& k : in.keyframes) {
@@ -163,7 +164,8 @@ Result<json> redact_package(const pipeline::privacy::PrivacyConfig& policy, cons
 // Cuts and packages one planned clip (with an operator's edits, if any);
 // returns the package's facts.
 Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::ClipRecord& clip,
-                                const ClipEdits* edits = nullptr, const json& review = nullptr) {
+                                const ClipEdits* edits = nullptr, const json& review = nullptr,
+                                const std::atomic<bool>* stop = nullptr) {
   const cat::DriveRecord& drive = data.drive;
   const Recording& rec = data.rec;
   // The segments the span lies in, and the keyframes it starts and ends at.
@@ -298,7 +300,7 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
     fs::remove_all(images, ec);
   };
   if (policy.on()) {
-    auto redacted = redact_package(policy, partial, original, images, in);
+    auto redacted = redact_package(policy, partial, original, images, in, stop);
     if (!redacted.ok()) {
       cleanup();
       return fail(redacted.status());
@@ -430,7 +432,55 @@ Status attach_recording(Context& ctx, int64_t drive_id, const std::vector<cat::S
   return ctx.catalog->attach_segments(drive_id, first_frames);
 }
 
-Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& actor, const cat::TriggerRecord* mark) {
+namespace {
+
+// Builds a clip the catalog holds as planned and moves it to review (or to
+// failed with the reason). Returns false when `stop` interrupted it: it stays planned.
+Result<bool> package_planned(Context& ctx, const DriveData& data, int64_t id, const std::string& actor, ClipRun& run,
+                             const std::atomic<bool>* stop) {
+  auto stored = ctx.catalog->clip(id);
+  if (!stored.ok()) return stored.status();
+  auto facts_or = build(ctx, data, **stored, nullptr, nullptr, stop);
+  if (!facts_or.ok() && stop && stop->load()) {
+    spdlog::info("clip {}: left planned, built at the next start: {}", (*stored)->uid, facts_or.status().message());
+    return false;
+  }
+  if (!facts_or.ok()) {
+    spdlog::error("clip {}: {}", (*stored)->uid, facts_or.status().message());
+    if (Status st = ctx.catalog->move_clip(id, "failed", actor, facts_or.status().message()); !st.ok()) return st;
+    run.failed.push_back(id);
+    return true;
+  }
+  if (Status st = ctx.catalog->move_clip(id, "packaged", actor, "package written", &facts_or.value()); !st.ok()) return st;
+  if (Status st = ctx.catalog->move_clip(id, "review", actor, "ready for review"); !st.ok()) return st;
+  run.ready.push_back(id);
+  return true;
+}
+
+}  // namespace
+
+Result<ClipRun> resume_planned(Context& ctx, const std::string& actor, const std::atomic<bool>* stop) {
+  ClipRun run;
+  auto planned = ctx.catalog->clips("planned");
+  if (!planned.ok()) return planned.status();
+  std::map<int64_t, DriveData> drives;
+  for (const auto& c : *planned) {
+    if (stop && stop->load()) break;
+    if (!drives.count(c.drive_id)) {
+      auto data = load_drive(*ctx.catalog, c.drive_id);
+      if (!data.ok()) return data.status();
+      drives.emplace(c.drive_id, std::move(*data));
+    }
+    spdlog::info("clip {}: planned before a stop or crash, built now", c.uid);
+    auto done = package_planned(ctx, drives.at(c.drive_id), c.id, actor, run, stop);
+    if (!done.ok()) return done.status();
+    if (!*done) break;
+  }
+  return run;
+}
+
+Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& actor, const cat::TriggerRecord* mark,
+                           const std::atomic<bool>* stop) {
   ClipRun run;
   auto data = load_drive(*ctx.catalog, drive_id);
   if (!data.ok()) return data.status();
@@ -484,6 +534,7 @@ Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& ac
   std::error_code ec;
   fs::create_directories(ctx.config.data_dir / "packages", ec);
   const double fps = facts.fps;
+  bool building = true;
   for (const auto& p : plans) {
     cat::ClipRecord c;
     c.uid = safe_name(drive.vehicle) + "_d" + std::to_string(drive_id);
@@ -506,19 +557,14 @@ Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& ac
     c.state_reason = "planned: " + why;
     auto id = ctx.catalog->add_clip(c, actor);
     if (!id.ok()) return id.status();
-    auto stored = ctx.catalog->clip(*id);
-    if (!stored.ok()) return stored.status();
-    auto facts_or = build(ctx, *data, **stored);
-    if (!facts_or.ok()) {
-      spdlog::error("clip {}: {}", (*stored)->uid, facts_or.status().message());
-      if (Status st = ctx.catalog->move_clip(*id, "failed", actor, facts_or.status().message()); !st.ok()) return st;
-      run.failed.push_back(*id);
+    // Stopping: every clip is still planned (rows are cheap), none more built.
+    if (!building || (stop && stop->load())) {
+      building = false;
       continue;
     }
-    if (Status st = ctx.catalog->move_clip(*id, "packaged", actor, "package written", &facts_or.value()); !st.ok())
-      return st;
-    if (Status st = ctx.catalog->move_clip(*id, "review", actor, "ready for review"); !st.ok()) return st;
-    run.ready.push_back(*id);
+    auto done = package_planned(ctx, *data, *id, actor, run, stop);
+    if (!done.ok()) return done.status();
+    building = *done;
   }
   return run;
 }

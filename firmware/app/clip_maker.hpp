@@ -4,6 +4,7 @@
 // made is moved to failed with the reason; the others go on.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -37,8 +38,16 @@ struct ClipRun {
 
 // Plans and packages a drive's clips. Given a mark, only a clip around that
 // mark (an operator asked for this moment, even inside an earlier clip).
+// `stop` set (a station shutting down): the clip being built stays
+// `planned`, the rest are not planned, and resume_planned() builds it at the
+// next start.
 Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& actor,
-                           const firmware::catalog::TriggerRecord* mark = nullptr);
+                           const firmware::catalog::TriggerRecord* mark = nullptr,
+                           const std::atomic<bool>* stop = nullptr);
+
+// Builds the clips a stop, a crash or a power cut left `planned` (planned,
+// never packaged) and moves them on to review, or to failed with the reason.
+Result<ClipRun> resume_planned(Context& ctx, const std::string& actor, const std::atomic<bool>* stop = nullptr);
 
 // An operator's review edits, kept on the clip (the catalog's `edits`) and
 // applied whenever its package is built: classes changed and tracks

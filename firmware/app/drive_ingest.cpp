@@ -200,7 +200,7 @@ IngestOutcome ingest_drive(Context& ctx, const IngestRequest& request) {
     }
     if (!indexed.ok()) {
       out.clips.skipped = indexed.message();
-    } else if (auto made = make_clips(ctx, *id, request.actor); made.ok()) {
+    } else if (auto made = make_clips(ctx, *id, request.actor, nullptr, request.stop); made.ok()) {
       out.clips = std::move(made.value());
     } else {
       out.exit_code = kExitStorage;

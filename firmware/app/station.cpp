@@ -27,6 +27,7 @@
 
 #include "app/bus.hpp"
 #include "app/camera_recorder.hpp"
+#include "app/clip_maker.hpp"
 #include "app/commands.hpp"
 #include "app/context.hpp"
 #include "app/drive_ingest.hpp"
@@ -391,6 +392,13 @@ class Station {
       return;
     }
     actx.catalog = std::move(catalog.value());
+    // What a stop, a crash or a power cut left half made comes first.
+    if (auto resumed = resume_planned(actx, "run", &stop_); !resumed.ok()) {
+      spdlog::error("run: analysis: clips left planned: {}", resumed.status().message());
+    } else {
+      for (int64_t id : resumed->ready) clip_event(actx, id, "review");
+      for (int64_t id : resumed->failed) clip_event(actx, id, "failed");
+    }
     int attempt = 0;
     for (;;) {
       std::string camera;

@@ -115,10 +115,14 @@ Result<Report> enforce(catalog::Catalog& catalog, const fs::path& data_dir, cons
         report.protected_kept = int(clips.size()) - int(&c - clips.data());
         break;
       }
-      const int64_t bytes = c.bytes;
+      // The original a redacted package keeps beside it goes with it.
+      const fs::path original = pipeline::clips::original_clip_of(c.package_dir);
       std::error_code ec;
+      const auto original_bytes = fs::file_size(original, ec);
+      const int64_t bytes = c.bytes + (ec ? 0 : int64_t(original_bytes));
+      fs::remove(original, ec);
+      if (ec) return Status::IOError(original.string() + ": cannot delete: " + ec.message());
       fs::remove_all(c.package_dir, ec);
-      fs::remove(pipeline::clips::original_clip_of(c.package_dir), ec);
       if (ec) return Status::IOError(c.package_dir + ": cannot delete: " + ec.message());
       const std::string why = hard ? "disk past its hard limit" : "disk quota";
       if (Status st = catalog.mark_clip_purged(c.id, "retention", why); !st.ok()) return st;

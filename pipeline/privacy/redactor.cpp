@@ -191,7 +191,9 @@ Result<std::unique_ptr<Redactor>> Redactor::open(const PrivacyConfig& config) {
   return std::unique_ptr<Redactor>(new Redactor(std::move(impl)));
 }
 
-Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::path& out) {
+Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::path& out, const std::atomic<bool>* stop) {
+  auto stopping = [stop] { return stop && stop->load(); };
+  const Status interrupted = Status::Unavailable(in.string() + ": redaction interrupted (stopping)");
   const Impl& m = *impl_;
   const PrivacyConfig& c = m.config;
   const auto began = std::chrono::steady_clock::now();
@@ -214,6 +216,7 @@ Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::pat
     auto next = (*reader)->next();
     if (!next.ok()) return next.status();
     if (!next->has_value()) break;
+    if (stopping()) return interrupted;
     if (n % step) continue;
     ++report.detect_frames;
     cv::Mat bgr;
@@ -337,6 +340,7 @@ Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::pat
     if (!next.ok()) return next.status();
     if (!next->has_value()) break;
     if (i >= n) return Status::Corruption(in.string() + ": more frames on the second pass than on the first");
+    if (stopping()) return interrupted;
     const media::DecodedFrame& frame = **next;
     cv::Mat i420 = media::copy_i420(frame);
     const int w = i420.cols, h = i420.rows * 2 / 3;

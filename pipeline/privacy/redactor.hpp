@@ -16,6 +16,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -76,7 +77,9 @@ class Redactor {
   ~Redactor();
 
   // `in` (any video GStreamer decodes) -> `out` (H.264 MP4), redacted.
-  Result<RedactionReport> redact_video(const std::filesystem::path& in, const std::filesystem::path& out);
+  // `stop` set: returns Unavailable within a frame (a station shutting down).
+  Result<RedactionReport> redact_video(const std::filesystem::path& in, const std::filesystem::path& out,
+                                       const std::atomic<bool>* stop = nullptr);
   // An image of one of the video's frames (a keyframe) with that frame's
   // boxes, scaled from `frame_size` to the image's size.
   Status redact_image(const std::filesystem::path& in, const std::filesystem::path& out,

@@ -16,6 +16,8 @@
    With `faces = "none"` and `plates = "none"` the package is the cut itself.
 4. Bad input: a missing face model stops ingest (exit 2, the file named),
    nothing packaged; a policy name that does not exist is refused by the config.
+5. SIGTERM while a clip is redacted: the process ends within 3 s and the clip
+   stays planned; the station's next start builds it into review.
 """
 import glob
 import hashlib
@@ -198,6 +200,40 @@ open(bad_cfg, "w").write('[privacy]\nfaces = "smudge"\n')
 r = run("--config", bad_cfg, "ingest", "-q", SAMPLE, check_rc=False)
 check("an unknown policy: the config is refused (exit 2), the key named", r.returncode == 2 and "privacy.faces" in r.stderr,
       r.stderr[-300:])
+
+# 5. A stop while a clip is redacted: exit within 3 s, the clip left planned;
+#    the station's next start builds it.
+import signal, sqlite3, time
+stop_dir = os.path.join(work, "stop")
+proc = subprocess.Popen([dashloop, "-d", stop_dir, "ingest", "-q", SAMPLE], stdout=subprocess.DEVNULL,
+                        stderr=open(os.path.join(work, "stop.err"), "w"))
+db = os.path.join(stop_dir, "catalog.sqlite")
+planned, deadline = False, time.time() + 120
+while time.time() < deadline and proc.poll() is None and not planned:
+    time.sleep(0.1)
+    try:
+        planned = bool(sqlite3.connect(db).execute("SELECT count(*) FROM clips WHERE state = 'planned'").fetchone()[0])
+    except sqlite3.Error:
+        pass
+time.sleep(1.0)  # well into its redaction (about 10 s here)
+began = time.time()
+proc.send_signal(signal.SIGTERM)
+proc.wait(timeout=60)
+took = time.time() - began
+states = [r[0] for r in sqlite3.connect(db).execute("SELECT state FROM clips")]
+print(f"  SIGTERM during a redaction: exit {proc.returncode} in {took:.2f} s, clips {states}")
+check("SIGTERM while a clip is redacted: the process ends within 3 s, the clip stays planned", planned and took < 3 and
+      states == ["planned"])
+station_cfg = os.path.join(work, "station.toml")
+open(station_cfg, "w").write(f'data_dir = "{stop_dir}"\n[[camera]]\nname = "front"\nsource = "test://smpte"\n'
+                             '[ui]\nenabled = false\n[sync]\nenabled = false\n')
+r = subprocess.run([dashloop, "--config", station_cfg, "run", "--only", "analysis", "--seconds", "40"],
+                   capture_output=True, text=True, timeout=120)
+states = [r_[0] for r_ in sqlite3.connect(db).execute("SELECT state FROM clips")]
+pkgs = [p for p in glob.glob(os.path.join(stop_dir, "packages", "*")) if os.path.isdir(p)]
+check("...the station's next start builds it: in review, redacted, no half-written package left",
+      r.returncode == 0 and states == ["review"] and len(pkgs) == 1 and not os.path.basename(pkgs[0]).startswith(".") and
+      json.load(open(os.path.join(pkgs[0], "manifest.json")))["privacy"]["faces"] == "blur", f"{states} {r.stderr[-500:]}")
 
 print(f"{'all passed' if not failures else str(len(failures)) + ' failed'}")
 sys.exit(1 if failures else 0)
