@@ -189,6 +189,15 @@ check("policy none: the package is the cut itself (no redaction, no original kep
       bool(off) and all(json.load(open(os.path.join(p, "manifest.json")))["privacy"] == {"faces": "none", "plates": "none"}
                         and not os.path.exists(p + ".original.mp4") for p in off))
 
+# A package made unredacted, then the policy turned on (the default): sync refuses it, with the reason.
+off_clips = json.loads(run("-d", f"{work}/off", "clips", "list", "--json").stdout)
+run("-d", f"{work}/off", "clips", "move", off_clips[0]["uid"], "approved", "--by", "tester")
+r = run("-d", f"{work}/off", "sync", check_rc=False)
+after_sync = json.loads(run("-d", f"{work}/off", "clips", "show", off_clips[0]["uid"], "--json").stdout)
+check("...synced later under a policy that redacts: refused, 'failed' with the reason, nothing uploaded",
+      r.returncode != 0 and after_sync["state"] == "failed" and "policy redacts" in after_sync.get("state_reason", "") and
+      not glob.glob(f"{work}/off/upload-target/**/clip.mp4", recursive=True), f"{r.returncode} {after_sync.get('state')} {r.stderr[-300:]}")
+
 # 4. Bad input.
 bad_cfg = os.path.join(work, "bad.toml")
 open(bad_cfg, "w").write(f'data_dir = "{work}/bad"\n[privacy]\nface_model = "/nonexistent/face.onnx"\n')

@@ -18,9 +18,14 @@ class Station:
         self.data = os.path.join(work, "data")
         shutil.rmtree(work, ignore_errors=True)
         os.makedirs(work)
-        # Real footage: the bundled highway drive, ingested `drives` times (a clip each).
+        # Real footage: the bundled highway drive, ingested `drives` times (a clip each),
+        # unredacted: the UI is what is tested here, and redaction's seconds a clip
+        # would go to every UI test (e2e.privacy tests the packages redacted).
+        unredacted = os.path.join(work, "unredacted.toml")
+        with open(unredacted, "w") as f:
+            f.write('[privacy]\nfaces = "none"\nplates = "none"\n')
         for _ in range(drives):
-            self.dashloop("ingest", "-q", SAMPLE)
+            self.dashloop("--config", unredacted, "ingest", "-q", SAMPLE)
         self.dashloop("user", "add", "alice", stdin=PASSWORD + "\n")
         self.token = self.dashloop("token", "add", "cloud-job").strip()
         self.proc = None
