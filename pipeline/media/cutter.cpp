@@ -48,28 +48,20 @@ class Mp4Writer {
     GST_BUFFER_PTS(copy) = GstClockTime(pts);
     GST_BUFFER_DTS(copy) = GstClockTime(dts);
     GST_BUFFER_DURATION(copy) = GstClockTime(duration);
-    if (gst_app_src_push_buffer(GST_APP_SRC(src_.get()), copy) != GST_FLOW_OK) return error_or("push refused");
+    if (gst_app_src_push_buffer(GST_APP_SRC(src_.get()), copy) != GST_FLOW_OK)
+      return bus_error_or(bus_.get(), out_.string(), "push refused");
     return Status::Ok();
   }
 
   // Ends the stream and waits until the file is complete.
   Status finish() {
     gst_app_src_end_of_stream(GST_APP_SRC(src_.get()));
-    MessagePtr msg(gst_bus_timed_pop_filtered(bus_.get(), 120 * GST_SECOND,
-                                              GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR)));
-    if (!msg) return Status::IOError(out_.string() + ": the MP4 writer did not finish");
-    if (GST_MESSAGE_TYPE(msg.get()) == GST_MESSAGE_ERROR)
-      return Status::IOError(out_.string() + ": " + message_text(msg.get()));
+    if (Status st = wait_for_eos(bus_.get(), out_.string(), 120, "the MP4 writer did not finish"); !st.ok()) return st;
     pipeline_.stop();
     return Status::Ok();
   }
 
  private:
-  Status error_or(const char* what) {
-    if (MessagePtr msg{gst_bus_pop_filtered(bus_.get(), GST_MESSAGE_ERROR)})
-      return Status::IOError(out_.string() + ": " + message_text(msg.get()));
-    return Status::IOError(out_.string() + ": " + what);
-  }
 
   std::filesystem::path out_;
   Pipeline pipeline_;

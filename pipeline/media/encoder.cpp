@@ -3,7 +3,6 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/video/video.h>
 
-#include <cstring>
 #include <mutex>
 #include <set>
 
@@ -36,12 +35,6 @@ struct H264Writer::Impl {
       gst_pad_push_event(pad, gst_video_event_new_downstream_force_key_unit(GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE,
                                                                             GST_CLOCK_TIME_NONE, TRUE, ++m.keyframes_forced));
     return GST_PAD_PROBE_OK;
-  }
-
-  Status error_or(const std::string& what) {
-    if (MessagePtr msg{gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR)})
-      return Status::IOError(out.string() + ": " + message_text(msg.get()));
-    return Status::IOError(out.string() + ": " + what);
   }
 };
 
@@ -91,7 +84,7 @@ Result<std::unique_ptr<H264Writer>> H264Writer::open(const std::filesystem::path
     gst_object_unref(pad);
   }
   if (gst_element_set_state(m.pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
-    return m.error_or("cannot start the encoder");
+    return bus_error_or(m.bus.get(), out.string(), "cannot start the encoder");
   return w;
 }
 
@@ -108,7 +101,8 @@ Status H264Writer::push(const cv::Mat& i420, int64_t pts_ns, int64_t duration_ns
   GST_BUFFER_PTS(buffer) = GstClockTime(pts_ns);
   GST_BUFFER_DTS(buffer) = GstClockTime(pts_ns);
   GST_BUFFER_DURATION(buffer) = GstClockTime(duration_ns);
-  if (gst_app_src_push_buffer(GST_APP_SRC(m.src.get()), buffer) != GST_FLOW_OK) return m.error_or("push refused");
+  if (gst_app_src_push_buffer(GST_APP_SRC(m.src.get()), buffer) != GST_FLOW_OK)
+    return bus_error_or(m.bus.get(), m.out.string(), "push refused");
   if (MessagePtr msg{gst_bus_pop_filtered(m.bus.get(), GST_MESSAGE_ERROR)})
     return Status::IOError(m.out.string() + ": " + message_text(msg.get()));
   return Status::Ok();
@@ -117,10 +111,8 @@ Status H264Writer::push(const cv::Mat& i420, int64_t pts_ns, int64_t duration_ns
 Status H264Writer::finish() {
   Impl& m = *impl_;
   gst_app_src_end_of_stream(GST_APP_SRC(m.src.get()));
-  MessagePtr msg(gst_bus_timed_pop_filtered(m.bus.get(), 300 * GST_SECOND,
-                                            GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR)));
-  if (!msg) return Status::IOError(m.out.string() + ": the encoder did not finish in 300 s");
-  if (GST_MESSAGE_TYPE(msg.get()) == GST_MESSAGE_ERROR) return Status::IOError(m.out.string() + ": " + message_text(msg.get()));
+  if (Status st = wait_for_eos(m.bus.get(), m.out.string(), 300, "the encoder did not finish in 300 s"); !st.ok())
+    return st;
   m.pipeline.stop();
   return Status::Ok();
 }

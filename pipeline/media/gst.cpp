@@ -32,6 +32,20 @@ void link_video_pad_when_added(GstElement* from, GstElement* to) {
   g_signal_connect(from, "pad-added", G_CALLBACK(on_pad_added), to);
 }
 
+Status bus_error_or(GstBus* bus, const std::string& name, const std::string& otherwise) {
+  if (MessagePtr msg{gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)})
+    return Status::IOError(name + ": " + message_text(msg.get()));
+  return Status::IOError(name + ": " + otherwise);
+}
+
+Status wait_for_eos(GstBus* bus, const std::string& name, int timeout_s, const std::string& if_late) {
+  MessagePtr msg(gst_bus_timed_pop_filtered(bus, GstClockTime(timeout_s) * GST_SECOND,
+                                            GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR)));
+  if (!msg) return Status::IOError(name + ": " + if_late);
+  if (GST_MESSAGE_TYPE(msg.get()) == GST_MESSAGE_ERROR) return Status::IOError(name + ": " + message_text(msg.get()));
+  return Status::Ok();
+}
+
 std::string message_text(GstMessage* msg) {
   GError* raw_err = nullptr;
   gchar* raw_debug = nullptr;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "handle.hpp"
+#include "status.hpp"
 
 namespace dashloop::pipeline::media {
 
@@ -73,6 +74,12 @@ void link_video_pad_when_added(GstElement* from, GstElement* to);
 
 // An ERROR or WARNING message as one line, with the element that posted it.
 std::string message_text(GstMessage* msg);
+
+// For the writers (appsrc -> file): the error waiting on `bus`, as an
+// IOError naming `name`, or `otherwise` when there is none.
+Status bus_error_or(GstBus* bus, const std::string& name, const std::string& otherwise);
+// Waits up to `timeout_s` for the end of the stream (EOS or an error), each named.
+Status wait_for_eos(GstBus* bus, const std::string& name, int timeout_s, const std::string& if_late);
 
 // An element the media code uses, and whether this machine has it.
 struct ElementCheck {
