@@ -181,7 +181,7 @@ Setter camera_or_cameras(std::string& name, std::vector<CameraConfig>& cameras) 
         if (k != "name" && k != "source" && k != "role" && k != "faces" && k != "plates")
           return where + ": unknown key '" + k + "'";
         if (!text || text->empty()) return where + ": '" + k + "' must be a non-empty string";
-        if ((k == "faces" || k == "plates") && *text != "none" && *text != "blur" && *text != "pixelate" && *text != "fill")
+        if ((k == "faces" || k == "plates") && !pipeline::privacy::policies().count(*text))
           return where + ": '" + k + "' must be none, blur, pixelate or fill, got '" + *text + "'";
         (k == "name" ? c.name : k == "source" ? c.source : k == "role" ? c.role : k == "faces" ? c.faces : c.plates) = *text;
       }
@@ -344,8 +344,8 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                 {"backoff_s", number(c.sync.backoff_s, 0.0, 3600.0)},
                 {"backoff_max_s", number(c.sync.backoff_max_s, 0.0, 86400.0)},
                 {"timeout_s", number(c.sync.timeout_s, 1.0, 3600.0)}}},
-      {"privacy", {{"faces", string_of(c.privacy.faces, {"none", "blur", "pixelate", "fill"})},
-                   {"plates", string_of(c.privacy.plates, {"none", "blur", "pixelate", "fill"})},
+      {"privacy", {{"faces", string_of(c.privacy.faces, pipeline::privacy::policies())},
+                   {"plates", string_of(c.privacy.plates, pipeline::privacy::policies())},
                    {"conservative", boolean(c.privacy.conservative)},
                    {"min_person_px", number(c.privacy.min_person_px, 0.0, 10000.0)},
                    {"min_vehicle_px", number(c.privacy.min_vehicle_px, 0.0, 10000.0)},

@@ -21,7 +21,6 @@ namespace {
 
 using vision::Detection;
 
-const std::set<std::string> kPolicies = {"none", "blur", "pixelate", "fill"};
 constexpr float kWholeFrameFaceScore = 0.7f;
 const std::set<std::string> kVehicles = {"car", "bus", "truck", "motorcycle"};
 
@@ -84,7 +83,6 @@ struct Kind {
   explicit Kind(int hold_steps) : tracker(hold_tracker(hold_steps)) {}
   vision::Tracker tracker;
   std::vector<vision::Track> tracks;
-  int64_t hits = 0;
 
   void finish() {
     tracker.finish();
@@ -124,9 +122,14 @@ struct Kind {
   }
 };
 
-std::string short_sha(const fs::path& file) {
+std::string sha256_or_unreadable(const fs::path& file) {
   auto sum = clips::sha256_file(file);
   return sum.ok() ? *sum : "unreadable";
+}
+
+// How a drawn box is hidden: faces and heads by the faces policy, plates and bands by the plates one.
+const std::string& policy_of(const RedactionBox& box, const PrivacyConfig& c) {
+  return box.kind == "face" || box.kind == "head" ? c.faces : c.plates;
 }
 
 cv::Scalar yuv_of(const std::array<int, 3>& rgb) {
@@ -136,9 +139,14 @@ cv::Scalar yuv_of(const std::array<int, 3>& rgb) {
 
 }  // namespace
 
+const std::set<std::string>& policies() {
+  static const std::set<std::string> names = {"none", "blur", "pixelate", "fill"};
+  return names;
+}
+
 Status validate(const PrivacyConfig& c) {
   for (const auto& [name, value] : {std::pair{"faces", c.faces}, std::pair{"plates", c.plates}})
-    if (!kPolicies.count(value))
+    if (!policies().count(value))
       return Status::InvalidArgument(std::string("privacy.") + name + " must be none, blur, pixelate or fill, got '" +
                                      value + "'");
   if (c.detect_hz <= 0) return Status::InvalidArgument("privacy.detect_hz must be above 0");
@@ -164,7 +172,7 @@ Result<std::unique_ptr<Redactor>> Redactor::open(const PrivacyConfig& config) {
   auto objects = vision::make_detector(config.objects);
   if (!objects.ok()) return Status::InvalidArgument("privacy: people and vehicles: " + objects.status().message());
   impl->objects = std::move(*objects);
-  impl->detectors["objects"] = {{"detector", impl->objects->describe()}, {"model_sha256", short_sha(config.objects.model)}};
+  impl->detectors["objects"] = {{"detector", impl->objects->describe()}, {"model_sha256", sha256_or_unreadable(config.objects.model)}};
   if (config.faces != "none") {
     vision::DetectorConfig f;
     f.kind = "blazeface";
@@ -173,7 +181,7 @@ Result<std::unique_ptr<Redactor>> Redactor::open(const PrivacyConfig& config) {
     auto made = vision::make_detector(f);
     if (!made.ok()) return Status::InvalidArgument("privacy: faces: " + made.status().message());
     impl->faces = std::move(*made);
-    impl->detectors["faces"] = {{"detector", impl->faces->describe()}, {"model_sha256", short_sha(f.model)}};
+    impl->detectors["faces"] = {{"detector", impl->faces->describe()}, {"model_sha256", sha256_or_unreadable(f.model)}};
   }
   if (config.plates != "none") {
     vision::DetectorConfig p;
@@ -185,7 +193,7 @@ Result<std::unique_ptr<Redactor>> Redactor::open(const PrivacyConfig& config) {
     if (!made.ok()) return Status::InvalidArgument("privacy: plates: " + made.status().message());
     impl->plates = std::move(*made);
     nlohmann::json files = nlohmann::json::array();
-    for (const auto& c : config.plate_cascades) files.push_back({{"file", c.filename().string()}, {"sha256", short_sha(c)}});
+    for (const auto& c : config.plate_cascades) files.push_back({{"file", c.filename().string()}, {"sha256", sha256_or_unreadable(c)}});
     impl->detectors["plates"] = {{"detector", impl->plates->describe()}, {"cascades", files}};
   }
   return std::unique_ptr<Redactor>(new Redactor(std::move(impl)));
@@ -327,8 +335,6 @@ Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::pat
   }
 
   // Pass 2: draw on every frame and re-encode, keyframes where the input has them.
-  std::vector<int64_t> key_pts;
-  for (const auto& k : index->keyframes) key_pts.push_back(k.pts);
   reader = media::FrameReader::open(source, {});
   if (!reader.ok()) return reader.status();
   std::unique_ptr<media::H264Writer> writer;
@@ -358,7 +364,7 @@ Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::pat
     cv::Mat y(h, w, CV_8UC1, i420.data), u(h / 2, w / 2, CV_8UC1, i420.data + size_t(w) * h),
         v(h / 2, w / 2, CV_8UC1, i420.data + size_t(w) * h * 5 / 4);
     for (const auto& d : report.by_frame[size_t(i)]) {
-      const std::string& how = d.kind == "face" || d.kind == "head" ? c.faces : c.plates;
+      const std::string& how = policy_of(d, c);
       cv::Rect r = to_pixels(d.box);
       r.x &= ~1, r.y &= ~1;  // chroma is half size: even edges keep the planes in step
       r.width = (r.width + 1) & ~1, r.height = (r.height + 1) & ~1;
@@ -368,7 +374,8 @@ Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::pat
       hide(v, half, how, cv::Scalar(yuv[2]));
     }
     const int64_t pts = frame.pts_ns >= 0 ? frame.pts_ns : index->first_pts + i * frame_ns;
-    const bool key = std::any_of(key_pts.begin(), key_pts.end(), [&](int64_t k) { return std::llabs(k - pts) <= 1000000; });
+    const bool key = std::any_of(index->keyframes.begin(), index->keyframes.end(),
+                                 [&](const media::KeyframePos& k) { return std::llabs(k.pts - pts) <= 1000000; });
     if (Status st = writer->push(i420, pts, frame_ns, key || i == 0); !st.ok()) return st;
   }
   if (!writer || i != n)
@@ -395,7 +402,7 @@ Status Redactor::redact_image(const fs::path& in, const fs::path& out, const std
   const double sx = frame_size.width > 0 ? double(image.cols) / frame_size.width : 1.0;
   const double sy = frame_size.height > 0 ? double(image.rows) / frame_size.height : 1.0;
   const cv::Scalar bgr(c.fill_rgb[2], c.fill_rgb[1], c.fill_rgb[0]);
-  for (const auto& d : boxes) hide(image, to_pixels(d.box, sx, sy), d.kind == "face" || d.kind == "head" ? c.faces : c.plates, bgr);
+  for (const auto& d : boxes) hide(image, to_pixels(d.box, sx, sy), policy_of(d, c), bgr);
   if (!cv::imwrite(out.string(), image)) return Status::IOError(out.string() + ": cannot write the redacted image");
   return Status::Ok();
 }

@@ -22,6 +22,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,8 @@ struct PrivacyConfig {
   bool on() const { return faces != "none" || plates != "none"; }
 };
 
+// The policies there are: none, blur, pixelate, fill.
+const std::set<std::string>& policies();
 // Policies and ranges; names the setting.
 Status validate(const PrivacyConfig& config);
 
