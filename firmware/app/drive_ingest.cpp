@@ -91,13 +91,17 @@ Status prepare_ingest(Context& ctx) {
     if (auto detector = pipeline::vision::make_detector(ctx.config.detector); !detector.ok())
       return Status::InvalidArgument("detector: " + detector.status().message());
   }
-  // A redaction that cannot run stops here: never a clip packaged unredacted under a policy.
-  std::vector<std::string> cameras = {ctx.config.camera};
-  for (const auto& c : ctx.config.cameras) cameras.push_back(c.name);
-  for (const auto& name : cameras)
-    if (auto policy = firmware::config::privacy_for(ctx.config, name); policy.on())
-      if (auto redactor = pipeline::privacy::Redactor::open(policy); !redactor.ok())
-        return Status::InvalidArgument("camera '" + name + "': " + redactor.status().message());
+  // A redaction that cannot run stops here: never a clip packaged unredacted
+  // under a policy. The cameras share the models; what any one camera's
+  // policy needs is loaded once.
+  auto needed = firmware::config::privacy_for(ctx.config, ctx.config.camera);
+  for (const auto& c : ctx.config.cameras) {
+    const auto policy = firmware::config::privacy_for(ctx.config, c.name);
+    if (policy.faces != "none") needed.faces = policy.faces;
+    if (policy.plates != "none") needed.plates = policy.plates;
+  }
+  if (needed.on())
+    if (auto redactor = pipeline::privacy::Redactor::open(needed); !redactor.ok()) return redactor.status();
   remove_stale_staging(ctx.config.data_dir / "keyframes");
   remove_partial_packages(ctx.config.data_dir);
   return Status::Ok();
