@@ -216,8 +216,12 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
   fs::remove_all(partial, ec);
   fs::create_directories(partial, ec);
   if (ec) return Status::IOError(partial.string() + ": " + ec.message());
+  // A redacted package's original and keyframe images wait beside it until it is whole.
+  const fs::path original = partial.string() + ".original.mp4", images = partial.string() + ".keyframes";
   auto fail = [&](Status st) {
     fs::remove_all(partial, ec);
+    fs::remove(original, ec);
+    fs::remove_all(images, ec);
     return st;
   };
 
@@ -294,32 +298,18 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
 
   // Redacted before anything is listed: what leaves the vehicle is only what the manifest lists.
   const auto policy = firmware::config::privacy_for(ctx.config, drive.camera);
-  const fs::path original = partial.string() + ".original.mp4", images = partial.string() + ".keyframes";
-  auto cleanup = [&] {
-    fs::remove(original, ec);
-    fs::remove_all(images, ec);
-  };
   if (policy.on()) {
     auto redacted = redact_package(policy, partial, original, images, in, stop);
-    if (!redacted.ok()) {
-      cleanup();
-      return fail(redacted.status());
-    }
+    if (!redacted.ok()) return fail(redacted.status());
     in.privacy = std::move(*redacted);
   }
   auto package = clips::write_package(in, partial);
   fs::remove_all(images, ec);
-  if (!package.ok()) {
-    cleanup();
-    return fail(package.status());
-  }
+  if (!package.ok()) return fail(package.status());
   fs::remove_all(final_dir, ec);
   fs::remove(clips::original_clip_of(final_dir), ec);
   fs::rename(partial, final_dir, ec);  // whole, or not there
-  if (ec) {
-    cleanup();
-    return fail(Status::IOError(final_dir.string() + ": " + ec.message()));
-  }
+  if (ec) return fail(Status::IOError(final_dir.string() + ": " + ec.message()));
   if (policy.on()) fs::rename(original, clips::original_clip_of(final_dir), ec);
   cat::PackageFacts facts{final_dir.string(), int64_t(in.clip_frames.size()), 0, package->effort.minutes, {}, "", {}};
   for (const auto& f : package->files) facts.bytes += f.bytes;
