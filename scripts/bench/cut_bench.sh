@@ -25,18 +25,13 @@ segments=("$work"/seg*.ts)
 "$build/dashloop-cut-bench" index "${segments[@]}" >"$work/index.json"
 printf "file '%s'\n" "${segments[@]/#/$PWD/}" >"$work/concat.txt"
 
-measure() {  # label, command...: prints "label seconds"
-  local label=$1
-  shift
-  /usr/bin/time -f "%e" -o "$work/time" "$@" >"$work/stdout" 2>"$work/stderr" || { cat "$work/stderr" >&2; exit 1; }
-  echo "$label $(cat "$work/time")"
-}
+. scripts/bench/lib.sh
 for _ in $(seq "$rounds"); do
-  measure dashloop "$build/dashloop-cut-bench" cut "$work/index.json" 50 70 "$work/ours.mp4"
-  measure ffmpeg_copy ffmpeg -v error -y -f concat -safe 0 -ss 50 -i "$work/concat.txt" -t 20 -c copy \
+  measure "%e" dashloop "$build/dashloop-cut-bench" cut "$work/index.json" 50 70 "$work/ours.mp4"
+  measure "%e" ffmpeg_copy ffmpeg -v error -y -f concat -safe 0 -ss 50 -i "$work/concat.txt" -t 20 -c copy \
     -movflags +faststart "$work/copy.mp4"
-  measure ffmpeg_copy_mp4 ffmpeg -v error -y -ss 50 -i "$drive" -t 20 -c copy -movflags +faststart "$work/copy_mp4.mp4"
-  measure ffmpeg_reencode ffmpeg -v error -y -f concat -safe 0 -ss 50 -i "$work/concat.txt" -t 20 -c:v libx264 \
+  measure "%e" ffmpeg_copy_mp4 ffmpeg -v error -y -ss 50 -i "$drive" -t 20 -c copy -movflags +faststart "$work/copy_mp4.mp4"
+  measure "%e" ffmpeg_reencode ffmpeg -v error -y -f concat -safe 0 -ss 50 -i "$work/concat.txt" -t 20 -c:v libx264 \
     -preset veryfast -movflags +faststart "$work/reencode.mp4"
 done >"$work/runs.txt"
 "$build/dashloop-cut-bench" cut "$work/index.json" 50 70 "$work/ours.mp4" --package "$work/package" >"$work/package.txt"

@@ -18,19 +18,14 @@ mkdir -p "$work"
 drive=$(scripts/bench/bench_drive.sh "$build" "$seconds")
 printf '[detector]\nkind = "none"\n[clips]\nenabled = false\n' >"$work/keyframes_only.toml"
 
-measure() {  # label, command...: prints "label seconds peak_rss_kb"
-  local label=$1
-  shift
-  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || { cat "$work/stderr" >&2; exit 1; }
-  echo "$label $(cat "$work/time")"
-}
+. scripts/bench/lib.sh
 
 rm -rf "$work/data"
 for _ in $(seq "$rounds"); do
-  measure decode gst-launch-1.0 -q filesrc location="$drive" ! decodebin ! fakesink sync=false
-  measure full "$build/dashloop" -c "$work/keyframes_only.toml" -d "$work/data" ingest -q --mode full "$drive"
-  measure ffmpeg ffmpeg -nostdin -hide_banner -loglevel error -i "$drive" -vf "select='gt(scene,0.3)'" -f null -
-  measure triage "$build/dashloop" -c "$work/keyframes_only.toml" -d "$work/data" ingest -q --mode triage "$drive"
+  measure "%e %M" decode gst-launch-1.0 -q filesrc location="$drive" ! decodebin ! fakesink sync=false
+  measure "%e %M" full "$build/dashloop" -c "$work/keyframes_only.toml" -d "$work/data" ingest -q --mode full "$drive"
+  measure "%e %M" ffmpeg ffmpeg -nostdin -hide_banner -loglevel error -i "$drive" -vf "select='gt(scene,0.3)'" -f null -
+  measure "%e %M" triage "$build/dashloop" -c "$work/keyframes_only.toml" -d "$work/data" ingest -q --mode triage "$drive"
 done >"$work/results"
 
 python3 - "$work/results" "$drive" "$seconds" "$rounds" <<'PY'

@@ -31,15 +31,10 @@ with open(sys.argv[2], "wb") as out:
         out.write(m.tobytes())
 print(f"{len(d['by_frame'])} frames, {sum(len(b) for b in d['by_frame'])} boxes: {d['boxes']}", file=sys.stderr)
 PY
-measure() {  # label, command...: prints "label seconds"
-  local label=$1
-  shift
-  /usr/bin/time -f "%e %U %S" -o "$work/time" "$@" >"$work/stdout" 2>"$work/stderr" || { cat "$work/stderr" >&2; exit 1; }
-  echo "$label $(cat "$work/time")"
-}
+. scripts/bench/lib.sh
 for _ in $(seq "$rounds"); do
-  measure dashloop "$build/dashloop" redact "$clip" "$work/ours.mp4"
-  measure ffmpeg ffmpeg -v error -y -i "$clip" -f rawvideo -pix_fmt gray -s 1920x1080 -r 10 -i "$work/mask.gray" \
+  measure "%e %U %S" dashloop "$build/dashloop" redact "$clip" "$work/ours.mp4"
+  measure "%e %U %S" ffmpeg ffmpeg -v error -y -i "$clip" -f rawvideo -pix_fmt gray -s 1920x1080 -r 10 -i "$work/mask.gray" \
     -filter_complex "[0:v]format=gbrp,split[a][b];[b]boxblur=20:2[bl];[1:v]format=gbrp[m];[a][bl][m]maskedmerge,format=yuv420p" \
     -c:v libx264 -preset veryfast -crf 21 -g 10 -bf 0 "$work/ffmpeg.mp4"
 done | /usr/bin/python3 -c "
