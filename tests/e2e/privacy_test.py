@@ -24,8 +24,11 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -212,7 +215,6 @@ check("an unknown policy: the config is refused (exit 2), the key named", r.retu
 
 # 5. A stop while a clip is redacted: exit within 3 s, the clip left planned;
 #    the station's next start builds it.
-import signal, sqlite3, time
 stop_dir = os.path.join(work, "stop")
 proc = subprocess.Popen([dashloop, "-d", stop_dir, "ingest", "-q", SAMPLE], stdout=subprocess.DEVNULL,
                         stderr=open(os.path.join(work, "stop.err"), "w"))
