@@ -21,6 +21,7 @@
 
 #include "auth.hpp"
 #include "catalog/catalog.hpp"
+#include "clips/package.hpp"
 #include "media/frame_reader.hpp"
 #include "media/recorder.hpp"
 
@@ -31,6 +32,7 @@ namespace dashloop::ui {
 namespace {
 
 namespace cat = firmware::catalog;
+namespace clips = pipeline::clips;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kCookie = "dashloop_session";
@@ -504,8 +506,34 @@ struct UiServer::Impl {
                       {"model", manifest->value("model", "")},
                       {"effort", manifest->value("effort", json::object())},
                       {"review", manifest->value("review", json(nullptr))},
+                      {"privacy", manifest->value("privacy", json(nullptr))},
                       {"files", (*manifest)["files"]}};
+    // The operator's added boxes, keys on clip frames; the original (unredacted) for the toggle.
+    json redactions = json::array();
+    if (out["edits"].is_object() && out["edits"].contains("redact"))
+      for (auto m : out["edits"]["redact"]) {
+        for (auto& k : m["keys"]) k[0] = k[0].get<int64_t>() - c->start_frame;
+        redactions.push_back(m);
+      }
+    out["redactions"] = redactions;
+    std::error_code ec;
+    out["original"] = fs::exists(clips::original_clip_of(c->package_dir), ec)
+                          ? json("/api/v1/clips/" + c->uid + "/original.mp4")
+                          : json(nullptr);
     reply(res, out);
+  }
+
+  // The unredacted clip a redacted package keeps beside it on the box: an
+  // operator's only (a reader token is how packages leave), never uploaded.
+  void original(const httplib::Request& req, httplib::Response& res) {
+    if (!require(req, res, true, false)) return;
+    auto c = clip_of(req.matches[1], res);
+    if (!c) return;
+    const fs::path file = clips::original_clip_of(c->package_dir);
+    std::error_code ec;
+    if (c->package_dir.empty() || !fs::exists(file, ec))
+      return fail(res, 404, "clip " + c->uid + ": no original kept (the package is not redacted, or it was purged)");
+    if (!serve_file(req, res, file, "video/mp4")) return fail(res, 404, file.string() + ": unreadable");
   }
 
   void clip_boxes(const httplib::Request& req, httplib::Response& res) {
@@ -708,11 +736,76 @@ struct UiServer::Impl {
         any = true;
       }
     }
-    if (!any) return fail(res, 400, "body: nothing to change (relabel, delete, restore or trim)");
+    if (auto it = body.find("add_redaction"); it != body.end()) {
+      if (!add_redaction(c, *manifest, *it, edits, res)) return;
+      any = true;
+    }
+    if (auto it = body.find("remove_redaction"); it != body.end()) {
+      if (!it->is_array()) return fail(res, 400, "remove_redaction: an array of added box ids");
+      json& marks = edits["redact"];
+      for (const auto& v : *it) {
+        const auto was = marks.is_array() ? marks.size() : 0;
+        if (marks.is_array())
+          marks.erase(std::remove_if(marks.begin(), marks.end(), [&](const json& m) { return m["id"] == v; }), marks.end());
+        if (!marks.is_array() || marks.size() == was)
+          return fail(res, 400, "remove_redaction: clip " + c.uid + " has no added box " + v.dump());
+      }
+      if (marks.empty()) edits.erase("redact");
+      any = true;
+    }
+    if (!any) return fail(res, 400, "body: nothing to change (relabel, delete, restore, trim, add_redaction or remove_redaction)");
     if (Status st = hooks.edit(c.id, edits, who.actor()); !st.ok())
       return fail(res, conflict_or(st), st.message());
     changed(c.uid, "review", who, "edited");
     reply(res, {{"ok", true}, {"uid", c.uid}, {"edits", edits}});
+  }
+
+  // {what: face|plate, frame: clip frame, box: [x, y, w, h] in video pixels,
+  //  mark: id to add a key to (else a new box)} into edits' `redact` (drive frames).
+  bool add_redaction(const cat::ClipRecord& c, const json& manifest, const json& a, json& edits,
+                     httplib::Response& res) {
+    const int width = manifest.value("width", 0), height = manifest.value("height", 0);
+    const int64_t frames = c.end_frame - c.start_frame;
+    if (!a.is_object() || !a["frame"].is_number_integer() || !a["box"].is_array() || a["box"].size() != 4 ||
+        !std::all_of(a["box"].begin(), a["box"].end(), [](const json& v) { return v.is_number(); })) {
+      fail(res, 400, "add_redaction: {\"what\": \"face\"|\"plate\", \"frame\": clip frame, \"box\": [x, y, w, h]}");
+      return false;
+    }
+    const int64_t frame = a["frame"];
+    const double x = a["box"][0], y = a["box"][1], w = a["box"][2], h = a["box"][3];
+    if (frame < 0 || frame >= frames) {
+      fail(res, 400, "add_redaction.frame: " + std::to_string(frame) + " is not a frame of the clip (0-" +
+                         std::to_string(frames - 1) + ")");
+      return false;
+    }
+    if (w < 4 || h < 4 || x < 0 || y < 0 || x + w > width + 0.5 || y + h > height + 0.5) {
+      fail(res, 400, "add_redaction.box: at least 4x4 px inside the " + std::to_string(width) + "x" +
+                         std::to_string(height) + " frame");
+      return false;
+    }
+    if (!edits["redact"].is_array()) edits["redact"] = json::array();
+    json& marks = edits["redact"];
+    const json key = {c.start_frame + frame, x, y, w, h};
+    if (a.contains("mark")) {
+      for (auto& m : marks)
+        if (m["id"] == a["mark"]) {
+          auto& keys = m["keys"];
+          keys.erase(std::remove_if(keys.begin(), keys.end(), [&](const json& k) { return k[0] == key[0]; }), keys.end());
+          keys.push_back(key);
+          return true;
+        }
+      fail(res, 400, "add_redaction.mark: clip " + c.uid + " has no added box " + a["mark"].dump());
+      return false;
+    }
+    const std::string what = a.value("what", "face");
+    if (what != "face" && what != "plate") {
+      fail(res, 400, "add_redaction.what: face or plate");
+      return false;
+    }
+    int id = 0;
+    for (const auto& m : marks) id = std::max(id, m.value("id", 0));
+    marks.push_back({{"id", id + 1}, {"what", what}, {"keys", json::array({key})}});
+    return true;
   }
 
   // The cloud job pulled a package: {ok, failed_file}. ok: approved (or
@@ -903,6 +996,7 @@ struct UiServer::Impl {
     s.Get(R"(/api/v1/clips/([^/]+)/boxes)", [this](const auto& q, auto& r) { clip_boxes(q, r); });
     s.Get(R"(/api/v1/clips/([^/]+)/thumbnail\.jpg)", [this](const auto& q, auto& r) { thumbnail(q, r); });
     s.Get(R"(/api/v1/clips/([^/]+)/files/(.+))", [this](const auto& q, auto& r) { clip_file(q, r); });
+    s.Get(R"(/api/v1/clips/([^/]+)/original\.mp4)", [this](const auto& q, auto& r) { original(q, r); });
     s.Post(R"(/api/v1/clips/([^/]+)/ack)", [this](const auto& q, auto& r) { ack(q, r); });
     s.Post(R"(/api/v1/clips/([^/]+)/([a-z]+))", [this](const auto& q, auto& r) { action(q, r); });
     s.Get("/api/v1/station", [this](const auto& q, auto& r) { station(q, r); });

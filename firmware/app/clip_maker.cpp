@@ -131,13 +131,22 @@ Result<Prelabels> redetect(const firmware::config::Config& config, const fs::pat
 // outside: the builder copies them in). Returns the manifest's `privacy`.
 Result<json> redact_package(const pipeline::privacy::PrivacyConfig& policy, const fs::path& dir,
                             const fs::path& original, const fs::path& images, clips::PackageInput& in,
-                            const std::atomic<bool>* stop) {
+                            const std::vector<pipeline::privacy::AddedMark>& added, const std::atomic<bool>* stop) {
   auto redactor = pipeline::privacy::Redactor::open(policy);
   if (!redactor.ok()) return redactor.status();
   std::error_code ec;
   fs::rename(dir / "clip.mp4", original, ec);
   if (ec) return Status::IOError(original.string() + ": " + ec.message());
-  auto report = (*redactor)->redact_video(original, dir / "clip.mp4", stop);
+  // The operator's keys from drive frames to the clip's; a key a trim cut away is dropped.
+  std::vector<pipeline::privacy::AddedMark> marks;
+  for (const auto& mark : added) {
+    pipeline::privacy::AddedMark m{mark.id, mark.what, {}};
+    for (const auto& [frame, box] : mark.keys)
+      if (auto at = std::find(in.clip_frames.begin(), in.clip_frames.end(), frame); at != in.clip_frames.end())
+        m.keys.emplace_back(at - in.clip_frames.begin(), box);
+    if (!m.keys.empty()) marks.push_back(std::move(m));
+  }
+  auto report = (*redactor)->redact_video(original, dir / "clip.mp4", stop, marks);
   if (!report.ok()) return report.status();
   fs::create_directories(images, ec);
   for (auto& k : in.keyframes) {
@@ -298,8 +307,11 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
 
   // Redacted before anything is listed: what leaves the vehicle is only what the manifest lists.
   const auto policy = firmware::config::privacy_for(ctx.config, drive.camera);
-  if (policy.on()) {
-    auto redacted = redact_package(policy, partial, original, images, in, stop);
+  const std::vector<pipeline::privacy::AddedMark> no_marks;
+  const auto& added = edits ? edits->redact : no_marks;
+  const bool redacting = policy.on() || !added.empty();
+  if (redacting) {
+    auto redacted = redact_package(policy, partial, original, images, in, added, stop);
     if (!redacted.ok()) return fail(redacted.status());
     in.privacy = std::move(*redacted);
   }
@@ -310,7 +322,7 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
   fs::remove(clips::original_clip_of(final_dir), ec);
   fs::rename(partial, final_dir, ec);  // whole, or not there
   if (ec) return fail(Status::IOError(final_dir.string() + ": " + ec.message()));
-  if (policy.on()) fs::rename(original, clips::original_clip_of(final_dir), ec);
+  if (redacting) fs::rename(original, clips::original_clip_of(final_dir), ec);
   cat::PackageFacts facts{final_dir.string(), int64_t(in.clip_frames.size()), 0, package->effort.minutes, {}, "", {}};
   for (const auto& f : package->files) facts.bytes += f.bytes;
   std::set<std::string> classes;
@@ -330,6 +342,20 @@ Result<ClipEdits> ClipEdits::from_json(const json& j) {
     if (auto it = j.find("deleted"); it != j.end())
       for (const auto& no : *it) e.deleted.insert(no.get<int>());
     if (j.contains("trim")) e.trim = std::pair{j["trim"].at(0).get<int64_t>(), j["trim"].at(1).get<int64_t>()};
+    if (auto it = j.find("redact"); it != j.end())
+      for (const auto& m : *it) {
+        pipeline::privacy::AddedMark mark{m.at("id").get<int>(), m.at("what").get<std::string>(), {}};
+        if (mark.what != "face" && mark.what != "plate")
+          return Status::InvalidArgument("edits: redact " + std::to_string(mark.id) + ": what must be face or plate");
+        for (const auto& k : m.at("keys")) {
+          const cv::Rect2f box(k.at(1).get<float>(), k.at(2).get<float>(), k.at(3).get<float>(), k.at(4).get<float>());
+          if (!(box.width > 0 && box.height > 0))
+            return Status::InvalidArgument("edits: redact " + std::to_string(mark.id) + ": a box needs a width and a height");
+          mark.keys.emplace_back(k.at(0).get<int64_t>(), box);
+        }
+        if (mark.keys.empty()) return Status::InvalidArgument("edits: redact " + std::to_string(mark.id) + ": no keys");
+        e.redact.push_back(std::move(mark));
+      }
   } catch (const std::exception& ex) {
     return Status::InvalidArgument(std::string("edits: ") + ex.what());
   }
@@ -341,6 +367,15 @@ json ClipEdits::to_json() const {
   for (const auto& [no, label] : relabel) relabels[std::to_string(no)] = label;
   json j = {{"relabel", relabels}, {"deleted", deleted}};
   if (trim) j["trim"] = {trim->first, trim->second};
+  if (!redact.empty()) {
+    json marks = json::array();
+    for (const auto& m : redact) {
+      json keys = json::array();
+      for (const auto& [frame, b] : m.keys) keys.push_back({frame, b.x, b.y, b.width, b.height});
+      marks.push_back({{"id", m.id}, {"what", m.what}, {"keys", keys}});
+    }
+    j["redact"] = marks;
+  }
   return j;
 }
 
@@ -375,6 +410,8 @@ Status edit_clip(Context& ctx, int64_t clip_id, const ClipEdits& edits, const st
   if (!edits.deleted.empty()) what += (what.empty() ? "" : ", ") + std::to_string(edits.deleted.size()) + " deleted";
   if (edits.trim) what += (what.empty() ? "" : ", ") + ("trimmed to frames " + std::to_string(c.start_frame) + "-" +
                                                          std::to_string(c.end_frame));
+  if (!edits.redact.empty())
+    what += (what.empty() ? "" : ", ") + std::to_string(edits.redact.size()) + " boxes added to the redaction";
   return ctx.catalog->move_clip(clip_id, "review", actor, "edited: " + (what.empty() ? "edits undone" : what),
                                 &facts.value());
 }

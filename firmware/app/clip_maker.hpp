@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "app/context.hpp"
+#include "privacy/redactor.hpp"
 #include "status.hpp"
 
 namespace dashloop::app {
@@ -52,11 +53,14 @@ Result<ClipRun> resume_planned(Context& ctx, const std::string& actor, const std
 // An operator's review edits, kept on the clip (the catalog's `edits`) and
 // applied whenever its package is built: classes changed and tracks
 // deleted, by track number; a trim to recording keyframes (drive frames,
-// end excluded).
+// end excluded); boxes to redact that the detectors missed (keys on drive
+// frames; the clip is redacted with them even where the camera's policy is
+// off).
 struct ClipEdits {
   std::map<int, std::string> relabel;
   std::set<int> deleted;
   std::optional<std::pair<int64_t, int64_t>> trim;
+  std::vector<pipeline::privacy::AddedMark> redact;
 
   static Result<ClipEdits> from_json(const nlohmann::json& j);
   nlohmann::json to_json() const;

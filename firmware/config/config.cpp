@@ -353,6 +353,8 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                    {"hold_s", number(c.privacy.hold_s, 0.0, 10.0)},
                    {"pad", number(c.privacy.pad, 0.0, 2.0)},
                    {"object_input_size", integer(c.privacy.objects.input_size, 32, 4096)},
+                   {"object_min_score", number_f(c.privacy.objects.min_score, 0.0, 1.0)},
+                   {"object_nms_iou", number_f(c.privacy.objects.nms_iou, 0.0, 1.0)},
                    {"face_model", path(c.privacy.face_model)},
                    {"face_min_score", number_f(c.privacy.face_min_score, 0.0, 1.0)},
                    {"plate_cascades", paths(c.privacy.plate_cascades)},

@@ -127,9 +127,12 @@ std::string sha256_or_unreadable(const fs::path& file) {
   return sum.ok() ? *sum : "unreadable";
 }
 
-// How a drawn box is hidden: faces and heads by the faces policy, plates and bands by the plates one.
+// How a drawn box is hidden: faces and heads by the faces policy, plates and
+// bands by the plates one; an operator's box by its kind's, else blurred.
 const std::string& policy_of(const RedactionBox& box, const PrivacyConfig& c) {
-  return box.kind == "face" || box.kind == "head" ? c.faces : c.plates;
+  static const std::string blur = "blur";
+  const std::string& policy = box.kind == "face" || box.kind == "head" || box.kind == "added_face" ? c.faces : c.plates;
+  return box.kind.rfind("added_", 0) == 0 && policy == "none" ? blur : policy;
 }
 
 cv::Scalar yuv_of(const std::array<int, 3>& rgb) {
@@ -199,7 +202,8 @@ Result<std::unique_ptr<Redactor>> Redactor::open(const PrivacyConfig& config) {
   return std::unique_ptr<Redactor>(new Redactor(std::move(impl)));
 }
 
-Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::path& out, const std::atomic<bool>* stop) {
+Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::path& out, const std::atomic<bool>* stop,
+                                               const std::vector<AddedMark>& added) {
   auto stopping = [stop] { return stop && stop->load(); };
   const Status interrupted = Status::Unavailable(in.string() + ": redaction interrupted (stopping)");
   const Impl& m = *impl_;
@@ -225,7 +229,7 @@ Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::pat
     if (!next.ok()) return next.status();
     if (!next->has_value()) break;
     if (stopping()) return interrupted;
-    if (n % step) continue;
+    if (n % step || !m.objects) continue;
     ++report.detect_frames;
     cv::Mat bgr;
     cv::cvtColor(media::copy_i420(**next), bgr, cv::COLOR_YUV2BGR_I420);
@@ -304,6 +308,24 @@ Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::pat
   for (Kind* k : {&people, &vehicles, &faces, &plates}) k->finish();
   const auto person_at = people.per_frame(n, hold, false), vehicle_at = vehicles.per_frame(n, hold, false);
   const auto face_at = faces.per_frame(n, hold, true), plate_at = plates.per_frame(n, hold, true);
+  // The operator's marks: each a track whose hits are its keys.
+  Kind added_faces(hold_steps), added_plates(hold_steps);
+  for (const auto& mark : added) {
+    if (mark.what != "face" && mark.what != "plate")
+      return Status::InvalidArgument("added box " + std::to_string(mark.id) + ": '" + mark.what + "' is not face or plate");
+    vision::Track t;
+    t.id = mark.id;
+    for (const auto& [frame, box] : mark.keys) {
+      if (frame < 0 || frame >= n)
+        return Status::InvalidArgument("added box " + std::to_string(mark.id) + ": frame " + std::to_string(frame) +
+                                       " is not in the clip's " + std::to_string(n));
+      t.boxes.push_back({frame, box, 1.0f, 0, false});
+    }
+    std::sort(t.boxes.begin(), t.boxes.end(), [](const auto& a, const auto& b) { return a.frame < b.frame; });
+    (mark.what == "face" ? added_faces : added_plates).tracks.push_back(std::move(t));
+  }
+  report.added_marks = int64_t(added.size());
+  const auto added_face_at = added_faces.per_frame(n, hold, false), added_plate_at = added_plates.per_frame(n, hold, false);
 
   report.by_frame.resize(size_t(n));
   for (int64_t f = 0; f < n; ++f) {
@@ -330,6 +352,8 @@ Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::pat
           if (!seen) drawn.push_back({band, "band"});
         }
     }
+    for (const auto& b : added_face_at[size_t(f)]) drawn.push_back({grow(b, c.pad), "added_face"});
+    for (const auto& b : added_plate_at[size_t(f)]) drawn.push_back({grow(b, c.pad), "added_plate"});
     for (const auto& d : drawn) ++report.boxes[d.kind];
     if (!drawn.empty()) ++report.frames_redacted;
   }
@@ -424,6 +448,7 @@ nlohmann::json Redactor::manifest(const RedactionReport& r) const {
           {"detect_frames", r.detect_frames},
           {"detections", r.detections},
           {"boxes", r.boxes},
+          {"added_marks", r.added_marks},
           {"keyframes_kept", r.keyframes_kept},
           {"original_uploaded", false}};
 }

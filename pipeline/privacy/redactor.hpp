@@ -57,7 +57,18 @@ Status validate(const PrivacyConfig& config);
 
 struct RedactionBox {
   cv::Rect2f box;    // source pixels
-  std::string kind;  // face | head | plate | band
+  std::string kind;  // face | head | plate | band | added_face | added_plate
+};
+
+// A box an operator drew over what the detectors missed: one or more keys
+// (frame of the video, 0-based; box in source pixels), held and followed
+// like a detector's track (interpolated between keys, held `hold_s` before
+// the first and after the last). Hidden by the policy of its kind, or blurred
+// where that policy is none: the operator asked for it.
+struct AddedMark {
+  int id = 0;
+  std::string what = "face";  // face | plate
+  std::vector<std::pair<int64_t, cv::Rect2f>> keys;
 };
 
 struct RedactionReport {
@@ -65,7 +76,8 @@ struct RedactionReport {
   int64_t frames_redacted = 0;
   int64_t detect_frames = 0;  // frames the detectors ran on
   std::map<std::string, int64_t> detections;  // person, vehicle, face, plate: hits over all detect frames
-  std::map<std::string, int64_t> boxes;       // face, head, plate, band: boxes drawn over all frames
+  std::map<std::string, int64_t> boxes;       // by RedactionBox::kind: boxes drawn over all frames
+  int64_t added_marks = 0;                    // the operator's AddedMark count
   std::vector<std::vector<RedactionBox>> by_frame;  // what was drawn on each frame
   cv::Size frame_size;
   bool keyframes_kept = false;  // the output's keyframes are the input's
@@ -79,10 +91,13 @@ class Redactor {
   static Result<std::unique_ptr<Redactor>> open(const PrivacyConfig& config);
   ~Redactor();
 
-  // `in` (any video GStreamer decodes) -> `out` (H.264 MP4), redacted.
+  // `in` (any video GStreamer decodes) -> `out` (H.264 MP4), redacted, with
+  // the operator's `added` boxes besides what the policy finds (a redactor
+  // whose policy is off draws only those).
   // `stop` set: returns Unavailable within a frame (a station shutting down).
   Result<RedactionReport> redact_video(const std::filesystem::path& in, const std::filesystem::path& out,
-                                       const std::atomic<bool>* stop = nullptr);
+                                       const std::atomic<bool>* stop = nullptr,
+                                       const std::vector<AddedMark>& added = {});
   // An image of one of the video's frames (a keyframe) with that frame's
   // boxes, scaled from `frame_size` to the image's size.
   Status redact_image(const std::filesystem::path& in, const std::filesystem::path& out,

@@ -263,6 +263,49 @@ def main():
           any(r["from"] == "review" and r["to"] == "review" and r["actor"] == "operator:alice" for r in detail["audit"]))
     check("clip.state reason kept; package verifies", st.dashloop("clips", "show", a).count("edited") >= 1)
 
+    # --- a box the detectors missed, added to the redaction (this camera's policy is off) ---
+    original = package + ".original.mp4"
+    check("no original beside an unredacted package; the detail says so",
+          not os.path.exists(original) and detail["original"] is None, detail.get("original"))
+    for body, what in (({"add_redaction": {"what": "face", "frame": 999, "box": [100, 100, 60, 60]}}, "frame"),
+                       ({"add_redaction": {"what": "face", "frame": 10, "box": [940, 100, 60, 60]}}, "box"),
+                       ({"add_redaction": {"what": "tattoo", "frame": 10, "box": [100, 100, 60, 60]}}, "what"),
+                       ({"add_redaction": {"mark": 9, "frame": 10, "box": [100, 100, 60, 60]}}, "mark"),
+                       ({"add_redaction": {"frame": "10", "box": [100, 100]}}, "add_redaction"),
+                       ({"remove_redaction": [9]}, "remove_redaction")):
+        s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", body)
+        check(f"add/remove a redaction box, bad {what}: 400 naming it", s == 400 and error_names(j, what), j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"add_redaction": {"what": "plate", "frame": 20, "box": [400, 300, 80, 40]}})
+    check("add a plate box on clip frame 20: the package is rebuilt", s == 200 and len(j["edits"]["redact"]) == 1, j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"add_redaction": {"mark": 1, "frame": 60, "box": [480, 300, 80, 40]}})
+    check("a second key for that box", s == 200 and len(j["edits"]["redact"][0]["keys"]) == 2, j)
+    manifest = json.load(open(os.path.join(package, "manifest.json")))
+    privacy = manifest.get("privacy", {})
+    listed = {f["path"]: f["sha256"] for f in manifest["files"]}
+    hold = int(0.5 * manifest["fps"] + 0.5)
+    check(f"the manifest counts the operator's box: 1 mark, drawn on frames {20 - hold}-{60 + hold} (keys 20 and 60, held 0.5 s)",
+          privacy.get("added_marks") == 1 and privacy.get("boxes", {}).get("added_plate") == 41 + 2 * hold and
+          privacy.get("faces") == "none" and os.path.exists(original) and
+          listed["clip.mp4"] != hashlib.sha256(open(original, "rb").read()).hexdigest(), privacy)
+    s, detail, _, _ = op.get(f"/api/v1/clips/{a}")
+    check("the detail lists the box on clip frames and links the original",
+          detail["redactions"] == [{"id": 1, "what": "plate", "keys": [[20, 400, 300, 80, 40], [60, 480, 300, 80, 40]]}]
+          and detail["original"] == f"/api/v1/clips/{a}/original.mp4" and
+          detail["package"]["privacy"]["added_marks"] == 1, (detail["redactions"], detail["original"]))
+    s, _, body, _ = op.get(f"/api/v1/clips/{a}/original.mp4")
+    check("an operator plays the original", s == 200 and body == open(original, "rb").read(), s)
+    reader_o = Client(url)
+    reader_o.token = st.token
+    s, j, _, _ = reader_o.get(f"/api/v1/clips/{a}/original.mp4")
+    check("a reader token never gets the original: 403", s == 403, j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"remove_redaction": [1]})
+    s2, detail, _, _ = op.get(f"/api/v1/clips/{a}")
+    check("the box removed: rebuilt unredacted, no original left",
+          s == 200 and "redact" not in j["edits"] and detail["redactions"] == [] and detail["original"] is None and
+          not os.path.exists(original), (j, detail.get("original")))
+    s, j, _, _ = op.get(f"/api/v1/clips/{a}/original.mp4")
+    check("...and the original's URL: 404", s == 404, j)
+
     # --- the cloud job's read-only token ---
     reader_c = Client(url)
     reader_c.token = st.token

@@ -21,11 +21,12 @@ class Station:
         # Real footage: the bundled highway drive, ingested `drives` times (a clip each),
         # unredacted: the UI is what is tested here, and redaction's seconds a clip
         # would go to every UI test (e2e.privacy tests the packages redacted).
-        unredacted = os.path.join(work, "unredacted.toml")
-        with open(unredacted, "w") as f:
+        # The UI runs with it too: an edit rebuilds the package under its policy.
+        self.config = os.path.join(work, "unredacted.toml")
+        with open(self.config, "w") as f:
             f.write('[privacy]\nfaces = "none"\nplates = "none"\n')
         for _ in range(drives):
-            self.dashloop("--config", unredacted, "ingest", "-q", SAMPLE)
+            self.dashloop("--config", self.config, "ingest", "-q", SAMPLE)
         self.dashloop("user", "add", "alice", stdin=PASSWORD + "\n")
         self.token = self.dashloop("token", "add", "cloud-job").strip()
         self.proc = None
@@ -38,7 +39,7 @@ class Station:
         return r.stdout
 
     def start_ui(self, *extra):
-        self.proc = subprocess.Popen([self.bin, "-d", self.data, *extra, "ui", "--port", "0"],
+        self.proc = subprocess.Popen([self.bin, "-d", self.data, "--config", self.config, *extra, "ui", "--port", "0"],
                                      stdout=subprocess.PIPE, stderr=open(os.path.join(self.work, "ui.log"), "w"),
                                      text=True)
         deadline = time.time() + 20

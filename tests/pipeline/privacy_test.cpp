@@ -5,8 +5,10 @@
 
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "config/config.hpp"
+#include "media/frame_reader.hpp"
 #include "media/packets.hpp"
 #include "privacy/redactor.hpp"
 
@@ -98,4 +100,78 @@ TEST(Redactor, AMissingModelOrAnUnknownPolicyIsNamed) {
   p.faces = p.plates = "none";
   p.face_model = "/nonexistent/face.onnx";
   EXPECT_TRUE(Redactor::open(p).ok());
+}
+
+namespace {
+
+// The luma of every frame of a video, decoded.
+std::vector<cv::Mat> luma_frames(const fs::path& video) {
+  pipeline::media::Source source;
+  source.original = source.location = video.string();
+  std::vector<cv::Mat> out;
+  auto reader = pipeline::media::FrameReader::open(source, {});
+  if (!reader.ok()) return out;
+  for (;;) {
+    auto next = (*reader)->next();
+    if (!next.ok() || !next->has_value()) break;
+    const cv::Mat i420 = pipeline::media::copy_i420(**next);
+    out.push_back(i420.rowRange(0, i420.rows * 2 / 3).clone());
+  }
+  return out;
+}
+
+// Fine detail in a region (the mean absolute Laplacian): what a blur takes away.
+double detail_in(const cv::Mat& y, const cv::Rect& r) {
+  cv::Mat lap;
+  cv::Laplacian(y(r), lap, CV_32F);
+  return cv::mean(cv::abs(lap))[0];
+}
+
+}  // namespace
+
+// An operator's box (two keys: frame 100 and 140, moved 40 px right) on a
+// camera whose policy is off: the clip is redacted there anyway (blurred),
+// interpolated between the keys, held hold_s before and after, untouched
+// elsewhere; the manifest counts it. Needs no model.
+TEST(Redactor, AnOperatorsAddedBoxIsFollowedBetweenItsKeysAndHeld) {
+  auto p = policy();
+  p.faces = p.plates = "none";
+  p.hold_s = 0.5;
+  p.pad = 0;
+  auto redactor = Redactor::open(p);
+  ASSERT_TRUE(redactor.ok()) << redactor.status().message();
+  const fs::path in = testdata("drive_stamped_bframes.mp4");
+  const fs::path out = fs::temp_directory_path() / "dashloop-redactor-added.mp4";
+  pipeline::privacy::AddedMark mark{7, "face", {{100, cv::Rect2f(200, 60, 80, 80)}, {140, cv::Rect2f(240, 60, 80, 80)}}};
+  auto report = (*redactor)->redact_video(in, out, nullptr, {mark});
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  const int64_t hold = 15;  // 0.5 s at 30 fps
+  for (int64_t f = 0; f < report->frames; ++f) {
+    const auto& drawn = report->by_frame[size_t(f)];
+    EXPECT_EQ(drawn.size(), f >= 100 - hold && f <= 140 + hold ? 1u : 0u) << "frame " << f;
+  }
+  ASSERT_EQ(report->by_frame[120].size(), 1u);
+  EXPECT_EQ(report->by_frame[120][0].kind, "added_face");
+  EXPECT_NEAR(report->by_frame[120][0].box.x, 220, 0.5);  // halfway between the keys
+  EXPECT_EQ(report->boxes.at("added_face"), 40 + 1 + 2 * hold);
+  EXPECT_EQ((*redactor)->manifest(*report)["added_marks"], 1);
+
+  const auto before = luma_frames(in), after = luma_frames(out);
+  ASSERT_EQ(after.size(), before.size());
+  for (int64_t f : {int64_t(90), int64_t(120), int64_t(150)}) {
+    const cv::Rect r = cv::Rect(report->by_frame[size_t(f)][0].box) + cv::Point(4, 4) - cv::Size(8, 8);
+    EXPECT_LT(detail_in(after[size_t(f)], r), 0.5 * detail_in(before[size_t(f)], r)) << "frame " << f << " not blurred";
+  }
+  const cv::Rect away(200, 60, 80, 80);
+  EXPECT_GT(detail_in(after[300], away), 0.7 * detail_in(before[300], away)) << "frame 300 blurred, far from the keys";
+
+  // A key outside the clip, or a kind there is no policy for, is refused by name.
+  mark.keys.push_back({100000, cv::Rect2f(0, 0, 10, 10)});
+  auto bad = (*redactor)->redact_video(in, out, nullptr, {mark});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("frame 100000"), std::string::npos) << bad.status().message();
+  bad = (*redactor)->redact_video(in, out, nullptr, {{1, "tattoo", {{0, cv::Rect2f(0, 0, 10, 10)}}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("tattoo"), std::string::npos) << bad.status().message();
+  fs::remove(out);
 }
