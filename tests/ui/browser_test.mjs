@@ -1,7 +1,8 @@
 // The depot UI in Debian's Chromium, driven by playwright-core, at 1280x800
 // with touch: log in, open a clip, the right box on the right frame (the
 // canvas against the package's CVAT XML), change a track's class and see the
-// CVAT XML and manifest change, reject with a reason, approve and see the
+// CVAT XML and manifest change, hide a face the detectors missed and toggle
+// to the original, reject with a reason, approve and see the
 // state change live in a second page (server-sent events).
 // Usage: node browser_test.mjs URL NAME PASSWORD DATA_DIR [SCREENSHOT_DIR]
 import { createHash } from 'node:crypto';
@@ -124,6 +125,38 @@ try {
   await page.waitForFunction(() => window.dashloop.frame === 40);
   const relabelled = await page.evaluate((t) => window.dashloop.drawn.find((b) => b.track === t)?.label, track.track_no);
   check('the redrawn box carries the new class', relabelled === 'truck', relabelled);
+
+  // --- a face the detectors missed: drawn by the operator, redacted, the original a toggle away ---
+  await page.tap('button:has-text("Hide a face")');
+  const pbox = await page.locator('.player').boundingBox();
+  await page.mouse.move(pbox.x + pbox.width * 0.30, pbox.y + pbox.height * 0.30);
+  await page.mouse.down();
+  await page.mouse.move(pbox.x + pbox.width * 0.40, pbox.y + pbox.height * 0.45, { steps: 4 });
+  await page.mouse.up();
+  await page.waitForSelector('#toast:has-text("Package rebuilt")', { timeout: 60000 });
+  const redactedManifest = JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8'));
+  const detail = await page.evaluate(async (u) => (await fetch(`/api/v1/clips/${u}`)).json(), uid);
+  const key = detail.redactions[0]?.keys[0] || [];
+  const near = (a, b) => Math.abs(a - b) <= 0.02 * manifest.width;
+  check('a box dragged on frame 40 is an added face box there, in video pixels',
+    detail.redactions.length === 1 && detail.redactions[0].what === 'face' && key[0] === 40 &&
+    near(key[1], 0.30 * manifest.width) && near(key[2], 0.30 * manifest.height) &&
+    near(key[3], 0.10 * manifest.width) && near(key[4], 0.15 * manifest.height), detail.redactions);
+  check('the rebuilt package is redacted there and its manifest counts the box',
+    redactedManifest.privacy.added_marks === 1 && redactedManifest.privacy.boxes.added_face > 0 &&
+    sha256(join(pkg, 'clip.mp4')) !== sha256(pkg + '.original.mp4'), redactedManifest.privacy);
+  await page.waitForFunction(() => window.dashloop && window.dashloop.frame === 0);
+  await page.fill('input[type=range]', '40');
+  await page.waitForFunction(() => window.dashloop.frame === 40);
+  await page.tap('button:has-text("Show original")');
+  await page.waitForFunction(() => document.querySelector('.player video').currentSrc.endsWith('/original.mp4') &&
+    window.dashloop.frame === 40, null, { timeout: 10000 });
+  const badge = await page.isVisible('.original-badge');
+  check('"Show original" plays the unredacted clip on the same frame, marked as the original', badge);
+  if (shots) { await page.evaluate(() => window.scrollTo(0, 0)); await page.screenshot({ path: join(shots, 'ui-privacy.png') }); }
+  await page.tap('button:has-text("Show redacted")');
+  await page.waitForFunction(() => document.querySelector('.player video').currentSrc.endsWith('/files/clip.mp4'));
+  check('...and back to the redacted one', !(await page.isVisible('.original-badge')));
 
   // --- approve: the second page sees it live ---
   await page.tap('button.approve');

@@ -236,6 +236,18 @@ async function reviewScreen(uid) {
       ctx.fillText(text, b.x * scale + 4, Math.max(16, b.y * scale - 5));
       drawn.push({ track: b.track, label, x: b.x, y: b.y, w: b.w, h: b.h, occluded: b.occluded });
     }
+    // The operator's added redaction boxes, dashed white (the detectors' own are in the video).
+    ctx.setLineDash([6, 4]);
+    ctx.strokeStyle = '#fff';
+    for (const m of clip.redactions) {
+      const b = addedBoxAt(m, frame);
+      if (b) ctx.strokeRect(b.x * scale, b.y * scale, b.w * scale, b.h * scale);
+    }
+    ctx.setLineDash([]);
+    if (dragBox) {
+      ctx.strokeStyle = '#ff0';
+      ctx.strokeRect(dragBox.x, dragBox.y, dragBox.w, dragBox.h);
+    }
     frameLabel.textContent = `frame ${frame} / ${frames - 1}`;
     scrub.value = frame;
     canvas.dataset.frame = frame;
@@ -269,12 +281,59 @@ async function reviewScreen(uid) {
     if (!hasRVFC) draw(frame);
   }
 
-  // Swipe on the video: right approves, left rejects.
+  // An added box on a frame as the redactor draws it: interpolated between
+  // its keys, held hold_s before the first and after the last.
+  const hold = Math.round((pkg.privacy && pkg.privacy.hold_s !== undefined ? pkg.privacy.hold_s : 0.5) * fps);
+  function addedBoxAt(m, f) {
+    const keys = [...m.keys].sort((a, b) => a[0] - b[0]);
+    if (!keys.length || f < keys[0][0] - hold || f > keys[keys.length - 1][0] + hold) return null;
+    let k = 0;
+    while (k + 1 < keys.length && keys[k + 1][0] <= f) k++;
+    const a = keys[k], b = k + 1 < keys.length && f > a[0] ? keys[k + 1] : a;
+    const t = b === a ? 0 : (f - a[0]) / (b[0] - a[0]);
+    const at = (i) => a[i] + t * (b[i] - a[i]);
+    return { x: at(1), y: at(2), w: at(3), h: at(4) };
+  }
+
+  // Drawing a box to redact: armed by "Hide a face/plate" (or "Key here" on
+  // an added box), then a drag on the paused video; else a swipe on the
+  // video: right approves, left rejects.
+  let drawing = null, dragBox = null;
+  function arm(what) {
+    drawing = what;
+    video.pause();
+    player.classList.add('drawing');
+    toast(what.mark ? `Drag over box #${what.mark} on this frame` : `Drag over the ${what.what} to hide`);
+  }
   let down = null;
-  player.addEventListener('pointerdown', (e) => { down = { x: e.clientX, y: e.clientY }; });
+  player.addEventListener('pointerdown', (e) => {
+    down = { x: e.clientX, y: e.clientY };
+    if (drawing) player.setPointerCapture(e.pointerId);
+  });
+  player.addEventListener('pointermove', (e) => {
+    if (!drawing || !down) return;
+    const r = canvas.getBoundingClientRect();
+    const x0 = down.x - r.left, y0 = down.y - r.top, x1 = e.clientX - r.left, y1 = e.clientY - r.top;
+    dragBox = { x: Math.min(x0, x1), y: Math.min(y0, y1), w: Math.abs(x1 - x0), h: Math.abs(y1 - y0) };
+    draw(current);
+  });
   player.addEventListener('pointerup', (e) => {
     if (!down) return;
     const dx = e.clientX - down.x, dy = e.clientY - down.y;
+    if (drawing) {
+      const r = canvas.getBoundingClientRect(), scale = canvas.width / pkg.width;
+      const clampX = (v) => Math.min(pkg.width, Math.max(0, v)), clampY = (v) => Math.min(pkg.height, Math.max(0, v));
+      const x0 = clampX((Math.min(down.x, e.clientX) - r.left) / scale), y0 = clampY((Math.min(down.y, e.clientY) - r.top) / scale);
+      const x1 = clampX((Math.max(down.x, e.clientX) - r.left) / scale), y1 = clampY((Math.max(down.y, e.clientY) - r.top) / scale);
+      const what = drawing;
+      down = null; drawing = null; dragBox = null;
+      player.classList.remove('drawing');
+      draw(current);
+      if (x1 - x0 < 4 || y1 - y0 < 4) return toast('Too small: drag over the area to hide');
+      const box = [Math.round(x0), Math.round(y0), Math.round(x1 - x0), Math.round(y1 - y0)];
+      edit({ add_redaction: { ...what, frame: current, box } });
+      return;
+    }
     down = null;
     if (Math.abs(dx) > 120 && Math.abs(dx) > 2 * Math.abs(dy)) (dx > 0 ? approve : askReject)();
     else if (Math.abs(dx) < 10 && Math.abs(dy) < 10) (video.paused ? video.play() : video.pause());
@@ -327,6 +386,37 @@ async function reviewScreen(uid) {
         onclick: () => edit(deleted.has(t.track) ? { restore: [t.track] } : { delete: [t.track] }) },
       deleted.has(t.track) ? 'Restore' : 'Delete'));
   });
+  // Privacy: what the package hides, the original (on the box only) and the operator's boxes.
+  const privacy = pkg.privacy || {};
+  const redacted = privacy.faces && (privacy.faces !== 'none' || privacy.plates !== 'none' || privacy.added_marks > 0);
+  let showingOriginal = false;
+  const originalBadge = h('span', { class: 'original-badge', hidden: true }, 'ORIGINAL · stays on this box, never uploaded');
+  player.append(originalBadge);
+  const toggle = clip.original ? h('button', { 'aria-label': 'show the original', onclick: () => {
+    showingOriginal = !showingOriginal;
+    const at = current;
+    seeked = true;
+    video.addEventListener('loadedmetadata', () => seek(at), { once: true });
+    video.src = showingOriginal ? clip.original : `/api/v1/clips/${encodeURIComponent(uid)}/files/clip.mp4`;
+    toggle.textContent = showingOriginal ? 'Show redacted' : 'Show original';
+    originalBadge.hidden = !showingOriginal;
+  } }, 'Show original') : null;
+  const boxesDrawn = Object.values(privacy.boxes || {}).reduce((a, b) => a + b, 0);
+  const privacyRows = clip.redactions.map((m) =>
+    h('div', { class: 'row', dataset: { redaction: m.id } },
+      h('span', {}, `#${m.id} ${m.what}, keys at frame ${m.keys.map((k) => k[0]).join(', ')}`),
+      h('button', { class: 'quiet', disabled: !editable, onclick: () => arm({ mark: m.id }) }, 'Key here'),
+      h('button', { class: 'quiet', disabled: !editable, onclick: () => edit({ remove_redaction: [m.id] }) }, 'Remove')));
+  const privacySection = h('section', {}, h('h2', {}, 'Privacy'),
+    h('p', { class: 'muted' }, !redacted ? 'Not redacted (this camera\'s policy is off)'
+      : `Redacted: ${privacy.faces === 'none' && privacy.plates === 'none' ? 'only the boxes added here (this camera\'s policy is off)'
+        : `faces ${privacy.faces}, plates ${privacy.plates}`} · ${boxesDrawn} boxes on ${privacy.frames_redacted} of ${privacy.frames} frames`),
+    h('div', { class: 'row' },
+      h('button', { disabled: !editable, onclick: () => arm({ what: 'face' }) }, 'Hide a face'),
+      h('button', { disabled: !editable, onclick: () => arm({ what: 'plate' }) }, 'Hide a plate'),
+      toggle),
+    privacyRows);
+
   const cutOptions = (sel) => clip.cut_points.map((f) => h('option', { value: f, selected: f === sel }, `${(f / fps).toFixed(1)} s (frame ${f})`));
   const trimStart = h('select', { 'aria-label': 'trim start', disabled: !editable }, cutOptions(0));
   const trimEnd = h('select', { 'aria-label': 'trim end', disabled: !editable }, cutOptions(frames));
@@ -353,6 +443,7 @@ async function reviewScreen(uid) {
         [['Low', 0.2], ['Normal', 0.5], ['High', 0.9]].map(([l, p]) =>
           h('button', { onclick: async () => { if (await act('priority', { priority: p })) render(); } }, l)))),
       h('section', {}, h('h2', {}, 'Tracks'), trackRows.length ? trackRows : h('p', { class: 'muted' }, 'none')),
+      privacySection,
       h('section', {}, h('h2', {}, 'Trim to keyframes'), h('div', { class: 'row' }, trimStart, trimEnd,
         h('button', { disabled: !editable, onclick: () => edit({ trim: { start: Number(trimStart.value), end: Number(trimEnd.value) } }) }, 'Trim'))),
       h('section', {}, h('h2', {}, 'History'), h('table', {}, clip.audit.map((a) =>
