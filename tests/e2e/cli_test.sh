@@ -8,6 +8,8 @@ data=$2
 work=$(mktemp -d /tmp/dashloop-e2e.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
+printf "$unredacted" >"$work/unredacted.toml"
+default_config="$work/unredacted.toml"
 snapshot() {  # the catalog's drives and the files under keyframes/
   "$bin" -d "$1" drives --json 2>/dev/null
   (cd "$1" && find keyframes -type f | sort)
@@ -46,7 +48,7 @@ run -d "$d" ingest "$data/drive_short.mp4"
 check "plain ingest prints a summary line" bash -c "grep -q 'real time' $work/out && grep -q 'keyframes' $work/out"
 check "...and no progress bar into a pipe" bash -c "! grep -q ETA $work/err"
 check "...and no GStreamer/GLib criticals or warnings" bash -c "! grep -qE 'CRITICAL|WARNING' $work/err"
-script -qfec "$bin -d $d ingest $data/drive_s1.mp4" /dev/null >"$work/tty" 2>&1
+script -qfec "$bin -c $default_config -d $d ingest $data/drive_s1.mp4" /dev/null >"$work/tty" 2>&1
 check "on a terminal: a progress bar with position, fps and ETA" bash -c "grep -q 'fps  ETA' $work/tty && grep -qE '[0-9.]+/60.0 s' $work/tty"
 
 before=$(snapshot "$d")

@@ -10,9 +10,11 @@ data=$2
 work=$(mktemp -d /tmp/dashloop-e2e-clips.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
+printf "$unredacted" >"$work/unredacted.toml"
+default_config="$work/unredacted.toml"
 checker="$(dirname "$0")/../tools/check_package.py"
 d="$work/data"
-printf '[detector]\nkind = "motion"\n' >"$work/motion.toml"
+printf '[detector]\nkind = "motion"\n'"$unredacted" >"$work/motion.toml"
 
 # --- the default config: any drive yields clips ------------------------------
 run -d "$work/default" ingest -q "$data/drive_s3.mp4"
@@ -32,7 +34,7 @@ all_ok() {
 }
 check "every package: checksums, formats, frames match their source frames and the catalog" all_ok
 # B-frames (decode order differs from display order), a clip mid-drive.
-printf '[detector]\nkind = "motion"\n[clips]\ntrack_min_s = 1000.0\nscene_cuts = false\nsample_every_s = 0.0\n' \
+printf '[detector]\nkind = "motion"\n[clips]\ntrack_min_s = 1000.0\nscene_cuts = false\nsample_every_s = 0.0\n'"$unredacted" \
   >"$work/trigger_only.toml"
 run -c "$work/trigger_only.toml" -d "$work/bframes" ingest -q "$data/drive_stamped_bframes.mp4" --trigger 14
 check "a B-frame drive with only a trigger: one clip, mid-drive, frames and labels exact" bash -c "

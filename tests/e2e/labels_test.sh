@@ -13,6 +13,8 @@ data=$2
 work=$(mktemp -d /tmp/dashloop-e2e-labels.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
+printf "$unredacted" >"$work/unredacted.toml"
+default_config="$work/unredacted.toml"
 checker="$(dirname "$0")/../tools/check_package.py"
 sample_drive="$(dirname "$0")/../../firmware/samples/solidWhiteRight.mp4"  # the bundled real sample drive
 
@@ -55,7 +57,7 @@ if [ -s "$data/vtest_h264.mp4" ]; then
   check "vtest: the parked van and the parked car are one track each, through the whole 79 s (not one per class the model saw)" \
     /usr/bin/python3 -c "import json; s = json.load(open('$work/yolox.json')); v = [s[k] for k in ('car', 'truck', 'bus') if k in s]; \
 import sys; sys.exit(0 if sum(x[0] for x in v) == 2 and all(x[2] >= 75 for x in v) else 1)"
-  printf '[detector]\nkind = "hog-people"\n[clips]\nenabled = false\n' >"$work/hog.toml"
+  printf '[detector]\nkind = "hog-people"\n[clips]\nenabled = false\n'"$unredacted" >"$work/hog.toml"
   run -d "$work/hog" --config "$work/hog.toml" ingest -q "$data/vtest_h264.mp4"
   track_stats "$work/hog" >"$work/hog.json"
   echo "  vtest, HOG on the same frames: $(cat "$work/hog.json")"
@@ -64,7 +66,7 @@ import sys; sys.exit(0 if sum(x[0] for x in v) == 2 and all(x[2] >= 75 for x in 
 sys.exit(0 if y[1] >= 2 * h[1] and y[2] > h[2] else 1)"
 fi
 if [ -s "$sample_drive" ]; then
-  printf '[prelabel]\nredetect = true\n' >"$work/redetect.toml"
+  printf '[prelabel]\nredetect = true\n'"$unredacted" >"$work/redetect.toml"
   run -d "$work/redetect" --config "$work/redetect.toml" ingest -q "$sample_drive"
   check "[prelabel] redetect: exit 0, the clip's frames detected again (the log says how long it took)" \
     bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q 'pre-labels re-detected' $work/err"

@@ -13,8 +13,18 @@ check() {  # description, then a command that must succeed
     fails=$((fails + 1))
   fi
 }
+# A test that sets default_config (say, to one written with $unredacted)
+# gets it on every `run` that names no config of its own.
+default_config=""
+# Packages unredacted: redaction costs seconds a clip, and e2e.privacy is the
+# test of it; tests on generated drives add this to the configs they write.
+unredacted='[privacy]\nfaces = "none"\nplates = "none"\n'
 run() {  # runs dashloop, keeping stdout, stderr and the exit code
-  "$bin" "$@" >"$work/out" 2>"$work/err"
+  local args=("$@")
+  if [ -n "$default_config" ] && [[ " $* " != *" -c "* && " $* " != *" --config "* ]]; then
+    args=(-c "$default_config" "$@")
+  fi
+  "$bin" "${args[@]}" >"$work/out" 2>"$work/err"
   echo $? >"$work/rc"
 }
 rc_is() { [ "$(cat "$work/rc")" = "$1" ] || { echo "  exit $(cat "$work/rc"), wanted $1; stderr: $(cat "$work/err")"; false; }; }
