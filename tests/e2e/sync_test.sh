@@ -117,6 +117,37 @@ check "every package is 'uploaded', each with audit rows" bash -c "[ \$(sqlite3 
 s3 GET "/fleet?list-type=2&prefix=depot-a%2F" >"$work/list.xml"
 date_dir=$(date -u +%Y-%m-%d)
 check "keys are <prefix>/<vehicle>/<UTC date>/<clip>/..., a manifest per package" bash -c "[ \$(grep -o \"depot-a/van-7/$date_dir/[^<]*/manifest.json\" $work/list.xml | wc -l) = $n_approved ]"
+# --- the default privacy policy on the S3 side: every clip and keyframe object is the redacted file, never the original
+pd=$work/private
+# (its own prefix: what collect takes from depot-a is counted below)
+sed -e 's|^vehicle = .*|vehicle = "van-8"|' -e 's|^target = .*|target = "s3://fleet/private-a"|' -e '/^\[privacy\]/,/^plates/d' \
+  "$work/box.toml" >"$work/private.toml"
+run -c "$work/private.toml" -d "$pd" ingest -q "$work/small.mp4"
+check "a drive ingested under the default policy (faces and plates blurred)" rc_is 0
+for uid in $("$bin" -d "$pd" clips list --state review --json | $py -c 'import json,sys; print(" ".join(c["uid"] for c in json.load(sys.stdin)))'); do
+  "$bin" -d "$pd" clips move "$uid" approved --by tester >/dev/null
+done
+run -c "$work/private.toml" -d "$pd" sync --json
+check "...its packages synced to the gateway" json_ok "d['uploaded'] >= 1 and d['failed'] == 0"
+redacted_on_s3() {
+  local n=0 pkg uid f key
+  for pkg in "$pd"/packages/*/; do
+    uid=$(basename "$pkg")
+    [ -f "$pd/packages/$uid.original.mp4" ] || { echo "  $uid: no original kept"; return 1; }
+    for f in clip.mp4 $(cd "$pkg" && ls keyframes/*.jpg 2>/dev/null); do
+      key="/fleet/private-a/van-8/$date_dir/$uid/$f"
+      got=$(s3 GET "$key" | sha256sum | cut -d' ' -f1)
+      [ "$got" = "$(sha256sum <"$pkg/$f" | cut -d' ' -f1)" ] || { echo "  $key: not the package's redacted file"; return 1; }
+      n=$((n + 1))
+    done
+    [ "$(s3 GET "/fleet/private-a/van-8/$date_dir/$uid/clip.mp4" | sha256sum | cut -d' ' -f1)" != \
+      "$(sha256sum <"$pd/packages/$uid.original.mp4" | cut -d' ' -f1)" ] || { echo "  $uid: the original was uploaded"; return 1; }
+    s3 GET "/fleet?list-type=2&prefix=private-a%2F" | grep -q 'original' && { echo "  an original in the bucket"; return 1; }
+  done
+  echo "  $n clip and keyframe objects read back from the gateway, each the redacted file"
+  [ "$n" -gt 0 ]
+}
+check "...every clip and keyframe object's sha256 is the redacted file's, none the original's, no original in the bucket" redacted_on_s3
 s3 HEAD "/fleet/depot-a/van-7/$date_dir/$big_uid/clip.mp4" -I >"$work/head.txt"
 check "the big clip.mp4 went multipart (S3's ETag \"...-N\")" grep -qi 'etag: "[0-9a-f]*-[0-9]*"' "$work/head.txt"
 s3 GET "/fleet/depot-a/van-7/$date_dir/$big_uid/clip.mp4" -o "$work/got.mp4"
