@@ -55,6 +55,15 @@ void fail(httplib::Response& res, int code, const std::string& message) {
 
 void reply(httplib::Response& res, const json& body) { res.set_content(body.dump(), "application/json"); }
 
+// A member of a request's object, or null: a const json's operator[] on a
+// missing key is undefined behaviour, and the body is the client's.
+const json& member(const json& j, const char* key) {
+  static const json none;
+  if (!j.is_object()) return none;
+  auto it = j.find(key);
+  return it == j.end() ? none : *it;
+}
+
 // The HTTP answer to a catalog or package error.
 int code_of(const Status& st) {
   switch (st.kind()) {
@@ -720,9 +729,9 @@ struct UiServer::Impl {
     }
     edits["deleted"] = deleted;
     if (auto it = body.find("trim"); it != body.end()) {
-      if (!it->is_object() || !(*it)["start"].is_number_integer() || !(*it)["end"].is_number_integer())
+      if (!member(*it, "start").is_number_integer() || !member(*it, "end").is_number_integer())
         return fail(res, 400, "trim: {\"start\": frame, \"end\": frame} in clip frames");
-      const int64_t start = (*it)["start"], end = (*it)["end"];
+      const int64_t start = member(*it, "start"), end = member(*it, "end");
       std::vector<int64_t> cuts;
       {
         std::lock_guard lock(db_mutex);
@@ -746,7 +755,7 @@ struct UiServer::Impl {
       for (const auto& v : *it) {
         const auto was = marks.is_array() ? marks.size() : 0;
         if (marks.is_array())
-          marks.erase(std::remove_if(marks.begin(), marks.end(), [&](const json& m) { return m["id"] == v; }), marks.end());
+          marks.erase(std::remove_if(marks.begin(), marks.end(), [&](const json& m) { return member(m, "id") == v; }), marks.end());
         if (!marks.is_array() || marks.size() == was)
           return fail(res, 400, "remove_redaction: clip " + c.uid + " has no added box " + v.dump());
       }
@@ -766,13 +775,14 @@ struct UiServer::Impl {
                      httplib::Response& res) {
     const int width = manifest.value("width", 0), height = manifest.value("height", 0);
     const int64_t frames = c.end_frame - c.start_frame;
-    if (!a.is_object() || !a["frame"].is_number_integer() || !a["box"].is_array() || a["box"].size() != 4 ||
-        !std::all_of(a["box"].begin(), a["box"].end(), [](const json& v) { return v.is_number(); })) {
+    const json &at = member(a, "frame"), &box = member(a, "box");
+    if (!at.is_number_integer() || !box.is_array() || box.size() != 4 ||
+        !std::all_of(box.begin(), box.end(), [](const json& v) { return v.is_number(); })) {
       fail(res, 400, "add_redaction: {\"what\": \"face\"|\"plate\", \"frame\": clip frame, \"box\": [x, y, w, h]}");
       return false;
     }
-    const int64_t frame = a["frame"];
-    const double x = a["box"][0], y = a["box"][1], w = a["box"][2], h = a["box"][3];
+    const int64_t frame = at;
+    const double x = box[0], y = box[1], w = box[2], h = box[3];
     if (frame < 0 || frame >= frames) {
       fail(res, 400, "add_redaction.frame: " + std::to_string(frame) + " is not a frame of the clip (0-" +
                          std::to_string(frames - 1) + ")");
@@ -788,13 +798,13 @@ struct UiServer::Impl {
     const json key = {c.start_frame + frame, x, y, w, h};
     if (a.contains("mark")) {
       for (auto& m : marks)
-        if (m["id"] == a["mark"]) {
+        if (m["id"] == member(a, "mark")) {
           auto& keys = m["keys"];
           keys.erase(std::remove_if(keys.begin(), keys.end(), [&](const json& k) { return k[0] == key[0]; }), keys.end());
           keys.push_back(key);
           return true;
         }
-      fail(res, 400, "add_redaction.mark: clip " + c.uid + " has no added box " + a["mark"].dump());
+      fail(res, 400, "add_redaction.mark: clip " + c.uid + " has no added box " + member(a, "mark").dump());
       return false;
     }
     const std::string what = a.value("what", "face");

@@ -272,6 +272,9 @@ def main():
                        ({"add_redaction": {"what": "tattoo", "frame": 10, "box": [100, 100, 60, 60]}}, "what"),
                        ({"add_redaction": {"mark": 9, "frame": 10, "box": [100, 100, 60, 60]}}, "mark"),
                        ({"add_redaction": {"frame": "10", "box": [100, 100]}}, "add_redaction"),
+                       ({"add_redaction": {"what": "face"}}, "add_redaction"),
+                       ({"add_redaction": [10]}, "add_redaction"),
+                       ({"trim": {"end": 5}}, "trim"),
                        ({"remove_redaction": [9]}, "remove_redaction")):
         s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", body)
         check(f"add/remove a redaction box, bad {what}: 400 naming it", s == 400 and error_names(j, what), j)
