@@ -386,6 +386,7 @@ Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::pat
       if (!opened.ok()) return opened.status();
       writer = std::move(*opened);
       report.encoder = writer->encoder();
+      report.frame_size = {w, h};  // also where no detector ran (only an operator's boxes)
     }
     cv::Mat y(h, w, CV_8UC1, i420.data), u(h / 2, w / 2, CV_8UC1, i420.data + size_t(w) * h),
         v(h / 2, w / 2, CV_8UC1, i420.data + size_t(w) * h * 5 / 4);

@@ -155,6 +155,7 @@ TEST(Redactor, AnOperatorsAddedBoxIsFollowedBetweenItsKeysAndHeld) {
   EXPECT_NEAR(report->by_frame[120][0].box.x, 220, 0.5);  // halfway between the keys
   EXPECT_EQ(report->boxes.at("added_face"), 40 + 1 + 2 * hold);
   EXPECT_EQ((*redactor)->manifest(*report)["added_marks"], 1);
+  EXPECT_EQ(report->frame_size, cv::Size(640, 360));  // what keyframe images are scaled from
 
   const auto before = luma_frames(in), after = luma_frames(out);
   ASSERT_EQ(after.size(), before.size());
