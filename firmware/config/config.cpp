@@ -358,6 +358,11 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                    {"face_model", path(c.privacy.face_model)},
                    {"face_min_score", number_f(c.privacy.face_min_score, 0.0, 1.0)},
                    {"plate_cascades", paths(c.privacy.plate_cascades)},
+                   {"plate_model", path(c.privacy.plate_model)},
+                   {"plate_labels", path(c.privacy.plate_labels)},
+                   {"plate_format", string_of(c.privacy.plate_format, {"auto", "yolov5", "yolov8", "yolox"})},
+                   {"plate_input_size", integer(c.privacy.plate_input_size, 32, 2048)},
+                   {"plate_min_score", number_f(c.privacy.plate_min_score, 0.0, 1.0)},
                    {"fill", fill_colour(c.privacy.fill_rgb)},
                    {"quality", integer(c.privacy.quality, 0, 50)}}},
       {"ui", {{"enabled", boolean(c.ui.enabled)},
@@ -433,7 +438,8 @@ pipeline::privacy::PrivacyConfig privacy_for(const Config& c, const std::string&
       if (!cam.plates.empty()) p.plates = cam.plates;
     }
   resolve_model_paths(p.objects);
-  if (!p.face_model.empty() && p.face_model.is_relative()) p.face_model = model_dir() / p.face_model;
+  for (auto* f : {&p.face_model, &p.plate_model, &p.plate_labels})
+    if (!f->empty() && f->is_relative()) *f = model_dir() / *f;
   return p;
 }
 

@@ -162,7 +162,7 @@ Status validate(const PrivacyConfig& c) {
 
 struct Redactor::Impl {
   PrivacyConfig config;
-  std::unique_ptr<vision::Detector> objects, faces, plates;
+  std::unique_ptr<vision::Detector> objects, faces, plates, plate_net;
   nlohmann::json detectors;
 };
 
@@ -200,6 +200,20 @@ Result<std::unique_ptr<Redactor>> Redactor::open(const PrivacyConfig& config) {
     nlohmann::json files = nlohmann::json::array();
     for (const auto& c : config.plate_cascades) files.push_back({{"file", c.filename().string()}, {"sha256", sha256_or_unreadable(c)}});
     impl->detectors["plates"] = {{"detector", impl->plates->describe()}, {"cascades", files}};
+    if (!config.plate_model.empty()) {
+      vision::DetectorConfig n;
+      n.kind = "onnx";
+      n.model = config.plate_model;
+      n.labels = config.plate_labels;
+      n.format = config.plate_format;
+      n.input_size = config.plate_input_size;
+      n.min_score = config.plate_min_score;
+      auto net = vision::make_detector(n);
+      if (!net.ok()) return Status::InvalidArgument("privacy: plate_model: " + net.status().message());
+      impl->plate_net = std::move(*net);
+      impl->detectors["plates"]["model"] = {{"detector", impl->plate_net->describe()},
+                                            {"model_sha256", sha256_or_unreadable(config.plate_model)}};
+    }
   }
   return std::unique_ptr<Redactor>(new Redactor(std::move(impl)));
 }
@@ -297,9 +311,15 @@ Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::pat
       std::vector<Detection> all;
       for (const auto& v : current(vehicles.tracker)) {
         if (v.width < 40) continue;
-        auto in_car = detect_in(*m.plates, {v.x, v.y + 0.4f * v.height, v.width, 0.6f * v.height}, 480);
+        const cv::Rect2f lower(v.x, v.y + 0.4f * v.height, v.width, 0.6f * v.height);
+        auto in_car = detect_in(*m.plates, lower, 480);
         if (!in_car.ok()) return in_car.status();
         all.insert(all.end(), in_car->begin(), in_car->end());
+        if (m.plate_net) {
+          auto by_net = detect_in(*m.plate_net, lower, c.plate_input_size);
+          if (!by_net.ok()) return by_net.status();
+          all.insert(all.end(), by_net->begin(), by_net->end());
+        }
       }
       report.detections["plate"] += int64_t(all.size());
       plates.tracker.update(n, all);

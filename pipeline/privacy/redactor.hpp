@@ -44,6 +44,12 @@ struct PrivacyConfig {
   std::filesystem::path face_model;      // BlazeFace ONNX
   float face_min_score = 0.5f;
   std::vector<std::filesystem::path> plate_cascades;
+  // An ONNX plate detector (YOLO-family output, as vision's onnx kind reads),
+  // run besides the cascades in each vehicle's lower part; "": none.
+  std::filesystem::path plate_model, plate_labels;
+  std::string plate_format = "auto";
+  int plate_input_size = 320;
+  float plate_min_score = 0.4f;
   std::array<int, 3> fill_rgb = {0, 0, 0};
   int quality = 21;  // the re-encode's constant quality (x264)
 

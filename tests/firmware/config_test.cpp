@@ -308,6 +308,10 @@ plates = "fill"
 [privacy]
 plates = "pixelate"
 fill = "#ff00ff"
+plate_model = "plates/lp.onnx"
+plate_labels = "plates/lp.txt"
+plate_format = "yolov8"
+object_nms_iou = 0.6
 )", "p.toml");
   ASSERT_TRUE(c.ok()) << c.status().message();
   const auto road = privacy_for(*c, "road"), cabin = privacy_for(*c, "cabin"), other = privacy_for(*c, "front");
@@ -319,14 +323,21 @@ fill = "#ff00ff"
   EXPECT_EQ(road.fill_rgb, (std::array<int, 3>{255, 0, 255}));
   EXPECT_TRUE(road.face_model.is_absolute());
   EXPECT_TRUE(road.objects.model.is_absolute());
+  EXPECT_EQ(road.plate_model, model_dir() / "plates/lp.onnx");  // the bundled models' directory, as face_model
+  EXPECT_EQ(road.plate_labels, model_dir() / "plates/lp.txt");
+  EXPECT_EQ(road.plate_format, "yolov8");
+  EXPECT_FLOAT_EQ(road.objects.nms_iou, 0.6f);
+  EXPECT_TRUE(Config().privacy.plate_model.empty());
 
   for (const char* bad : {"[privacy]\nfaces = \"smudge\"\n", "[privacy]\nfill = \"red\"\n",
-                          "[[camera]]\nname = \"a\"\nsource = \"test://\"\nplates = \"blurry\"\n"}) {
+                          "[[camera]]\nname = \"a\"\nsource = \"test://\"\nplates = \"blurry\"\n",
+                          "[privacy]\nplate_format = \"ssd\"\n"}) {
     auto r = load_string(bad, "bad.toml");
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_TRUE(r.status().message().find("faces") != std::string::npos ||
                 r.status().message().find("fill") != std::string::npos ||
-                r.status().message().find("plates") != std::string::npos)
+                r.status().message().find("plates") != std::string::npos ||
+                r.status().message().find("plate_format") != std::string::npos)
         << r.status().message();
   }
 }
