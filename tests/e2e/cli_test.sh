@@ -90,7 +90,8 @@ check "triage: analyses one I-frame a second" json_ok "d['drives'][0]['frames'] 
 before=$(snapshot "$d")
 "$bin" -d "$d" ingest "$data/drive_s2.mp4" >"$work/out" 2>"$work/err" &
 pid=$!
-sleep 1
+wait_for_stop_handler "$pid"
+sleep 0.5
 kill -INT "$pid"
 wait "$pid"
 echo $? >"$work/rc"

@@ -31,6 +31,18 @@ rc_is() { [ "$(cat "$work/rc")" = "$1" ] || { echo "  exit $(cat "$work/rc"), wa
 err_has() { grep -qF -- "$1" "$work/err" || { echo "  stderr lacks '$1': $(cat "$work/err")"; false; }; }
 out_has() { grep -qF -- "$1" "$work/out" || { echo "  stdout lacks '$1': $(cat "$work/out")"; false; }; }
 json_ok() { python3 -c "import json,sys; d=json.load(open('$work/out')); sys.exit(0 if ($1) else 1)" || { echo "  JSON check failed: $1; got $(head -c 600 "$work/out")"; false; }; }
+# Waits (up to 30 s) until process $1 blocks SIGINT: its SignalStop is up, so
+# a Ctrl-C from now on is a stop it handles, not the default kill (a loaded
+# machine, an ASan build, can take longer than a fixed sleep to get there).
+wait_for_stop_handler() {
+  local i mask
+  for i in $(seq 1 300); do
+    mask=$(awk '/^SigBlk:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+    [ -n "$mask" ] && (( (16#$mask & 2) != 0 )) && return 0
+    sleep 0.1
+  done
+  return 1
+}
 finish() {
   echo "$passes passed, $fails failed"
   [ "$fails" -eq 0 ]
