@@ -65,7 +65,12 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
   json out = {{"drives", json::array()}, {"errors", json::array()}};
   int attempt = 0;
   for (const auto& arg : options.sources) {
-    if (signals.requested()) break;
+    // A stop while the models load, or between two files, is an interrupt too:
+    // the exit code must not say the remaining files were ingested.
+    if (signals.requested()) {
+      spdlog::warn("ingest: interrupted before {}; it was not ingested", arg);
+      return kExitInterrupted;
+    }
     ++attempt;
     IngestRequest request;
     request.source = arg;
