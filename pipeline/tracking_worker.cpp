@@ -45,8 +45,21 @@ void TrackingWorker::drain_events() {
   }
 }
 
+bool TrackingWorker::due(double t_s) {
+  const double rate = options_.detector.rate_hz;
+  if (rate <= 0) return true;
+  // 1 ms of slack: 30 fps at 6 Hz is every 5th frame despite rounding.
+  if (next_due_s_ && t_s < *next_due_s_ - 1e-3) return false;
+  // Due times step by the period (6 Hz at 25 fps is 6 a second, not 25/4);
+  // after a gap (triage's I-frames, frames a live source lost) they restart
+  // from this frame instead of bursting to catch up.
+  const double period = 1.0 / rate;
+  next_due_s_ = next_due_s_ && *next_due_s_ + period > t_s ? *next_due_s_ + period : t_s + period;
+  return true;
+}
+
 void TrackingWorker::offer(const media::DecodedFrame& frame) {
-  if (offered_++ % options_.detector.every != 0) return;
+  if (!due(frame.t_s)) return;
   {
     std::unique_lock lock(mutex_);
     if (options_.live && pending_) {  // the worker is busy and a frame already waits

@@ -1,5 +1,5 @@
-// Object detection and tracking beside the frame loop: every k-th analysed
-// frame is downsized to the detector's width and handed to a worker thread
+// Object detection and tracking beside the frame loop: `rate_hz` analysed
+// frames a second of video are downsized to the detector's width and handed to a worker thread
 // that detects, estimates the camera's motion and steps the tracker. A file
 // waits for the worker (back-pressure, nothing skipped); a live source never
 // waits: a frame due while the worker is still busy is skipped and counted.
@@ -51,7 +51,7 @@ class TrackingWorker {
   TrackingWorker(const TrackingWorker&) = delete;
   TrackingWorker& operator=(const TrackingWorker&) = delete;
 
-  // Every analysed frame, in order; every k-th goes to the detector.
+  // Every analysed frame, in order; those due at `rate_hz` go to the detector.
   void offer(const media::DecodedFrame& frame);
   // Waits for the worker, ends every track; the first detector error, if any.
   Result<TrackingResult> finish();
@@ -67,13 +67,14 @@ class TrackingWorker {
   void process(Job& job);
   void join();          // ends the worker after the frame it has, if any
   void drain_events();  // the tracker's new events to the callback and the result
+  bool due(double t_s);  // whether the frame at t_s goes to the detector ([detector] rate_hz)
 
   TrackingOptions options_;
   std::unique_ptr<vision::Detector> detector_;
   std::string model_sha256_;  // of an ONNX model file: which weights made the boxes
   vision::Tracker tracker_;
   vision::CameraMotion motion_;
-  int64_t offered_ = 0;
+  std::optional<double> next_due_s_;  // video time of the next detection
   int64_t skipped_ = 0;
   double to_source_ = 1.0;
 

@@ -39,6 +39,8 @@ packages=(
   ceph-mon ceph-osd radosgw ceph-common
   # depot UI tests and benchmark: a real browser (playwright-core drives it), HTTP load
   chromium wrk
+  # metrics tests: promtool checks /metrics (Debian ships it with the server)
+  prometheus
 )
 if [ "$want_cross" -eq 1 ]; then
   packages+=(g++-aarch64-linux-gnu mmdebstrap qemu-user-static binfmt-support file)
@@ -56,6 +58,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup.sh: installing ${#missing[@]} package(s): ${missing[*]}"
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Only its promtool is wanted: the Prometheus server it brings is not left running.
+  if [ -d /run/systemd/system ] && systemctl is-enabled prometheus >/dev/null 2>&1; then
+    $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 else
   echo "setup.sh: all ${#packages[@]} packages already installed"
 fi

@@ -24,6 +24,7 @@
 #include "clips/package.hpp"
 #include "media/frame_reader.hpp"
 #include "media/recorder.hpp"
+#include "metrics.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -898,6 +899,24 @@ struct UiServer::Impl {
                 {"errors", errors}});
   }
 
+  // Prometheus scrapes with a reader token (`authorization: {credentials: TOKEN}`).
+  void metrics(const httplib::Request& req, httplib::Response& res) {
+    if (!require(req, res, false, false)) return;
+    MetricsInput in;
+    in.station = hooks.station_status ? hooks.station_status() : json(nullptr);
+    {
+      std::lock_guard lock(db_mutex);
+      auto counts = catalog->clip_counts();
+      if (!counts.ok()) return fail(res, 500, counts.status().message());
+      in.clips_by_state = std::move(*counts);
+    }
+    std::error_code ec;
+    const auto space = fs::space(options.data_dir, ec);
+    in.disk_total_bytes = ec ? 0 : int64_t(space.capacity);
+    in.disk_free_bytes = ec ? 0 : int64_t(space.available);
+    res.set_content(prometheus_metrics(in), "text/plain; version=0.0.4; charset=utf-8");
+  }
+
   void camera_keyframe(const httplib::Request& req, httplib::Response& res) {
     if (!require(req, res, true, false)) return;
     const std::string name = req.matches[1];
@@ -1010,6 +1029,7 @@ struct UiServer::Impl {
     s.Post(R"(/api/v1/clips/([^/]+)/ack)", [this](const auto& q, auto& r) { ack(q, r); });
     s.Post(R"(/api/v1/clips/([^/]+)/([a-z]+))", [this](const auto& q, auto& r) { action(q, r); });
     s.Get("/api/v1/station", [this](const auto& q, auto& r) { station(q, r); });
+    s.Get("/metrics", [this](const auto& q, auto& r) { metrics(q, r); });
     s.Get(R"(/api/v1/cameras/([^/]+)/keyframe\.jpg)", [this](const auto& q, auto& r) { camera_keyframe(q, r); });
     s.Get("/api/v1/events", [this](const auto& q, auto& r) { event_stream(q, r); });
     s.Get(R"(/api/.*)", [](const auto&, auto& r) { fail(r, 404, "no such API endpoint"); });

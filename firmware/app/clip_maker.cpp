@@ -52,6 +52,22 @@ struct DriveData {
   std::vector<cat::KeyframeRecord> keyframes;
 };
 
+// A clip's view for the near-duplicate check: the drive's keyframes inside
+// its span, or the last one before it when none falls inside.
+clips::ClipView view_of(const std::vector<cat::KeyframeRecord>& keyframes, int64_t start, int64_t end,
+                        std::set<std::string> classes) {
+  clips::ClipView v;
+  v.classes = std::move(classes);
+  const cat::KeyframeRecord* before = nullptr;
+  for (const auto& k : keyframes) {
+    if (k.dhash.empty()) continue;
+    if (k.frame_index >= start && k.frame_index < end) v.dhashes.push_back(std::stoull(k.dhash, nullptr, 16));
+    if (k.frame_index < start && (!before || k.frame_index > before->frame_index)) before = &k;
+  }
+  if (v.dhashes.empty() && before) v.dhashes.push_back(std::stoull(before->dhash, nullptr, 16));
+  return v;
+}
+
 Result<DriveData> load_drive(cat::Catalog& catalog, int64_t drive_id) {
   DriveData d;
   auto drive = catalog.drive(drive_id);
@@ -486,6 +502,39 @@ Result<bool> package_planned(Context& ctx, const DriveData& data, int64_t id, co
 
 }  // namespace
 
+Result<ClipBudget> clip_budget(Context& ctx, const std::string& camera, int64_t before_id, double next_s,
+                               bool with_views) {
+  constexpr double kHour = 3600;
+  ClipBudget b;
+  b.allowed_s = ctx.config.clips.budget_min_per_hour * 60 * std::max(1.0, next_s / kHour);
+  // 60-s analysis chunks make 60 drives an hour; a limit bounds the read.
+  auto drives = ctx.catalog->camera_drives(camera, before_id, 2000);
+  if (!drives.ok()) return drives.status();
+  for (const auto& d : *drives) {
+    if (b.driving_s + next_s >= kHour) break;
+    b.driving_s += d.duration_s;
+    auto rows = ctx.catalog->clips("", d.id);
+    if (!rows.ok()) return rows.status();
+    std::vector<cat::KeyframeRecord> keyframes;
+    if (with_views && !rows->empty()) {
+      auto k = ctx.catalog->keyframes(d.id);
+      if (!k.ok()) return k.status();
+      keyframes = std::move(*k);
+    }
+    for (const auto& c : *rows) {
+      if (c.state == "failed") continue;
+      b.used_s += c.end_s - c.start_s;
+      if (!with_views) continue;
+      std::set<std::string> classes;
+      if (const json labels = json::parse(c.classes, nullptr, false); labels.is_array())
+        for (const auto& label : labels)
+          if (label.is_string()) classes.insert(label.get<std::string>());
+      b.kept.push_back(view_of(keyframes, c.start_frame, c.end_frame, std::move(classes)));
+    }
+  }
+  return b;
+}
+
 Result<ClipRun> resume_planned(Context& ctx, const std::string& actor, const std::atomic<bool>* stop) {
   ClipRun run;
   auto planned = ctx.catalog->clips("planned");
@@ -553,10 +602,39 @@ Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& ac
     planner.scene_cuts = false;
     planner.sample_every_s = 0;
   }
-  const auto plans = clips::plan_clips(facts, planner);
+  auto plans = clips::plan_clips(facts, planner);
   if (plans.empty()) {
     run.skipped = "the planner found no span";
     return run;
+  }
+  // An operator's mark is always made; the rules' spans are held to the budget.
+  if (!mark && ctx.config.clips.budget_min_per_hour > 0) {
+    auto budget = clip_budget(ctx, drive.camera, drive_id, drive.duration_s, true);
+    if (!budget.ok()) return budget.status();
+    std::map<int, std::string> label_of;
+    for (const auto& t : facts.tracks) label_of[t.track_no] = t.label;
+    std::vector<clips::ClipView> views;
+    for (const auto& p : plans) {
+      std::set<std::string> classes;
+      for (int n : p.track_nos) classes.insert(label_of[n]);
+      views.push_back(view_of(data->keyframes, p.start_frame, p.end_frame, std::move(classes)));
+    }
+    const auto chosen = clips::select_clips(plans, views, facts.fps, budget->allowed_s - budget->used_s, budget->kept,
+                                            ctx.config.keyframes.selector.duplicate_hamming);
+    for (const auto& d : chosen.dropped) {
+      char line[96];
+      std::snprintf(line, sizeof line, "%.1f-%.1f s (priority %.2f)", double(plans[d.plan].start_frame) / facts.fps,
+                    double(plans[d.plan].end_frame) / facts.fps, plans[d.plan].priority);
+      run.dropped.push_back(std::string(line) + ": " + d.why);
+      spdlog::info("drive {}: clip {} not kept: {}", drive_id, line, d.why);
+    }
+    std::vector<clips::ClipPlan> kept;
+    for (size_t i : chosen.kept) kept.push_back(std::move(plans[i]));
+    plans = std::move(kept);
+    if (plans.empty()) {
+      run.skipped = "the clip budget kept none of the planner's spans";
+      return run;
+    }
   }
   std::error_code ec;
   fs::create_directories(ctx.config.data_dir / "packages", ec);

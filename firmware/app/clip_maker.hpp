@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "app/context.hpp"
+#include "clips/planner.hpp"
 #include "privacy/redactor.hpp"
 #include "status.hpp"
 
@@ -35,7 +36,20 @@ struct ClipRun {
   std::vector<int64_t> ready;   // clips now in review
   std::vector<int64_t> failed;  // clips moved to failed (reason in the catalog)
   std::string skipped;          // why nothing was planned, if so
+  std::vector<std::string> dropped;  // spans the budget did not keep, each with why
 };
+
+// A camera's clip budget over its last hour of driving (docs/CLIPS.md
+// "Budget"): the drives before `before_id` (0: all), newest first, until
+// they and the `next_s` of video about to be planned make an hour.
+struct ClipBudget {
+  double driving_s = 0;  // video of those drives
+  double used_s = 0;     // seconds of their clips (any state but failed)
+  double allowed_s = 0;  // [clips] budget_min_per_hour over an hour, or over next_s when longer
+  std::vector<pipeline::clips::ClipView> kept;  // those clips' views, when asked for
+};
+Result<ClipBudget> clip_budget(Context& ctx, const std::string& camera, int64_t before_id, double next_s,
+                               bool with_views);
 
 // Plans and packages a drive's clips. Given a mark, only a clip around that
 // mark (an operator asked for this moment, even inside an earlier clip).

@@ -125,6 +125,9 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
                   tracked.c_str());
       if (!clips.ready.empty()) std::printf("  %zu clips ready for review (dashloop clips list --drive %lld)\n",
                                             clips.ready.size(), static_cast<long long>(drive_id));
+      if (!clips.dropped.empty())
+        std::printf("  %zu spans not kept by the clip budget (each logged with why; [clips] budget_min_per_hour)\n",
+                    clips.dropped.size());
     } else {
       auto rows = ctx.catalog->keyframes(drive_id);
       json d = {{"drive_id", drive_id}, {"source", arg},          {"mode", mode},
@@ -143,7 +146,7 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
         d["tracks"] = json::array();
         for (const auto& t : tracks) d["tracks"].push_back(track_json(t));
       }
-      d["clips"] = {{"ready", clips.ready}, {"failed", clips.failed}, {"skipped", clips.skipped}};
+      d["clips"] = {{"ready", clips.ready}, {"failed", clips.failed}, {"skipped", clips.skipped}, {"dropped", clips.dropped}};
       out["drives"].push_back(std::move(d));
     }
   }

@@ -66,6 +66,10 @@ struct Camera {
   int64_t reconnects = 0;
   double video_s = 0;  // closed and not yet analysed
   std::optional<Clock::time_point> split_at;  // a trigger asked for its segment to close then
+  std::string last_end_utc;  // of its last closed segment
+  // A hole in the recording since the camera was lost: its start and reason
+  // set on the failure, its end by the first segment after (then stored).
+  std::optional<cat::GapRecord> gap;
 };
 
 // What the main thread hands the analysis thread, under one mutex.
@@ -256,6 +260,7 @@ class Station {
             backoff_s = 1.0;
             set_state(c, "up", "");
           }
+          store_gap(c, **catalog);
           std::lock_guard lock(c.mutex);
           if (c.split_at && Clock::now() >= *c.split_at) {
             (*recorder)->split();
@@ -264,12 +269,35 @@ class Station {
         }
         if (Status st = (*recorder)->stop(); !st.ok() && error.ok()) error = st;
       }
+      store_gap(c, **catalog);
       if (quit_) break;
       spdlog::error("run: camera '{}': {}; rebuilding in {:.0f} s", c.config.name, error.message(), backoff_s);
+      {
+        std::lock_guard lock(c.mutex);
+        if (!c.gap) c.gap = cat::GapRecord{0, c.config.name, c.last_end_utc.empty() ? media::utc_now() : c.last_end_utc,
+                                           "", error.message()};
+      }
       set_state(c, "reconnecting", error.message());
       if (!pause(backoff_s)) break;
       backoff_s = std::min(kMaxBackoffS, backoff_s * 2);
     }
+  }
+
+  // On the camera's thread, outside its recorder's poll: a gap the first
+  // segment after it has closed goes to the catalog and the bus.
+  void store_gap(Camera& c, cat::Catalog& catalog) {
+    cat::GapRecord gap;
+    {
+      std::lock_guard lock(c.mutex);
+      if (!c.gap || c.gap->end_utc.empty()) return;
+      gap = std::move(*c.gap);
+      c.gap.reset();
+    }
+    if (auto id = catalog.add_gap(gap); !id.ok())
+      spdlog::error("run: camera '{}': the gap from {} to {} not stored: {}", gap.camera, gap.start_utc, gap.end_utc,
+                    id.status().message());
+    events_->publish("camera.gap", {{"camera", gap.camera}, {"start_utc", gap.start_utc}, {"end_utc", gap.end_utc},
+                                    {"reason", gap.reason}});
   }
 
   // On a camera's thread, from inside its recorder's poll. Its segments go
@@ -279,6 +307,8 @@ class Station {
     events_->publish("segment.closed", {{"camera", c.config.name}, {"path", s.path}, {"frames", s.frames},
                                         {"duration_s", s.duration_s}, {"start_utc", s.start_utc}, {"end_utc", s.end_utc}});
     std::scoped_lock lock(c.mutex, queue_.mutex);
+    if (c.gap && c.gap->end_utc.empty()) c.gap->end_utc = std::max(s.start_utc, c.gap->start_utc);
+    c.last_end_utc = s.end_utc;
     ++c.segments;
     c.video_s += s.duration_s;
     if (c.video_s < ctx_.config.recording.analysis_chunk_s && queue_.triggers[c.config.name].empty()) return;
@@ -325,10 +355,13 @@ class Station {
   json status_json() {
     json cams = json::array();
     for (const auto& c : cameras_) {
+      json budget;
+      if (auto b = clip_budget(ctx_, c->config.name, 0, 0, false); b.ok())
+        budget = {{"used_s", b->used_s}, {"allowed_s", b->allowed_s}, {"driving_s", b->driving_s}};
       std::lock_guard lock(c->mutex);
       cams.push_back({{"name", c->config.name}, {"role", c->config.role}, {"source", c->config.source},
                       {"state", c->state}, {"reason", c->reason}, {"segments", c->segments},
-                      {"reconnects", c->reconnects}, {"unanalysed_s", c->video_s}});
+                      {"reconnects", c->reconnects}, {"unanalysed_s", c->video_s}, {"clip_budget", budget}});
     }
     json clips = json::object();
     for (const char* state : {"review", "approved", "failed"})

@@ -203,6 +203,18 @@ CREATE TABLE operators (
   created_utc TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) WITHOUT ROWID;
 )sql",
+    // The station: where a camera's recording has a hole (lost, rebuilt).
+    R"sql(
+CREATE TABLE camera_gaps (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  camera TEXT NOT NULL,
+  start_utc TEXT NOT NULL,
+  end_utc TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  CHECK (end_utc >= start_utc)
+);
+CREATE INDEX camera_gaps_by_camera ON camera_gaps(camera, start_utc);
+)sql",
 };
 
 // The queue's legal moves (from, to).
@@ -496,6 +508,14 @@ Result<std::vector<DriveRecord>> Catalog::drives() {
   return rows<DriveRecord>(s, read_drive);
 }
 
+Result<std::vector<DriveRecord>> Catalog::camera_drives(const std::string& camera, int64_t before_id, int limit) {
+  Statement s(impl_->db.get(), (std::string("SELECT ") + kDriveColumns +
+                                " FROM drives WHERE camera = ?1 AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3")
+                                   .c_str());
+  s.bind(1, camera).bind(2, before_id).bind(3, int64_t(limit));
+  return rows<DriveRecord>(s, read_drive);
+}
+
 Result<std::optional<DriveRecord>> Catalog::drive(int64_t id) {
   Statement s(impl_->db.get(), (std::string("SELECT ") + kDriveColumns + " FROM drives WHERE id = ?1").c_str());
   s.bind(1, id);
@@ -659,6 +679,23 @@ Result<int64_t> Catalog::add_trigger(const TriggerRecord& t) {
   s.bind(1, t.drive_id).bind(2, t.frame).bind(3, t.t_s).bind(4, t.kind).bind(5, t.note).step();
   if (!s.status().ok()) return s.status();
   return int64_t(sqlite3_last_insert_rowid(impl_->db.get()));
+}
+
+Result<int64_t> Catalog::add_gap(const GapRecord& g) {
+  Statement s(impl_->db.get(), "INSERT INTO camera_gaps (camera, start_utc, end_utc, reason) VALUES (?1, ?2, ?3, ?4)");
+  s.bind(1, g.camera).bind(2, g.start_utc).bind(3, g.end_utc).bind(4, g.reason).step();
+  if (!s.status().ok()) return s.status();
+  return int64_t(sqlite3_last_insert_rowid(impl_->db.get()));
+}
+
+Result<std::vector<GapRecord>> Catalog::gaps(const std::string& camera) {
+  Statement s(impl_->db.get(),
+              "SELECT id, camera, start_utc, end_utc, reason FROM camera_gaps WHERE ?1 = '' OR camera = ?1 "
+              "ORDER BY start_utc, id");
+  s.bind(1, camera);
+  return rows<GapRecord>(s, [](const Statement& s) {
+    return GapRecord{s.column_int(0), s.column_text(1), s.column_text(2), s.column_text(3), s.column_text(4)};
+  });
 }
 
 Result<std::vector<TriggerRecord>> Catalog::triggers(int64_t drive_id) {

@@ -127,6 +127,16 @@ struct TriggerRecord {
   std::string created_utc;
 };
 
+// A hole in a camera's recording: from the end of its last segment before
+// it was lost to the start of the first one after (UTC, ISO 8601).
+struct GapRecord {
+  int64_t id = 0;
+  std::string camera;
+  std::string start_utc;
+  std::string end_utc;
+  std::string reason;  // why it was lost
+};
+
 // Package states (docs/CLIPS.md, ARCHITECTURE.md): every change goes
 // through Catalog::move_clip, which refuses a move not in this table.
 inline constexpr const char* kClipStates[] = {"planned",   "packaged", "review", "approved", "rejected",
@@ -227,7 +237,7 @@ struct UploadPartRecord {
 
 class Catalog {
  public:
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   static Result<std::unique_ptr<Catalog>> open(const std::filesystem::path& file);
   ~Catalog();
@@ -243,6 +253,8 @@ class Catalog {
                             const BeforeCommit& before_commit = {});
 
   Result<std::vector<DriveRecord>> drives();
+  // A camera's drives, newest first, those before `before_id` (0: all), at most `limit`.
+  Result<std::vector<DriveRecord>> camera_drives(const std::string& camera, int64_t before_id, int limit);
   Result<std::optional<DriveRecord>> drive(int64_t id);
   Result<std::vector<KeyframeRecord>> keyframes(int64_t drive_id);
   // A drive's tracks without their boxes, by track_no.
@@ -264,6 +276,9 @@ class Catalog {
 
   Result<int64_t> add_trigger(const TriggerRecord& trigger);
   Result<std::vector<TriggerRecord>> triggers(int64_t drive_id);
+
+  Result<int64_t> add_gap(const GapRecord& gap);
+  Result<std::vector<GapRecord>> gaps(const std::string& camera = "");  // all cameras' when empty
 
   // Tracks per label over every drive: the fleet's class frequencies.
   Result<std::vector<std::pair<std::string, int64_t>>> class_counts();

@@ -81,6 +81,9 @@ struct TrackingConfig {
 
 struct ClipsConfig {
   bool enabled = true;  // ingest plans, cuts and packages clips
+  // At most this many minutes of clips per hour of a camera's driving (0: no
+  // budget); 2.5 keeps the uploads over 20 x smaller than the recording.
+  double budget_min_per_hour = 2.5;
   pipeline::clips::PlannerConfig planner;
   pipeline::clips::EffortConfig effort;
 };

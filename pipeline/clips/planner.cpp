@@ -1,6 +1,8 @@
 #include "clips/planner.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdio>
 #include <cmath>
 #include <random>
 #include <set>
@@ -148,6 +150,55 @@ std::vector<ClipPlan> plan_clips(const DriveFacts& d, const PlannerConfig& c) {
     plan.priority = 0.5 * trigger + 0.25 * tracks + 0.25 * rare;
   }
   return plans;
+}
+
+bool near_duplicate(const ClipView& a, const ClipView& b, int hamming) {
+  if (a.classes != b.classes) return false;
+  for (uint64_t x : a.dhashes)
+    for (uint64_t y : b.dhashes)
+      if (std::popcount(x ^ y) <= hamming) return true;
+  return false;
+}
+
+Selection select_clips(const std::vector<ClipPlan>& plans, const std::vector<ClipView>& views, double fps,
+                       double allowed_s, const std::vector<ClipView>& recent, int duplicate_hamming) {
+  const auto asked_or_sampled = [&](size_t i) {
+    return std::any_of(plans[i].reasons.begin(), plans[i].reasons.end(),
+                       [](const Reason& r) { return r.rule == "trigger" || r.rule == "mark" || r.rule == "sample"; });
+  };
+  std::vector<size_t> order(plans.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (asked_or_sampled(a) != asked_or_sampled(b)) return asked_or_sampled(a);
+    return plans[a].priority > plans[b].priority;
+  });
+  Selection out;
+  std::vector<const ClipView*> kept_views;
+  for (const auto& v : recent) kept_views.push_back(&v);
+  for (size_t i : order) {
+    const double seconds = double(plans[i].end_frame - plans[i].start_frame) / fps;
+    if (!asked_or_sampled(i)) {
+      const bool duplicate = std::any_of(kept_views.begin(), kept_views.end(), [&](const ClipView* v) {
+        return near_duplicate(views[i], *v, duplicate_hamming);
+      });
+      if (duplicate) {
+        out.dropped.push_back({i, "a near-duplicate of a clip already kept (same view, same classes)"});
+        continue;
+      }
+      if (out.kept_s + seconds > allowed_s) {
+        char why[128];
+        std::snprintf(why, sizeof why, "over the clip budget (%.0f of the %.0f s left already kept)", out.kept_s,
+                      std::max(0.0, allowed_s));
+        out.dropped.push_back({i, why});
+        continue;
+      }
+    }
+    out.kept.push_back(i);
+    out.kept_s += seconds;
+    kept_views.push_back(&views[i]);
+  }
+  std::sort(out.kept.begin(), out.kept.end());
+  return out;
 }
 
 }  // namespace dashloop::pipeline::clips

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,7 @@ struct PlannerConfig {
   std::vector<std::string> person_classes = {"person", "pedestrian"};
   bool scene_cuts = true;
   // One random span in every period of this length (0: off).
-  double sample_every_s = 60.0;
+  double sample_every_s = 600.0;
 };
 
 // Returns why a config cannot plan (names the key), or ok.
@@ -84,5 +85,34 @@ std::vector<ClipPlan> plan_clips(const DriveFacts& drive, const PlannerConfig& c
 
 // The weight a rule's kind gives a span's priority (the strongest reason wins).
 double trigger_weight(const std::string& rule);
+
+// The clip budget (docs/CLIPS.md "Budget"): what a camera's hour of driving
+// may send to review. A clip asked for (a trigger, a mark) or drawn as the
+// random sample is always kept and counts; the rest are taken by priority
+// while the seconds last, each dropped when it is a near-duplicate (the same
+// view and the same classes) of a clip already kept.
+struct ClipView {
+  std::vector<uint64_t> dhashes;  // the keyframes it shows (or the one before it): its view
+  std::set<std::string> classes;  // its tracks' labels
+};
+
+// Whether two clips show the same view (some pair of their keyframes within
+// `hamming` dHash bits) with the same classes.
+bool near_duplicate(const ClipView& a, const ClipView& b, int hamming);
+
+struct Selection {
+  struct Dropped {
+    size_t plan = 0;  // index into the plans
+    std::string why;
+  };
+  std::vector<size_t> kept;  // indices into the plans, ascending
+  std::vector<Dropped> dropped;
+  double kept_s = 0;  // seconds of the kept clips
+};
+
+// `views[i]` is plans[i]'s; `recent` the clips already kept in the budget's
+// window; `allowed_s` the seconds left in it (may be <= 0).
+Selection select_clips(const std::vector<ClipPlan>& plans, const std::vector<ClipView>& views, double fps,
+                       double allowed_s, const std::vector<ClipView>& recent, int duplicate_hamming);
 
 }  // namespace dashloop::pipeline::clips

@@ -25,7 +25,9 @@ namespace dashloop::pipeline::vision {
 
 struct DetectorConfig {
   std::string kind = "none";  // none | onnx | hog-people | cascade | motion
-  int every = 5;              // detect on every k-th analysed frame
+  // Detections per second of video (0: every analysed frame): by time, not
+  // every k-th frame, so a 10 and a 30 fps camera are detected alike.
+  double rate_hz = 6.0;
   int width = 640;            // frames reach the detector at this width
   float min_score = 0.25f;
   // Tiling (any kind): besides the whole frame, this many overlapping tiles

@@ -21,10 +21,10 @@ config() {  # kind -> a config file
   local f=$work/detector_$1.toml
   case $1 in
     none) printf '[detector]\nkind = "none"\n' ;;
-    motion) printf '[detector]\nkind = "motion"\nevery = 5\n[tracker]\ncamera_motion = false\n' ;;
-    onnx) printf '[detector]\nkind = "onnx"\nevery = 5\nmodel = "%s"\nlabels = "%s"\n' \
+    motion) printf '[detector]\nkind = "motion"\nrate_hz = 6\n[tracker]\ncamera_motion = false\n' ;;
+    onnx) printf '[detector]\nkind = "onnx"\nrate_hz = 6\nmodel = "%s"\nlabels = "%s"\n' \
             "$PWD/$work/onnx/yolo_sized.onnx" "$PWD/$work/onnx/labels80.txt" ;;
-    *) printf '[detector]\nkind = "%s"\nevery = 5\n' "$1" ;;
+    *) printf '[detector]\nkind = "%s"\nrate_hz = 6\n' "$1" ;;
   esac >"$f"
   printf '[clips]\nenabled = false\n' >>"$f"  # the detectors alone; cut_bench.sh measures clips
   echo "$f"

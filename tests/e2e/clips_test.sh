@@ -125,6 +125,43 @@ check "status: drives, clips by state, disk use" json_ok \
 run -d "$d" status
 check "status as text" out_has "annotator minutes waiting in review"
 
+# --- the clip budget: filled by priority, near-duplicates dropped, per camera ----
+# 0.5 min an hour: 30 s for the first drive (its spans: 25 and 17 s). The same drive ingested again
+# (the same camera, the same hour of driving) has next to no seconds left:
+# only the trigger's clip is kept.
+printf '[detector]\nkind = "motion"\n[clips]\nbudget_min_per_hour = 0.5\nsample_every_s = 0.0\n'"$unredacted" >"$work/budget.toml"
+run -c "$work/budget.toml" -d "$work/budget" ingest "$data/drive_stamped.mp4" --json
+budget_kept() {  # $1: first | again
+  rc_is 0 || return 1
+  python3 - "$work/out" "$work/budget/catalog.sqlite" "$1" <<'PY'
+import json, re, sqlite3, sys
+clips = json.load(open(sys.argv[1]))["drives"][0]["clips"]
+db = sqlite3.connect(sys.argv[2])
+kept = db.execute("SELECT end_s - start_s, priority, reasons FROM clips WHERE drive_id = (SELECT max(id) FROM drives)").fetchall()
+print("  kept (s, priority, reasons):", kept, "dropped:", clips["dropped"])
+over = [float(re.search(r"priority ([0-9.]+)", x).group(1)) for x in clips["dropped"] if "over the clip budget" in x]
+if sys.argv[3] == "first":
+    ok = kept and sum(k[0] for k in kept) <= 30 and over and min(k[1] for k in kept) >= max(over)
+else:
+    ok = len(kept) == 1 and '"trigger"' in kept[0][2] and clips["dropped"]
+sys.exit(0 if ok else 1)
+PY
+}
+check "a budget of 30 s an hour: the clips kept fit it, each span dropped for it ranks below them" budget_kept first
+run -c "$work/budget.toml" -d "$work/budget" ingest "$data/drive_stamped.mp4" --trigger 20 --json
+check "...the same drive again: only the trigger's clip kept, the rest near-duplicates or over budget" budget_kept again
+run -c "$work/budget.toml" -d "$work/budget" ingest "$data/drive_stamped.mp4"
+check "...the summary line counts what was not kept" out_has "spans not kept by the clip budget"
+check "...and the log says why, each" err_has "not kept: "
+# With an hour's budget to spare, the same drive again shows only what was
+# already kept: every span a near-duplicate (same view, same classes).
+printf '[detector]\nkind = "motion"\n[clips]\nbudget_min_per_hour = 60\nsample_every_s = 0.0\n'"$unredacted" >"$work/dup.toml"
+run -c "$work/dup.toml" -d "$work/dup" ingest -q "$data/drive_stamped.mp4" --json
+check "a budget to spare: every span of a drive kept" json_ok "d['drives'][0]['clips']['ready'] and not d['drives'][0]['clips']['dropped']"
+run -c "$work/dup.toml" -d "$work/dup" ingest -q "$data/drive_stamped.mp4" --json
+check "...the same drive again: every span a near-duplicate of a clip kept, none kept, and said so" json_ok \
+  "not d['drives'][0]['clips']['ready'] and d['drives'][0]['clips']['dropped'] and all('near-duplicate' in x for x in d['drives'][0]['clips']['dropped']) and 'budget' in d['drives'][0]['clips']['skipped']"
+
 # --- bad input: a missing or corrupt recording --------------------------------
 cp "$data/drive_s3.mp4" "$work/copy.mp4"
 run -c "$work/motion.toml" -d "$work/bad" ingest -q "$work/copy.mp4"

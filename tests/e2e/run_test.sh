@@ -65,6 +65,7 @@ echo $? >"$work/trigger.rc"
 ui_url=$(sed -n 's/.*run: depot UI on \(http[^ ]*\)\/$/\1/p' "$work/run.err" | head -1)
 curl -s -c "$work/ui.jar" -o /dev/null -d '{"name":"op","password":"station-password-1"}' "$ui_url/api/v1/login"
 curl -s -b "$work/ui.jar" "$ui_url/api/v1/station" >"$work/ui-station.json"
+curl -s -b "$work/ui.jar" "$ui_url/metrics" >"$work/metrics.txt"
 sleep 4
 kill $server; wait $server 2>/dev/null  # the road and side cameras' server goes away...
 "$bin" "${c[@]}" station >"$work/during.json" 2>/dev/null
@@ -80,6 +81,7 @@ while kill -0 $station 2>/dev/null; do
   grep -q '"state": *"review"' "$work/while.json" && kill -0 $station 2>/dev/null && break
   sleep 1
 done
+"$bin" "${c[@]}" station >"$work/late.json" 2>/dev/null
 wait $station
 echo $? >"$work/run.rc"
 wait $events
@@ -90,6 +92,10 @@ s = json.load(open('$work/ui-station.json'))
 live = {c['name']: c.get('live', {}).get('state') for c in s['cameras']}
 print('  ui:', '$ui_url', 'running', s['running'], live)
 sys.exit(0 if s['running'] and set(live) == {'road', 'side', 'cabin'} and live['cabin'] == 'up' else 1)"
+check "/metrics of a running station: promtool finds no problem; station up, all three cameras' series" bash -c "
+  promtool check metrics <$work/metrics.txt && grep -qx 'dashloop_station_up 1' $work/metrics.txt &&
+  [ \$(grep -c '^dashloop_camera_up{camera=' $work/metrics.txt) = 3 ] && grep -qx 'dashloop_camera_up{camera=\"cabin\"} 1' $work/metrics.txt &&
+  grep -q '^dashloop_clip_budget_allowed_seconds{camera=\"road\"} 150$' $work/metrics.txt || { head -c 1500 $work/metrics.txt; false; }"
 check "run: exit 0 after --seconds" bash -c "[ \"\$(cat $work/run.rc)\" = 0 ] || { tail -5 $work/run.err; false; }"
 check "trigger: exit 0, the station answered" bash -c "[ \"\$(cat $work/trigger.rc)\" = 0 ] && grep -q '\"ok\":true' $work/trigger.out"
 check "packages were in review while the station ran (minutes-later, not end-of-drive)" py "
@@ -103,6 +109,15 @@ ok = {'segment.closed', 'keyframe', 'track.ended', 'clip.state', 'camera.state',
 ok = ok and all(e['v'] == 1 and e['utc'] for e in ev)
 print('  events:', {t: sum(e['type'] == t for e in ev) for t in sorted(types)})
 sys.exit(0 if ok else 1)"
+check "dashloop station shows each camera's clip budget: 150 s an hour, what its clips used of it" py "
+import json, sqlite3, sys
+s = json.load(open('$work/late.json'))
+b = {c['name']: c['clip_budget'] for c in s['cameras']}
+print('  clip budgets:', b)
+db = sqlite3.connect('$work/d/catalog.sqlite')
+used = dict(db.execute(\"SELECT d.camera, SUM(c.end_s - c.start_s) FROM clips c JOIN drives d ON d.id = c.drive_id WHERE c.state != 'failed' GROUP BY d.camera\").fetchall())
+ok = set(b) == {'road', 'side', 'cabin'} and all(v['allowed_s'] == 150 and 0 <= v['used_s'] <= used.get(k, 0) + 1e-6 for k, v in b.items())
+sys.exit(0 if ok and any(v['used_s'] > 0 for v in b.values()) else 1)"
 check "the trigger became a clip in review, its reason and note kept" bash -c \
   "sqlite3 $work/d/catalog.sqlite \"SELECT state, reasons FROM clips\" | grep '^review|' | grep -q 'driver button'"
 check "camera server gone: road went to reconnecting with the reason, then up again after it came back" py "
@@ -117,6 +132,20 @@ ev = [json.loads(l) for l in open('$work/events.jsonl')]
 i = [k for k, e in enumerate(ev) if e['type'] == 'camera.state' and e['camera'] == 'road' and e['state'] == 'reconnecting'][0]
 j = [k for k, e in enumerate(ev) if e['type'] == 'camera.state' and e['camera'] == 'road' and e['state'] == 'up' and k > i][0]
 sys.exit(0 if any(e['type'] == 'segment.closed' and e['camera'] == 'cabin' for e in ev[i:j]) else 1)"
+check "...the gap is in the catalog: road's and side's, from their last segment to their first after, with the reason; none for cabin" py "
+import datetime, json, sqlite3, sys
+db = sqlite3.connect('$work/d/catalog.sqlite')
+gaps = db.execute('SELECT camera, start_utc, end_utc, reason FROM camera_gaps').fetchall()
+print('  gaps:', gaps)
+t = lambda s: datetime.datetime.fromisoformat(s.replace('Z', '+00:00'))
+ok = {g[0] for g in gaps} == {'road', 'side'} and all(3 <= (t(g[2]) - t(g[1])).total_seconds() <= 40 and g[3] for g in gaps)
+for cam, start, end, _ in gaps:
+    before = db.execute('SELECT MAX(end_utc) FROM segments WHERE camera = ? AND end_utc <= ?', (cam, start)).fetchone()[0]
+    after = db.execute('SELECT MIN(start_utc) FROM segments WHERE camera = ? AND start_utc >= ?', (cam, end)).fetchone()[0]
+    ok = ok and before == start and after == end
+ev = [json.loads(l) for l in open('$work/events.jsonl')]
+ok = ok and {e['camera'] for e in ev if e['type'] == 'camera.gap'} == {'road', 'side'}
+sys.exit(0 if ok else 1)"
 check "a trigger for an unknown camera: refused, exit 3, named; the station went on" bash -c \
   "[ \"\$(cat $work/bad.rc)\" = 3 ] && grep -q \"no camera named 'nowhere'\" $work/bad.err"
 all_packages_ok() {

@@ -49,7 +49,7 @@ check "missing file: usage error (2), named" bash -c "[ \"\$(cat $work/rc)\" = 2
 # --- ingest with a detector --------------------------------------------------
 vtest=/usr/share/doc/opencv-doc/examples/data/vtest.avi
 d="$work/data"
-printf '[detector]\nkind = "motion"\nevery = 2\n[tracker]\ncamera_motion = false\n' >"$work/motion.toml"
+printf '[detector]\nkind = "motion"\nrate_hz = 5\n[tracker]\ncamera_motion = false\n' >"$work/motion.toml"
 run -c "$work/motion.toml" -d "$d" ingest "$vtest" --json
 check "ingest with the motion detector (fixed camera) stores tracks" json_ok \
   "d['drives'][0]['detector'] == 'motion:mog2' and len(d['drives'][0]['tracks']) >= 5 \

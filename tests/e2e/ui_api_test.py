@@ -324,6 +324,22 @@ def main():
     bad.token = "f" * 64
     s, _, _, _ = bad.get("/api/v1/clips")
     check("a wrong token: 401", s == 401, s)
+
+    # --- /metrics: what Prometheus scrapes with a reader token, as promtool reads it ---
+    s, _, body, r = reader_c.get("/metrics")
+    lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=30)
+    check("/metrics with a reader token: 200, Prometheus' text format, promtool finds no problem",
+          s == 200 and r.getheader("Content-Type", "").startswith("text/plain; version=0.0.4") and lint.returncode == 0
+          and not lint.stdout.strip() and not lint.stderr.strip(), (s, lint.stdout, lint.stderr))
+    text = body.decode()
+    import sqlite3
+    review = sqlite3.connect(os.path.join(st.data, "catalog.sqlite")).execute(
+        "SELECT COUNT(*) FROM clips WHERE state = 'review'").fetchone()[0]
+    check("...no station runs: station_up 0, the queue as the catalog has it, no camera series",
+          "dashloop_station_up 0\n" in text and f'dashloop_clips{{state="review"}} {review}\n' in text
+          and "dashloop_camera_" not in text, text[:400])
+    s, j, _, _ = Client(url).get("/metrics")
+    check("/metrics without a token or session: 401", s == 401, (s, j))
     s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/ack", {"ok": True})
     check("ack of a clip in review: 409", s == 409, j)
     s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/ack", {"okay": True})

@@ -60,7 +60,7 @@ TEST(Config, ShippedDefaultFileEqualsBuiltInDefaults) {
   EXPECT_EQ(c->sync.backoff_s, d.sync.backoff_s);
   EXPECT_EQ(c->sync.interval_s, d.sync.interval_s);
   EXPECT_EQ(c->detector.kind, d.detector.kind);
-  EXPECT_EQ(c->detector.every, d.detector.every);
+  EXPECT_EQ(c->detector.rate_hz, d.detector.rate_hz);
   EXPECT_EQ(c->detector.width, d.detector.width);
   EXPECT_EQ(c->detector.min_score, d.detector.min_score);
   EXPECT_EQ(c->detector.input_size, d.detector.input_size);
@@ -132,13 +132,13 @@ TEST(Config, ClipRulesAreChecked) {
 }
 
 TEST(Config, DetectorAndTrackerSections) {
-  auto c = load_string("[detector]\nkind = \"cascade\"\ncascades = [\"/a.xml\", \"/b.xml\"]\nevery = 2\n"
+  auto c = load_string("[detector]\nkind = \"cascade\"\ncascades = [\"/a.xml\", \"/b.xml\"]\nrate_hz = 2.5\n"
                        "[tracker]\nmin_hits = 1\ncamera_motion = false\nhigh_score = 0.4\n",
                        "t.toml");
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->detector.kind, "cascade");
   EXPECT_EQ(c->detector.cascades, (std::vector<std::filesystem::path>{"/a.xml", "/b.xml"}));
-  EXPECT_EQ(c->detector.every, 2);
+  EXPECT_EQ(c->detector.rate_hz, 2.5);
   EXPECT_EQ(c->tracking.tracker.min_hits, 1);
   EXPECT_FALSE(c->tracking.camera_motion);
   EXPECT_FLOAT_EQ(c->tracking.tracker.high_score, 0.4f);

@@ -280,7 +280,7 @@ class TrackingDriveTest : public DriveTest {
 TEST_F(TrackingDriveTest, MotionDetectorTracksThePedestriansOfAFixedCamera) {
   TrackingOptions t;
   t.detector.kind = "motion";
-  t.detector.every = 2;
+  t.detector.rate_hz = 5;  // vtest.avi is 10 fps: every 2nd frame
   t.camera_motion = false;
   std::vector<vision::TrackEvent> seen;
   std::mutex seen_mutex;
@@ -310,12 +310,29 @@ TEST_F(TrackingDriveTest, MotionDetectorTracksThePedestriansOfAFixedCamera) {
   EXPECT_EQ(*ids.rbegin(), static_cast<int>(o.tracks.size()));
 }
 
+TEST_F(TrackingDriveTest, TheDetectionRateIsPerSecondOfVideoWhateverTheFrameRate) {
+  // 5 Hz on a 10 fps and on a 30 fps file: 5 detections a second of each,
+  // every 2nd and every 6th frame, evenly spaced.
+  for (const auto& [file, step] : {std::pair{kOpencvData / "vtest.avi", 2}, std::pair{kData / "drive_short.mp4", 6}}) {
+    TrackingOptions t;
+    t.detector.kind = "motion";
+    t.detector.rate_hz = 5;
+    t.camera_motion = false;
+    auto r = analyze_with(file.string(), t);
+    ASSERT_TRUE(r.ok()) << file << ": " << r.status().message();
+    EXPECT_NEAR(static_cast<double>(r->objects->detected_frames), 5 * r->media_s, 1.0) << file;
+    EXPECT_EQ(r->objects->detected_frames, (r->frames + step - 1) / step) << file;
+    for (const auto& track : r->objects->tracks)
+      for (const auto& b : track.boxes) EXPECT_EQ(b.frame % step, 0) << file << ": a box off the detector's frames";
+  }
+}
+
 TEST_F(TrackingDriveTest, LiveSourceSkipsAndCountsFramesTheDetectorCannotTake) {
   // A detector far slower than the frames arrive: HOG on every full 1280-px
   // frame, read as fast as the file decodes. Marked live, the drive must not wait.
   TrackingOptions t;
   t.detector.kind = "hog-people";
-  t.detector.every = 1;
+  t.detector.rate_hz = 0;  // every frame
   t.detector.width = 1280;
   t.live = true;
   auto r = analyze_with((kData / "drive_short.mp4").string(), t);

@@ -149,5 +149,70 @@ TEST(Planner, ConfigChecks) {
   EXPECT_TRUE(plan_clips(empty, PlannerConfig{}).empty());
 }
 
+// Plans of 6 s each at 30 fps, one reason each, with the given priorities.
+std::vector<ClipPlan> six_second_plans(const std::vector<std::pair<std::string, double>>& rules) {
+  std::vector<ClipPlan> plans;
+  int64_t start = 0;
+  for (const auto& [rule, priority] : rules) {
+    ClipPlan p;
+    p.start_frame = start;
+    p.end_frame = start + 180;
+    p.reasons = {{rule, start, ""}};
+    p.priority = priority;
+    plans.push_back(p);
+    start += 300;
+  }
+  return plans;
+}
+
+ClipView view(uint64_t dhash, std::set<std::string> classes) { return {{dhash}, std::move(classes)}; }
+
+TEST(ClipBudget, FillsByPriorityWhileTheSecondsLast) {
+  const auto plans = six_second_plans({{"track", 0.3}, {"person", 0.6}, {"scene_cut", 0.2}, {"track", 0.5}});
+  const std::vector<ClipView> views = {view(0x0, {"car"}), view(0xFFFF, {"person"}), view(0xFFFF0000, {}),
+                                       view(0xFFFF00000000, {"truck"})};
+  const auto s = select_clips(plans, views, 30, 12.5, {}, 10);
+  EXPECT_EQ(s.kept, (std::vector<size_t>{1, 3})) << "the two of highest priority fit in 12.5 s";
+  EXPECT_DOUBLE_EQ(s.kept_s, 12);
+  ASSERT_EQ(s.dropped.size(), 2u);
+  for (const auto& d : s.dropped) EXPECT_NE(d.why.find("over the clip budget"), std::string::npos) << d.why;
+}
+
+TEST(ClipBudget, TriggersMarksAndTheSampleAreKeptEvenPastIt) {
+  const auto plans = six_second_plans({{"sample", 0.1}, {"track", 0.9}, {"trigger", 0.4}, {"mark", 0.5}});
+  const std::vector<ClipView> views(4, view(0x0, {"car"}));  // the same view, the same class: duplicates all
+  const auto s = select_clips(plans, views, 30, 6, {}, 10);
+  EXPECT_EQ(s.kept, (std::vector<size_t>{0, 2, 3}));
+  EXPECT_DOUBLE_EQ(s.kept_s, 18) << "what was asked for counts against the budget";
+  ASSERT_EQ(s.dropped.size(), 1u);
+  EXPECT_EQ(s.dropped[0].plan, 1u);
+}
+
+TEST(ClipBudget, ANearDuplicateOfAKeptClipIsDropped) {
+  const auto plans = six_second_plans({{"track", 0.5}, {"track", 0.4}, {"track", 0.3}, {"track", 0.2}});
+  const std::vector<ClipView> views = {
+      view(0x0, {"car"}),
+      view(0x3FF, {"car"}),           // 10 bits off, the same class: the same view
+      view(0x7FF, {"car", "person"}),  // close, but another set of classes
+      view(0xFFFFFFFF, {"car"}),       // the same class, another view
+  };
+  const auto s = select_clips(plans, views, 30, 1000, {}, 10);
+  EXPECT_EQ(s.kept, (std::vector<size_t>{0, 2, 3}));
+  ASSERT_EQ(s.dropped.size(), 1u);
+  EXPECT_EQ(s.dropped[0].plan, 1u);
+  EXPECT_NE(s.dropped[0].why.find("near-duplicate"), std::string::npos);
+  // A clip kept earlier in the window (another drive) counts too.
+  const auto later = select_clips(plans, views, 30, 1000, {view(0x1, {"car"})}, 10);
+  EXPECT_EQ(later.kept, (std::vector<size_t>{2, 3}));
+}
+
+TEST(ClipBudget, NoSecondsLeftKeepsOnlyWhatWasAskedFor) {
+  const auto plans = six_second_plans({{"track", 0.9}, {"trigger", 0.4}});
+  const std::vector<ClipView> views = {view(0x0, {"car"}), view(0xFF00FF00FF, {})};
+  const auto s = select_clips(plans, views, 30, -20, {}, 10);
+  EXPECT_EQ(s.kept, std::vector<size_t>{1});
+  EXPECT_NE(s.dropped.at(0).why.find("0 s left"), std::string::npos) << s.dropped.at(0).why;
+}
+
 }  // namespace
 }  // namespace dashloop::pipeline::clips

@@ -127,7 +127,7 @@ TEST(RtspTracking, ASlowDetectorNeverStallsALiveCamera) {
   DriveOptions o;
   o.keyframe_dir = dir;
   o.tracking.detector.kind = "cascade";
-  o.tracking.detector.every = 1;
+  o.tracking.detector.rate_hz = 0;  // every frame
   auto r = analyze_drive(*source, o);
   fs::remove_all(dir);
   ASSERT_TRUE(r.ok()) << r.status().message();
