@@ -307,7 +307,9 @@ check "...collect takes it from the directory" json_ok "d['taken'] >= 1 and d['d
 run -d "$work/local" sync --json
 check "...and the ack comes back" json_ok "d['acked'] >= 1"
 # A claim held by a job that died: kept while fresh, taken over once stale.
-run -d "$work/local" ingest -q "$work/small.mp4"
+# Another drive: the same one again is a near-duplicate the budget drops.
+"$make_drive" --out "$work/other.mp4" --width 640 --height 360 --fps 25 --seconds 8 --seed 11 >/dev/null 2>&1
+run -d "$work/local" ingest -q "$work/other.mp4"
 d=$work/local approve_all
 run -d "$work/local" sync
 held=$(sqlite3 "$work/local/catalog.sqlite" "SELECT uid FROM clips WHERE state = 'uploaded' ORDER BY id DESC LIMIT 1")
