@@ -63,7 +63,7 @@ CameraRecorder::~CameraRecorder() {
 
 Result<std::unique_ptr<CameraRecorder>> CameraRecorder::start(cat::Catalog& catalog, const fs::path& data_dir,
                                                               const std::string& camera, const media::Source& source,
-                                                              double segment_s, ClosedFn on_closed) {
+                                                              double segment_s, double stall_s, ClosedFn on_closed) {
   if (auto d = media::recorder_description(source); !d.ok()) return d.status();
   std::unique_ptr<CameraRecorder> self(new CameraRecorder(catalog, camera, std::move(on_closed)));
   self->dir_ = fs::absolute(data_dir / "recordings" / camera).lexically_normal();
@@ -111,6 +111,7 @@ Result<std::unique_ptr<CameraRecorder>> CameraRecorder::start(cat::Catalog& cata
   options.dir = self->dir_;
   options.prefix = camera;
   options.segment_s = segment_s;
+  options.stall_s = stall_s;
   auto recorder = media::Recorder::start(source, options, std::move(callbacks));
   if (!recorder.ok()) return recorder.status();
   self->recorder_ = std::move(recorder.value());

@@ -28,13 +28,13 @@ class CameraRecorder {
   static Result<std::unique_ptr<CameraRecorder>> start(firmware::catalog::Catalog& catalog,
                                                         const std::filesystem::path& data_dir,
                                                         const std::string& camera, const pipeline::media::Source& source,
-                                                        double segment_s, ClosedFn on_closed = {});
+                                                        double segment_s, double stall_s, ClosedFn on_closed = {});
   ~CameraRecorder();
   CameraRecorder(const CameraRecorder&) = delete;
   CameraRecorder& operator=(const CameraRecorder&) = delete;
 
   // Handles the pipeline's messages for up to wait_s; a pipeline or catalog
-  // error is returned (the recording is then over: stop() and start anew).
+  // error (kUnavailable: no frame for stall_s) is returned (the recording is then over: stop() and start anew).
   Status poll(double wait_s);
   // Closes the open segment at the next keyframe.
   void split() { recorder_->split(); }

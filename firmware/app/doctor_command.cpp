@@ -11,6 +11,7 @@
 #include "app/effective_config.hpp"
 #include "catalog/catalog.hpp"
 #include "media/gst.hpp"
+#include "media/recorder.hpp"
 #include "vision/detectors.hpp"
 
 namespace fs = std::filesystem;
@@ -80,6 +81,18 @@ int run_doctor(const GlobalOptions& global, bool as_json) {
     if (!store.ok()) ok = false;
   }
   report["sync"] = sync;
+
+  // Each station camera, as its recorder would open it: reachable, and what
+  // it sends (the parser's caps: codec, size, rate).
+  nlohmann::json cameras = nlohmann::json::array();
+  for (const auto& c : config.cameras) {
+    auto source = pipeline::media::parse_source(c.source);
+    auto probed = source.ok() ? pipeline::media::probe_camera(*source, 5.0) : Result<std::string>(source.status());
+    cameras.push_back({{"name", c.name}, {"source", c.source}, {"ok", probed.ok()},
+                       {"status", probed.ok() ? *probed : probed.status().message()}});
+    if (!probed.ok()) ok = false;
+  }
+  report["cameras"] = cameras;
   report["ok"] = ok;
 
   if (as_json) {
@@ -97,9 +110,12 @@ int run_doctor(const GlobalOptions& global, bool as_json) {
   std::printf("  data dir:    %s (%s", data["path"].get<std::string>().c_str(),
               data["writable"].get<bool>() ? "writable" : "NOT WRITABLE");
   if (data.contains("free_bytes")) std::printf(", %.1f GB free", data["free_bytes"].get<double>() / 1e9);
-  std::printf(")\n  catalog:     %s\n  detector:    %s\n  sync:        %s\n\n%s\n",
-              data["catalog"].get<std::string>().c_str(), detector["status"].get<std::string>().c_str(), sync.c_str(),
-              ok ? "all required checks pass" : "some required checks FAIL");
+  std::printf(")\n  catalog:     %s\n  detector:    %s\n  sync:        %s\n", data["catalog"].get<std::string>().c_str(),
+              detector["status"].get<std::string>().c_str(), sync.c_str());
+  for (const auto& c : cameras)
+    std::printf("  camera %-12s %s %s\n", c["name"].get<std::string>().c_str(), c["ok"].get<bool>() ? "ok:" : "FAILS:",
+                c["status"].get<std::string>().c_str());
+  std::printf("\n%s\n", ok ? "all required checks pass" : "some required checks FAIL");
   return ok ? kExitOk : 1;
 }
 

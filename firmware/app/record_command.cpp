@@ -36,12 +36,14 @@ int run_record(const GlobalOptions& global, const RecordOptions& o) {
   };
   enforce();  // before writing
   auto recorder = CameraRecorder::start(*ctx.catalog, ctx.config.data_dir, camera, *source,
-                                        o.segment_s > 0 ? o.segment_s : ctx.config.recording.segment_s);
+                                        o.segment_s > 0 ? o.segment_s : ctx.config.recording.segment_s,
+                                        ctx.config.recording.stall_s);
   if (!recorder.ok()) {
     spdlog::error("record: {}", recorder.status().message());
     return recorder.status().kind() == Status::Kind::kInternal ? kExitStorage : kExitInput;
   }
   SignalStop signals;
+  if (!ctx.config.power.fail_file.empty()) signals.watch_power(ctx.config.power.fail_file, ctx.config.power.fail_value);
   const auto started = std::chrono::steady_clock::now();
   auto last_retention = started;
   int exit_code = kExitOk;
@@ -58,6 +60,9 @@ int run_record(const GlobalOptions& global, const RecordOptions& o) {
       last_retention = now;
     }
   }
+  if (signals.power_failed())
+    spdlog::warn("record: power failing ({} reads '{}'): closing the segment", ctx.config.power.fail_file.string(),
+                 ctx.config.power.fail_value);
   if (Status st = (*recorder)->stop(); !st.ok()) spdlog::warn("record: stopping: {}", st.message());
   std::printf("recorded %.1f s from %s into %s\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), o.source.c_str(),

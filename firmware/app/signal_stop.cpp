@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <ctime>
+#include <fstream>
 
 namespace dashloop::app {
 
@@ -19,8 +20,25 @@ SignalStop::SignalStop() {
         signal_ = sig;
         requested_ = true;
       }
+      read_power();
     }
   });
+}
+
+void SignalStop::watch_power(std::filesystem::path file, std::string fail_value) {
+  std::lock_guard lock(power_mutex_);
+  power_file_ = std::move(file);
+  fail_value_ = std::move(fail_value);
+}
+
+void SignalStop::read_power() {
+  std::lock_guard lock(power_mutex_);
+  if (power_file_.empty() || power_failed_) return;
+  std::ifstream in(power_file_);  // sysfs: a fresh read each time gives the pin's level now
+  std::string value;
+  if (!(in >> value) || value != fail_value_) return;
+  power_failed_ = true;
+  requested_ = true;
 }
 
 SignalStop::~SignalStop() {

@@ -87,8 +87,8 @@ constexpr double kMaxBackoffS = 30.0;  // a camera gone for long is retried twic
 
 class Station {
  public:
-  Station(Context& ctx, const RunOptions& options, const std::atomic<bool>& stop)
-      : ctx_(ctx), options_(options), stop_(stop) {}
+  Station(Context& ctx, const RunOptions& options, const SignalStop& signals)
+      : ctx_(ctx), options_(options), signals_(signals), stop_(signals.requested()) {}
 
   int run() {
     const bool record = options_.only.empty() || options_.only == "record";
@@ -179,6 +179,9 @@ class Station {
           events_->publish("retention.deleted", {{"freed_bytes", r->freed}, {"actions", r->actions}});
       }
     }
+    if (signals_.power_failed())
+      spdlog::warn("run: power failing ({} reads '{}'): closing the segments and stopping",
+                   ctx_.config.power.fail_file.string(), ctx_.config.power.fail_value);
     sd_notify(0, "STOPPING=1");
     quit_ = true;
     quit_wake_.notify_all();
@@ -245,7 +248,7 @@ class Station {
     while (!quit_) {
       std::unique_lock starting(start_mutex_);  // GStreamer's plugin loading is not safe from two threads at once
       auto recorder = CameraRecorder::start(**catalog, ctx_.config.data_dir, c.config.name, c.source,
-                                            ctx_.config.recording.segment_s,
+                                            ctx_.config.recording.segment_s, ctx_.config.recording.stall_s,
                                             [this, &c](const cat::SegmentRecord& s) { closed(c, s); });
       starting.unlock();
       Status error = recorder.ok() ? Status::Ok() : recorder.status();
@@ -277,6 +280,8 @@ class Station {
         if (!c.gap) c.gap = cat::GapRecord{0, c.config.name, c.last_end_utc.empty() ? media::utc_now() : c.last_end_utc,
                                            "", error.message()};
       }
+      // A frozen camera says so before it is rebuilt: no error came from it.
+      if (error.kind() == Status::Kind::kUnavailable) set_state(c, "stalled", error.message());
       set_state(c, "reconnecting", error.message());
       if (!pause(backoff_s)) break;
       backoff_s = std::min(kMaxBackoffS, backoff_s * 2);
@@ -523,6 +528,7 @@ class Station {
 
   Context& ctx_;
   const RunOptions& options_;
+  const SignalStop& signals_;
   const std::atomic<bool>& stop_;
   zmq::context_t zmq_;
   std::unique_ptr<EventBus> events_;
@@ -554,7 +560,8 @@ int run_station(const GlobalOptions& global, const RunOptions& options) {
   auto prepared = prepare(global);
   if (auto* code = std::get_if<int>(&prepared)) return *code;
   Context& ctx = std::get<Context>(prepared);
-  Station station(ctx, options, signals.requested());
+  if (!ctx.config.power.fail_file.empty()) signals.watch_power(ctx.config.power.fail_file, ctx.config.power.fail_value);
+  Station station(ctx, options, signals);
   return station.run();
 }
 

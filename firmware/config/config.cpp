@@ -82,6 +82,16 @@ Setter path(std::filesystem::path& out) {
   };
 }
 
+// A path that may be left empty (not used).
+Setter path_or_empty(std::filesystem::path& out) {
+  return [&out](const toml::node& n) -> std::string {
+    auto v = n.value_exact<std::string>();
+    if (!v) return "must be a path string (empty: none)";
+    out = *v;
+    return "";
+  };
+}
+
 Setter number_f(float& out, double lo, double hi) {
   return [&out, lo, hi](const toml::node& n) -> std::string {
     double v = out;
@@ -316,7 +326,8 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                  {"effort_per_box_s", number(e.per_box_s, 0.0, 3600.0)},
                  {"effort_per_keyframe_s", number(e.per_keyframe_s, 0.0, 3600.0)}}},
       {"recording", {{"segment_s", number(c.recording.segment_s, 2.0, 3600.0)},
-                     {"analysis_chunk_s", number(c.recording.analysis_chunk_s, 1.0, 86400.0)}}},
+                     {"analysis_chunk_s", number(c.recording.analysis_chunk_s, 1.0, 86400.0)},
+                     {"stall_s", number(c.recording.stall_s, 0.0, 3600.0)}}},
       {"prelabel", {{"input_size", integer(c.prelabel.input_size, 32, 4096)},
                     {"width", integer(c.prelabel.width, 64, 7680)},
                     {"tiles", integer(c.prelabel.tiles, 1, 8)},
@@ -375,6 +386,8 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
               {"max_failures", integer(c.ui.max_failures, 1, 100)},
               {"lockout_s", number(c.ui.lockout_s, 1.0, 86400.0)},
               {"reject_reasons", strings(c.ui.reject_reasons)}}},
+      {"power", {{"fail_file", path_or_empty(c.power.fail_file)},
+                 {"fail_value", string_of(c.power.fail_value)}}},
   };
   toml::table table;
   try {

@@ -94,6 +94,9 @@ struct RecordingConfig {
   // hold this much video (or at once when a trigger waits in them): tracks
   // and clips do not cross these drives, samples are drawn per hour alike.
   double analysis_chunk_s = 60.0;
+  // A camera that delivers no frame this long (frozen, its link half dead:
+  // no error comes) has its pipeline torn down and rebuilt; 0 turns it off.
+  double stall_s = 10.0;
 };
 
 // Disk quota of data_dir: recordings go first, then finished packages; a
@@ -178,6 +181,14 @@ struct Credentials {
 // Reads a credentials file, refusing one that others can read.
 Result<Credentials> load_credentials(const std::filesystem::path& file);
 
+// The power-fail input: a file (a GPIO's sysfs value) that reads fail_value
+// while the vehicle's supply is failing; `dashloop run` then stops as on
+// SIGTERM (segments closed, exit 0) before the hold-up capacitor runs dry.
+struct PowerConfig {
+  std::filesystem::path fail_file;  // empty: not watched
+  std::string fail_value = "1";
+};
+
 struct Config {
   std::filesystem::path data_dir = "./dashloop-data";
   std::string vehicle = "vehicle-0";
@@ -194,6 +205,7 @@ struct Config {
   RetentionConfig retention;
   SyncConfig sync;
   UiConfig ui;
+  PowerConfig power;
   pipeline::privacy::PrivacyConfig privacy = default_privacy();
 };
 

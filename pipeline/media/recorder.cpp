@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -61,10 +62,55 @@ Result<std::string> recorder_description(const Source& s) {
   return Status::InvalidArgument(s.original + ": only a live source is recorded (a file already is a recording)");
 }
 
+namespace {
+
+// The source element's address, which the description leaves out (quoting).
+void point_source(Pipeline& pipeline, const Source& source) {
+  if (auto src = pipeline.child("src")) {
+    if (source.kind == Source::Kind::kRtsp) g_object_set(src.get(), "location", source.location.c_str(), nullptr);
+    if (source.kind == Source::Kind::kV4l2) g_object_set(src.get(), "device", source.location.c_str(), nullptr);
+  }
+}
+
+}  // namespace
+
+Result<std::string> probe_camera(const Source& source, double timeout_s) {
+  ensure_gst_init();
+  auto description = recorder_description(source);
+  if (!description.ok()) return description.status();
+  GError* raw_err = nullptr;
+  ElementPtr element(gst_parse_launch((*description + " ! fakesink sync=false").c_str(), &raw_err));
+  ErrorPtr err(raw_err);
+  if (!element || err) return Status::Unsupported(source.original + ": " + (err ? err->message : "cannot build"));
+  gst_object_ref_sink(element.get());
+  Pipeline pipeline(std::move(element));
+  point_source(pipeline, source);
+  BusPtr bus = pipeline.bus();
+  PadPtr out(gst_element_get_static_pad(pipeline.child("parse").get(), "src"));
+  if (gst_element_set_state(pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    return bus_error_or(bus.get(), source.original, source.original + ": cannot start");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    MessagePtr msg(gst_bus_timed_pop_filtered(bus.get(), 100 * GST_MSECOND, GstMessageType(GST_MESSAGE_ERROR | GST_MESSAGE_EOS)));
+    if (msg && GST_MESSAGE_TYPE(msg.get()) == GST_MESSAGE_ERROR)
+      return Status::IOError(source.original + ": " + message_text(msg.get()));
+    if (msg) return Status::IOError(source.original + ": the stream ended before it said what it is");
+    CapsPtr caps(gst_pad_get_current_caps(out.get()));
+    if (caps && gst_structure_has_field(gst_caps_get_structure(caps.get(), 0), "width")) {
+      GCharPtr text(gst_caps_to_string(caps.get()));
+      return std::string(text.get());
+    }
+  }
+  return Status::Unavailable(source.original + ": no stream within " + std::to_string(int(timeout_s)) + " s");
+}
+
 struct Recorder::Impl {
   Source source;
   RecorderOptions options;
   RecorderCallbacks callbacks;
+  // Steady-clock ns of the parser's last buffer, from its streaming thread;
+  // declared before the pipeline so that it outlives the probe.
+  std::atomic<int64_t> last_buffer_ns{0};
   Pipeline pipeline;
   BusPtr bus;
   fs::path open_segment;
@@ -124,6 +170,16 @@ struct Recorder::Impl {
     return utc_at(std::chrono::system_clock::now() - std::chrono::duration_cast<std::chrono::system_clock::duration>(ago));
   }
 
+  static int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  static GstPadProbeReturn on_buffer(GstPad* /*pad*/, GstPadProbeInfo* /*info*/, gpointer user_data) {
+    static_cast<Impl*>(user_data)->last_buffer_ns.store(steady_ns(), std::memory_order_relaxed);
+    return GST_PAD_PROBE_OK;
+  }
+
   static gchar* on_format_location(GstElement* /*mux*/, guint fragment_id, gpointer user_data) {
     auto* self = static_cast<Impl*>(user_data);
     std::string stamp = utc_now();  // 2026-11-22T23:59:59.123Z -> 20261122T235959Z
@@ -157,10 +213,7 @@ Result<std::unique_ptr<Recorder>> Recorder::start(const Source& source, const Re
                                "': " + (err ? err->message : "unknown error"));
   gst_object_ref_sink(element.get());
   impl->pipeline = Pipeline(std::move(element));
-  if (auto src = impl->pipeline.child("src")) {
-    if (source.kind == Source::Kind::kRtsp) g_object_set(src.get(), "location", source.location.c_str(), nullptr);
-    if (source.kind == Source::Kind::kV4l2) g_object_set(src.get(), "device", source.location.c_str(), nullptr);
-  }
+  point_source(impl->pipeline, source);
   // Elements handed to a bin or to splitmuxsink are floating: they take them.
   GstElement* mux = gst_element_factory_make("splitmuxsink", "mux");
   GstElement* ts = gst_element_factory_make("mpegtsmux", nullptr);
@@ -172,8 +225,15 @@ Result<std::unique_ptr<Recorder>> Recorder::start(const Source& source, const Re
                "send-keyframe-requests", TRUE, nullptr);
   g_signal_connect(mux, "format-location", G_CALLBACK(Impl::on_format_location), impl.get());
   gst_bin_add(GST_BIN(impl->pipeline.get()), mux);
-  if (!gst_element_link(impl->pipeline.child("parse").get(), mux))
+  auto parse = impl->pipeline.child("parse");
+  if (!gst_element_link(parse.get(), mux))
     return Status::Internal(source.original + ": cannot link the parser to splitmuxsink");
+  {
+    PadPtr out(gst_element_get_static_pad(parse.get(), "src"));
+    gst_pad_add_probe(out.get(), GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                      Impl::on_buffer, impl.get(), nullptr);
+  }
+  impl->last_buffer_ns = Impl::steady_ns();  // a camera gets stall_s to send its first frame
   impl->bus = impl->pipeline.bus();
   impl->last_sync = std::chrono::steady_clock::now();
   if (gst_element_set_state(impl->pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
@@ -199,6 +259,11 @@ Status Recorder::poll(double wait_s) {
     if (now - d.last_sync >= std::chrono::duration<double>(d.options.sync_s)) {
       d.sync_open_segment();
       d.last_sync = now;
+    }
+    const double quiet_s = double(Impl::steady_ns() - d.last_buffer_ns.load(std::memory_order_relaxed)) / 1e9;
+    if (d.options.stall_s > 0 && quiet_s >= d.options.stall_s) {
+      d.failed = true;  // a stalled stream carries no EOS either: stop() must not wait for one
+      return Status::Unavailable(d.source.original + ": stalled: no frame for " + std::to_string(int(quiet_s)) + " s");
     }
     if (!msg || now >= deadline) return Status::Ok();
   }

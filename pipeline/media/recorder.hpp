@@ -28,6 +28,10 @@ struct RecorderOptions {
   // Flushes the open segment to the storage this often (kill -9 loses
   // nothing written; a power cut loses at most this much more).
   double sync_s = 1.0;
+  // No buffer out of the parser for this long (from the start or the last
+  // one): poll() returns kUnavailable, "stalled". A frozen camera or a half
+  // dead link posts no error; 0 never says it.
+  double stall_s = 0.0;
 };
 
 struct SegmentEvent {
@@ -43,6 +47,11 @@ struct RecorderCallbacks {
 // The launch description of a recording pipeline (for logs and tests).
 Result<std::string> recorder_description(const Source& source);
 
+// What `dashloop doctor` says of a camera: the recording pipeline up to its
+// parser, run until the parser knows the stream (its caps, e.g.
+// "video/x-h264, width=(int)1920, ..."), the camera's error, or timeout_s.
+Result<std::string> probe_camera(const Source& source, double timeout_s);
+
 class Recorder {
  public:
   static Result<std::unique_ptr<Recorder>> start(const Source& source, const RecorderOptions& options,
@@ -52,7 +61,7 @@ class Recorder {
   Recorder& operator=(const Recorder&) = delete;
 
   // Handles what happened since the last call (up to `wait_s` for news);
-  // an error stops the recording and names the source.
+  // an error stops the recording and names the source (kUnavailable: stalled).
   Status poll(double wait_s);
   // Ends the stream and closes the open segment.
   // Closes the open segment at the next keyframe (asked for at once): a

@@ -165,16 +165,19 @@ check "every closed segment decodes" bash -c "for f in \$(sqlite3 $work/d/catalo
 # next station run (one raw camera, a pass every second), on the bus.
 approved=$(/usr/bin/python3 -c "import json; print(next((x['uid'] for x in json.load(open('$work/while.json')) if x['state'] == 'review' and 'driver button' not in json.dumps(x)), ''))")
 [ -n "$approved" ] || approved=$("$bin" "${c[@]}" clips list --state review --json | /usr/bin/python3 -c "import json,sys; print(next((x['uid'] for x in json.load(sys.stdin)), ''))")
-"$bin" "${c[@]}" clips move "$approved" approved --by tester >/dev/null
 # (unredacted as they were made: sync refuses a package its camera's policy would have redacted)
 printf 'data_dir = "%s"\n[[camera]]\nname = "cabin"\nsource = "test://ball?width=320&height=240&fps=15"\n[sync]\ninterval_s = 1\n[privacy]\nfaces = "none"\nplates = "none"\n' \
   "$work/d" >"$work/sync.toml"
 "$bin" --config "$work/sync.toml" events --seconds 12 --type sync. >"$work/sync-events.jsonl" 2>/dev/null &
 sync_events=$!
 sleep 0.5
-"$bin" --config "$work/sync.toml" run --seconds 6 >"$work/sync-run.out" 2>"$work/sync-run.err" &
+"$bin" --config "$work/sync.toml" run --seconds 7 >"$work/sync-run.out" 2>"$work/sync-run.err" &
 station=$!
-sleep 4
+# Approved once the station runs and `events` has surely joined (a PUB
+# socket drops what it sends before a subscriber is connected).
+sleep 2
+"$bin" "${c[@]}" clips move "$approved" approved --by tester >/dev/null
+sleep 3
 "$bin" --config "$work/sync.toml" station >"$work/late.json" 2>/dev/null
 wait $station
 kill $sync_events 2>/dev/null; wait $sync_events 2>/dev/null
@@ -207,6 +210,27 @@ check "the UI's port taken: logged, the station recorded without it" bash -c \
   "grep -q 'cannot listen on 127.0.0.1:$((port + 1)).*goes on without it' $work/term.err && [ \"\$(sqlite3 $work/t/catalog.sqlite 'SELECT count(*) FROM segments')\" -ge 1 ]"
 check "SIGTERM: exit 0 within 3 s, no segment left open" bash -c \
   "[ \"\$(cat $work/term.rc)\" = 0 ] && [ \$(echo '$took < 3' | bc) = 1 ] && [ \"\$(sqlite3 $work/t/catalog.sqlite \"SELECT count(*) FROM segments WHERE state='open'\")\" = 0 ]"
+
+# The power-fail input ([power] fail_file, a file here as a GPIO's value is):
+# reads 0, then 1 -> segments closed, exit 0 within 3 s, said in the log.
+echo 0 >"$work/power"
+printf 'data_dir = "%s"\n[[camera]]\nname = "cabin"\nsource = "test://smpte?width=320&height=240&fps=15"\n[recording]\nsegment_s = 2\n[ui]\nenabled = false\n[power]\nfail_file = "%s"\n' \
+  "$work/p" "$work/power" >"$work/power.toml"
+"$bin" --config "$work/power.toml" run >"$work/power.out" 2>"$work/power.err" &
+station=$!
+sleep 5
+alive=$(kill -0 $station 2>/dev/null && echo yes)
+start=$(date +%s.%N)
+echo 1 >"$work/power"
+wait $station
+echo $? >"$work/power.rc"
+took=$(echo "$(date +%s.%N) - $start" | bc)
+echo "  power fail to exit: $took s"
+check "power-fail input: running while it reads 0; at 1 segments closed, exit 0 within 3 s, said in the log" bash -c "
+  [ '$alive' = yes ] && [ \"\$(cat $work/power.rc)\" = 0 ] && [ \$(echo '$took < 3' | bc) = 1 ] &&
+  [ \"\$(sqlite3 $work/p/catalog.sqlite \"SELECT count(*) FROM segments WHERE state='open'\")\" = 0 ] &&
+  [ \"\$(sqlite3 $work/p/catalog.sqlite \"SELECT count(*) FROM segments WHERE state='closed'\")\" -ge 1 ] &&
+  grep -q 'power failing ($work/power reads .1.)' $work/power.err"
 
 # kill -9 at a random point (a power cut, as far as a process can tell; the UI
 # off: its start is no part of what this times), then
@@ -256,6 +280,45 @@ cams = {c['name']: c for c in s['cameras']}
 print('  gone:', cams['gone']['state'], '-', cams['gone']['reason'][:80])
 sys.exit(0 if cams['gone']['state'] == 'reconnecting' and cams['gone']['reason'] and cams['cabin']['segments'] >= 1
          and open('$work/u.rc').read().strip() == '0' else 1)"
+# A camera that freezes (its server stopped with SIGSTOP: the connection stays
+# open, nothing comes, no error): stalled after stall_s, rebuilt, up again
+# once it sends; the station still ends on time.
+"$camera_tool" --port $((port + 2)) side="$data/drive_s2.mp4" >"$work/frozen-server.log" 2>&1 &
+frozen=$!
+sleep 0.5
+printf 'data_dir = "%s"\n[[camera]]\nname = "side"\nsource = "rtsp://127.0.0.1:%d/side"\nfaces = "none"\nplates = "none"\n[recording]\nsegment_s = 2\nstall_s = 2\n[detector]\nkind = "none"\n[ui]\nenabled = false\n' \
+  "$work/f" $((port + 2)) >"$work/frozen.toml"
+"$bin" --config "$work/frozen.toml" events --seconds 26 --type camera. >"$work/frozen-events.jsonl" 2>/dev/null &
+frozen_events=$!
+sleep 0.5
+"$bin" --config "$work/frozen.toml" run --seconds 22 >"$work/f.out" 2>"$work/f.err" &
+station=$!
+sleep 6
+kill -STOP $frozen
+sleep 6
+kill -CONT $frozen
+wait $station
+echo $? >"$work/f.rc"
+kill $frozen $frozen_events 2>/dev/null
+wait $frozen $frozen_events 2>/dev/null
+check "a camera that freezes: 'stalled' with the reason after stall_s, rebuilt, 'up' once it sends again; exit 0 on time" py "
+import json, sys
+ev = [json.loads(l) for l in open('$work/frozen-events.jsonl')]
+states = [(e['state'], e.get('reason', '')) for e in ev if e['type'] == 'camera.state' and e['camera'] == 'side']
+print('  side states:', [s for s, _ in states])
+stalled = [k for k, (s, r) in enumerate(states) if s == 'stalled' and 'stalled: no frame for' in r]
+ok = stalled and any(s == 'up' for s, _ in states[stalled[0]:]) and open('$work/f.rc').read().strip() == '0'
+sys.exit(0 if ok else 1)"
+printf 'data_dir = "%s"\n[[camera]]\nname = "road"\nsource = "rtsp://127.0.0.1:%d/road"\n[[camera]]\nname = "gone"\nsource = "rtsp://127.0.0.1:9/none"\n' \
+  "$work/doc" $port >"$work/doctor.toml"
+run --config "$work/doctor.toml" doctor --json
+check "doctor opens each camera as its recorder would: road's H.264 and size; the unreachable one named, exit 1" py "
+import json, sys
+d = json.load(open('$work/out'))
+cams = {c['name']: c for c in d['cameras']}
+print('  doctor:', {k: v['status'][:70] for k, v in cams.items()})
+sys.exit(0 if open('$work/rc').read().strip() == '1' and not d['ok'] and cams['road']['ok'] and 'video/x-h264' in cams['road']['status']
+         and 'width=(int)768' in cams['road']['status'] and not cams['gone']['ok'] and '127.0.0.1:9' in cams['gone']['status'] else 1)"
 run --config "$work/unreach.toml" trigger
 check "trigger with no station running: exit 3, says so" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -q 'no station is running' $work/err"
 finish

@@ -22,9 +22,10 @@ class Station:
         # unredacted: the UI is what is tested here, and redaction's seconds a clip
         # would go to every UI test (e2e.privacy tests the packages redacted).
         # The UI runs with it too: an edit rebuilds the package under its policy.
+        # No clip budget: the same drive again is a near-duplicate it would drop.
         self.config = os.path.join(work, "unredacted.toml")
         with open(self.config, "w") as f:
-            f.write('[privacy]\nfaces = "none"\nplates = "none"\n')
+            f.write('[privacy]\nfaces = "none"\nplates = "none"\n[clips]\nbudget_min_per_hour = 0\n')
         for _ in range(drives):
             self.dashloop("--config", self.config, "ingest", "-q", SAMPLE)
         self.dashloop("user", "add", "alice", stdin=PASSWORD + "\n")

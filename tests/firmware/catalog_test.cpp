@@ -447,5 +447,23 @@ TEST_F(CatalogTest, SegmentsOpenCloseAndKeepKeyframes) {
   EXPECT_TRUE((*(*c)->segments(0, "rear")).empty());
 }
 
+
+TEST_F(CatalogTest, CameraGapsAreKeptPerCameraAndAGapCannotEndBeforeItStarts) {
+  auto c = Catalog::open(file_);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->add_gap({0, "road", "2026-11-22T10:01:00.000Z", "2026-11-22T10:01:12.500Z", "connection refused"}).ok());
+  ASSERT_TRUE((*c)->add_gap({0, "side", "2026-11-22T10:00:30.000Z", "2026-11-22T10:00:31.000Z", "stalled"}).ok());
+  auto bad = (*c)->add_gap({0, "road", "2026-11-22T10:05:00.000Z", "2026-11-22T10:04:00.000Z", "clock"});
+  EXPECT_FALSE(bad.ok());
+  auto all = (*c)->gaps();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].camera, "side");  // by start
+  auto road = (*c)->gaps("road");
+  ASSERT_EQ(road->size(), 1u);
+  EXPECT_EQ((*road)[0].end_utc, "2026-11-22T10:01:12.500Z");
+  EXPECT_EQ((*road)[0].reason, "connection refused");
+}
+
 }  // namespace
 }  // namespace dashloop::firmware::catalog

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "drive.hpp"
@@ -32,8 +33,9 @@ class Camera {
     gst_rtsp_server_set_service(server_.get(), "0");  // any free port
     GstRTSPMediaFactory* factory = gst_rtsp_media_factory_new();
     const std::string launch =
-        "( filesrc location=" + drive.string() + " ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 )";
+        "( filesrc location=" + drive.string() + " ! qtdemux ! h264parse ! valve name=gate ! rtph264pay name=pay0 pt=96 )";
     gst_rtsp_media_factory_set_launch(factory, launch.c_str());
+    g_signal_connect(factory, "media-configure", G_CALLBACK(on_media_configure), this);
     if (tcp_only) gst_rtsp_media_factory_set_protocols(factory, GST_RTSP_LOWER_TRANS_TCP);
     Handle<GstRTSPMountPoints, g_object_unref> mounts(gst_rtsp_server_get_mount_points(server_.get()));
     gst_rtsp_mount_points_add_factory(mounts.get(), "/drive", factory);  // takes the factory
@@ -49,8 +51,24 @@ class Camera {
   Camera(const Camera&) = delete;
   Camera& operator=(const Camera&) = delete;
   std::string uri() const { return "rtsp://127.0.0.1:" + std::to_string(port_) + "/drive"; }
+  // The camera freezes: it stops sending, its connection stays open, no error comes.
+  bool freeze() {
+    std::lock_guard lock(mutex_);
+    if (!gate_) return false;
+    g_object_set(gate_.get(), "drop", TRUE, nullptr);
+    return true;
+  }
 
  private:
+  static void on_media_configure(GstRTSPMediaFactory* /*factory*/, GstRTSPMedia* media, gpointer self) {
+    Handle<GstElement, gst_object_unref> bin(gst_rtsp_media_get_element(media));
+    auto* camera = static_cast<Camera*>(self);
+    std::lock_guard lock(camera->mutex_);
+    camera->gate_.reset(gst_bin_get_by_name(GST_BIN(bin.get()), "gate"));
+  }
+
+  std::mutex mutex_;
+  Handle<GstElement, gst_object_unref> gate_;  // the last media's valve
   Handle<GMainContext, g_main_context_unref> context_;  // declared first: released last
   Handle<GMainLoop, g_main_loop_unref> loop_;
   Handle<GstRTSPServer, g_object_unref> server_;
@@ -143,6 +161,40 @@ TEST(RtspTracking, ASlowDetectorNeverStallsALiveCamera) {
 
 INSTANTIATE_TEST_SUITE_P(Transport, RtspTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "TcpFallback" : "Udp"; });
+
+// A camera that freezes posts no error: the recorder says it stalled once no
+// frame came for stall_s, and stop() returns at once (the daemon rebuilds it).
+TEST(RtspRecord, AFrozenCameraIsReportedStalledAndStopsAtOnce) {
+  if (!fs::exists(kDrive)) GTEST_SKIP() << kDrive << " missing: run the testdata.generate test first";
+  const fs::path dir = fs::temp_directory_path() / ("dashloop-rtsp-stall-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  Camera camera(/*tcp_only=*/true);
+  auto source = media::parse_source(camera.uri());
+  ASSERT_TRUE(source.ok());
+  media::RecorderOptions options;
+  options.dir = dir;
+  options.segment_s = 2.0;
+  options.stall_s = 1.5;
+  auto recorder = media::Recorder::start(*source, options, {});
+  ASSERT_TRUE(recorder.ok()) << recorder.status().message();
+  Status error;
+  for (int i = 0; i < 10 && error.ok(); ++i) error = (*recorder)->poll(0.2);  // 2 s of frames: not stalled
+  ASSERT_TRUE(error.ok()) << error.message();
+  ASSERT_TRUE(camera.freeze());
+  const auto frozen = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100 && error.ok(); ++i) error = (*recorder)->poll(0.2);
+  const double seen_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - frozen).count();
+  EXPECT_EQ(error.kind(), Status::Kind::kUnavailable) << error.message();
+  EXPECT_NE(error.message().find("stalled: no frame for"), std::string::npos) << error.message();
+  EXPECT_NE(error.message().find(camera.uri()), std::string::npos) << "names the camera: " << error.message();
+  EXPECT_GE(seen_s, 1.0);
+  EXPECT_LE(seen_s, 8.0) << "stall_s is 1.5 s";
+  const auto stopping = std::chrono::steady_clock::now();
+  (void)(*recorder)->stop();
+  EXPECT_LE(std::chrono::duration<double>(std::chrono::steady_clock::now() - stopping).count(), 5.0);
+  fs::remove_all(dir);
+}
 
 }  // namespace
 }  // namespace dashloop::pipeline
