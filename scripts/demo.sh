@@ -25,7 +25,12 @@ if [ ! -s "$street" ]; then
   mv samples/vtest_h264.part.mp4 "$street"
 fi
 data=${DASHLOOP_DATA_DIR:-./dashloop-data}
-build/dashloop --data-dir "$data" ingest "$sample" "$highway" "$street"
+# The bundled drives last minutes: at the default clip budget (2.5 minutes of
+# clips an hour of driving) they would earn about 10 s of clips in all.
+demo_config=$(mktemp /tmp/dashloop-demo.XXXXXX.toml)
+printf '[clips]\nbudget_min_per_hour = 60  # the demo: every second driven may be clipped\n' >"$demo_config"
+echo "The demo lifts the clip budget to 60 min an hour (default 2.5: the bundled drives are minutes long)"
+build/dashloop --config "$demo_config" --data-dir "$data" ingest "$sample" "$highway" "$street"
 ids=$(build/dashloop --data-dir "$data" drives --json |
   python3 -c "import json,sys; d=json.load(sys.stdin); print(d[-3]['drive_id'], d[-2]['drive_id'], d[-1]['drive_id'])")
 read -r sample_id highway_id street_id <<<"$ids"
@@ -60,6 +65,8 @@ role = "cabin"
 [recording]
 segment_s = 5
 analysis_chunk_s = 15
+[clips]
+budget_min_per_hour = 60
 TOML
 sleep 0.5
 build/dashloop --config "$station" events --seconds 42 >"$data/demo-events.jsonl" &

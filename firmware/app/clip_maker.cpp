@@ -506,7 +506,6 @@ Result<ClipBudget> clip_budget(Context& ctx, const std::string& camera, int64_t 
                                bool with_views) {
   constexpr double kHour = 3600;
   ClipBudget b;
-  b.allowed_s = ctx.config.clips.budget_min_per_hour * 60 * std::max(1.0, next_s / kHour);
   // 60-s analysis chunks make 60 drives an hour; a limit bounds the read.
   auto drives = ctx.catalog->camera_drives(camera, before_id, 2000);
   if (!drives.ok()) return drives.status();
@@ -532,6 +531,11 @@ Result<ClipBudget> clip_budget(Context& ctx, const std::string& camera, int64_t 
       b.kept.push_back(view_of(keyframes, c.start_frame, c.end_frame, std::move(classes)));
     }
   }
+  // A rate, not a lump per hour: a 20-minute drive earns 20 minutes' worth,
+  // so what a vehicle uploads stays in proportion to what it drives. A new
+  // camera's first minutes still earn one whole clip (max_s).
+  b.allowed_s = std::max(ctx.config.clips.budget_min_per_hour / 60 * (b.driving_s + next_s),
+                         ctx.config.clips.planner.max_s);
   return b;
 }
 

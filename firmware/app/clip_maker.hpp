@@ -45,7 +45,7 @@ struct ClipRun {
 struct ClipBudget {
   double driving_s = 0;  // video of those drives
   double used_s = 0;     // seconds of their clips (any state but failed)
-  double allowed_s = 0;  // [clips] budget_min_per_hour over an hour, or over next_s when longer
+  double allowed_s = 0;  // [clips] budget_min_per_hour's share of driving_s + next_s, at least max_s
   std::vector<pipeline::clips::ClipView> kept;  // those clips' views, when asked for
 };
 Result<ClipBudget> clip_budget(Context& ctx, const std::string& camera, int64_t before_id, double next_s,

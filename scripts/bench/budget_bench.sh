@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the clip budget sends to review from an hour of driving, against what
+# What the clip budget sends to review from a drive, against what
 # the vehicle recorded: one rendered drive (640x360, 30 fps, 1.5 Mbit/s, a
 # scene change every few seconds, MINUTES long) ingested as one camera with
 # the default budget (2.5 min an hour) and with none. The detector is off
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
-minutes=${2:-60}
+minutes=${2:-20}
 work=$build/bench/budget
 mkdir -p "$work"
 drive=$work/drive_360p_${minutes}m.mp4

@@ -14,7 +14,8 @@ printf "$unredacted" >"$work/unredacted.toml"
 default_config="$work/unredacted.toml"
 checker="$(dirname "$0")/../tools/check_package.py"
 d="$work/data"
-printf '[detector]\nkind = "motion"\n'"$unredacted" >"$work/motion.toml"
+# No clip budget here: what is checked is every clip the rules find (the budget's own checks are below).
+printf '[detector]\nkind = "motion"\n[clips]\nbudget_min_per_hour = 0\n'"$unredacted" >"$work/motion.toml"
 
 # --- the default config: any drive yields clips ------------------------------
 run -d "$work/default" ingest -q "$data/drive_s3.mp4"
@@ -126,10 +127,10 @@ run -d "$d" status
 check "status as text" out_has "annotator minutes waiting in review"
 
 # --- the clip budget: filled by priority, near-duplicates dropped, per camera ----
-# 0.5 min an hour: 30 s for the first drive (its spans: 25 and 17 s). The same drive ingested again
-# (the same camera, the same hour of driving) has next to no seconds left:
-# only the trigger's clip is kept.
-printf '[detector]\nkind = "motion"\n[clips]\nbudget_min_per_hour = 0.5\nsample_every_s = 0.0\n'"$unredacted" >"$work/budget.toml"
+# 40 min an hour: 30 s for the first drive of 45 s (its spans: 25 and 17 s; the floor, max_s, is 30 s too). The same drive ingested again
+# (the same camera, the same hour of driving) earns 30 s more, but what is
+# left of it is a near-duplicate: only the trigger's clip is kept.
+printf '[detector]\nkind = "motion"\n[clips]\nbudget_min_per_hour = 40\nsample_every_s = 0.0\n'"$unredacted" >"$work/budget.toml"
 run -c "$work/budget.toml" -d "$work/budget" ingest "$data/drive_stamped.mp4" --json
 budget_kept() {  # $1: first | again
   rc_is 0 || return 1
@@ -153,8 +154,9 @@ check "...the same drive again: only the trigger's clip kept, the rest near-dupl
 run -c "$work/budget.toml" -d "$work/budget" ingest "$data/drive_stamped.mp4"
 check "...the summary line counts what was not kept" out_has "spans not kept by the clip budget"
 check "...and the log says why, each" err_has "not kept: "
-# With an hour's budget to spare, the same drive again shows only what was
-# already kept: every span a near-duplicate (same view, same classes).
+# With a budget to spare (60 min an hour: every second driven), the same
+# drive again shows only what was already kept: every span a near-duplicate
+# (same view, same classes).
 printf '[detector]\nkind = "motion"\n[clips]\nbudget_min_per_hour = 60\nsample_every_s = 0.0\n'"$unredacted" >"$work/dup.toml"
 run -c "$work/dup.toml" -d "$work/dup" ingest -q "$data/drive_stamped.mp4" --json
 check "a budget to spare: every span of a drive kept" json_ok "d['drives'][0]['clips']['ready'] and not d['drives'][0]['clips']['dropped']"
