@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The soak: `dashloop run` on a raw camera and an RTSP camera (the street
+# footage: 80 s, then the stream ends and the station rebuilds that camera,
+# which plays it again) with the bundled detector, new
+# drives every few seconds, for DASHLOOP_SOAK_S seconds (ctest's short form:
+# 90; the long form: 3600). Its RSS and open descriptors are sampled every
+# 2 s; after the first third (models loaded, buffers grown), neither may
+# grow: the last third's peak RSS within 16 MiB of the middle third's, and
+# descriptors within 4.
+#   soak_test.sh DASHLOOP_BINARY RTSP_CAMERA_TOOL TESTDATA_DIR
+set -uo pipefail
+bin=$1
+camera_tool=$2
+data=$3
+seconds=${DASHLOOP_SOAK_S:-90}
+work=$(mktemp -d /tmp/dashloop-e2e-soak.XXXXXX)
+server=
+trap 'kill $server 2>/dev/null; kill $(jobs -p) 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+port=$((20000 + ($$ + 7) % 20000))
+serve() { "$camera_tool" --port $port street="$data/vtest_h264.mp4" >>"$work/server.log" 2>&1 & server=$!; }
+serve
+cat >"$work/soak.toml" <<TOML
+data_dir = "$work/d"
+[[camera]]
+name = "cabin"
+source = "test://ball?width=320&height=240&fps=15"
+faces = "none"
+plates = "none"
+[[camera]]
+name = "street"
+source = "rtsp://127.0.0.1:$port/street"
+faces = "none"
+plates = "none"
+[recording]
+segment_s = 2
+analysis_chunk_s = 6
+[retention]
+max_bytes = 200000000
+interval_s = 5
+[ui]
+port = 0
+TOML
+"$bin" --config "$work/soak.toml" run --seconds "$seconds" >"$work/run.out" 2>"$work/run.err" &
+station=$!
+: >"$work/samples"
+start=$(date +%s)
+while kill -0 $station 2>/dev/null; do
+  rss=$(awk '/^VmRSS:/ {print $2}' /proc/$station/status 2>/dev/null)
+  fds=$(ls /proc/$station/fd 2>/dev/null | wc -l)
+  [ -n "$rss" ] && echo "$(($(date +%s) - start)) $rss $fds" >>"$work/samples"
+  sleep 2
+done
+wait $station
+echo $? >"$work/rc"
+check "run for $seconds s on two cameras: exit 0" bash -c "[ \"\$(cat $work/rc)\" = 0 ] || { tail -5 $work/run.err; false; }"
+check "drives analysed throughout, the catalog intact" bash -c "
+  [ \$(sqlite3 $work/d/catalog.sqlite 'SELECT count(*) FROM drives') -ge 3 ] && [ \"\$(sqlite3 $work/d/catalog.sqlite 'PRAGMA integrity_check')\" = ok ]"
+check "RSS and open descriptors flat after the first third" /usr/bin/python3 -c "
+import sys
+rows = [tuple(map(int, l.split())) for l in open('$work/samples') if len(l.split()) == 3]
+n = len(rows)
+if n < 9:
+    print('  only', n, 'samples'); sys.exit(1)
+mid, last = rows[n // 3: 2 * n // 3], rows[2 * n // 3:]
+rss_mid, rss_last = max(r[1] for r in mid), max(r[1] for r in last)
+fd_mid, fd_last = max(r[2] for r in mid), max(r[2] for r in last)
+print(f'  {n} samples over {rows[-1][0]} s: peak RSS {rss_mid / 1024:.0f} MiB (middle third) -> {rss_last / 1024:.0f} MiB (last); '
+      f'descriptors {fd_mid} -> {fd_last}; drives: $(sqlite3 $work/d/catalog.sqlite 'SELECT count(*) FROM drives' 2>/dev/null)')
+sys.exit(0 if rss_last - rss_mid <= 16 * 1024 and fd_last - fd_mid <= 4 else 1)"
+finish
