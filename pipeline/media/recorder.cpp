@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -64,6 +65,8 @@ Result<std::string> recorder_description(const Source& s) {
 
 namespace {
 
+constexpr double kFirstFrameS = 20.0;  // rtspsrc's own TCP timeout is 20 s
+
 // The source element's address, which the description leaves out (quoting).
 void point_source(Pipeline& pipeline, const Source& source) {
   if (auto src = pipeline.child("src")) {
@@ -110,7 +113,8 @@ struct Recorder::Impl {
   RecorderCallbacks callbacks;
   // Steady-clock ns of the parser's last buffer, from its streaming thread;
   // declared before the pipeline so that it outlives the probe.
-  std::atomic<int64_t> last_buffer_ns{0};
+  std::atomic<int64_t> last_buffer_ns{0};  // 0: none yet
+  int64_t started_ns = 0;
   Pipeline pipeline;
   BusPtr bus;
   fs::path open_segment;
@@ -233,7 +237,7 @@ Result<std::unique_ptr<Recorder>> Recorder::start(const Source& source, const Re
     gst_pad_add_probe(out.get(), GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
                       Impl::on_buffer, impl.get(), nullptr);
   }
-  impl->last_buffer_ns = Impl::steady_ns();  // a camera gets stall_s to send its first frame
+  impl->started_ns = Impl::steady_ns();
   impl->bus = impl->pipeline.bus();
   impl->last_sync = std::chrono::steady_clock::now();
   if (gst_element_set_state(impl->pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
@@ -260,8 +264,12 @@ Status Recorder::poll(double wait_s) {
       d.sync_open_segment();
       d.last_sync = now;
     }
-    const double quiet_s = double(Impl::steady_ns() - d.last_buffer_ns.load(std::memory_order_relaxed)) / 1e9;
-    if (d.options.stall_s > 0 && quiet_s >= d.options.stall_s) {
+    // A camera gets longer for its first frame: one still booting, or
+    // slow to answer RTSP, must not be rebuilt over and over.
+    const int64_t last = d.last_buffer_ns.load(std::memory_order_relaxed);
+    const double quiet_s = double(Impl::steady_ns() - (last ? last : d.started_ns)) / 1e9;
+    const double limit_s = last ? d.options.stall_s : std::max(d.options.stall_s, kFirstFrameS);
+    if (d.options.stall_s > 0 && quiet_s >= limit_s) {
       d.failed = true;  // a stalled stream carries no EOS either: stop() must not wait for one
       return Status::Unavailable(d.source.original + ": stalled: no frame for " + std::to_string(int(quiet_s)) + " s");
     }

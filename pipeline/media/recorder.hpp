@@ -28,9 +28,10 @@ struct RecorderOptions {
   // Flushes the open segment to the storage this often (kill -9 loses
   // nothing written; a power cut loses at most this much more).
   double sync_s = 1.0;
-  // No buffer out of the parser for this long (from the start or the last
-  // one): poll() returns kUnavailable, "stalled". A frozen camera or a half
-  // dead link posts no error; 0 never says it.
+  // No buffer out of the parser for this long since the last one (for the
+  // first, at least 20 s from the start): poll() returns kUnavailable,
+  // "stalled". A frozen camera or a half dead link posts no error; 0 never
+  // says it.
   double stall_s = 0.0;
 };
 

@@ -51,12 +51,12 @@ class Camera {
   Camera(const Camera&) = delete;
   Camera& operator=(const Camera&) = delete;
   std::string uri() const { return "rtsp://127.0.0.1:" + std::to_string(port_) + "/drive"; }
-  // The camera freezes: it stops sending, its connection stays open, no error comes.
-  bool freeze() {
+  // The camera freezes: it stops sending (or, before a client, never starts),
+  // its connection stays open, no error comes.
+  void freeze() {
     std::lock_guard lock(mutex_);
-    if (!gate_) return false;
-    g_object_set(gate_.get(), "drop", TRUE, nullptr);
-    return true;
+    frozen_ = true;
+    if (gate_) g_object_set(gate_.get(), "drop", TRUE, nullptr);
   }
 
  private:
@@ -65,9 +65,11 @@ class Camera {
     auto* camera = static_cast<Camera*>(self);
     std::lock_guard lock(camera->mutex_);
     camera->gate_.reset(gst_bin_get_by_name(GST_BIN(bin.get()), "gate"));
+    if (camera->frozen_) g_object_set(camera->gate_.get(), "drop", TRUE, nullptr);
   }
 
   std::mutex mutex_;
+  bool frozen_ = false;
   Handle<GstElement, gst_object_unref> gate_;  // the last media's valve
   Handle<GMainContext, g_main_context_unref> context_;  // declared first: released last
   Handle<GMainLoop, g_main_loop_unref> loop_;
@@ -181,7 +183,7 @@ TEST(RtspRecord, AFrozenCameraIsReportedStalledAndStopsAtOnce) {
   Status error;
   for (int i = 0; i < 10 && error.ok(); ++i) error = (*recorder)->poll(0.2);  // 2 s of frames: not stalled
   ASSERT_TRUE(error.ok()) << error.message();
-  ASSERT_TRUE(camera.freeze());
+  camera.freeze();
   const auto frozen = std::chrono::steady_clock::now();
   for (int i = 0; i < 100 && error.ok(); ++i) error = (*recorder)->poll(0.2);
   const double seen_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - frozen).count();
@@ -193,6 +195,29 @@ TEST(RtspRecord, AFrozenCameraIsReportedStalledAndStopsAtOnce) {
   const auto stopping = std::chrono::steady_clock::now();
   (void)(*recorder)->stop();
   EXPECT_LE(std::chrono::duration<double>(std::chrono::steady_clock::now() - stopping).count(), 5.0);
+  fs::remove_all(dir);
+}
+
+// A camera that has sent nothing yet (booting, slow to answer) gets longer
+// than stall_s for its first frame: it is not rebuilt over and over.
+TEST(RtspRecord, AStallBeforeTheFirstFrameIsGivenLonger) {
+  if (!fs::exists(kDrive)) GTEST_SKIP() << kDrive << " missing: run the testdata.generate test first";
+  const fs::path dir = fs::temp_directory_path() / ("dashloop-rtsp-first-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  Camera camera(/*tcp_only=*/true);
+  camera.freeze();  // before any client: the stream never starts
+  auto source = media::parse_source(camera.uri());
+  ASSERT_TRUE(source.ok());
+  media::RecorderOptions options;
+  options.dir = dir;
+  options.stall_s = 1.0;
+  auto recorder = media::Recorder::start(*source, options, {});
+  ASSERT_TRUE(recorder.ok()) << recorder.status().message();
+  Status error;
+  for (int i = 0; i < 20 && error.ok(); ++i) error = (*recorder)->poll(0.2);  // 4 s: four times stall_s
+  EXPECT_TRUE(error.ok()) << error.message();
+  (void)(*recorder)->stop();
   fs::remove_all(dir);
 }
 
