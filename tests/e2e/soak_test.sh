@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The soak: `dashloop run` on a raw camera and an RTSP camera (the street
-# footage: 80 s, then the stream ends and the station rebuilds that camera,
-# which plays it again) with the bundled detector, new
+# The soak: `dashloop run` on a raw camera and an RTSP camera (a 10-s drive:
+# its stream ends and the station rebuilds that camera, which plays it
+# again, so every third of the run holds rebuilds) with the bundled detector, new
 # drives every few seconds, for DASHLOOP_SOAK_S seconds (ctest's short form:
 # 90; the long form: 3600). Its RSS and open descriptors are sampled every
 # 2 s; after the first third (models loaded, buffers grown), neither may
-# grow: the last third's peak RSS within 16 MiB of the middle third's, and
-# descriptors within 4.
+# grow: the last third's median RSS within 16 MiB of the middle third's, and
+# its median descriptor count within 8. Medians: a rebuild or a package
+# being written holds dozens of descriptors for a moment (measured: 60 to
+# 138 within a minute), which a peak would count as growth.
 #   soak_test.sh DASHLOOP_BINARY RTSP_CAMERA_TOOL TESTDATA_DIR
 set -uo pipefail
 bin=$1
@@ -18,7 +20,7 @@ server=
 trap 'kill $server 2>/dev/null; kill $(jobs -p) 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 port=$((20000 + ($$ + 7) % 20000))
-serve() { "$camera_tool" --port $port street="$data/vtest_h264.mp4" >>"$work/server.log" 2>&1 & server=$!; }
+serve() { "$camera_tool" --port $port street="$data/drive_short.mp4" >>"$work/server.log" 2>&1 & server=$!; }
 serve
 cat >"$work/soak.toml" <<TOML
 data_dir = "$work/d"
@@ -57,15 +59,15 @@ check "run for $seconds s on two cameras: exit 0" bash -c "[ \"\$(cat $work/rc)\
 check "drives analysed throughout, the catalog intact" bash -c "
   [ \$(sqlite3 $work/d/catalog.sqlite 'SELECT count(*) FROM drives') -ge 3 ] && [ \"\$(sqlite3 $work/d/catalog.sqlite 'PRAGMA integrity_check')\" = ok ]"
 check "RSS and open descriptors flat after the first third" /usr/bin/python3 -c "
-import sys
+import statistics, sys
 rows = [tuple(map(int, l.split())) for l in open('$work/samples') if len(l.split()) == 3]
 n = len(rows)
 if n < 9:
     print('  only', n, 'samples'); sys.exit(1)
 mid, last = rows[n // 3: 2 * n // 3], rows[2 * n // 3:]
-rss_mid, rss_last = max(r[1] for r in mid), max(r[1] for r in last)
-fd_mid, fd_last = max(r[2] for r in mid), max(r[2] for r in last)
-print(f'  {n} samples over {rows[-1][0]} s: peak RSS {rss_mid / 1024:.0f} MiB (middle third) -> {rss_last / 1024:.0f} MiB (last); '
-      f'descriptors {fd_mid} -> {fd_last}; drives: $(sqlite3 $work/d/catalog.sqlite 'SELECT count(*) FROM drives' 2>/dev/null)')
-sys.exit(0 if rss_last - rss_mid <= 16 * 1024 and fd_last - fd_mid <= 4 else 1)"
+med = lambda rs, k: statistics.median(r[k] for r in rs)
+rss_mid, rss_last, fd_mid, fd_last = med(mid, 1), med(last, 1), med(mid, 2), med(last, 2)
+print(f'  {n} samples over {rows[-1][0]} s: median RSS {rss_mid / 1024:.0f} MiB (middle third) -> {rss_last / 1024:.0f} MiB (last); '
+      f'descriptors {fd_mid:.0f} -> {fd_last:.0f} (peak {max(r[2] for r in rows)}); drives: $(sqlite3 $work/d/catalog.sqlite 'SELECT count(*) FROM drives' 2>/dev/null)')
+sys.exit(0 if rss_last - rss_mid <= 16 * 1024 and fd_last - fd_mid <= 8 else 1)"
 finish
