@@ -43,7 +43,7 @@ int run_record(const GlobalOptions& global, const RecordOptions& o) {
     return recorder.status().kind() == Status::Kind::kInternal ? kExitStorage : kExitInput;
   }
   SignalStop signals;
-  if (!ctx.config.power.fail_file.empty()) signals.watch_power(ctx.config.power.fail_file, ctx.config.power.fail_value);
+  signals.watch_power(ctx.config.power.fail_file, ctx.config.power.fail_value);
   const auto started = std::chrono::steady_clock::now();
   auto last_retention = started;
   int exit_code = kExitOk;

@@ -26,7 +26,7 @@ class SignalStop {
   const std::atomic<bool>& requested() const { return requested_; }
   int signal() const { return signal_.load(); }
   // A stop is asked for once the first word of `file` is `fail_value`; a
-  // file that cannot be read is not a power failure.
+  // file that cannot be read is not a power failure, an empty path not watched.
   void watch_power(std::filesystem::path file, std::string fail_value);
   bool power_failed() const { return power_failed_.load(); }
 

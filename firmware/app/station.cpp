@@ -560,7 +560,7 @@ int run_station(const GlobalOptions& global, const RunOptions& options) {
   auto prepared = prepare(global);
   if (auto* code = std::get_if<int>(&prepared)) return *code;
   Context& ctx = std::get<Context>(prepared);
-  if (!ctx.config.power.fail_file.empty()) signals.watch_power(ctx.config.power.fail_file, ctx.config.power.fail_value);
+  signals.watch_power(ctx.config.power.fail_file, ctx.config.power.fail_value);
   Station station(ctx, options, signals);
   return station.run();
 }

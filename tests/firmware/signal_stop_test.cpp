@@ -38,6 +38,7 @@ TEST(SignalStopPower, StopsOnceTheFileReadsTheFailValue) {
 
 TEST(SignalStopPower, NotWatchedUntilAFileIsGiven) {
   SignalStop stop;
+  stop.watch_power({}, "1");  // [power] fail_file = "": the default
   EXPECT_FALSE(within(0.5, stop.requested()));
   EXPECT_FALSE(stop.power_failed());
 }
