@@ -14,10 +14,14 @@ jobs=${JOBS:-2}
 #    under ASan; they run in step 3), the GStreamer ones and the binary's
 #    included. tests/lsan.supp names the only leaks allowed: one-time
 #    allocations inside GLib, GStreamer and x265.
+#    intercept_tls_get_addr=0: Debian 12's libsanitizer can take a thread's
+#    dynamic TLS for a wrong range and its leak tracer then dies at exit
+#    ("Tracer caught signal 11", google/sanitizers#1322); CI saw it once after
+#    a test that had passed. Leaks are still checked; only DTLS is not scanned.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDASHLOOP_SANITIZE=ON -DDASHLOOP_WERROR=ON \
   -DDASHLOOP_BENCHMARKS=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/../tests/lsan.supp \
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:intercept_tls_get_addr=0 LSAN_OPTIONS=suppressions=$PWD/../tests/lsan.supp \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j"$jobs" --output-on-failure -LE detector)
 echo "not run under ASan (label detector; they run in the release pass below): $(cd build-asan && ctest -N -L detector | grep -o 'e2e\.[a-z_]*' | tr '\n' ' ')"
 # ctest names skipped tests but not why: print each test's own reason.
