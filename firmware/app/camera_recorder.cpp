@@ -40,19 +40,32 @@ Result<int64_t> close_from_file(cat::Catalog& catalog, cat::SegmentRecord& s, co
   return s.frames;
 }
 
+// This release's date: no clock that has been set reads earlier.
+constexpr char kReleasedUtc[] = "2026-12-01T00:00:00.000Z";
+
 // Segments left open by a crash or power cut: index what they hold.
-Status recover(cat::Catalog& catalog, const std::string& camera) {
+Status recover(cat::Catalog& catalog, const std::string& camera, const media::WallClock& clock) {
   auto segments = catalog.segments(0, camera);
   if (!segments.ok()) return segments.status();
   for (auto s : *segments) {
     if (s.state != "open") continue;
     spdlog::warn("record: {} was left open (crash or power cut); indexing what it holds", s.path);
-    if (auto closed = close_from_file(catalog, s, media::utc_now()); !closed.ok()) return closed.status();
+    if (auto closed = close_from_file(catalog, s, media::utc_at(clock.now())); !closed.ok()) return closed.status();
   }
   return Status::Ok();
 }
 
 }  // namespace
+
+std::chrono::system_clock::time_point clock_not_before(cat::Catalog* catalog, const std::string& camera) {
+  auto newest = *media::parse_utc(kReleasedUtc);
+  if (!catalog) return newest;
+  if (auto segments = catalog->segments(0, camera); segments.ok())
+    for (const auto& s : *segments)
+      for (const auto* utc : {&s.start_utc, &s.end_utc})
+        if (auto t = media::parse_utc(*utc)) newest = std::max(newest, *t);
+  return newest;
+}
 
 CameraRecorder::CameraRecorder(cat::Catalog& catalog, std::string camera, ClosedFn on_closed)
     : catalog_(catalog), camera_(std::move(camera)), on_closed_(std::move(on_closed)) {}
@@ -70,7 +83,13 @@ Result<std::unique_ptr<CameraRecorder>> CameraRecorder::start(cat::Catalog& cata
   std::error_code ec;
   fs::create_directories(self->dir_, ec);
   if (ec) return Status::Internal(self->dir_.string() + ": " + ec.message());
-  if (Status st = recover(catalog, camera); !st.ok()) return Status::Internal("recovering " + camera + ": " + st.message());
+  const media::WallClock clock(clock_not_before(&catalog, camera));
+  if (clock.behind())
+    spdlog::warn("record: camera '{}': the system clock reads {}, before {} (its newest stamp or this release): it has "
+                 "not been set, so segments are stamped counting on from {} until it is",
+                 camera, media::utc_now(), media::utc_at(clock.not_before()), media::utc_at(clock.not_before()));
+  if (Status st = recover(catalog, camera, clock); !st.ok())
+    return Status::Internal("recovering " + camera + ": " + st.message());
   if (auto segs = catalog.segments(0, camera); segs.ok())
     for (const auto& s : *segs) self->next_frame_ = std::max(self->next_frame_, s.first_frame + s.frames);
 
@@ -112,6 +131,7 @@ Result<std::unique_ptr<CameraRecorder>> CameraRecorder::start(cat::Catalog& cata
   options.prefix = camera;
   options.segment_s = segment_s;
   options.stall_s = stall_s;
+  options.clock = clock;
   auto recorder = media::Recorder::start(source, options, std::move(callbacks));
   if (!recorder.ok()) return recorder.status();
   self->recorder_ = std::move(recorder.value());

@@ -5,6 +5,7 @@
 // one per camera and rebuilds it when its pipeline fails.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -17,6 +18,14 @@
 #include "status.hpp"
 
 namespace dashloop::app {
+
+// The newest time known to be true for the stamps of `camera`'s segments
+// ("": every camera's) in `catalog` (null: none yet): their latest start or
+// end, and never before this release was made. A system clock before it has
+// not been set (1970 on a box with no RTC); the recorder then counts on from
+// it (media::WallClock).
+std::chrono::system_clock::time_point clock_not_before(firmware::catalog::Catalog* catalog,
+                                                       const std::string& camera = "");
 
 class CameraRecorder {
  public:

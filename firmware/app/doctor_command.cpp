@@ -3,9 +3,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/core/version.hpp>
 
+#include "app/camera_recorder.hpp"
 #include "app/commands.hpp"
 #include "app/context.hpp"
 #include "app/effective_config.hpp"
@@ -50,15 +52,36 @@ int run_doctor(const GlobalOptions& global, bool as_json) {
   const auto space = fs::space(probe_dir, ec);
   if (!ec) data["free_bytes"] = space.available;
   const fs::path catalog_file = config.data_dir / "catalog.sqlite";
+  std::unique_ptr<firmware::catalog::Catalog> catalog;
   if (fs::exists(catalog_file, ec)) {
-    auto catalog = firmware::catalog::Catalog::open(catalog_file);
-    Status st = catalog.ok() ? (*catalog)->integrity_check() : catalog.status();
+    auto opened = firmware::catalog::Catalog::open(catalog_file);
+    Status st = opened.ok() ? (*opened)->integrity_check() : opened.status();
     data["catalog"] = st.ok() ? "ok" : st.message();
     if (!st.ok()) ok = false;
+    if (st.ok()) catalog = std::move(opened.value());
   } else {
     data["catalog"] = "none yet (made by the first ingest)";
   }
   report["data_dir"] = data;
+
+  // The clock: a box with no RTC may boot in 1970. Before the newest stamp
+  // known true, it has not been set: recordings are then stamped counting on
+  // from that stamp (media::WallClock), which is late by the time the box was
+  // off, so this fails until NTP or GPS sets the clock.
+  namespace media = pipeline::media;
+  const media::WallClock wall(clock_not_before(catalog.get()));
+  nlohmann::json clock = {{"system_utc", media::utc_now()},
+                          {"not_before_utc", media::utc_at(wall.not_before())},
+                          {"set", !wall.behind()},
+                          {"synchronized", fs::exists("/run/systemd/timesync/synchronized", ec)}};
+  clock["status"] = wall.behind() ? "NOT SET: before " + clock["not_before_utc"].get<std::string>() +
+                                        " (the newest stamp or this release); recordings are stamped counting on "
+                                        "from it until NTP or GPS sets the clock"
+                                  : std::string("ok") + (clock["synchronized"].get<bool>()
+                                                              ? " (synchronized by systemd-timesyncd)"
+                                                              : " (not known to be synchronized)");
+  if (wall.behind()) ok = false;
+  report["clock"] = clock;
 
   // The configured detector must load (model, labels, cascades): the same
   // check ingest makes before it decodes anything.
@@ -110,8 +133,9 @@ int run_doctor(const GlobalOptions& global, bool as_json) {
   std::printf("  data dir:    %s (%s", data["path"].get<std::string>().c_str(),
               data["writable"].get<bool>() ? "writable" : "NOT WRITABLE");
   if (data.contains("free_bytes")) std::printf(", %.1f GB free", data["free_bytes"].get<double>() / 1e9);
-  std::printf(")\n  catalog:     %s\n  detector:    %s\n  sync:        %s\n", data["catalog"].get<std::string>().c_str(),
-              detector["status"].get<std::string>().c_str(), sync.c_str());
+  std::printf(")\n  catalog:     %s\n  clock:       %s %s\n  detector:    %s\n  sync:        %s\n",
+              data["catalog"].get<std::string>().c_str(), clock["system_utc"].get<std::string>().c_str(),
+              clock["status"].get<std::string>().c_str(), detector["status"].get<std::string>().c_str(), sync.c_str());
   for (const auto& c : cameras)
     std::printf("  camera %-12s %s %s\n", c["name"].get<std::string>().c_str(), c["ok"].get<bool>() ? "ok:" : "FAILS:",
                 c["status"].get<std::string>().c_str());

@@ -16,6 +16,13 @@ namespace fs = std::filesystem;
 
 std::string utc_now() { return utc_at(std::chrono::system_clock::now()); }
 
+std::chrono::system_clock::time_point WallClock::now() const {
+  const auto system = std::chrono::system_clock::now();
+  const auto counted = not_before_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                         std::chrono::steady_clock::now() - started_);
+  return std::max(system, counted);
+}
+
 std::string utc_at(std::chrono::system_clock::time_point now) {
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
@@ -168,10 +175,10 @@ struct Recorder::Impl {
     GstClockTime running = GST_CLOCK_TIME_NONE;
     ClockPtr clock(gst_element_get_clock(pipeline.get()));
     if (!clock || !gst_structure_get_clock_time(s, "running-time", &running) || !GST_CLOCK_TIME_IS_VALID(running))
-      return utc_now();
+      return utc_at(options.clock.now());
     const GstClockTime now = gst_clock_get_time(clock.get()) - gst_element_get_base_time(pipeline.get());
     const auto ago = std::chrono::nanoseconds(now > running ? int64_t(now - running) : 0);
-    return utc_at(std::chrono::system_clock::now() - std::chrono::duration_cast<std::chrono::system_clock::duration>(ago));
+    return utc_at(options.clock.now() - std::chrono::duration_cast<std::chrono::system_clock::duration>(ago));
   }
 
   static int64_t steady_ns() {
@@ -186,7 +193,7 @@ struct Recorder::Impl {
 
   static gchar* on_format_location(GstElement* /*mux*/, guint fragment_id, gpointer user_data) {
     auto* self = static_cast<Impl*>(user_data);
-    std::string stamp = utc_now();  // 2026-11-22T23:59:59.123Z -> 20261122T235959Z
+    std::string stamp = utc_at(self->options.clock.now());  // 2026-11-22T23:59:59.123Z -> 20261122T235959Z
     std::string compact;
     for (char c : stamp.substr(0, 19))
       if (c != '-' && c != ':') compact += c;
@@ -305,7 +312,7 @@ Status Recorder::stop() {
     d.sync_open_segment();
     const fs::path last = d.open_segment;
     d.open_segment.clear();
-    if (d.callbacks.closed) d.callbacks.closed({last, utc_now()});
+    if (d.callbacks.closed) d.callbacks.closed({last, utc_at(d.options.clock.now())});
   }
   return result;
 }

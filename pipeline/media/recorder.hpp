@@ -21,6 +21,26 @@
 
 namespace dashloop::pipeline::media {
 
+// The time recordings are stamped with. A box with no RTC may boot in 1970
+// and set its clock (NTP, GPS) only later: while the system clock is before
+// `not_before` (the newest time known true, e.g. the camera's last stamp),
+// the time counts on from not_before at the steady clock's rate instead, so
+// no segment is stamped 1970 and stamps stay in order. Once the system clock
+// passes that estimate, it is the system clock.
+class WallClock {
+ public:
+  explicit WallClock(std::chrono::system_clock::time_point not_before = {})
+      : not_before_(not_before), started_(std::chrono::steady_clock::now()) {}
+  std::chrono::system_clock::time_point now() const;
+  // The system clock is before not_before: it has not been set.
+  bool behind() const { return std::chrono::system_clock::now() < not_before_; }
+  std::chrono::system_clock::time_point not_before() const { return not_before_; }
+
+ private:
+  std::chrono::system_clock::time_point not_before_;
+  std::chrono::steady_clock::time_point started_;
+};
+
 struct RecorderOptions {
   std::filesystem::path dir;  // must exist
   std::string prefix = "front";
@@ -33,6 +53,7 @@ struct RecorderOptions {
   // "stalled". A frozen camera or a half dead link posts no error; 0 never
   // says it.
   double stall_s = 0.0;
+  WallClock clock;  // segment names and their open/close times
 };
 
 struct SegmentEvent {

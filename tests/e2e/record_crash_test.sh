@@ -3,7 +3,8 @@
 # process can tell). After each kill every closed segment decodes in full,
 # the open one decodes all but its last ~2 s, and the catalog opens and
 # passes PRAGMA integrity_check. The next start indexes what the open
-# segment holds.
+# segment holds. A clock behind the newest stamp (a box with no RTC that
+# booted in 1970) is named by doctor and never stamped on a segment.
 #   record_crash_test.sh DASHLOOP_BINARY   (DASHLOOP_FAULT_REPEATS, default 3)
 set -uo pipefail
 bin=$1
@@ -73,5 +74,31 @@ check "...no segment is left open: each was indexed from its file" open_left
 check "...every segment decodes as the catalog says" verify "$(date +%s.%N)"
 run -d "$d" status --json
 check "status counts the recorded segments" json_ok "d['segments']['recorded'] >= $repeats and d['segments']['open'] == 0"
+
+# A box with no RTC boots in 1970: its system clock is then behind the newest
+# stamp it has written. Here the catalog's newest stamp is moved a few years
+# ahead instead, which the binary cannot tell apart.
+future=2031-01-01T00:00:00.000Z
+python3 -c "
+import sqlite3
+db = sqlite3.connect('$d/catalog.sqlite')
+db.execute(\"UPDATE segments SET end_utc = '$future' WHERE id = (SELECT max(id) FROM segments)\")
+db.commit()"
+run -d "$d" doctor --json
+check "doctor with the clock behind the newest stamp: exit 1, the clock NOT SET" \
+  json_ok "not d['ok'] and not d['clock']['set'] and d['clock']['not_before_utc'] == '$future' and 'NOT SET' in d['clock']['status']"
+run -d "$d" record "$src" --camera cam --segment-s 5 --seconds 2
+check "record with the clock behind: exit 0, says it counts on from the newest stamp" \
+  bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q 'has not been set' $work/err"
+stamped_after() {
+  python3 -c "
+import sqlite3, sys, os
+db = sqlite3.connect('$d/catalog.sqlite')
+rows = db.execute(\"SELECT path, start_utc, end_utc FROM segments WHERE id > (SELECT id FROM segments WHERE end_utc = '$future')\").fetchall()
+bad = [r for r in rows if not (r[1] >= '$future' and r[2] >= r[1] and os.path.basename(r[0]).startswith('cam-2031'))]
+print(f'  {len(rows)} new segments, {len(bad)} stamped before $future: {bad}')
+sys.exit(0 if rows and not bad else 1)"
+}
+check "...its segments are stamped (name, start, end) after that stamp, never before" stamped_after
 
 finish

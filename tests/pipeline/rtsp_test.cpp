@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
@@ -219,6 +221,26 @@ TEST(RtspRecord, AStallBeforeTheFirstFrameIsGivenLonger) {
   EXPECT_TRUE(error.ok()) << error.message();
   (void)(*recorder)->stop();
   fs::remove_all(dir);
+}
+
+// A box with no RTC boots in 1970: the stamps count on from the newest time
+// known true instead, and are the system clock's again once it passes them.
+TEST(WallClock, CountsOnFromNotBeforeWhileTheSystemClockIsBehindIt) {
+  using namespace std::chrono;
+  const auto ahead = system_clock::now() + hours(24 * 365);  // the system clock is a year behind
+  const media::WallClock behind(ahead);
+  EXPECT_TRUE(behind.behind());
+  const auto first = behind.now();
+  std::this_thread::sleep_for(milliseconds(200));
+  const auto second = behind.now();
+  EXPECT_GE(first, ahead);
+  EXPECT_GE(duration<double>(second - first).count(), 0.19) << "counts on at the steady clock's rate";
+  EXPECT_LT(duration<double>(second - ahead).count(), 5.0) << "from not_before, not from the system clock";
+
+  const media::WallClock set(system_clock::now() - hours(1));
+  EXPECT_FALSE(set.behind());
+  EXPECT_LT(std::abs(duration<double>(set.now() - system_clock::now()).count()), 1.0) << "the system clock itself";
+  EXPECT_FALSE(media::WallClock().behind()) << "no floor: the system clock";
 }
 
 }  // namespace
