@@ -293,8 +293,11 @@ Status Recorder::stop() {
   if (d.stopped) return Status::Ok();
   d.stopped = true;
   gst_element_send_event(d.pipeline.get(), gst_event_new_eos());
-  // After an error the EOS never reaches the bus: do not wait for it.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(d.failed ? 0 : 10);
+  // After an error the EOS never reaches the bus, and before the first frame
+  // there is nothing for it to close: do not wait for it (a camera still
+  // connecting must not hold up the station's 3-s stop).
+  const bool nothing_to_close = d.failed || d.last_buffer_ns.load(std::memory_order_relaxed) == 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(nothing_to_close ? 0 : 10);
   Status result;
   while (std::chrono::steady_clock::now() < deadline) {
     MessagePtr msg(gst_bus_timed_pop(d.bus.get(), 200 * GST_MSECOND));
