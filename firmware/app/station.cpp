@@ -276,9 +276,11 @@ class Station {
       if (quit_) break;
       spdlog::error("run: camera '{}': {}; rebuilding in {:.0f} s", c.config.name, error.message(), backoff_s);
       {
+        // Never before the camera's newest stamp: a clock not yet set reads 1970.
+        const std::string now_utc = media::utc_at(media::WallClock(clock_not_before(&**catalog, c.config.name)).now());
         std::lock_guard lock(c.mutex);
-        if (!c.gap) c.gap = cat::GapRecord{0, c.config.name, c.last_end_utc.empty() ? media::utc_now() : c.last_end_utc,
-                                           "", error.message()};
+        if (!c.gap) c.gap = cat::GapRecord{0, c.config.name, c.last_end_utc.empty() ? now_utc : c.last_end_utc, "",
+                                           error.message()};
       }
       // A frozen camera says so before it is rebuilt: no error came from it.
       if (error.kind() == Status::Kind::kUnavailable) set_state(c, "stalled", error.message());
