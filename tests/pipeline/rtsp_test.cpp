@@ -23,6 +23,23 @@ namespace {
 
 const fs::path kDrive = fs::path(DASHLOOP_TESTDATA) / "drive_short.mp4";
 
+// A new, empty directory for one test's recordings, removed with it (also
+// when an assertion returns early).
+struct ScratchDir {
+  explicit ScratchDir(const std::string& tag)
+      : path(fs::temp_directory_path() / ("dashloop-rtsp-" + tag + "-" + std::to_string(getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const fs::path path;
+};
+
 // An RTSP server on 127.0.0.1 with its own main loop thread.
 class Camera {
  public:
@@ -170,9 +187,8 @@ INSTANTIATE_TEST_SUITE_P(Transport, RtspTest, ::testing::Values(false, true),
 // frame came for stall_s, and stop() returns at once (the daemon rebuilds it).
 TEST(RtspRecord, AFrozenCameraIsReportedStalledAndStopsAtOnce) {
   if (!fs::exists(kDrive)) GTEST_SKIP() << kDrive << " missing: run the testdata.generate test first";
-  const fs::path dir = fs::temp_directory_path() / ("dashloop-rtsp-stall-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const ScratchDir scratch("stall");
+  const fs::path& dir = scratch.path;
   Camera camera(/*tcp_only=*/true);
   auto source = media::parse_source(camera.uri());
   ASSERT_TRUE(source.ok());
@@ -197,16 +213,14 @@ TEST(RtspRecord, AFrozenCameraIsReportedStalledAndStopsAtOnce) {
   const auto stopping = std::chrono::steady_clock::now();
   (void)(*recorder)->stop();
   EXPECT_LE(std::chrono::duration<double>(std::chrono::steady_clock::now() - stopping).count(), 5.0);
-  fs::remove_all(dir);
 }
 
 // A camera that has sent nothing yet (booting, slow to answer) gets longer
 // than stall_s for its first frame: it is not rebuilt over and over.
 TEST(RtspRecord, AStallBeforeTheFirstFrameIsGivenLonger) {
   if (!fs::exists(kDrive)) GTEST_SKIP() << kDrive << " missing: run the testdata.generate test first";
-  const fs::path dir = fs::temp_directory_path() / ("dashloop-rtsp-first-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const ScratchDir scratch("first");
+  const fs::path& dir = scratch.path;
   Camera camera(/*tcp_only=*/true);
   camera.freeze();  // before any client: the stream never starts
   auto source = media::parse_source(camera.uri());
@@ -224,7 +238,6 @@ TEST(RtspRecord, AStallBeforeTheFirstFrameIsGivenLonger) {
   const auto stopping = std::chrono::steady_clock::now();
   EXPECT_TRUE((*recorder)->stop().ok());
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - stopping).count(), 3.0);
-  fs::remove_all(dir);
 }
 
 // A box with no RTC boots in 1970: the stamps count on from the newest time
@@ -259,9 +272,8 @@ namespace {
 TEST(RtspRecord, RecordsACameraThatSendsBFrames) {
   const fs::path drive = fs::path(DASHLOOP_TESTDATA) / "camera_high_bframes.mp4";
   if (!fs::exists(drive)) GTEST_SKIP() << drive << " missing: run the testdata.generate test first";
-  const fs::path dir = fs::temp_directory_path() / ("dashloop-rtsp-bframes-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const ScratchDir scratch("bframes");
+  const fs::path& dir = scratch.path;
   Camera camera(/*tcp_only=*/true, drive);
   auto source = media::parse_source(camera.uri());
   ASSERT_TRUE(source.ok());
@@ -285,7 +297,6 @@ TEST(RtspRecord, RecordsACameraThatSendsBFrames) {
     frames += index->frames;
   }
   EXPECT_GE(frames, 100) << "about 5 s at 30 fps";
-  fs::remove_all(dir);
 }
 
 }  // namespace
