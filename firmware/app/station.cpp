@@ -275,12 +275,16 @@ class Station {
       store_gap(c, **catalog);
       if (quit_) break;
       spdlog::error("run: camera '{}': {}; rebuilding in {:.0f} s", c.config.name, error.message(), backoff_s);
-      {
-        // Never before the camera's newest stamp: a clock not yet set reads 1970.
-        const std::string now_utc = media::utc_at(media::WallClock(clock_not_before(&**catalog, c.config.name)).now());
+      // The gap starts at the camera's last segment or, with none yet, now:
+      // never before its newest stamp (a clock not yet set reads 1970). Only
+      // this thread writes c.gap and c.last_end_utc, so it reads them unlocked
+      // and scans the catalog only for a gap that needs it.
+      if (!c.gap) {
+        const std::string start = !c.last_end_utc.empty()
+                                      ? c.last_end_utc
+                                      : media::utc_at(media::WallClock(clock_not_before(&**catalog, c.config.name)).now());
         std::lock_guard lock(c.mutex);
-        if (!c.gap) c.gap = cat::GapRecord{0, c.config.name, c.last_end_utc.empty() ? now_utc : c.last_end_utc, "",
-                                           error.message()};
+        c.gap = cat::GapRecord{0, c.config.name, start, "", error.message()};
       }
       // A frozen camera says so before it is rebuilt: no error came from it.
       if (error.kind() == Status::Kind::kUnavailable) set_state(c, "stalled", error.message());
