@@ -145,10 +145,12 @@ struct SyncConfig {
   bool path_style = true;  // false: virtual-host style (bucket.host)
   std::string ca_file;     // extra CA bundle (TLS verification stays on)
   std::string credentials_file;  // TOML, mode 0600: access_key, secret_key; "" : AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
-  int multipart_threshold_mib = 16;  // files this large or larger go multipart
+  int multipart_threshold_mib = 8;   // files this large or larger go multipart (= part_mib: a kill loses at most one part)
   int part_mib = 8;                  // S3: parts >= 5 MiB, <= 10,000 of them
-  int64_t max_bytes_per_s = 0;       // upload bandwidth cap (0: none), per connection
-  int concurrency = 2;               // parts of one file in flight at once, each on its own connection
+  int64_t max_bytes_per_s = 0;       // upload bandwidth cap (0: none), all connections together
+  // Requests in flight at once (small files, parts, checks), each on its own
+  // connection; their bodies go out one at a time.
+  int concurrency = 2;
   // When the network may be used: always | probe (the endpoint answers) |
   // interface:NAME (that interface is up) | command:CMD (CMD exits 0).
   std::string network = "always";

@@ -193,6 +193,27 @@ class FileStore final : public ObjectStore {
     return Status::Ok();
   }
 
+  Result<std::vector<StoredPart>> list_parts(const std::string& key, const std::string& upload_id) override {
+    const fs::path dir = root_ / kPartsDir / upload_id;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return Status::NotFound(name(key) + ": no multipart upload " + upload_id);
+    std::vector<StoredPart> out;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const std::string file = entry.path().filename().string();
+      if (!entry.is_regular_file() || is_temporary(entry.path()) ||
+          file.find_first_not_of("0123456789") != std::string::npos)
+        continue;
+      // A part's ETag here is its sha256, as put_part answered.
+      const auto size = static_cast<int64_t>(entry.file_size());
+      auto sum = sha256_range(entry.path(), 0, size);
+      if (!sum.ok()) return sum.status();
+      out.push_back({std::stoi(file), *sum, size});
+    }
+    if (ec) return Status::IOError(dir.string() + ": " + ec.message());
+    std::sort(out.begin(), out.end(), [](const StoredPart& a, const StoredPart& b) { return a.number < b.number; });
+    return out;
+  }
+
   Status abort_multipart(const std::string& /*key*/, const std::string& upload_id) override {
     std::error_code ec;
     fs::remove_all(root_ / kPartsDir / upload_id, ec);

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 
 #include "handle.hpp"
 #include "sync/stores.hpp"
@@ -102,6 +104,7 @@ struct BodySource {
   int64_t left = 0;
   size_t text_at = 0;
   std::atomic<int64_t>* sent = nullptr;
+  std::unique_lock<std::mutex> wire;  // held from the first byte of the body to the last
 };
 
 size_t read_body(char* buffer, size_t size, size_t count, void* user) {
@@ -116,6 +119,9 @@ size_t read_body(char* buffer, size_t size, size_t count, void* user) {
   }
   src->left -= static_cast<int64_t>(n);
   *src->sent += static_cast<int64_t>(n);
+  // The whole body is in libcurl's hands: another lane's may go out while
+  // this request waits for the store's answer.
+  if (src->left == 0 && src->wire.owns_lock()) src->wire.unlock();
   return n;
 }
 
@@ -173,16 +179,18 @@ bool transient(CURLcode code) {
 
 class S3Store final : public ObjectStore {
  public:
-  S3Store(StoreConfig config, std::string bucket, std::string prefix, std::string base_url)
+  S3Store(StoreConfig config, std::string bucket, std::string prefix, std::string base_url,
+          std::shared_ptr<std::mutex> wire)
       : config_(std::move(config)),
         bucket_(std::move(bucket)),
         prefix_(std::move(prefix)),
         base_url_(std::move(base_url)),
+        wire_(std::move(wire)),
         curl_(curl_easy_init()) {}
 
   const std::string& prefix() const override { return prefix_; }
   Result<std::unique_ptr<ObjectStore>> open_another() const override {
-    return std::unique_ptr<ObjectStore>(std::make_unique<S3Store>(config_, bucket_, prefix_, base_url_));
+    return std::unique_ptr<ObjectStore>(std::make_unique<S3Store>(config_, bucket_, prefix_, base_url_, wire_));
   }
   std::string name(const std::string& key) const override { return "s3://" + bucket_ + "/" + prefix_ + key; }
 
@@ -314,6 +322,33 @@ class S3Store final : public ObjectStore {
     return Status::Ok();
   }
 
+  Result<std::vector<StoredPart>> list_parts(const std::string& key, const std::string& upload_id) override {
+    std::vector<StoredPart> out;
+    std::string marker;
+    for (;;) {
+      // Query names in SigV4's canonical (sorted) order.
+      std::string query = marker.empty() ? "" : "part-number-marker=" + marker + "&";
+      query += "uploadId=" + uri_encode(upload_id, false);
+      auto reply = perform(request("GET", key, query));
+      if (!reply.ok()) return reply.status();
+      for (const std::string& entry : xml_texts(reply->body, "Part")) {
+        StoredPart part;
+        try {
+          part.number = std::stoi(xml_text(entry, "PartNumber"));
+          part.size = std::stoll(xml_text(entry, "Size"));
+        } catch (const std::exception&) {
+          return Status::IOError(name(key) + ": a part listing without numbers or sizes");
+        }
+        part.etag = xml_text(entry, "ETag");
+        out.push_back(std::move(part));
+      }
+      if (xml_text(reply->body, "IsTruncated") != "true") break;
+      marker = xml_text(reply->body, "NextPartNumberMarker");
+      if (marker.empty()) return Status::IOError(name(key) + ": a truncated part listing without a marker");
+    }
+    return out;
+  }
+
   Status abort_multipart(const std::string& key, const std::string& upload_id) override {
     auto reply = perform(request("DELETE", key, "uploadId=" + uri_encode(upload_id, false)));
     if (!reply.ok() && reply.status().kind() != Status::Kind::kNotFound) return reply.status();
@@ -373,6 +408,11 @@ class S3Store final : public ObjectStore {
       source.text = nullptr;
     }
     if (r.method == "PUT") {
+      // One body on the wire at a time across this store and those opened
+      // from it: the other lanes overlap only their wait for the store's
+      // answer, so a kill or a lost link cuts at most one body short, and
+      // the bandwidth cap holds for them all together.
+      if (r.length > 0) source.wire = std::unique_lock(*wire_);
       curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(c, CURLOPT_READFUNCTION, read_body);
       curl_easy_setopt(c, CURLOPT_READDATA, &source);
@@ -441,6 +481,7 @@ class S3Store final : public ObjectStore {
 
   StoreConfig config_;
   std::string bucket_, prefix_, base_url_;
+  std::shared_ptr<std::mutex> wire_;  // shared by the lanes' stores
   std::string sigv4_ = "aws:amz:" + config_.region + ":s3";
   CurlPtr curl_;
 };
@@ -474,7 +515,7 @@ Result<std::unique_ptr<ObjectStore>> make_s3_store(const StoreConfig& config, co
   if (config.access_key.empty() || config.secret_key.empty())
     return Status::InvalidArgument("sync to s3://" + bucket + ": no credentials (credentials_file, or "
                                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
-  auto store = std::make_unique<S3Store>(config, bucket, prefix, std::move(base));
+  auto store = std::make_unique<S3Store>(config, bucket, prefix, std::move(base), std::make_shared<std::mutex>());
   return std::unique_ptr<ObjectStore>(std::move(store));
 }
 

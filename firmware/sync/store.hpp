@@ -28,6 +28,13 @@ struct PartEtag {
   std::string etag;
 };
 
+// A part the store holds for an unfinished multipart upload.
+struct StoredPart {
+  int number = 0;
+  std::string etag;
+  int64_t size = 0;
+};
+
 // Where objects go. `target` is s3://BUCKET[/PREFIX] or file:///DIR[/PREFIX];
 // the rest applies to s3:// only.
 struct StoreConfig {
@@ -69,6 +76,10 @@ class ObjectStore {
                                        const std::string& sha256) = 0;
   virtual Status finish_multipart(const std::string& key, const std::string& upload_id,
                                   const std::vector<PartEtag>& parts) = 0;
+  // The parts the store holds for an upload, by number: what a restart finds
+  // there even when the process died before it could record a part's ETag.
+  // kNotFound when the store no longer knows the upload.
+  virtual Result<std::vector<StoredPart>> list_parts(const std::string& key, const std::string& upload_id) = 0;
   // An upload id the store no longer knows is not an error to abort.
   virtual Status abort_multipart(const std::string& key, const std::string& upload_id) = 0;
 

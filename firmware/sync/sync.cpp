@@ -270,49 +270,45 @@ Status Syncer::upload(const catalog::ClipRecord& clip, SyncReport& report) {
   }
   const std::string prefix = package_prefix(vehicle_, manifest_date(*manifest, clip), clip.uid);
 
-  auto stored = catalog_.upload_files(clip.id);
-  if (!stored.ok()) return stored.status();
-  std::map<std::string, catalog::UploadFileRecord> by_path;
-  for (auto& f : *stored) by_path[f.path] = f;
-
   // Every listed file, then the manifest: its presence means "complete".
   std::vector<catalog::UploadFileRecord> files;
   for (const json& f : manifest->value("files", json::array()))
     files.push_back({clip.id, text(f, "path"), prefix + text(f, "path"), f.value("bytes", int64_t(0)),
                      text(f, "sha256"), "", false});
   std::error_code ec;
-  files.push_back({clip.id, "manifest.json", prefix + "manifest.json",
-                   static_cast<int64_t>(fs::file_size(dir / "manifest.json", ec)), *manifest_sum, "", false});
-  int64_t total = 0, done_bytes = 0;
+  const catalog::UploadFileRecord manifest_file{clip.id, "manifest.json", prefix + "manifest.json",
+                                                static_cast<int64_t>(fs::file_size(dir / "manifest.json", ec)),
+                                                *manifest_sum, "", false};
+  int64_t total = manifest_file.bytes;
   for (const auto& f : files) total += f.bytes;
-  for (auto& f : files) {
-    if (stopping()) return Status::Unavailable("stopped");
-    auto it = by_path.find(f.path);
-    // Resumed only into the same object of the same target.
-    if (it != by_path.end() && it->second.sha256 == f.sha256 && it->second.key == store_.name(f.key)) {
-      if (it->second.done) {
-        report.bytes_resumed += f.bytes;
-        done_bytes += f.bytes;
-        continue;
-      }
-      f.upload_id = it->second.upload_id;  // a multipart upload to resume
-    }
-    if (Status st = upload_file(clip, dir / f.path, f, report); !st.ok()) return st;
-    done_bytes += f.bytes;
-    if (progress_)
-      progress_({{"clip", clip.uid}, {"state", "uploading"}, {"file", f.path}, {"bytes_done", done_bytes},
-                 {"bytes_total", total}});
+
+  // An upload id the store lost (expired, aborted by a lifecycle rule)
+  // starts those files over, once.
+  for (int round = 0;; ++round) {
+    bool lost = false;
+    Status st = send_files(clip, dir, files, total, report, lost);
+    if (st.ok()) break;
+    if (!lost || round > 0) return st;
+    spdlog::warn("sync: clip {}: {}; starting that file over", clip.uid, st.message());
   }
+  if (stopping()) return Status::Unavailable("stopped");
+  if (Status st = send_files(clip, dir, {manifest_file}, total, report); !st.ok()) return st;
+  files.push_back(manifest_file);
+
   // The store's own word: every object there with the manifest's size and sha256.
-  for (const auto& f : files) {
-    auto info = retried("HEAD", [&] { return store_.head(f.key); });
-    if (!info.ok()) return info.status();
-    if (!*info) return Status::IOError(store_.name(f.key) + ": missing after upload");
-    if ((*info)->size != f.bytes || (!(*info)->sha256.empty() && (*info)->sha256 != f.sha256))
-      return Status::Corruption(store_.name(f.key) + ": the store holds " + std::to_string((*info)->size) +
-                                " bytes (sha256 " + (*info)->sha256 + "), the manifest says " +
-                                std::to_string(f.bytes) + " (" + f.sha256 + ")");
-  }
+  if (Status st = in_lanes(files.size(), [&](ObjectStore& store, size_t i) -> Status {
+        const auto& f = files[i];
+        auto info = retried("HEAD", [&] { return store.head(f.key); });
+        if (!info.ok()) return info.status();
+        if (!*info) return Status::IOError(store.name(f.key) + ": missing after upload");
+        if ((*info)->size != f.bytes || (!(*info)->sha256.empty() && (*info)->sha256 != f.sha256))
+          return Status::Corruption(store.name(f.key) + ": the store holds " + std::to_string((*info)->size) +
+                                    " bytes (sha256 " + (*info)->sha256 + "), the manifest says " +
+                                    std::to_string(f.bytes) + " (" + f.sha256 + ")");
+        return Status::Ok();
+      });
+      !st.ok())
+    return st;
   if (Status st = catalog_.move_clip(clip.id, "uploaded", "sync",
                                      std::to_string(files.size()) + " files, " + std::to_string(total) + " bytes at " +
                                          store_.name(prefix));
@@ -324,108 +320,214 @@ Status Syncer::upload(const catalog::ClipRecord& clip, SyncReport& report) {
   return Status::Ok();
 }
 
-Status Syncer::upload_file(const catalog::ClipRecord& clip, const fs::path& file, catalog::UploadFileRecord rec,
-                           SyncReport& report) {
+Status Syncer::in_lanes(size_t count, const std::function<Status(ObjectStore&, size_t)>& work) {
+  const size_t lanes = std::min<size_t>(std::max(1, config_.concurrency), count);
+  while (lane_stores_.size() + 1 < lanes) {
+    auto another = store_.open_another();
+    if (!another.ok()) return another.status();
+    (*another)->cancel_on(stop_);
+    lane_stores_.push_back(std::move(*another));
+  }
+  std::atomic<size_t> next{0};
+  std::mutex mutex;  // guards failed
+  Status failed;
+  auto lane = [&](ObjectStore& store) {
+    for (size_t i = next++; i < count; i = next++) {
+      Status st = stopping() ? Status::Unavailable("stopped") : work(store, i);
+      std::lock_guard lock(mutex);
+      if (!st.ok() && failed.ok()) failed = st;
+      if (!failed.ok()) return;
+    }
+  };
+  std::vector<std::jthread> threads;
+  for (size_t l = 1; l < lanes; ++l) threads.emplace_back([&, l] { lane(*lane_stores_[l - 1]); });
+  if (lanes > 0) lane(store_);
+  threads.clear();  // joins
+  return failed;
+}
+
+Result<bool> Syncer::holds(const catalog::UploadFileRecord& f) {
+  auto info = retried("HEAD", [&] { return store_.head(f.key); });
+  if (!info.ok()) return info.status();
+  return *info && (*info)->size == f.bytes && (*info)->sha256 == f.sha256;
+}
+
+Result<std::map<int, StoredPart>> Syncer::stored_parts(const catalog::ClipRecord& clip, catalog::UploadFileRecord& f,
+                                                       int64_t part) {
+  std::map<int, StoredPart> have;
+  if (!f.upload_id.empty()) {
+    auto recorded = catalog_.upload_parts(clip.id, f.path);
+    if (!recorded.ok()) return recorded.status();
+    for (const auto& p : *recorded) have[p.number] = {p.number, p.etag, p.bytes};
+    // The store may hold parts the catalog never heard of: a kill between
+    // the store's answer and the catalog's write, or while waiting for that
+    // answer. The server checked each one's sha256 as it came in.
+    auto listed = retried("list parts", [&] { return store_.list_parts(f.key, f.upload_id); });
+    if (listed.ok()) {
+      for (const StoredPart& p : *listed) {
+        const int64_t offset = int64_t(p.number - 1) * part;
+        if (have.contains(p.number) || p.number < 1 || offset + p.size > f.bytes) continue;
+        auto sum = sha256_range(fs::path(clip.package_dir) / f.path, offset, p.size);
+        if (!sum.ok()) return sum.status();
+        if (Status st = catalog_.add_upload_part(clip.id, f.path, {p.number, offset, p.size, p.etag, *sum}); !st.ok())
+          return st;
+        have[p.number] = p;
+      }
+    } else if (listed.status().kind() == Status::Kind::kNotFound) {
+      // Gone because it was finished (a kill during or after the complete),
+      // or lost (expired, aborted by a lifecycle rule): the object says which.
+      auto whole = holds(f);
+      if (!whole.ok()) return whole.status();
+      if (*whole) {
+        f.done = true;
+        return have;
+      }
+      spdlog::warn("sync: {}: the store lost upload {}; starting the file over", store_.name(f.key), f.upload_id);
+      f.upload_id.clear();
+      have.clear();
+    } else {
+      return listed.status();
+    }
+  }
+  if (f.upload_id.empty()) {
+    auto id = retried("POST", [&] { return store_.start_multipart(f.key, f.sha256); });
+    if (!id.ok()) return id.status();
+    f.upload_id = *id;
+    catalog::UploadFileRecord r = f;
+    r.key = store_.name(f.key);
+    if (Status st = catalog_.put_upload_file(r); !st.ok()) return st;
+  }
+  return have;
+}
+
+Status Syncer::send_files(const catalog::ClipRecord& clip, const fs::path& dir,
+                          std::vector<catalog::UploadFileRecord> files, int64_t total, SyncReport& report,
+                          bool& lost) {
+  auto stored = catalog_.upload_files(clip.id);
+  if (!stored.ok()) return stored.status();
+  std::map<std::string, catalog::UploadFileRecord> by_path;
+  for (auto& f : *stored) by_path[f.path] = f;
   // The catalog keeps the object's full name: a changed target never resumes.
   auto remember = [&](catalog::UploadFileRecord r) {
     r.key = store_.name(r.key);
     return catalog_.put_upload_file(r);
   };
+
+  // What is left to send, as units for the lanes: a small file whole, or
+  // one part of a large one.
+  struct Unit {
+    size_t file;
+    int number;  // 0: the whole file in one PUT
+    int64_t offset, bytes;
+  };
+  std::vector<Unit> units;
+  std::vector<std::vector<PartEtag>> etags(files.size());
+  std::vector<bool> multipart(files.size(), false);
+  int64_t done_bytes = 0;
   const int64_t threshold = int64_t(config_.multipart_threshold_mib) * kMiB;
-  if (rec.bytes < threshold) {
-    rec.upload_id.clear();
-    if (Status st = retried("PUT", [&] { return store_.put_file(rec.key, file, rec.sha256); }); !st.ok()) return st;
-    rec.done = true;
-    return remember(rec);
-  }
-  const int64_t part = part_size_for(rec.bytes, int64_t(config_.part_mib) * kMiB);
-  std::map<int, catalog::UploadPartRecord> have;
-  if (!rec.upload_id.empty()) {
-    auto parts = catalog_.upload_parts(clip.id, rec.path);
-    if (!parts.ok()) return parts.status();
-    for (const auto& p : *parts) have[p.number] = p;
-  }
-  for (int restart = 0;; ++restart) {
-    if (rec.upload_id.empty()) {
-      auto id = retried("POST", [&] { return store_.start_multipart(rec.key, rec.sha256); });
-      if (!id.ok()) return id.status();
-      rec.upload_id = *id;
-      have.clear();
-      if (Status st = remember(rec); !st.ok()) return st;
+  for (size_t i = 0; i < files.size(); ++i) {
+    auto& f = files[i];
+    auto it = by_path.find(f.path);
+    // Resumed only into the same object of the same target.
+    const bool same = it != by_path.end() && it->second.sha256 == f.sha256 && it->second.key == store_.name(f.key);
+    if (same && it->second.done) {
+      report.bytes_resumed += f.bytes;
+      done_bytes += f.bytes;
+      continue;
     }
-    // The parts still to send, then sent `concurrency` at a time, each lane
-    // on its own connection: a part's round trip to the store, not the box,
-    // is what a part costs.
-    std::vector<PartEtag> etags;
-    std::vector<catalog::UploadPartRecord> todo;
-    for (int64_t offset = 0, number = 1; offset < rec.bytes; offset += part, ++number) {
-      const int64_t len = std::min(part, rec.bytes - offset);
-      auto it = have.find(int(number));
-      if (it != have.end() && it->second.offset == offset && it->second.bytes == len) {
-        etags.push_back({int(number), it->second.etag});
+    if (f.bytes < threshold) {
+      units.push_back({i, 0, 0, f.bytes});
+      continue;
+    }
+    if (same) f.upload_id = it->second.upload_id;
+    const int64_t part = part_size_for(f.bytes, int64_t(config_.part_mib) * kMiB);
+    auto have = stored_parts(clip, f, part);
+    if (!have.ok()) return have.status();
+    if (f.done) {  // completed before the catalog heard of it
+      if (Status put = remember(f); !put.ok()) return put;
+      report.bytes_resumed += f.bytes;
+      done_bytes += f.bytes;
+      continue;
+    }
+    multipart[i] = true;
+    for (int64_t offset = 0, number = 1; offset < f.bytes; offset += part, ++number) {
+      const int64_t len = std::min(part, f.bytes - offset);
+      auto p = have->find(int(number));
+      if (p != have->end() && p->second.size == len) {
+        etags[i].push_back({int(number), p->second.etag});
         report.bytes_resumed += len;
+        done_bytes += len;
       } else {
-        todo.push_back({int(number), offset, len, "", ""});
+        units.push_back({i, int(number), offset, len});
       }
     }
-    std::mutex mutex;  // guards etags, failed and the catalog below
-    Status failed;
-    auto lane = [&](ObjectStore& store, size_t first, size_t step) {
-      for (size_t i = first; i < todo.size(); i += step) {
-        {
-          std::lock_guard lock(mutex);
-          if (!failed.ok()) return;
-        }
-        if (stopping()) {
-          std::lock_guard lock(mutex);
-          failed = Status::Unavailable("stopped");
-          return;
-        }
-        catalog::UploadPartRecord p = todo[i];
-        auto sum = sha256_range(file, p.offset, p.bytes);
-        Result<std::string> etag = sum.status();
-        if (sum.ok())
-          etag = retried("PUT part", [&] { return store.put_part(rec.key, rec.upload_id, p.number, file, p.offset, p.bytes, *sum); });
-        std::lock_guard lock(mutex);
-        if (!etag.ok()) {
-          if (failed.ok()) failed = etag.status();
-          return;
-        }
-        p.etag = *etag;
-        p.sha256 = *sum;
-        if (Status st = catalog_.add_upload_part(clip.id, rec.path, p); !st.ok()) {
-          if (failed.ok()) failed = st;
-          return;
-        }
-        etags.push_back({p.number, p.etag});
-      }
-    };
-    const size_t lanes = std::min<size_t>(std::max(1, config_.concurrency), std::max<size_t>(1, todo.size()));
-    while (lane_stores_.size() + 1 < lanes) {
-      auto another = store_.open_another();
-      if (!another.ok()) return another.status();
-      (*another)->cancel_on(stop_);
-      lane_stores_.push_back(std::move(*another));
-    }
-    {
-      std::vector<std::jthread> threads;
-      for (size_t l = 1; l < lanes; ++l) threads.emplace_back([&, l] { lane(*lane_stores_[l - 1], l, lanes); });
-      lane(store_, 0, lanes);
-    }
-    std::sort(etags.begin(), etags.end(), [](const PartEtag& a, const PartEtag& b) { return a.number < b.number; });
-    if (failed.ok()) {
-      failed = retried("complete", [&] { return store_.finish_multipart(rec.key, rec.upload_id, etags); });
-      if (failed.ok()) {
-        rec.done = true;
-        return remember(rec);
-      }
-    }
-    // The store forgot the upload (expired, aborted by a lifecycle rule):
-    // start this file over once; anything else is the caller's.
-    if (failed.kind() != Status::Kind::kNotFound || restart > 0) return failed;
-    spdlog::warn("sync: {}: the store lost upload {}; starting the file over", store_.name(rec.key), rec.upload_id);
-    rec.upload_id.clear();
   }
+
+  // Units go out `concurrency` at a time, each lane on its own connection:
+  // a request's round trip through the store, not the box, is what a small
+  // file or a part costs.
+  std::mutex mutex;  // guards etags, done_bytes, the catalog and progress
+  Status st = in_lanes(units.size(), [&](ObjectStore& store, size_t u) -> Status {
+    const Unit& unit = units[u];
+    const auto& f = files[unit.file];
+    const fs::path path = dir / f.path;
+    if (unit.number == 0) {
+      if (Status put = retried("PUT", [&] { return store.put_file(f.key, path, f.sha256); }); !put.ok()) return put;
+    } else {
+      auto sum = sha256_range(path, unit.offset, unit.bytes);
+      if (!sum.ok()) return sum.status();
+      auto etag = retried("PUT part", [&] {
+        return store.put_part(f.key, f.upload_id, unit.number, path, unit.offset, unit.bytes, *sum);
+      });
+      std::lock_guard lock(mutex);
+      if (!etag.ok()) {
+        if (etag.status().kind() == Status::Kind::kNotFound) lost = true;
+        return etag.status();
+      }
+      etags[unit.file].push_back({unit.number, *etag});
+      if (Status added = catalog_.add_upload_part(clip.id, f.path, {unit.number, unit.offset, unit.bytes, *etag, *sum});
+          !added.ok())
+        return added;
+    }
+    std::lock_guard lock(mutex);
+    if (unit.number == 0) {
+      catalog::UploadFileRecord r = f;
+      r.upload_id.clear();
+      r.done = true;
+      if (Status put = remember(r); !put.ok()) return put;
+    }
+    done_bytes += unit.bytes;
+    if (progress_)
+      progress_({{"clip", clip.uid}, {"state", "uploading"}, {"file", f.path}, {"bytes_done", done_bytes},
+                 {"bytes_total", total}});
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (!multipart[i]) continue;
+    auto& f = files[i];
+    std::sort(etags[i].begin(), etags[i].end(), [](const PartEtag& a, const PartEtag& b) { return a.number < b.number; });
+    Status done = retried("complete", [&] { return store_.finish_multipart(f.key, f.upload_id, etags[i]); });
+    if (done.kind() == Status::Kind::kNotFound) {
+      // A complete tried again after the store finished it (its answer lost
+      // on the way) finds no upload: the object there says so.
+      auto whole = holds(f);
+      if (!whole.ok()) return whole.status();
+      if (*whole) done = Status::Ok();
+    }
+    if (!done.ok()) {
+      if (done.kind() == Status::Kind::kNotFound) {
+        lost = true;
+        f.upload_id.clear();
+        if (Status put = remember(f); !put.ok()) return put;  // the next round starts this file over
+      }
+      return done;
+    }
+    f.done = true;
+    if (Status put = remember(f); !put.ok()) return put;
+  }
+  return Status::Ok();
 }
 
 Status Syncer::read_acks(SyncReport& report) {

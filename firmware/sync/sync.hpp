@@ -19,6 +19,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -72,8 +73,28 @@ class Syncer {
 
  private:
   Status upload(const catalog::ClipRecord& clip, SyncReport& report);
-  Status upload_file(const catalog::ClipRecord& clip, const std::filesystem::path& file, catalog::UploadFileRecord rec,
-                     SyncReport& report);
+  // Sends what of `files` the store does not hold yet (small files whole,
+  // large ones part by part) and finishes their multipart uploads; `lost`
+  // turns true when the store forgot an upload (that file then starts over).
+  Status send_files(const catalog::ClipRecord& clip, const std::filesystem::path& dir,
+                    std::vector<catalog::UploadFileRecord> files, int64_t total, SyncReport& report, bool& lost);
+  Status send_files(const catalog::ClipRecord& clip, const std::filesystem::path& dir,
+                    std::vector<catalog::UploadFileRecord> files, int64_t total, SyncReport& report) {
+    bool lost = false;
+    return send_files(clip, dir, std::move(files), total, report, lost);
+  }
+  // The parts of a multipart file the store holds (the catalog's, and any
+  // it finished that the catalog missed); starts a new upload when `f` has
+  // none or the store lost it, and sets f.done when the store finished it.
+  Result<std::map<int, StoredPart>> stored_parts(const catalog::ClipRecord& clip, catalog::UploadFileRecord& f,
+                                                 int64_t part);
+  // Whether the store holds `f` whole: its size, and the sha256 the upload
+  // stored with it.
+  Result<bool> holds(const catalog::UploadFileRecord& f);
+  // Runs work(store, i) for every i below count, `concurrency` at a time,
+  // each lane on its own connection taking the next i; the first error
+  // stops them all and is returned.
+  Status in_lanes(size_t count, const std::function<Status(ObjectStore&, size_t)>& work);
   Status read_acks(SyncReport& report);
   template <typename F>
   auto retried(const std::string& what, F&& request) -> decltype(request());
@@ -91,7 +112,7 @@ class Syncer {
   std::string vehicle_;
   Progress progress_;
   const std::atomic<bool>* stop_;
-  std::vector<std::unique_ptr<ObjectStore>> lane_stores_;  // connections for parts in parallel, made when needed
+  std::vector<std::unique_ptr<ObjectStore>> lane_stores_;  // connections for work in parallel, made when needed
 };
 
 struct CollectOptions {

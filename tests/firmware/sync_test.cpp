@@ -29,6 +29,26 @@ StoreConfig target(const std::string& t, const std::string& endpoint = "", bool 
   return c;
 }
 
+// A drive with one planned clip (uid v_d1_c<id>) in `c`; the clip's id.
+Result<int64_t> add_planned_clip(catalog::Catalog& c) {
+  catalog::DriveRecord d;
+  d.source = "x.mp4";
+  d.vehicle = "v";
+  d.camera = "front";
+  d.mode = "full";
+  d.fps = 30;
+  auto drive = c.add_drive(d, {});
+  if (!drive.ok()) return drive.status();
+  catalog::ClipRecord clip;
+  clip.drive_id = *drive;
+  clip.uid = "v_d1";
+  clip.end_frame = 30;
+  clip.planned_end = 30;
+  clip.priority_parts = "{}";
+  clip.reasons = "[]";
+  return c.add_clip(clip, "test");
+}
+
 class FileStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -136,28 +156,116 @@ TEST(StoreTargets, BadTargetsAreRefusedByName) {
   EXPECT_EQ((*ok)->name("x/manifest.json"), "s3://fleet/depot/x/manifest.json");
 }
 
+// An approved package (a 12 MiB clip in 5 MiB parts and a small file)
+// whose upload a kill interrupted: the catalog holds the upload id, the
+// store whatever the test puts there.
+class SyncResumeTest : public FileStoreTest {
+ protected:
+  static constexpr int64_t kMiB = 1024 * 1024;
+  void SetUp() override {
+    FileStoreTest::SetUp();
+    video_.resize(12 * kMiB + 123);
+    for (size_t i = 0; i < video_.size(); ++i) video_[i] = static_cast<char>((i * 2654435761u) >> 13);
+    pkg_ = dir_ / "pkg";
+    fs::create_directories(pkg_);
+    std::ofstream(pkg_ / "clip.mp4", std::ios::binary) << video_;
+    std::ofstream(pkg_ / "labels.json") << "{\"tracks\": []}";
+    nlohmann::json manifest = {{"utc_start", "2026-12-04T10:00:00Z"}, {"files", nlohmann::json::array()}};
+    for (const char* name : {"clip.mp4", "labels.json"}) {
+      auto sum = sha256_range(pkg_ / name, 0, static_cast<int64_t>(fs::file_size(pkg_ / name)));
+      ASSERT_TRUE(sum.ok());
+      manifest["files"].push_back({{"path", name}, {"bytes", fs::file_size(pkg_ / name)}, {"sha256", *sum}});
+    }
+    sha_ = manifest["files"][0]["sha256"];
+    std::ofstream(pkg_ / "manifest.json") << manifest.dump();
+
+    auto c = catalog::Catalog::open(dir_ / "catalog.sqlite");
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    catalog_ = std::move(*c);
+    auto id = add_planned_clip(*catalog_);
+    ASSERT_TRUE(id.ok()) << id.status().message();
+    id_ = *id;
+    catalog::PackageFacts facts;
+    facts.dir = pkg_.string();
+    facts.bytes = static_cast<int64_t>(video_.size());
+    for (const char* to : {"packaged", "review", "approved", "uploading"})
+      ASSERT_TRUE(catalog_->move_clip(id_, to, "test", "", std::string(to) == "packaged" ? &facts : nullptr).ok()) << to;
+    auto rec = catalog_->clip(id_);
+    ASSERT_TRUE(rec.ok() && *rec);
+    key_ = package_prefix("v", "2026-12-04", (*rec)->uid) + "clip.mp4";
+    auto upload = store_->start_multipart(key_, sha_);
+    ASSERT_TRUE(upload.ok());
+    upload_ = *upload;
+    ASSERT_TRUE(catalog_->put_upload_file({id_, "clip.mp4", store_->name(key_), int64_t(video_.size()), sha_, upload_, false}).ok());
+  }
+  Status put_part(int number) {
+    const int64_t offset = (number - 1) * 5 * kMiB, bytes = std::min<int64_t>(5 * kMiB, int64_t(video_.size()) - offset);
+    auto sum = sha256_range(pkg_ / "clip.mp4", offset, bytes);
+    if (!sum.ok()) return sum.status();
+    return store_->put_part(key_, upload_, number, pkg_ / "clip.mp4", offset, bytes, *sum).status();
+  }
+  // The restart: a pass on a new connection to the same target.
+  SyncReport restart() {
+    auto again = open_store(target("file://" + (dir_ / "bucket").string()));
+    EXPECT_TRUE(again.ok());
+    config::SyncConfig config;
+    config.multipart_threshold_mib = 5;
+    config.part_mib = 5;
+    config.concurrency = 2;
+    Syncer syncer(*catalog_, **again, config, "v");
+    return syncer.pass();
+  }
+  int64_t small_files() const {
+    return int64_t(fs::file_size(pkg_ / "labels.json") + fs::file_size(pkg_ / "manifest.json"));
+  }
+  std::string stored() const {
+    std::ifstream in(dir_ / "bucket" / key_, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  }
+  std::string video_, sha_, key_, upload_;
+  fs::path pkg_;
+  std::unique_ptr<catalog::Catalog> catalog_;
+  int64_t id_ = 0;
+};
+
+// A kill can land after the store took a part and before the catalog
+// recorded it (or while its answer was on the way): the restart asks the
+// store which parts it holds and sends none of them again.
+TEST_F(SyncResumeTest, APartTheStoreHoldsIsNotSentAgain) {
+  ASSERT_TRUE(put_part(2).ok());
+  SyncReport report = restart();
+  EXPECT_TRUE(report.errors.empty()) << report.errors.front();
+  EXPECT_EQ(report.uploaded, 1);
+  EXPECT_EQ(report.bytes_resumed, 5 * kMiB) << "part 2, found in the store";
+  EXPECT_EQ(report.bytes_sent, int64_t(video_.size()) - 5 * kMiB + small_files())
+      << "every byte not yet stored, once; part 2 not again";
+  EXPECT_TRUE(stored() == video_) << "the object is the file, parts in order";
+  auto parts = catalog_->upload_parts(id_, "clip.mp4");
+  ASSERT_TRUE(parts.ok());
+  EXPECT_EQ(parts->size(), 3u) << "the part found in the store is recorded too";
+}
+
+// A kill during the complete (the store finished it, the catalog never
+// heard): the upload is gone from the store, the object is there whole;
+// the restart takes it as sent instead of starting the file over.
+TEST_F(SyncResumeTest, AnUploadCompletedBeforeTheKillIsNotSentAgain) {
+  for (int n : {1, 2, 3}) ASSERT_TRUE(put_part(n).ok());
+  ASSERT_TRUE(store_->finish_multipart(key_, upload_, {{1, ""}, {2, ""}, {3, ""}}).ok());
+  SyncReport report = restart();
+  EXPECT_TRUE(report.errors.empty()) << report.errors.front();
+  EXPECT_EQ(report.uploaded, 1);
+  EXPECT_EQ(report.bytes_resumed, int64_t(video_.size()));
+  EXPECT_EQ(report.bytes_sent, small_files()) << "the clip not sent again";
+  EXPECT_TRUE(stored() == video_);
+}
+
 TEST(SyncCatalog, UploadStateKeepsPartsUntilTheUploadIdChanges) {
   const fs::path file = fs::temp_directory_path() / ("dashloop-sync-catalog-" + std::to_string(getpid()) + ".sqlite");
   fs::remove(file);
   {
     auto c = catalog::Catalog::open(file);
     ASSERT_TRUE(c.ok());
-    catalog::DriveRecord d;
-    d.source = "x.mp4";
-    d.vehicle = "v";
-    d.camera = "front";
-    d.mode = "full";
-    d.fps = 30;
-    auto drive = (*c)->add_drive(d, {});
-    ASSERT_TRUE(drive.ok()) << drive.status().message();
-    catalog::ClipRecord clip;
-    clip.drive_id = *drive;
-    clip.uid = "v_d1";
-    clip.end_frame = 30;
-    clip.planned_end = 30;
-    clip.priority_parts = "{}";
-    clip.reasons = "[]";
-    auto id = (*c)->add_clip(clip, "test");
+    auto id = add_planned_clip(**c);
     ASSERT_TRUE(id.ok()) << id.status().message();
     catalog::UploadFileRecord rec{*id, "clip.mp4", "s3://b/clip.mp4", 100, "abc", "upload-1", false};
     ASSERT_TRUE((*c)->put_upload_file(rec).ok());
