@@ -72,6 +72,7 @@ class Syncer {
   SyncReport pass();
 
  private:
+  // One package, already checked against its manifest.
   Status upload(const catalog::ClipRecord& clip, SyncReport& report);
   // Sends what of `files` the store does not hold yet (small files whole,
   // large ones part by part) and finishes their multipart uploads; `lost`
