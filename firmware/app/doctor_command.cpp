@@ -111,8 +111,11 @@ int run_doctor(const GlobalOptions& global, bool as_json) {
   for (const auto& c : config.cameras) {
     auto source = pipeline::media::parse_source(c.source);
     auto probed = source.ok() ? pipeline::media::probe_camera(*source, 5.0) : Result<std::string>(source.status());
+    // How it is recorded on this machine: as sent, or encoded by which encoder.
+    auto recording = source.ok() ? pipeline::media::recorder_description(*source) : Result<std::string>(source.status());
     cameras.push_back({{"name", c.name}, {"source", c.source}, {"ok", probed.ok()},
-                       {"status", probed.ok() ? *probed : probed.status().message()}});
+                       {"status", probed.ok() ? *probed : probed.status().message()},
+                       {"recording", recording.ok() ? *recording : ""}});
     if (!probed.ok()) ok = false;
   }
   report["cameras"] = cameras;
@@ -136,9 +139,12 @@ int run_doctor(const GlobalOptions& global, bool as_json) {
   std::printf(")\n  catalog:     %s\n  clock:       %s %s\n  detector:    %s\n  sync:        %s\n",
               data["catalog"].get<std::string>().c_str(), clock["system_utc"].get<std::string>().c_str(),
               clock["status"].get<std::string>().c_str(), detector["status"].get<std::string>().c_str(), sync.c_str());
-  for (const auto& c : cameras)
+  for (const auto& c : cameras) {
     std::printf("  camera %-12s %s %s\n", c["name"].get<std::string>().c_str(), c["ok"].get<bool>() ? "ok:" : "FAILS:",
                 c["status"].get<std::string>().c_str());
+    if (!c["recording"].get<std::string>().empty())
+      std::printf("         %-12s recorded by: %s\n", "", c["recording"].get<std::string>().c_str());
+  }
   std::printf("\n%s\n", ok ? "all required checks pass" : "some required checks FAIL");
   return ok ? kExitOk : 1;
 }

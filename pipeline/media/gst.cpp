@@ -1,5 +1,7 @@
 #include "media/gst.hpp"
 
+#include <algorithm>
+
 namespace dashloop::pipeline::media {
 
 void ensure_gst_init() {
@@ -10,6 +12,21 @@ bool has_element(const char* factory_name) {
   ensure_gst_init();
   FactoryPtr f(gst_element_factory_find(factory_name));
   return f != nullptr;
+}
+
+ElementSet installed_elements() {
+  return [](const std::string& factory) { return has_element(factory.c_str()); };
+}
+
+Result<std::string> raw_to_h264(const ElementSet& has, int gop) {
+  const std::string g = std::to_string(std::max(1, gop));
+  if (has("nvv4l2h264enc") && has("nvvidconv"))
+    return "nvvidconv ! video/x-raw(memory:NVMM),format=NV12 ! nvv4l2h264enc iframeinterval=" + g + " idrinterval=" + g +
+           " insert-sps-pps=true";
+  if (has("x264enc")) return "videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=" + g;
+  if (has("openh264enc")) return "videoconvert ! openh264enc gop-size=" + g + " complexity=low";
+  return Status::Unsupported("no H.264 encoder for a camera that sends raw frames: nvv4l2h264enc (Jetson), x264enc "
+                             "(gstreamer1.0-plugins-ugly) or openh264enc");
 }
 
 namespace {
@@ -89,6 +106,8 @@ std::vector<ElementCheck> check_elements() {
       {"nvv4l2decoder", "Jetson hardware decoding", false, false},
       {"nvvidconv", "Jetson NVMM to system memory", false, false},
       {"nvarguscamerasrc", "Jetson CSI cameras", false, false},
+      {"nvv4l2h264enc", "Jetson hardware encoding of raw cameras", false, false},
+      {"x264enc", "encoding raw cameras elsewhere", false, false},
   };
   for (auto& c : checks) c.present = has_element(c.factory.c_str());
   return checks;

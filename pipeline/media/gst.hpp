@@ -4,6 +4,7 @@
 
 #include <gst/gst.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,18 @@ void ensure_gst_init();
 // True when an element factory of that name is installed (for choosing
 // NVIDIA elements on a Jetson and the software ones elsewhere).
 bool has_element(const char* factory_name);
+
+// Which elements a pipeline may use, by factory name. The Jetson path is
+// chosen at run time from what is installed; tests hand in a set of their
+// own to check the choice without the hardware.
+using ElementSet = std::function<bool(const std::string& factory)>;
+ElementSet installed_elements();
+
+// Raw video (system memory, any format) to H.264 with a keyframe every
+// `gop` frames, for cameras that do not encode: nvv4l2h264enc through
+// nvvidconv where both are present (Jetson), else x264enc tuned for low
+// latency, else openh264enc; kUnsupported with none of them.
+Result<std::string> raw_to_h264(const ElementSet& has, int gop);
 
 // Owns a running pipeline: sets it to NULL before releasing it, so no
 // streaming thread outlives its owner.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <functional>
 
 #include "media/gst.hpp"
 
@@ -45,24 +46,89 @@ std::optional<std::chrono::system_clock::time_point> parse_utc(const std::string
   return std::chrono::system_clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(ms);
 }
 
-Result<std::string> recorder_description(const Source& s) {
-  // The parser repeats SPS/PPS before every keyframe (config-interval=-1).
-  // splitmuxsink is added by Recorder::start: its muxer must be set before it is linked.
-  const std::string tail = " ! h264parse config-interval=-1 name=parse";
+namespace {
+
+// The parser repeats SPS/PPS before every keyframe (config-interval=-1).
+// splitmuxsink is added by Recorder::start: its muxer must be set before it is linked.
+constexpr const char* kTail = " ! h264parse config-interval=-1 name=parse";
+
+// The formats a V4L2 device offers (its source pad's caps, opened at READY).
+Result<std::string> v4l2_offers(const std::string& device) {
+  ElementPtr src(gst_element_factory_make("v4l2src", nullptr));
+  if (!src) return Status::Unsupported("v4l2src is missing (gstreamer1.0-plugins-good)");
+  gst_object_ref_sink(src.get());
+  g_object_set(src.get(), "device", device.c_str(), nullptr);
+  if (gst_element_set_state(src.get(), GST_STATE_READY) == GST_STATE_CHANGE_FAILURE)
+    return Status::Unavailable(device + ": cannot open the camera");
+  PadPtr pad(gst_element_get_static_pad(src.get(), "src"));
+  CapsPtr caps(gst_pad_query_caps(pad.get(), nullptr));
+  gst_element_set_state(src.get(), GST_STATE_NULL);
+  GCharPtr text(caps ? gst_caps_to_string(caps.get()) : nullptr);
+  return std::string(text ? text.get() : "");
+}
+
+}  // namespace
+
+Result<std::string> v4l2_description(const std::string& offered, const ElementSet& has) {
+  ensure_gst_init();
+  CapsPtr caps(gst_caps_from_string(offered.c_str()));
+  auto offers = [&](const char* format) {
+    CapsPtr wanted(gst_caps_from_string(format));
+    return caps && wanted && gst_caps_can_intersect(caps.get(), wanted.get());
+  };
+  // A camera that encodes is recorded as it sends; one that does not is
+  // encoded once, with a keyframe a second (30 fps assumed: the device
+  // negotiates its rate only once it streams).
+  if (offers("video/x-h264")) return "v4l2src name=src ! video/x-h264" + std::string(kTail);
+  auto encode = raw_to_h264(has, 30);
+  if (!encode.ok()) return encode.status();
+  if (offers("image/jpeg")) {
+    // On a Jetson the decoded frames stay in NVMM: the encoder's nvvidconv takes them as they are.
+    const bool nvmm = has("nvv4l2decoder") && encode->find("nvv4l2h264enc") != std::string::npos;
+    const std::string decode = nvmm ? "nvv4l2decoder mjpeg=true" : "jpegdec";
+    return "v4l2src name=src ! image/jpeg ! " + decode + " ! " + *encode + kTail;
+  }
+  if (offers("video/x-raw")) return "v4l2src name=src ! video/x-raw ! " + *encode + kTail;
+  return Status::Unsupported("the camera offers neither H.264, MJPEG nor raw frames (" + offered + ")");
+}
+
+Result<std::string> recorder_description(const Source& s, const ElementSet& has) {
   switch (s.kind) {
     case Source::Kind::kTest: {
       // A simulated camera that encodes, as a dashcam does: H.264, 1 s GOP.
-      const std::string fps = std::to_string(s.fps);
+      auto encode = raw_to_h264(has, s.fps);
+      if (!encode.ok()) return Status::Unsupported(s.original + ": " + encode.status().message());
       return "videotestsrc is-live=true pattern=" + s.pattern + " ! video/x-raw,width=" + std::to_string(s.width) +
-             ",height=" + std::to_string(s.height) + ",framerate=" + fps +
-             "/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=" + fps + tail;
+             ",height=" + std::to_string(s.height) + ",framerate=" + std::to_string(s.fps) + "/1 ! " + *encode + kTail;
+    }
+    case Source::Kind::kCsi: {
+      // The sensor's frames stay in NVMM from capture to the encoder.
+      if (!has("nvarguscamerasrc"))
+        return Status::Unsupported(s.original + ": a CSI camera needs nvarguscamerasrc (a Jetson with its camera stack)");
+      const std::string g = std::to_string(s.fps);
+      const std::string capture = "nvarguscamerasrc name=src sensor-id=" + s.location +
+                                  " ! video/x-raw(memory:NVMM),width=" + std::to_string(s.width) + ",height=" +
+                                  std::to_string(s.height) + ",framerate=" + g + "/1";
+      if (has("nvv4l2h264enc"))
+        return capture + " ! nvv4l2h264enc iframeinterval=" + g + " idrinterval=" + g + " insert-sps-pps=true" + kTail;
+      auto encode = raw_to_h264(has, s.fps);
+      if (!encode.ok()) return Status::Unsupported(s.original + ": " + encode.status().message());
+      return capture + " ! nvvidconv ! video/x-raw ! " + *encode + kTail;
     }
     case Source::Kind::kRtsp:
-      // RTP carries no DTS: with B-frames the muxer would refuse the stream
-      // ("Timestamping error on input streams"); the timestamper restores it.
-      return "rtspsrc name=src ! rtph264depay ! h264parse ! h264timestamper" + tail;
-    case Source::Kind::kV4l2:
-      return "v4l2src name=src ! video/x-h264" + tail;
+      // The rest (rtsp_depayloader) follows the camera's codec, which only
+      // its SDP names: it is linked when rtspsrc adds the video pad.
+      return std::string("rtspsrc name=src");
+    case Source::Kind::kV4l2: {
+      auto offered = v4l2_offers(s.location);
+      if (!offered.ok())
+        return offered.status().kind() == Status::Kind::kUnavailable
+                   ? Status::Unavailable(s.original + ": " + offered.status().message())
+                   : Status::Unsupported(s.original + ": " + offered.status().message());
+      auto description = v4l2_description(*offered, has);
+      if (!description.ok()) return Status::Unsupported(s.original + ": " + description.status().message());
+      return description;
+    }
     case Source::Kind::kFile:
     case Source::Kind::kSegments:
       break;
@@ -70,9 +136,65 @@ Result<std::string> recorder_description(const Source& s) {
   return Status::InvalidArgument(s.original + ": only a live source is recorded (a file already is a recording)");
 }
 
+Result<std::string> rtsp_depayloader(const std::string& encoding_name) {
+  // RTP carries no DTS: with B-frames the muxer would refuse the stream
+  // ("Timestamping error on input streams"); the timestamper restores it.
+  // The last parser repeats the parameter sets before every keyframe.
+  for (const std::string codec : {"264", "265"})
+    if (encoding_name == "H" + codec)
+      return "rtph" + codec + "depay ! h" + codec + "parse ! h" + codec + "timestamper ! h" + codec +
+             "parse config-interval=-1 name=parse";
+  return Status::Unsupported("the camera sends " + (encoding_name.empty() ? "no named codec" : encoding_name) +
+                             "; cameras are recorded as they send, which takes H.264 or H.265");
+}
+
 namespace {
 
 constexpr double kFirstFrameS = 20.0;  // rtspsrc's own TCP timeout is 20 s
+
+// Links rtspsrc's first video stream, once it is known, through
+// rtsp_depayloader to `downstream`; an unknown codec is posted as the
+// source's error. Must outlive the pipeline's streaming.
+struct RtspLink {
+  GstElement* pipeline = nullptr;
+  GstElement* downstream = nullptr;
+  std::function<void(GstElement* parse)> on_parse;  // e.g. a probe on the parser's output
+  std::atomic<bool> linked{false};
+
+  void attach(GstElement* src) { g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), this); }
+
+ private:
+  static void fail(GstElement* src, const std::string& text) {
+    GError* err = g_error_new_literal(GST_STREAM_ERROR, GST_STREAM_ERROR_CODEC_NOT_FOUND, text.c_str());
+    gst_element_post_message(src, gst_message_new_error(GST_OBJECT(src), err, nullptr));
+    g_error_free(err);
+  }
+  static void on_pad_added(GstElement* src, GstPad* pad, gpointer user_data) {
+    auto* self = static_cast<RtspLink*>(user_data);
+    CapsPtr caps(gst_pad_get_current_caps(pad));
+    if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
+    if (!caps || gst_caps_is_empty(caps.get())) return;
+    const GstStructure* s = gst_caps_get_structure(caps.get(), 0);
+    const char* media = gst_structure_get_string(s, "media");
+    if (!media || std::string(media) != "video" || self->linked.exchange(true)) return;  // audio; a second video
+    const char* encoding = gst_structure_get_string(s, "encoding-name");
+    auto description = rtsp_depayloader(encoding ? encoding : "");
+    if (!description.ok()) return fail(src, description.status().message());
+    GError* raw_err = nullptr;
+    GstElement* tail = gst_parse_bin_from_description(description->c_str(), TRUE, &raw_err);
+    ErrorPtr err(raw_err);
+    if (!tail || err) return fail(src, "cannot build '" + *description + "': " + (err ? err->message : "?"));
+    gst_bin_add(GST_BIN(self->pipeline), tail);  // takes the floating reference
+    // Downstream first, then the state, then the source: no buffer reaches
+    // an unlinked or stopped element.
+    if (!gst_element_link(tail, self->downstream)) return fail(src, "cannot link " + *description);
+    ElementPtr parse(gst_bin_get_by_name(GST_BIN(tail), "parse"));
+    if (self->on_parse) self->on_parse(parse.get());
+    gst_element_sync_state_with_parent(tail);
+    PadPtr sink(gst_element_get_static_pad(tail, "sink"));
+    if (gst_pad_link(pad, sink.get()) != GST_PAD_LINK_OK) fail(src, "cannot link the camera's stream to " + *description);
+  }
+};
 
 // The source element's address, which the description leaves out (quoting).
 void point_source(Pipeline& pipeline, const Source& source) {
@@ -89,14 +211,21 @@ Result<std::string> probe_camera(const Source& source, double timeout_s) {
   auto description = recorder_description(source);
   if (!description.ok()) return description.status();
   GError* raw_err = nullptr;
-  ElementPtr element(gst_parse_launch((*description + " ! fakesink sync=false").c_str(), &raw_err));
+  const std::string sink = " fakesink sync=false name=out";
+  ElementPtr element(gst_parse_launch(
+      (*description + (source.kind == Source::Kind::kRtsp ? sink : " !" + sink)).c_str(), &raw_err));
   ErrorPtr err(raw_err);
   if (!element || err) return Status::Unsupported(source.original + ": " + (err ? err->message : "cannot build"));
   gst_object_ref_sink(element.get());
+  RtspLink rtsp;  // outlives the pipeline
   Pipeline pipeline(std::move(element));
   point_source(pipeline, source);
+  if (source.kind == Source::Kind::kRtsp) {
+    rtsp.pipeline = pipeline.get();
+    rtsp.downstream = pipeline.child("out").get();
+    rtsp.attach(pipeline.child("src").get());
+  }
   BusPtr bus = pipeline.bus();
-  PadPtr out(gst_element_get_static_pad(pipeline.child("parse").get(), "src"));
   if (gst_element_set_state(pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
     return bus_error_or(bus.get(), source.original, source.original + ": cannot start");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
@@ -105,7 +234,9 @@ Result<std::string> probe_camera(const Source& source, double timeout_s) {
     if (msg && GST_MESSAGE_TYPE(msg.get()) == GST_MESSAGE_ERROR)
       return Status::IOError(source.original + ": " + message_text(msg.get()));
     if (msg) return Status::IOError(source.original + ": the stream ended before it said what it is");
-    CapsPtr caps(gst_pad_get_current_caps(out.get()));
+    ElementPtr parse = pipeline.child("parse");  // an RTSP camera's comes with its stream
+    PadPtr out(parse ? gst_element_get_static_pad(parse.get(), "src") : nullptr);
+    CapsPtr caps(out ? gst_pad_get_current_caps(out.get()) : nullptr);
     if (caps && gst_structure_has_field(gst_caps_get_structure(caps.get(), 0), "width")) {
       GCharPtr text(gst_caps_to_string(caps.get()));
       return std::string(text.get());
@@ -122,6 +253,7 @@ struct Recorder::Impl {
   // declared before the pipeline so that it outlives the probe.
   std::atomic<int64_t> last_buffer_ns{0};  // 0: none yet
   int64_t started_ns = 0;
+  RtspLink rtsp;  // likewise
   Pipeline pipeline;
   BusPtr bus;
   fs::path open_segment;
@@ -223,6 +355,13 @@ Result<std::unique_ptr<Recorder>> Recorder::start(const Source& source, const Re
     return Status::Unsupported(source.original + ": cannot build recorder '" + *description +
                                "': " + (err ? err->message : "unknown error"));
   gst_object_ref_sink(element.get());
+  if (!GST_IS_PIPELINE(element.get())) {
+    // One element (rtspsrc alone) comes back bare: it needs a pipeline, and its bus.
+    ElementPtr pipeline(gst_pipeline_new(nullptr));
+    gst_object_ref_sink(pipeline.get());
+    gst_bin_add(GST_BIN(pipeline.get()), element.get());
+    element = std::move(pipeline);
+  }
   impl->pipeline = Pipeline(std::move(element));
   point_source(impl->pipeline, source);
   // Elements handed to a bin or to splitmuxsink are floating: they take them.
@@ -236,13 +375,21 @@ Result<std::unique_ptr<Recorder>> Recorder::start(const Source& source, const Re
                "send-keyframe-requests", TRUE, nullptr);
   g_signal_connect(mux, "format-location", G_CALLBACK(Impl::on_format_location), impl.get());
   gst_bin_add(GST_BIN(impl->pipeline.get()), mux);
-  auto parse = impl->pipeline.child("parse");
-  if (!gst_element_link(parse.get(), mux))
-    return Status::Internal(source.original + ": cannot link the parser to splitmuxsink");
-  {
-    PadPtr out(gst_element_get_static_pad(parse.get(), "src"));
+  auto watch = [self = impl.get()](GstElement* parse) {
+    PadPtr out(gst_element_get_static_pad(parse, "src"));
     gst_pad_add_probe(out.get(), GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-                      Impl::on_buffer, impl.get(), nullptr);
+                      Impl::on_buffer, self, nullptr);
+  };
+  if (source.kind == Source::Kind::kRtsp) {
+    impl->rtsp.pipeline = impl->pipeline.get();
+    impl->rtsp.downstream = mux;
+    impl->rtsp.on_parse = watch;
+    impl->rtsp.attach(impl->pipeline.child("src").get());
+  } else {
+    auto parse = impl->pipeline.child("parse");
+    if (!gst_element_link(parse.get(), mux))
+      return Status::Internal(source.original + ": cannot link the parser to splitmuxsink");
+    watch(parse.get());
   }
   impl->started_ns = Impl::steady_ns();
   impl->bus = impl->pipeline.bus();

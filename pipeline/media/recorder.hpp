@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "media/gst.hpp"
 #include "media/source.hpp"
 #include "status.hpp"
 
@@ -66,8 +67,19 @@ struct RecorderCallbacks {
   std::function<void(const SegmentEvent&)> closed;
 };
 
-// The launch description of a recording pipeline (for logs and tests).
-Result<std::string> recorder_description(const Source& source);
+// The launch description of a recording pipeline, with the elements `has`
+// allows (the Jetson's where installed). A camera that encodes is recorded
+// as it sends; one that gives raw or MJPEG frames is encoded once
+// (raw_to_h264). An RTSP camera's is rtspsrc alone, completed by
+// rtsp_depayloader once the camera's SDP names its codec; a V4L2 camera's
+// follows the formats the device offers (it is opened to ask).
+Result<std::string> recorder_description(const Source& source, const ElementSet& has = installed_elements());
+// A V4L2 camera's recording pipeline for the formats it offers (a caps
+// string): H.264 as sent, else MJPEG (decoded) or raw frames, encoded.
+Result<std::string> v4l2_description(const std::string& offered, const ElementSet& has);
+// What follows rtspsrc for an RTP encoding name ("H264", "H265"), up to the
+// parser named "parse"; kUnsupported for any other.
+Result<std::string> rtsp_depayloader(const std::string& encoding_name);
 
 // What `dashloop doctor` says of a camera: the recording pipeline up to its
 // parser, run until the parser knows the stream (its caps, e.g.

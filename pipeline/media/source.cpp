@@ -10,11 +10,11 @@ namespace {
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
-Result<Source> parse_test(const std::string& arg) {
-  Source s;
-  s.kind = Source::Kind::kTest;
+// test://PATTERN?... and csi://N?...: the part before '?' returned, the
+// parameters set on `s`.
+Result<std::string> parse_query(const std::string& arg, const std::string& scheme, Source& s) {
   s.original = arg;
-  std::string rest = arg.substr(std::string("test://").size());
+  std::string rest = arg.substr(scheme.size());
   const auto q = rest.find('?');
   if (q != std::string::npos) {
     std::string query = rest.substr(q + 1);
@@ -32,22 +32,42 @@ Result<Source> parse_test(const std::string& arg) {
       auto [p, ec] = std::from_chars(val.data(), val.data() + val.size(), n);
       if (ec != std::errc() || p != val.data() + val.size() || n <= 0)
         return Status::InvalidArgument(arg + ": '" + key + "' needs a positive whole number, got '" + val + "'");
-      if (key == "frames") s.frames = n;
+      if (key == "frames" && s.kind == Source::Kind::kTest) s.frames = n;
       else if (key == "width") s.width = n;
       else if (key == "height") s.height = n;
       else if (key == "fps") s.fps = n;
-      else return Status::InvalidArgument(arg + ": unknown parameter '" + key + "' (frames, width, height, fps)");
+      else
+        return Status::InvalidArgument(arg + ": unknown parameter '" + key + "' (" +
+                                       (s.kind == Source::Kind::kTest ? "frames, " : "") + "width, height, fps)");
     }
   }
-  if (!rest.empty()) s.pattern = rest;
-  return s;
+  return rest;
 }
 
 }  // namespace
 
 Result<Source> parse_source(const std::string& arg) {
   if (arg.empty()) return Status::InvalidArgument("empty source");
-  if (starts_with(arg, "test://")) return parse_test(arg);
+  if (starts_with(arg, "test://")) {
+    Source s;
+    s.kind = Source::Kind::kTest;
+    auto pattern = parse_query(arg, "test://", s);
+    if (!pattern.ok()) return pattern.status();
+    if (!pattern->empty()) s.pattern = *pattern;
+    return s;
+  }
+  if (starts_with(arg, "csi://")) {
+    Source s;
+    s.kind = Source::Kind::kCsi;
+    s.width = 1920;
+    s.height = 1080;
+    auto sensor = parse_query(arg, "csi://", s);
+    if (!sensor.ok()) return sensor.status();
+    s.location = sensor->empty() ? "0" : *sensor;
+    if (s.location.find_first_not_of("0123456789") != std::string::npos)
+      return Status::InvalidArgument(arg + ": the sensor is a number (csi://0)");
+    return s;
+  }
   if (starts_with(arg, "recording://")) {
     Source s;
     s.kind = Source::Kind::kSegments;
@@ -74,7 +94,7 @@ Result<Source> parse_source(const std::string& arg) {
   std::string path = arg;
   if (starts_with(arg, "file://")) path = arg.substr(std::string("file://").size());
   else if (arg.find("://") != std::string::npos)
-    return Status::InvalidArgument(arg + ": unsupported scheme (use a path, file://, rtsp://, v4l2://, test:// or recording://)");
+    return Status::InvalidArgument(arg + ": unsupported scheme (use a path, file://, rtsp://, v4l2://, csi://, test:// or recording://)");
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return Status::NotFound(arg + ": no such file");
   if (!std::ifstream(path, std::ios::binary).good()) return Status::IOError(arg + ": cannot be read");

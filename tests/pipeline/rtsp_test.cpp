@@ -40,10 +40,21 @@ struct ScratchDir {
   const fs::path path;
 };
 
+// The demuxer, parser and RTP payloader that send a drive file's video as
+// a camera would: by its container and codec.
+std::string camera_launch(const fs::path& drive, const std::string& codec) {
+  const std::string ext = drive.extension().string();
+  const std::string demux = ext == ".mkv" ? "matroskademux" : ext == ".avi" ? "avidemux" : "qtdemux";
+  const std::string send = codec == "mjpeg" ? "jpegparse ! valve name=gate ! rtpjpegpay"
+                                            : "h" + codec + "parse ! valve name=gate ! rtph" + codec + "pay";
+  return "( filesrc location=" + drive.string() + " ! " + demux + " ! " + send + " name=pay0 pt=96 )";
+}
+
 // An RTSP server on 127.0.0.1 with its own main loop thread.
 class Camera {
  public:
-  explicit Camera(bool tcp_only, const fs::path& drive = kDrive) {
+  // codec: "264", "265" or "mjpeg", as the drive file holds it.
+  explicit Camera(bool tcp_only, const fs::path& drive = kDrive, const std::string& codec = "264") {
     media::ensure_gst_init();
     context_.reset(g_main_context_new());
     loop_.reset(g_main_loop_new(context_.get(), FALSE));
@@ -51,9 +62,7 @@ class Camera {
     gst_rtsp_server_set_address(server_.get(), "127.0.0.1");
     gst_rtsp_server_set_service(server_.get(), "0");  // any free port
     GstRTSPMediaFactory* factory = gst_rtsp_media_factory_new();
-    const std::string launch =
-        "( filesrc location=" + drive.string() + " ! qtdemux ! h264parse ! valve name=gate ! rtph264pay name=pay0 pt=96 )";
-    gst_rtsp_media_factory_set_launch(factory, launch.c_str());
+    gst_rtsp_media_factory_set_launch(factory, camera_launch(drive, codec).c_str());
     g_signal_connect(factory, "media-configure", G_CALLBACK(on_media_configure), this);
     if (tcp_only) gst_rtsp_media_factory_set_protocols(factory, GST_RTSP_LOWER_TRANS_TCP);
     Handle<GstRTSPMountPoints, g_object_unref> mounts(gst_rtsp_server_get_mount_points(server_.get()));
@@ -266,17 +275,11 @@ TEST(WallClock, CountsOnFromNotBeforeWhileTheSystemClockIsBehindIt) {
 namespace dashloop::pipeline {
 namespace {
 
-// A camera that sends B-frames (H.264 High, b-pyramid): RTP carries no DTS,
-// and mpegtsmux refused the stream ("Timestamping error on input streams")
-// until the recorder restored the DTS (h264timestamper).
-TEST(RtspRecord, RecordsACameraThatSendsBFrames) {
-  const fs::path drive = fs::path(DASHLOOP_TESTDATA) / "camera_high_bframes.mp4";
-  if (!fs::exists(drive)) GTEST_SKIP() << drive << " missing: run the testdata.generate test first";
-  const ScratchDir scratch("bframes");
-  const fs::path& dir = scratch.path;
-  Camera camera(/*tcp_only=*/true, drive);
+// Records `seconds` of a camera in 2-s segments: the segments closed, or
+// the recorder's error.
+Result<std::vector<fs::path>> record_camera(const Camera& camera, const fs::path& dir, int seconds) {
   auto source = media::parse_source(camera.uri());
-  ASSERT_TRUE(source.ok());
+  if (!source.ok()) return source.status();
   media::RecorderOptions options;
   options.dir = dir;
   options.segment_s = 2.0;
@@ -284,19 +287,69 @@ TEST(RtspRecord, RecordsACameraThatSendsBFrames) {
   media::RecorderCallbacks callbacks;
   callbacks.closed = [&](const media::SegmentEvent& e) { closed.push_back(e.path); };
   auto recorder = media::Recorder::start(*source, options, callbacks);
-  ASSERT_TRUE(recorder.ok()) << recorder.status().message();
+  if (!recorder.ok()) return recorder.status();
   Status error;
-  for (int i = 0; i < 25 && error.ok(); ++i) error = (*recorder)->poll(0.2);  // 5 s of the camera
-  EXPECT_TRUE(error.ok()) << error.message();
-  EXPECT_TRUE((*recorder)->stop().ok());
-  ASSERT_GE(closed.size(), 2u);
+  for (int i = 0; i < seconds * 5 && error.ok(); ++i) error = (*recorder)->poll(0.2);
+  Status stopped = (*recorder)->stop();
+  if (!error.ok()) return error;
+  if (!stopped.ok()) return stopped;
+  return closed;
+}
+
+// Every segment indexed alone (each starts on its own keyframe): their frames, in all.
+int64_t frames_in(const std::vector<fs::path>& segments, const std::string& codec) {
   int64_t frames = 0;
-  for (const auto& segment : closed) {
+  for (const auto& segment : segments) {
     auto index = media::index_stream(segment);
-    ASSERT_TRUE(index.ok()) << segment << ": " << index.status().message();
+    EXPECT_TRUE(index.ok()) << segment << ": " << index.status().message();
+    if (!index.ok()) continue;
+    EXPECT_EQ(index->codec, codec) << segment;
+    EXPECT_FALSE(index->keyframes.empty()) << segment << " has no keyframe";
     frames += index->frames;
   }
-  EXPECT_GE(frames, 100) << "about 5 s at 30 fps";
+  return frames;
+}
+
+// A camera that sends B-frames (H.264 High, b-pyramid): RTP carries no DTS,
+// and mpegtsmux refused the stream ("Timestamping error on input streams")
+// until the recorder restored the DTS (h264timestamper).
+TEST(RtspRecord, RecordsACameraThatSendsBFrames) {
+  const fs::path drive = fs::path(DASHLOOP_TESTDATA) / "camera_high_bframes.mp4";
+  if (!fs::exists(drive)) GTEST_SKIP() << drive << " missing: run the testdata.generate test first";
+  const ScratchDir scratch("bframes");
+  Camera camera(/*tcp_only=*/true, drive);
+  auto closed = record_camera(camera, scratch.path, 5);
+  ASSERT_TRUE(closed.ok()) << closed.status().message();
+  ASSERT_GE(closed->size(), 2u);
+  EXPECT_GE(frames_in(*closed, "video/x-h264"), 100) << "about 5 s at 30 fps";
+}
+
+// The codec is the camera's (its SDP says which): H.265 is recorded as
+// sent, in segments that each decode alone.
+TEST(RtspRecord, RecordsAnH265Camera) {
+  const fs::path drive = fs::path(DASHLOOP_TESTDATA) / "drive_s3h265.mkv";
+  if (!fs::exists(drive)) GTEST_SKIP() << drive << " missing: run the testdata.generate test first";
+  const ScratchDir scratch("h265");
+  Camera camera(/*tcp_only=*/true, drive, "265");
+  auto closed = record_camera(camera, scratch.path, 5);
+  ASSERT_TRUE(closed.ok()) << closed.status().message();
+  ASSERT_GE(closed->size(), 2u);
+  EXPECT_GE(frames_in(*closed, "video/x-h265"), 100) << "about 5 s at 30 fps";
+}
+
+// A camera whose codec cannot be recorded as sent ends the recording at
+// once with an error that names the codec and the camera: never a hang.
+TEST(RtspRecord, ACodecThatCannotBeRecordedEndsItWithTheReason) {
+  const fs::path drive = fs::path(DASHLOOP_TESTDATA) / "drive_s3mjpeg.avi";
+  if (!fs::exists(drive)) GTEST_SKIP() << drive << " missing: run the testdata.generate test first";
+  const ScratchDir scratch("mjpeg");
+  Camera camera(/*tcp_only=*/true, drive, "mjpeg");
+  const auto start = std::chrono::steady_clock::now();
+  auto closed = record_camera(camera, scratch.path, 15);
+  ASSERT_FALSE(closed.ok()) << "recorded " << closed->size() << " segments of an MJPEG camera";
+  EXPECT_NE(closed.status().message().find("JPEG"), std::string::npos) << closed.status().message();
+  EXPECT_NE(closed.status().message().find(camera.uri()), std::string::npos) << closed.status().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(14)) << "it waited out the whole run";
 }
 
 }  // namespace

@@ -1,0 +1,142 @@
+// Which elements record a camera: the Jetson's where they are installed
+// (element availability injected, so the choice is checked without the
+// hardware), software ones elsewhere; a V4L2 camera by the formats it
+// offers; every software chain run for real on a test source standing in
+// for the device.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "media/gst.hpp"
+#include "media/recorder.hpp"
+#include "media/source.hpp"
+
+namespace dashloop::pipeline {
+namespace {
+
+media::ElementSet only(std::set<std::string> names) {
+  return [names = std::move(names)](const std::string& factory) { return names.contains(factory); };
+}
+const media::ElementSet kJetson = only({"nvv4l2h264enc", "nvvidconv", "nvv4l2decoder", "nvarguscamerasrc", "x264enc"});
+const media::ElementSet kDepotPc = only({"x264enc"});
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Runs `description` with the device's source replaced by `stand_in` to
+// EOS: the buffers that reached the parser, or the pipeline's error.
+Result<int> run_with(std::string description, const std::string& device_source, const std::string& stand_in) {
+  media::ensure_gst_init();
+  description.replace(description.find(device_source), device_source.size(), stand_in);
+  GError* raw_err = nullptr;
+  media::ElementPtr element(gst_parse_launch((description + " ! fakesink").c_str(), &raw_err));
+  media::ErrorPtr err(raw_err);
+  if (!element || err) return Status::Unsupported(description + ": " + (err ? err->message : "?"));
+  gst_object_ref_sink(element.get());
+  media::Pipeline pipeline(std::move(element));
+  int buffers = 0;
+  media::PadPtr out(gst_element_get_static_pad(pipeline.child("parse").get(), "src"));
+  gst_pad_add_probe(
+      out.get(), GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad*, GstPadProbeInfo*, gpointer n) {
+        ++*static_cast<int*>(n);
+        return GST_PAD_PROBE_OK;
+      },
+      &buffers, nullptr);
+  gst_element_set_state(pipeline.get(), GST_STATE_PLAYING);
+  media::BusPtr bus = pipeline.bus();
+  if (Status st = media::wait_for_eos(bus.get(), description, 30, "no end of stream in 30 s"); !st.ok()) return st;
+  pipeline.stop();
+  return buffers;
+}
+
+TEST(RecorderElements, ARawCameraIsEncodedOnceByTheJetsonEncoderWherePresent) {
+  auto source = media::parse_source("test://ball?width=640&height=360&fps=25");
+  ASSERT_TRUE(source.ok());
+  auto jetson = media::recorder_description(*source, kJetson);
+  ASSERT_TRUE(jetson.ok()) << jetson.status().message();
+  EXPECT_TRUE(has(*jetson, "nvvidconv ! video/x-raw(memory:NVMM),format=NV12 ! nvv4l2h264enc iframeinterval=25"))
+      << *jetson;
+  EXPECT_FALSE(has(*jetson, "x264enc")) << *jetson;
+  auto pc = media::recorder_description(*source, kDepotPc);
+  ASSERT_TRUE(pc.ok());
+  EXPECT_TRUE(has(*pc, "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25")) << *pc << ": a 1 s GOP";
+  EXPECT_FALSE(has(*pc, "nvv4l2") || has(*pc, "nvvidconv")) << *pc;
+  auto open = media::recorder_description(*source, only({"openh264enc"}));
+  ASSERT_TRUE(open.ok());
+  EXPECT_TRUE(has(*open, "openh264enc gop-size=25")) << *open;
+  auto none = media::recorder_description(*source, only({}));
+  ASSERT_FALSE(none.ok());
+  EXPECT_TRUE(has(none.status().message(), "x264enc")) << "names what to install: " << none.status().message();
+}
+
+TEST(RecorderElements, AV4l2CameraIsRecordedByWhatItOffers) {
+  const std::string h264 = "video/x-h264, stream-format=(string)byte-stream, width=(int)1920, height=(int)1080";
+  const std::string mjpeg = "image/jpeg, width=(int)1280, height=(int)720, framerate=(fraction)30/1";
+  const std::string raw = "video/x-raw, format=(string)YUY2, width=(int)640, height=(int)480, framerate=(fraction)30/1";
+  auto sent = media::v4l2_description(h264 + "; " + mjpeg + "; " + raw, kDepotPc);
+  ASSERT_TRUE(sent.ok());
+  EXPECT_EQ(*sent, "v4l2src name=src ! video/x-h264 ! h264parse config-interval=-1 name=parse")
+      << "a camera that encodes is recorded as it sends, never decoded";
+
+  auto jpeg = media::v4l2_description(mjpeg + "; " + raw, kDepotPc);
+  ASSERT_TRUE(jpeg.ok());
+  EXPECT_TRUE(has(*jpeg, "image/jpeg ! jpegdec ! videoconvert ! x264enc")) << *jpeg << ": MJPEG before raw";
+  auto jpeg_jetson = media::v4l2_description(mjpeg, kJetson);
+  ASSERT_TRUE(jpeg_jetson.ok());
+  EXPECT_TRUE(has(*jpeg_jetson, "nvv4l2decoder mjpeg=true") && has(*jpeg_jetson, "nvv4l2h264enc")) << *jpeg_jetson;
+
+  auto yuyv = media::v4l2_description(raw, kDepotPc);
+  ASSERT_TRUE(yuyv.ok());
+  EXPECT_TRUE(has(*yuyv, "video/x-raw ! videoconvert ! x264enc")) << *yuyv;
+
+  auto other = media::v4l2_description("video/x-bayer, format=(string)rggb", kDepotPc);
+  ASSERT_FALSE(other.ok());
+  EXPECT_TRUE(has(other.status().message(), "video/x-bayer")) << other.status().message();
+
+  // The software chains really run: a test source in the device's formats.
+  auto from_jpeg = run_with(*jpeg, "v4l2src name=src ! image/jpeg",
+                            "videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240,framerate=30/1 ! jpegenc");
+  ASSERT_TRUE(from_jpeg.ok()) << from_jpeg.status().message();
+  EXPECT_EQ(*from_jpeg, 30) << "every MJPEG frame encoded once";
+  auto from_raw = run_with(*yuyv, "v4l2src name=src ! video/x-raw",
+                           "videotestsrc num-buffers=30 ! video/x-raw,format=YUY2,width=320,height=240,framerate=30/1");
+  ASSERT_TRUE(from_raw.ok()) << from_raw.status().message();
+  EXPECT_EQ(*from_raw, 30);
+}
+
+TEST(RecorderElements, ACsiSensorNeedsTheJetsonsCameraStack) {
+  auto source = media::parse_source("csi://1?width=1280&height=720&fps=60");
+  ASSERT_TRUE(source.ok()) << source.status().message();
+  EXPECT_TRUE(source->is_live());
+  auto jetson = media::recorder_description(*source, kJetson);
+  ASSERT_TRUE(jetson.ok()) << jetson.status().message();
+  EXPECT_TRUE(has(*jetson,
+                  "nvarguscamerasrc name=src sensor-id=1 ! video/x-raw(memory:NVMM),width=1280,height=720,"
+                  "framerate=60/1 ! nvv4l2h264enc iframeinterval=60"))
+      << *jetson << ": frames stay in NVMM from sensor to encoder";
+  auto pc = media::recorder_description(*source, kDepotPc);
+  ASSERT_FALSE(pc.ok());
+  EXPECT_TRUE(has(pc.status().message(), "nvarguscamerasrc")) << pc.status().message();
+  EXPECT_FALSE(media::parse_source("csi://front").ok()) << "the sensor is a number";
+  EXPECT_FALSE(media::parse_source("csi://0?frames=10").ok()) << "frames is test:// only";
+  auto defaults = media::parse_source("csi://");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->location, "0");
+  EXPECT_EQ(defaults->width, 1920);
+}
+
+TEST(RecorderElements, AnRtspCameraIsDepayloadedByItsCodec) {
+  auto h264 = media::rtsp_depayloader("H264");
+  ASSERT_TRUE(h264.ok());
+  EXPECT_TRUE(has(*h264, "rtph264depay") && has(*h264, "h264timestamper")) << *h264;
+  auto h265 = media::rtsp_depayloader("H265");
+  ASSERT_TRUE(h265.ok());
+  EXPECT_TRUE(has(*h265, "rtph265depay") && has(*h265, "h265timestamper")) << *h265;
+  auto jpeg = media::rtsp_depayloader("JPEG");
+  ASSERT_FALSE(jpeg.ok());
+  EXPECT_TRUE(has(jpeg.status().message(), "JPEG")) << jpeg.status().message();
+}
+
+}  // namespace
+}  // namespace dashloop::pipeline
