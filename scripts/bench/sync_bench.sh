@@ -110,11 +110,14 @@ while :; do
   kill -0 $pid 2>/dev/null || break
   sleep 0.05
 done
-# Bytes the process had written when killed: stopped first, so the count is
-# exact; it takes in every write(2), the catalog's and the log's too (tens
-# of KiB), so what it gives as sent twice is an upper bound.
+# Bytes the process had handed to its connections when killed: stopped
+# first, its sockets left half a second to drain, then the kernel's count on
+# each connection to the gateway (sent, plus any not yet sent; libcurl keeps
+# one open per lane; HTTP headers, some 600 bytes a request, included).
 kill -STOP $pid
-written=$(awk '/^wchar:/ {print $2}' "/proc/$pid/io")
+sleep 0.5
+written=$(ss -tinpH "( dport = :$port )" | grep -A1 "pid=$pid," |
+  awk '{for (i = 1; i <= NF; i++) if ($i ~ /^(bytes_sent|notsent):/) {split($i, kv, ":"); n += kv[2]}} END {print n + 0}')
 kill -9 $pid
 wait $pid 2>/dev/null || true
 # What the restart has left: the packages not yet uploaded, on disk.
@@ -132,5 +135,5 @@ cat <<EOF
 Resume after kill -9 at half: $r_up packages ($pending bytes) were left; the restart found $r_resumed bytes of them
 already stored (finished parts) and sent $r_sent bytes ($((r_sent + r_resumed - pending)) bytes of stored parts sent again).
 Both runs together wrote $((written + r_sent)) bytes for $bytes bytes of packages: $(( (written + r_sent - bytes) / 1024 )) KiB
-sent twice (what was on the wire at the kill, plus HTTP headers and the catalog's own writes), against a part size of $((${PART_MIB:-8} * 1024)) KiB.
+sent twice (what was on the wire at the kill, plus HTTP headers), against a part size of $((${PART_MIB:-8} * 1024)) KiB.
 EOF
