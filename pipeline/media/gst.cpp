@@ -23,8 +23,11 @@ Result<std::string> raw_to_h264(const ElementSet& has, int gop) {
   if (has("nvv4l2h264enc") && has("nvvidconv"))
     return "nvvidconv ! video/x-raw(memory:NVMM),format=NV12 ! nvv4l2h264enc iframeinterval=" + g + " idrinterval=" + g +
            " insert-sps-pps=true";
-  if (has("x264enc")) return "videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=" + g;
-  if (has("openh264enc")) return "videoconvert ! openh264enc gop-size=" + g + " complexity=low";
+  // 4:2:0 at 8 bits, what every decoder plays (a browser's included): left
+  // to choose, x264enc takes the richest format offered (High 4:4:4, 10 bits).
+  const std::string i420 = "videoconvert ! video/x-raw,format=I420 ! ";
+  if (has("x264enc")) return i420 + "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=" + g;
+  if (has("openh264enc")) return i420 + "openh264enc gop-size=" + g + " complexity=low";
   return Status::Unsupported("no H.264 encoder for a camera that sends raw frames: nvv4l2h264enc (Jetson), x264enc "
                              "(gstreamer1.0-plugins-ugly) or openh264enc");
 }

@@ -23,9 +23,14 @@ const media::ElementSet kDepotPc = only({"x264enc"});
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+struct Encoded {
+  int buffers = 0;
+  std::string caps;  // the parser's output
+};
+
 // Runs `description` with the device's source replaced by `stand_in` to
-// EOS: the buffers that reached the parser, or the pipeline's error.
-Result<int> run_with(std::string description, const std::string& device_source, const std::string& stand_in) {
+// EOS: what reached the parser, or the pipeline's error.
+Result<Encoded> run_with(std::string description, const std::string& device_source, const std::string& stand_in) {
   media::ensure_gst_init();
   description.replace(description.find(device_source), device_source.size(), stand_in);
   GError* raw_err = nullptr;
@@ -34,7 +39,7 @@ Result<int> run_with(std::string description, const std::string& device_source, 
   if (!element || err) return Status::Unsupported(description + ": " + (err ? err->message : "?"));
   gst_object_ref_sink(element.get());
   media::Pipeline pipeline(std::move(element));
-  int buffers = 0;
+  Encoded encoded;
   media::PadPtr out(gst_element_get_static_pad(pipeline.child("parse").get(), "src"));
   gst_pad_add_probe(
       out.get(), GST_PAD_PROBE_TYPE_BUFFER,
@@ -42,12 +47,15 @@ Result<int> run_with(std::string description, const std::string& device_source, 
         ++*static_cast<int*>(n);
         return GST_PAD_PROBE_OK;
       },
-      &buffers, nullptr);
+      &encoded.buffers, nullptr);
   gst_element_set_state(pipeline.get(), GST_STATE_PLAYING);
   media::BusPtr bus = pipeline.bus();
   if (Status st = media::wait_for_eos(bus.get(), description, 30, "no end of stream in 30 s"); !st.ok()) return st;
+  media::CapsPtr caps(gst_pad_get_current_caps(out.get()));
+  media::GCharPtr text(caps ? gst_caps_to_string(caps.get()) : nullptr);
+  encoded.caps = text ? text.get() : "";
   pipeline.stop();
-  return buffers;
+  return encoded;
 }
 
 TEST(RecorderElements, ARawCameraIsEncodedOnceByTheJetsonEncoderWherePresent) {
@@ -81,14 +89,15 @@ TEST(RecorderElements, AV4l2CameraIsRecordedByWhatItOffers) {
 
   auto jpeg = media::v4l2_description(mjpeg + "; " + raw, kDepotPc);
   ASSERT_TRUE(jpeg.ok());
-  EXPECT_TRUE(has(*jpeg, "image/jpeg ! jpegdec ! videoconvert ! x264enc")) << *jpeg << ": MJPEG before raw";
+  EXPECT_TRUE(has(*jpeg, "image/jpeg ! jpegdec ! videoconvert ! video/x-raw,format=I420 ! x264enc"))
+      << *jpeg << ": MJPEG before raw";
   auto jpeg_jetson = media::v4l2_description(mjpeg, kJetson);
   ASSERT_TRUE(jpeg_jetson.ok());
   EXPECT_TRUE(has(*jpeg_jetson, "nvv4l2decoder mjpeg=true") && has(*jpeg_jetson, "nvv4l2h264enc")) << *jpeg_jetson;
 
   auto yuyv = media::v4l2_description(raw, kDepotPc);
   ASSERT_TRUE(yuyv.ok());
-  EXPECT_TRUE(has(*yuyv, "video/x-raw ! videoconvert ! x264enc")) << *yuyv;
+  EXPECT_TRUE(has(*yuyv, "video/x-raw ! videoconvert ! video/x-raw,format=I420 ! x264enc")) << *yuyv;
 
   auto other = media::v4l2_description("video/x-bayer, format=(string)rggb", kDepotPc);
   ASSERT_FALSE(other.ok());
@@ -98,11 +107,17 @@ TEST(RecorderElements, AV4l2CameraIsRecordedByWhatItOffers) {
   auto from_jpeg = run_with(*jpeg, "v4l2src name=src ! image/jpeg",
                             "videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240,framerate=30/1 ! jpegenc");
   ASSERT_TRUE(from_jpeg.ok()) << from_jpeg.status().message();
-  EXPECT_EQ(*from_jpeg, 30) << "every MJPEG frame encoded once";
+  EXPECT_EQ(from_jpeg->buffers, 30) << "every MJPEG frame encoded once";
+  // What any decoder plays, a browser's included: 4:2:0 at 8 bits (x264enc
+  // left to choose takes High 4:4:4 at 10 bits).
+  EXPECT_TRUE(has(from_jpeg->caps, "chroma-format=(string)4:2:0") && has(from_jpeg->caps, "bit-depth-luma=(uint)8"))
+      << from_jpeg->caps;
   auto from_raw = run_with(*yuyv, "v4l2src name=src ! video/x-raw",
                            "videotestsrc num-buffers=30 ! video/x-raw,format=YUY2,width=320,height=240,framerate=30/1");
   ASSERT_TRUE(from_raw.ok()) << from_raw.status().message();
-  EXPECT_EQ(*from_raw, 30);
+  EXPECT_EQ(from_raw->buffers, 30);
+  EXPECT_TRUE(has(from_raw->caps, "chroma-format=(string)4:2:0") && has(from_raw->caps, "bit-depth-luma=(uint)8"))
+      << from_raw->caps;
 }
 
 TEST(RecorderElements, ACsiSensorNeedsTheJetsonsCameraStack) {
