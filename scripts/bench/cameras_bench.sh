@@ -8,7 +8,9 @@
 #   keyframes  (b) every frame decoded for keyframes, no detector;
 #   detect     (c) as (b), with the bundled detector at 2 Hz and tracking;
 #   triage     (d) only the I-frames decoded, detected and tracked.
-# The analysis modes take each camera's closed 10-s segments in 10-s chunks.
+# The analysis modes take each camera's closed 10-s segments in chunks of
+# CHUNK_S (10) seconds; each analysed chunk is planned and its clips cut and
+# packaged, on the station's one analysis thread.
 # A camera keeps up when each segment holds a frame for every 1/30 s of its
 # timestamps (RTP timestamps run on over a lost packet, so a dropped frame is
 # a hole: frames lost = 30 x duration - frames, a frame of slack per
@@ -17,7 +19,7 @@
 # (closed segments in no drive yet, the worst camera's) stays within two
 # chunks: one being analysed, one closing. The camera server shares the
 # box's 2 cores and is not counted in the CPU. Prints a Markdown table.
-#   [MODE=record] scripts/bench/cameras_bench.sh [BUILD_DIR] [SECONDS] [N ...]   (default: build 30 4 8 16)
+#   [MODE=record] [CHUNK_S=10] scripts/bench/cameras_bench.sh [BUILD_DIR] [SECONDS] [N ...]   (default: build 30 4 8 16)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -39,11 +41,12 @@ port=$((30000 + $$ % 20000))
 server=
 trap 'kill $server 2>/dev/null || true' EXIT
 mode=${MODE:-record}
+chunk=${CHUNK_S:-10}
 case $mode in
   record) analysis='analysis_chunk_s = 3600\n[detector]\nkind = "none"' ;;
-  keyframes) analysis='analysis_chunk_s = 10\n[detector]\nkind = "none"' ;;
-  detect) analysis='analysis_chunk_s = 10\n[detector]\nrate_hz = 2.0' ;;
-  triage) analysis='analysis_chunk_s = 10\n[detector]\nrate_hz = 2.0\n[ingest]\nmode = "triage"' ;;
+  keyframes) analysis="analysis_chunk_s = $chunk\\n[detector]\\nkind = \"none\"" ;;
+  detect) analysis="analysis_chunk_s = $chunk\\n[detector]\\nrate_hz = 2.0" ;;
+  triage) analysis="analysis_chunk_s = $chunk\\n[detector]\\nrate_hz = 2.0\\n[ingest]\\nmode = \"triage\"" ;;
   *) echo "cameras_bench.sh: MODE is record, keyframes, detect or triage, not '$mode'" >&2; exit 2 ;;
 esac
 echo "| cameras ($mode) | frames recorded | frames lost (all cameras) | least video of a camera, s | gaps | video analysed, s | analysis backlog at the end, s (worst camera) | station CPU (% of one core) | CPU per camera | peak RSS MiB | RSS per camera MiB |"
