@@ -293,15 +293,20 @@ Status Syncer::upload(const catalog::ClipRecord& clip, SyncReport& report) {
 
   // An upload id the store lost (expired, aborted by a lifecycle rule)
   // starts those files over, once.
+  int64_t done_bytes = 0;  // for the progress events, across both calls
+  const int64_t resumed_before = report.bytes_resumed;
   for (int round = 0;; ++round) {
     bool lost = false;
-    Status st = send_files(clip, dir, files, total, report, lost);
+    done_bytes = 0;
+    report.bytes_resumed = resumed_before;  // a second round finds the first's again
+    Status st = send_files(clip, dir, files, total, done_bytes, report, lost);
     if (st.ok()) break;
     if (!lost || round > 0) return st;
     spdlog::warn("sync: clip {}: {}; starting that file over", clip.uid, st.message());
   }
   if (stopping()) return Status::Unavailable("stopped");
-  if (Status st = send_files(clip, dir, {manifest_file}, total, report); !st.ok()) return st;
+  bool lost = false;
+  if (Status st = send_files(clip, dir, {manifest_file}, total, done_bytes, report, lost); !st.ok()) return st;
   files.push_back(manifest_file);
 
   // The store's own word, in one listing of the package: every object there
@@ -410,8 +415,8 @@ Result<std::map<int, StoredPart>> Syncer::stored_parts(const catalog::ClipRecord
 }
 
 Status Syncer::send_files(const catalog::ClipRecord& clip, const fs::path& dir,
-                          std::vector<catalog::UploadFileRecord> files, int64_t total, SyncReport& report,
-                          bool& lost) {
+                          std::vector<catalog::UploadFileRecord> files, int64_t total, int64_t& done_bytes,
+                          SyncReport& report, bool& lost) {
   auto stored = catalog_.upload_files(clip.id);
   if (!stored.ok()) return stored.status();
   std::map<std::string, catalog::UploadFileRecord> by_path;
@@ -432,7 +437,6 @@ Status Syncer::send_files(const catalog::ClipRecord& clip, const fs::path& dir,
   std::vector<Unit> units;
   std::vector<std::vector<PartEtag>> etags(files.size());
   std::vector<bool> multipart(files.size(), false);
-  int64_t done_bytes = 0;
   const int64_t threshold = int64_t(config_.multipart_threshold_mib) * kMiB;
   for (size_t i = 0; i < files.size(); ++i) {
     auto& f = files[i];

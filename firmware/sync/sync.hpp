@@ -75,15 +75,12 @@ class Syncer {
   // One package, already checked against its manifest.
   Status upload(const catalog::ClipRecord& clip, SyncReport& report);
   // Sends what of `files` the store does not hold yet (small files whole,
-  // large ones part by part) and finishes their multipart uploads; `lost`
+  // large ones part by part) and finishes their multipart uploads, adding
+  // to `done_bytes` (of the package's `total`, for progress events); `lost`
   // turns true when the store forgot an upload (that file then starts over).
   Status send_files(const catalog::ClipRecord& clip, const std::filesystem::path& dir,
-                    std::vector<catalog::UploadFileRecord> files, int64_t total, SyncReport& report, bool& lost);
-  Status send_files(const catalog::ClipRecord& clip, const std::filesystem::path& dir,
-                    std::vector<catalog::UploadFileRecord> files, int64_t total, SyncReport& report) {
-    bool lost = false;
-    return send_files(clip, dir, std::move(files), total, report, lost);
-  }
+                    std::vector<catalog::UploadFileRecord> files, int64_t total, int64_t& done_bytes,
+                    SyncReport& report, bool& lost);
   // The parts of a multipart file the store holds (the catalog's, and any
   // it finished that the catalog missed); starts a new upload when `f` has
   // none or the store lost it, and sets f.done when the store finished it.

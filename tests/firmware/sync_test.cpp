@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -205,14 +206,14 @@ class SyncResumeTest : public FileStoreTest {
     return store_->put_part(key_, upload_, number, pkg_ / "clip.mp4", offset, bytes, *sum).status();
   }
   // The restart: a pass on a new connection to the same target.
-  SyncReport restart() {
+  SyncReport restart(Syncer::Progress progress = {}) {
     auto again = open_store(target("file://" + (dir_ / "bucket").string()));
     EXPECT_TRUE(again.ok());
     config::SyncConfig config;
     config.multipart_threshold_mib = 5;
     config.part_mib = 5;
     config.concurrency = 2;
-    Syncer syncer(*catalog_, **again, config, "v");
+    Syncer syncer(*catalog_, **again, config, "v", std::move(progress));
     return syncer.pass();
   }
   int64_t small_files() const {
@@ -233,7 +234,10 @@ class SyncResumeTest : public FileStoreTest {
 // store which parts it holds and sends none of them again.
 TEST_F(SyncResumeTest, APartTheStoreHoldsIsNotSentAgain) {
   ASSERT_TRUE(put_part(2).ok());
-  SyncReport report = restart();
+  std::vector<int64_t> done;  // bytes_done of each sync.progress event while uploading
+  SyncReport report = restart([&](const nlohmann::json& e) {
+    if (e.value("state", "") == "uploading") done.push_back(e.value("bytes_done", int64_t(-1)));
+  });
   EXPECT_TRUE(report.errors.empty()) << report.errors.front();
   EXPECT_EQ(report.uploaded, 1);
   EXPECT_EQ(report.bytes_resumed, 5 * kMiB) << "part 2, found in the store";
@@ -243,6 +247,9 @@ TEST_F(SyncResumeTest, APartTheStoreHoldsIsNotSentAgain) {
   auto parts = catalog_->upload_parts(id_, "clip.mp4");
   ASSERT_TRUE(parts.ok());
   EXPECT_EQ(parts->size(), 3u) << "the part found in the store is recorded too";
+  ASSERT_FALSE(done.empty());
+  EXPECT_TRUE(std::is_sorted(done.begin(), done.end())) << "progress never goes back";
+  EXPECT_EQ(done.back(), int64_t(video_.size()) + small_files()) << "the manifest, last, ends at the package's size";
 }
 
 // A kill during the complete (the store finished it, the catalog never
