@@ -310,32 +310,34 @@ int64_t frames_in(const std::vector<fs::path>& segments, const std::string& code
   return frames;
 }
 
-// A camera that sends B-frames (H.264 High, b-pyramid): RTP carries no DTS,
-// and mpegtsmux refused the stream ("Timestamping error on input streams")
-// until the recorder restored the DTS (h264timestamper).
-TEST(RtspRecord, RecordsACameraThatSendsBFrames) {
-  const fs::path drive = fs::path(DASHLOOP_TESTDATA) / "camera_high_bframes.mp4";
+// A camera is recorded in the codec its SDP names, as it sends it, in
+// segments that each decode alone. High B-frames: RTP carries no DTS, and
+// mpegtsmux refused the stream ("Timestamping error on input streams")
+// until the recorder restored the DTS (h264timestamper). H.265: recorded
+// since its depayloader follows the SDP.
+struct SentCamera {
+  const char* name;
+  const char* drive;  // in the test data
+  const char* codec;  // as Camera takes it
+  const char* caps;   // what the segments hold
+};
+class RtspRecordSent : public ::testing::TestWithParam<SentCamera> {};
+
+TEST_P(RtspRecordSent, RecordsTheCameraAsItSends) {
+  const fs::path drive = fs::path(DASHLOOP_TESTDATA) / GetParam().drive;
   if (!fs::exists(drive)) GTEST_SKIP() << drive << " missing: run the testdata.generate test first";
-  const ScratchDir scratch("bframes");
-  Camera camera(/*tcp_only=*/true, drive);
+  const ScratchDir scratch(GetParam().name);
+  Camera camera(/*tcp_only=*/true, drive, GetParam().codec);
   auto closed = record_camera(camera, scratch.path, 5);
   ASSERT_TRUE(closed.ok()) << closed.status().message();
   ASSERT_GE(closed->size(), 2u);
-  EXPECT_GE(frames_in(*closed, "video/x-h264"), 100) << "about 5 s at 30 fps";
+  EXPECT_GE(frames_in(*closed, GetParam().caps), 100) << "about 5 s at 30 fps";
 }
 
-// The codec is the camera's (its SDP says which): H.265 is recorded as
-// sent, in segments that each decode alone.
-TEST(RtspRecord, RecordsAnH265Camera) {
-  const fs::path drive = fs::path(DASHLOOP_TESTDATA) / "drive_s3h265.mkv";
-  if (!fs::exists(drive)) GTEST_SKIP() << drive << " missing: run the testdata.generate test first";
-  const ScratchDir scratch("h265");
-  Camera camera(/*tcp_only=*/true, drive, "265");
-  auto closed = record_camera(camera, scratch.path, 5);
-  ASSERT_TRUE(closed.ok()) << closed.status().message();
-  ASSERT_GE(closed->size(), 2u);
-  EXPECT_GE(frames_in(*closed, "video/x-h265"), 100) << "about 5 s at 30 fps";
-}
+INSTANTIATE_TEST_SUITE_P(Cameras, RtspRecordSent,
+                         ::testing::Values(SentCamera{"HighBFrames", "camera_high_bframes.mp4", "264", "video/x-h264"},
+                                           SentCamera{"H265", "drive_s3h265.mkv", "265", "video/x-h265"}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 // A camera whose codec cannot be recorded as sent ends the recording at
 // once with an error that names the codec and the camera: never a hang.
