@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <ostream>
 #include <thread>
 
 #include "drive.hpp"
@@ -321,6 +322,8 @@ struct SentCamera {
   const char* codec;  // as Camera takes it
   const char* caps;   // what the segments hold
 };
+// How ctest names each case (GetParam() = ...), instead of the struct's bytes.
+void PrintTo(const SentCamera& camera, std::ostream* os) { *os << camera.drive; }
 class RtspRecordSent : public ::testing::TestWithParam<SentCamera> {};
 
 TEST_P(RtspRecordSent, RecordsTheCameraAsItSends) {
