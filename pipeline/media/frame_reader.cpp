@@ -95,14 +95,13 @@ Result<Description> describe(const Source& s, const ReaderOptions& o) {
       d.text = "v4l2src name=src ! decodebin name=dec  " + tail;
       d.links = {{"dec", "entry"}};
       return d;
-    case Source::Kind::kCsi:
+    case Source::Kind::kCsi: {
       if (o.keyframes_only) return Status::InvalidArgument(s.original + ": triage mode needs a file source");
-      if (!has_element("nvarguscamerasrc"))
-        return Status::Unsupported(s.original + ": a CSI camera needs nvarguscamerasrc (a Jetson with its camera stack)");
-      d.text = "nvarguscamerasrc name=src sensor-id=" + s.location + " ! video/x-raw(memory:NVMM),width=" +
-               std::to_string(s.width) + ",height=" + std::to_string(s.height) + ",framerate=" + std::to_string(s.fps) +
-               "/1 ! " + tail;
+      auto capture = csi_capture(s, installed_elements());
+      if (!capture.ok()) return capture.status();
+      d.text = *capture + " ! " + tail;
       return d;
+    }
     case Source::Kind::kTest:
       if (o.keyframes_only) return Status::InvalidArgument(s.original + ": triage mode needs a file source");
       d.text = "videotestsrc name=src pattern=" + s.pattern + " num-buffers=" + std::to_string(s.frames) +

@@ -32,6 +32,13 @@ Result<std::string> raw_to_h264(const ElementSet& has, int gop) {
                              "(gstreamer1.0-plugins-ugly) or openh264enc");
 }
 
+Result<std::string> csi_capture(const Source& s, const ElementSet& has) {
+  if (!has("nvarguscamerasrc"))
+    return Status::Unsupported(s.original + ": a CSI camera needs nvarguscamerasrc (a Jetson with its camera stack)");
+  return "nvarguscamerasrc name=src sensor-id=" + s.location + " ! video/x-raw(memory:NVMM),width=" +
+         std::to_string(s.width) + ",height=" + std::to_string(s.height) + ",framerate=" + std::to_string(s.fps) + "/1";
+}
+
 namespace {
 
 void on_pad_added(GstElement* /*element*/, GstPad* pad, gpointer user_data) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "handle.hpp"
+#include "media/source.hpp"
 #include "status.hpp"
 
 namespace dashloop::pipeline::media {
@@ -50,6 +51,10 @@ ElementSet installed_elements();
 // nvvidconv where both are present (Jetson), else x264enc tuned for low
 // latency, else openh264enc; kUnsupported with none of them.
 Result<std::string> raw_to_h264(const ElementSet& has, int gop);
+
+// A Jetson CSI sensor's frames (csi://N), left in NVMM for the element that
+// follows; kUnsupported where nvarguscamerasrc is not installed.
+Result<std::string> csi_capture(const Source& source, const ElementSet& has);
 
 // Owns a running pipeline: sets it to NULL before releasing it, so no
 // streaming thread outlives its owner.

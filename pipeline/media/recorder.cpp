@@ -103,17 +103,14 @@ Result<std::string> recorder_description(const Source& s, const ElementSet& has)
     }
     case Source::Kind::kCsi: {
       // The sensor's frames stay in NVMM from capture to the encoder.
-      if (!has("nvarguscamerasrc"))
-        return Status::Unsupported(s.original + ": a CSI camera needs nvarguscamerasrc (a Jetson with its camera stack)");
+      auto capture = csi_capture(s, has);
+      if (!capture.ok()) return capture.status();
       const std::string g = std::to_string(s.fps);
-      const std::string capture = "nvarguscamerasrc name=src sensor-id=" + s.location +
-                                  " ! video/x-raw(memory:NVMM),width=" + std::to_string(s.width) + ",height=" +
-                                  std::to_string(s.height) + ",framerate=" + g + "/1";
       if (has("nvv4l2h264enc"))
-        return capture + " ! nvv4l2h264enc iframeinterval=" + g + " idrinterval=" + g + " insert-sps-pps=true" + kTail;
+        return *capture + " ! nvv4l2h264enc iframeinterval=" + g + " idrinterval=" + g + " insert-sps-pps=true" + kTail;
       auto encode = raw_to_h264(has, s.fps);
       if (!encode.ok()) return Status::Unsupported(s.original + ": " + encode.status().message());
-      return capture + " ! nvvidconv ! video/x-raw ! " + *encode + kTail;
+      return *capture + " ! nvvidconv ! video/x-raw ! " + *encode + kTail;
     }
     case Source::Kind::kRtsp:
       // The rest (rtsp_depayloader) follows the camera's codec, which only
