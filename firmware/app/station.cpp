@@ -116,7 +116,10 @@ class Station {
       cam->config = c;
       auto source = media::parse_source(c.source);
       if (!source.ok()) return fail_usage(Status::InvalidArgument("camera '" + c.name + "': " + source.status().message()));
-      if (auto d = media::recorder_description(*source); !d.ok())
+      // A config no retry can mend is refused; a V4L2 camera that is there
+      // but cannot be opened now (kUnavailable: busy, or settling after a
+      // replug) is left to its recorder, which retries with backoff.
+      if (auto d = media::recorder_description(*source); !d.ok() && d.status().kind() != Status::Kind::kUnavailable)
         return fail_usage(Status::InvalidArgument("camera '" + c.name + "': " + d.status().message()));
       cam->source = *source;
       cameras_.push_back(std::move(cam));
