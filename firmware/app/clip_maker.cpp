@@ -44,6 +44,14 @@ struct Recording {
   std::vector<std::vector<cat::SegmentKeyframe>> keyframes;  // per segment
 };
 
+// Frames in the recording: what clips are planned and trimmed within (a
+// triage drive analysed only its I-frames, yet any frame can be cut).
+int64_t recorded_frames(const Recording& rec) {
+  int64_t end = 0;
+  for (const auto& s : rec.segments) end = std::max(end, s.first_frame + s.frames);
+  return end;
+}
+
 // What a drive's clips are made from, read from the catalog once per run.
 struct DriveData {
   cat::DriveRecord drive;
@@ -408,7 +416,7 @@ Status edit_clip(Context& ctx, int64_t clip_id, const ClipEdits& edits, const st
   const double fps = data->drive.fps > 0 ? data->drive.fps : 30.0;
   if (edits.trim) {
     const auto [start, end] = *edits.trim;
-    if (start < 0 || start >= end || (data->drive.frames > 0 && end > data->drive.frames))
+    if (start < 0 || start >= end || end > recorded_frames(data->rec))
       return Status::InvalidArgument("clip " + c.uid + ": trim " + std::to_string(start) + "-" + std::to_string(end) +
                                      " is not a span");
     c.start_frame = start;
@@ -469,7 +477,7 @@ Status attach_recording(Context& ctx, int64_t drive_id, const std::vector<cat::S
     next += s.frames;
   }
   // The segments stay free for a later ingest when the counts disagree.
-  if (next != analysed_frames)
+  if (analysed_frames >= 0 && next != analysed_frames)
     return Status::Corruption("the recording's segments hold " + std::to_string(next) + " frames, its analysis saw " +
                               std::to_string(analysed_frames));
   return ctx.catalog->attach_segments(drive_id, first_frames);
@@ -573,7 +581,7 @@ Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& ac
 
   clips::DriveFacts facts;
   facts.fps = drive.fps > 0 ? drive.fps : rec.segments.front().fps;
-  facts.frames = drive.frames;
+  facts.frames = recorded_frames(rec);
   facts.seed = uint64_t(drive_id);
   for (size_t i = 0; i < rec.segments.size(); ++i)
     for (const auto& k : rec.keyframes[i]) facts.keyframes.push_back(rec.segments[i].first_frame + k.frame);

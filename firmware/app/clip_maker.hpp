@@ -28,7 +28,8 @@ Status index_recording(Context& ctx, int64_t drive_id, const std::filesystem::pa
 
 // Makes recorded segments (in order) the drive's recording, their frames
 // numbered on from one another. Refuses when the drive's analysed frames do
-// not add up to theirs: labels would land on the wrong frames.
+// not add up to theirs: labels would land on the wrong frames (-1: not
+// counted, as in triage, where the reader numbered frames by the catalog's).
 Status attach_recording(Context& ctx, int64_t drive_id, const std::vector<firmware::catalog::SegmentRecord>& segments,
                         int64_t analysed_frames);
 

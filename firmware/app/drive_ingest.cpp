@@ -142,6 +142,7 @@ IngestOutcome ingest_drive(Context& ctx, const IngestRequest& request) {
       if (s.owned && s.state == "closed" && s.drive_id == 0) {
         recorded.push_back(s);
         source->parts.push_back(s.path);
+        source->part_frames.push_back(s.frames);
       }
     if (recorded.empty())
       return failed(kExitInput, arg + ": no recorded segments of camera '" + source->location + "' waiting to be ingested");
@@ -193,7 +194,7 @@ IngestOutcome ingest_drive(Context& ctx, const IngestRequest& request) {
   // The file is the recording: plan, cut and package its clips.
   if (ctx.config.clips.enabled && (source->kind == pipeline::media::Source::Kind::kFile || !recorded.empty())) {
     Status indexed = recorded.empty() ? index_recording(ctx, *id, source->location)
-                                      : attach_recording(ctx, *id, recorded, r.frames);
+                                      : attach_recording(ctx, *id, recorded, mode == "full" ? r.frames : -1);
     for (const auto& t : request.triggers) {
       if (t.t_s < 0 || t.t_s > r.media_s) {
         spdlog::warn("ingest: {}: trigger at {:.2f} s lies outside the drive (0 to {:.2f} s); ignored", arg, t.t_s, r.media_s);

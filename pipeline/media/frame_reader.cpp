@@ -75,15 +75,7 @@ Result<Description> describe(const Source& s, const ReaderOptions& o) {
       }
       return d;
     case Source::Kind::kSegments:
-      // splitmuxsrc joins the segments into one stream with continuous timestamps.
-      if (o.keyframes_only) {
-        d.text = "splitmuxsrc name=src  identity name=gate drop-buffer-flags=delta-unit ! decodebin name=dec  " + tail;
-        d.links = {{"src", "gate"}, {"dec", "entry"}};
-      } else {
-        d.text = "splitmuxsrc name=src  decodebin name=dec  " + tail;
-        d.links = {{"src", "dec"}, {"dec", "entry"}};
-      }
-      return d;
+      return Status::Internal("a recording is read a segment at a time");
     case Source::Kind::kRtsp:
       if (o.keyframes_only) return Status::InvalidArgument(s.original + ": triage mode needs a file source");
       // uridecodebin wraps rtspsrc, which tries UDP and falls back to TCP.
@@ -147,6 +139,13 @@ struct FrameReader::Impl {
   int64_t dropped = 0;
   GstClockTime first_pts = GST_CLOCK_TIME_NONE;
   double last_t = -1.0;
+  // recording://: each segment read in turn by its own file reader, its
+  // frames numbered from the recording's first (segments start on I-frames,
+  // so a frame's number in its segment is exact from its PTS).
+  std::unique_ptr<FrameReader> part;
+  size_t next_part = 0;
+  int64_t part_base = 0;    // the open segment's first frame, in the recording
+  double part_base_s = 0.0;
 
   ~Impl() { pipeline.stop(); }
 
@@ -223,12 +222,16 @@ struct FrameReader::Impl {
     return std::optional<DecodedFrame>(std::move(out));
   }
 
-  // splitmuxsrc asks for its parts: a NULL-terminated array it frees.
-  static gchar** segment_list(GstElement* /*splitmuxsrc*/, gpointer parts) {
-    const auto& list = *static_cast<const std::vector<std::string>*>(parts);
-    gchar** out = g_new0(gchar*, list.size() + 1);
-    for (size_t i = 0; i < list.size(); ++i) out[i] = g_strdup(list[i].c_str());
-    return out;
+  Status open_next_part() {
+    Source p;
+    p.kind = Source::Kind::kFile;
+    p.location = source.parts[next_part];
+    p.original = source.original + " (" + p.location + ")";
+    auto opened = FrameReader::open(p, options);
+    if (!opened.ok()) return opened.status();
+    part = std::move(opened.value());
+    ++next_part;
+    return Status::Ok();
   }
 
   // A camera's frames are analysed by their own RTP timestamps: the jitter
@@ -238,6 +241,58 @@ struct FrameReader::Impl {
   static void rtsp_source_setup(GstElement* /*uridecodebin*/, GstElement* source, gpointer /*unused*/) {
     if (g_object_class_find_property(G_OBJECT_GET_CLASS(source), "buffer-mode"))
       gst_util_set_object_arg(G_OBJECT(source), "buffer-mode", "none");
+  }
+
+  Result<std::optional<DecodedFrame>> next_of_recording() {
+    for (;;) {
+      if (!part) {
+        if (next_part == source.parts.size()) {
+          ended = true;
+          if (!have_info) return Status::Corruption(where() + ": no video frame could be decoded");
+          return std::optional<DecodedFrame>();
+        }
+        if (Status st = open_next_part(); !st.ok()) {
+          ended = true;
+          return st;
+        }
+      }
+      auto frame = part->next();
+      if (!frame.ok()) {
+        ended = true;
+        return frame.status();
+      }
+      if (*frame) return adopt(std::move(**frame));
+      // The segment ended: the next one starts where the catalog says it does.
+      const Impl& done = *part->impl_;
+      const int64_t frames = source.part_frames.empty() ? done.counter : source.part_frames[next_part - 1];
+      part_base += frames;
+      part_base_s += info.fps > 0 ? frames / info.fps : std::max(0.0, done.last_t);
+      dropped += done.dropped;
+      part.reset();
+    }
+  }
+
+  // A segment's frame, renumbered from the recording's start.
+  Result<std::optional<DecodedFrame>> adopt(DecodedFrame f) {
+    const StreamInfo& in = part->info();
+    if (!have_info) {
+      info = in;
+      if (!source.part_frames.empty() && in.fps > 0) {
+        int64_t total = 0;
+        for (int64_t n : source.part_frames) total += n;
+        info.duration_s = total / in.fps;
+      } else {
+        info.duration_s = -1;
+      }
+      have_info = true;
+    }
+    info.width = in.width;
+    info.height = in.height;
+    f.index += part_base;
+    f.t_s += part_base_s;
+    last_t = f.t_s;
+    ++counter;
+    return std::optional<DecodedFrame>(std::move(f));
   }
 
   Status check_complete() const {
@@ -262,6 +317,22 @@ FrameReader::~FrameReader() = default;
 
 Result<std::unique_ptr<FrameReader>> FrameReader::open(const Source& source, const ReaderOptions& options) {
   ensure_gst_init();
+  // One reader per segment rather than splitmuxsrc: it joins TS segments
+  // with a few frames' slack at each seam (its part durations overshoot),
+  // so frame numbers drifted from the recording's as segments went by.
+  if (source.kind == Source::Kind::kSegments) {
+    if (source.parts.empty()) return Status::NotFound(source.original + ": no recorded segments");
+    if (!source.part_frames.empty() && source.part_frames.size() != source.parts.size())
+      return Status::InvalidArgument(source.original + ": a frame count for every segment, or none");
+    if (options.keyframes_only && source.part_frames.empty())
+      return Status::InvalidArgument(source.original + ": triage needs each segment's frame count");
+    auto impl = std::make_unique<Impl>();
+    impl->source = source;
+    impl->options = options;
+    if (Status st = impl->open_next_part(); !st.ok()) return st;
+    impl->description.text = "each segment in turn: " + impl->part->description();
+    return std::unique_ptr<FrameReader>(new FrameReader(std::move(impl)));
+  }
   auto desc = describe(source, options);
   if (!desc.ok()) return desc.status();
   auto impl = std::make_unique<Impl>();
@@ -289,11 +360,6 @@ Result<std::unique_ptr<FrameReader>> FrameReader::open(const Source& source, con
     g_object_set(impl->pipeline.child("dec").get(), "uri", source.location.c_str(), nullptr);
     g_signal_connect(impl->pipeline.child("dec").get(), "source-setup", G_CALLBACK(Impl::rtsp_source_setup), nullptr);
   }
-  if (source.kind == Source::Kind::kSegments) {
-    if (source.parts.empty()) return Status::NotFound(source.original + ": no recorded segments");
-    g_signal_connect(impl->pipeline.child("src").get(), "format-location", G_CALLBACK(Impl::segment_list),
-                     &impl->source.parts);
-  }
   for (const auto& link : impl->description.links) {
     ElementPtr from = impl->pipeline.child(link.from.c_str());
     ElementPtr to = impl->pipeline.child(link.to.c_str());
@@ -316,6 +382,7 @@ Result<std::unique_ptr<FrameReader>> FrameReader::open(const Source& source, con
 Result<std::optional<DecodedFrame>> FrameReader::next() {
   Impl& d = *impl_;
   if (d.ended) return std::optional<DecodedFrame>();
+  if (d.source.kind == Source::Kind::kSegments) return d.next_of_recording();
   auto* appsink = GST_APP_SINK(d.sink.get());
   const auto started = std::chrono::steady_clock::now();
   for (;;) {

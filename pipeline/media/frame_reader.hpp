@@ -23,7 +23,7 @@ namespace dashloop::pipeline::media {
 
 struct ReaderOptions {
   // Drop delta frames before the decoder: only the stream's own I-frames
-  // are decoded (files only).
+  // are decoded (files and recordings).
   bool keyframes_only = false;
   // Frames queued between decoder and caller.
   int max_queued = 4;

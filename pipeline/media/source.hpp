@@ -8,6 +8,7 @@
 //                                        stream (the caller fills `parts` from the catalog)
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,11 @@ struct Source {
   int width = 1280;
   int height = 720;
   int fps = 30;
-  // recording:// only: the segment files, in recording order
+  // recording:// only: the segment files, in recording order, and each
+  // one's frame count as the catalog holds it (so frames are numbered as the
+  // recording is; needed for triage, which decodes only the I-frames)
   std::vector<std::string> parts;
+  std::vector<int64_t> part_frames;
 
   bool is_live() const { return kind == Kind::kRtsp || kind == Kind::kV4l2 || kind == Kind::kCsi; }
 };
