@@ -1,0 +1,52 @@
+// AnalysisQueue: what a station's cameras hand its analysis thread, under
+// one mutex: which cameras have closed video to analyse, and the triggers
+// waiting for their clips. Kept apart so its order can be tested alone.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace dashloop::app {
+
+struct PendingTrigger {
+  std::chrono::system_clock::time_point at;
+  std::string kind;  // trigger | mark
+  std::string note;
+};
+
+struct AnalysisQueue {
+  // Cameras whose closed segments are to be analysed now, in the order they
+  // became due: each gets its turn (a set's name order starved the last).
+  void make_due(const std::string& camera) {
+    if (std::find(due.begin(), due.end(), camera) == due.end()) due.push_back(camera);
+  }
+  // The next camera (due must not be empty): one a trigger waits on first,
+  // since a driver is waiting for that clip, else the one due longest.
+  std::string take_next() {
+    auto it = std::find_if(due.begin(), due.end(), [&](const std::string& c) {
+      auto t = triggers.find(c);
+      return t != triggers.end() && !t->second.empty();
+    });
+    if (it == due.end()) it = due.begin();
+    std::string camera = *it;
+    due.erase(it);
+    return camera;
+  }
+
+  std::mutex mutex;  // guards what follows; the caller holds it around the calls above
+  std::condition_variable wake;
+  std::deque<std::string> due;
+  std::map<std::string, std::vector<PendingTrigger>> triggers;
+  bool done = false;
+  int64_t drives = 0;
+  std::string analysing;  // the camera being analysed, or ""
+};
+
+}  // namespace dashloop::app
