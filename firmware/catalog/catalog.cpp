@@ -1,8 +1,10 @@
 #include "catalog/catalog.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "catalog/sqlite.hpp"
 
@@ -417,11 +419,19 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
   sqlite3_extended_result_codes(db, 1);
 
   // Reading the header is what tells a database from a random file.
-  auto app_id = pragma_int(db, "PRAGMA application_id");
-  if (!app_id.ok()) return impl->refuse("not a Dashloop catalog (" + app_id.status().message() + ")");
-  auto tables = pragma_int(db, "SELECT count(*) FROM sqlite_schema");
-  if (!tables.ok()) return impl->refuse("unreadable (" + tables.status().message() + ")");
-  if (*app_id != kApplicationId && (*app_id != 0 || *tables != 0))
+  // Both from one snapshot: a catalog another process is creating has its
+  // tables and its id in one transaction, never one without the other.
+  int64_t app_id = 0, tables = 0;
+  {
+    Statement header(db,
+                     "SELECT (SELECT application_id FROM pragma_application_id()), (SELECT count(*) FROM sqlite_schema)");
+    const bool row = header.step();
+    if (!header.status().ok() || !row)
+      return impl->refuse("not a Dashloop catalog (" + header.status().message() + ")");
+    app_id = header.column_int(0);
+    tables = header.column_int(1);
+  }
+  if (app_id != kApplicationId && (app_id != 0 || tables != 0))
     return impl->refuse("a SQLite database of another application");
 
   {
@@ -430,7 +440,17 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
     if (!check.status().ok()) return impl->refuse("integrity check failed (" + check.status().message() + ")");
     if (!row || check.column_text(0) != "ok") return impl->refuse("integrity check failed: " + check.column_text(0));
   }
-  if (Status st = exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !st.ok())
+  // Turning a new file to WAL needs it alone, and SQLite answers "locked"
+  // at once, without its busy handler, while another process reads it:
+  // tried again for up to the busy timeout.
+  for (int attempt = 0;; ++attempt) {
+    Status st = exec(db, "PRAGMA journal_mode=WAL");
+    if (st.ok()) break;
+    if ((sqlite3_errcode(db) & 0xff) != SQLITE_BUSY || attempt >= 100)
+      return Status::IOError(file.string() + ": " + st.message());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (Status st = exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !st.ok())
     return Status::IOError(file.string() + ": " + st.message());
 
   auto version = pragma_int(db, "PRAGMA user_version");
@@ -442,6 +462,14 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
   for (int v = int(*version); v < kSchemaVersion; ++v) {
     Transaction tx(db);
     if (!tx.status().ok()) return Status::IOError(file.string() + ": " + tx.status().message());
+    // Read again under the write lock: another process opening the new
+    // catalog at the same moment (a station's units) may have migrated it.
+    auto now = pragma_int(db, "PRAGMA user_version");
+    if (!now.ok()) return Status::IOError(file.string() + ": " + now.status().message());
+    if (*now > v) {
+      v = int(*now) - 1;
+      continue;
+    }
     Status st = exec(db, kMigrations[size_t(v)]);
     if (st.ok()) st = exec(db, "PRAGMA user_version = " + std::to_string(v + 1));
     if (st.ok()) st = exec(db, "PRAGMA application_id = " + std::to_string(kApplicationId));

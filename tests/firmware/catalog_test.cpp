@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
+#include <vector>
 
 #include "catalog/catalog.hpp"
 #include "catalog/sqlite.hpp"
@@ -63,6 +65,28 @@ TEST_F(CatalogTest, NewFileIsMigratedToTheCurrentSchema) {
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ((*c)->schema_version(), Catalog::kSchemaVersion);
   EXPECT_TRUE((*c)->integrity_check().ok());
+}
+
+// Units of one station (--only record, --only analysis) start together on a
+// new data directory: each makes or finds the catalog, neither is refused.
+TEST_F(CatalogTest, ANewCatalogOpenedByManyAtOnceIsMadeOnce) {
+  for (int round = 0; round < 20; ++round) {
+    fs::remove(file_);
+    fs::remove(file_.string() + "-wal");
+    fs::remove(file_.string() + "-shm");
+    std::vector<Status> results(4, Status::Ok());
+    std::vector<std::thread> openers;
+    for (size_t i = 0; i < results.size(); ++i)
+      openers.emplace_back([&, i] {
+        auto c = Catalog::open(file_);
+        results[i] = c.ok() ? (*c)->integrity_check() : c.status();
+      });
+    for (auto& t : openers) t.join();
+    for (const auto& st : results) ASSERT_TRUE(st.ok()) << "round " << round << ": " << st.message();
+  }
+  auto c = Catalog::open(file_);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)->schema_version(), Catalog::kSchemaVersion);
 }
 
 TEST_F(CatalogTest, DrivesAndKeyframesSurviveReopening) {
