@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -22,9 +23,9 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 
+#include "app/analysis_queue.hpp"
 #include "app/bus.hpp"
 #include "app/camera_recorder.hpp"
 #include "app/clip_maker.hpp"
@@ -48,12 +49,6 @@ namespace {
 namespace cat = firmware::catalog;
 namespace media = pipeline::media;
 
-struct PendingTrigger {
-  std::chrono::system_clock::time_point at;
-  std::string kind;  // trigger | mark
-  std::string note;
-};
-
 // One camera: its thread runs the recording; the rest read its state.
 struct Camera {
   firmware::config::CameraConfig config;
@@ -70,17 +65,6 @@ struct Camera {
   // A hole in the recording since the camera was lost: its start and reason
   // set on the failure, its end by the first segment after (then stored).
   std::optional<cat::GapRecord> gap;
-};
-
-// What the main thread hands the analysis thread, under one mutex.
-struct AnalysisQueue {
-  std::mutex mutex;
-  std::condition_variable wake;
-  std::set<std::string> due;  // cameras whose closed segments are to be analysed now
-  std::map<std::string, std::vector<PendingTrigger>> triggers;
-  bool done = false;
-  int64_t drives = 0;
-  std::string analysing;  // the camera being analysed, or ""
 };
 
 constexpr double kMaxBackoffS = 30.0;  // a camera gone for long is retried twice a minute
@@ -140,8 +124,9 @@ class Station {
     if (want_ui) start_ui();
     if (analyse) {
       if (Status st = prepare_ingest(ctx_); !st.ok()) return fail_usage(st);
-      for (const auto& c : cameras_) queue_.due.insert(c->config.name);  // what a previous run left unanalysed
+      for (const auto& c : cameras_) queue_.make_due(c->config.name);  // what a previous run left unanalysed
       analysis_ = std::thread([this] { analysis_loop(); });
+      if (!record) triggers_ = std::thread([this, endpoint = endpoints.events] { hear_triggers(endpoint); });
     }
     if (record)
       for (auto& c : cameras_) c->thread = std::thread([this, cam = c.get()] { camera_loop(*cam); });
@@ -196,6 +181,7 @@ class Station {
     }
     queue_.wake.notify_all();
     if (analysis_.joinable()) analysis_.join();
+    if (triggers_.joinable()) triggers_.join();
     if (sync_.joinable()) sync_.join();
     ui_.reset();
     events_->publish("station.stopped", {});
@@ -327,7 +313,7 @@ class Station {
     c.video_s += s.duration_s;
     if (c.video_s < ctx_.config.recording.analysis_chunk_s && queue_.triggers[c.config.name].empty()) return;
     c.video_s = 0;
-    queue_.due.insert(c.config.name);
+    queue_.make_due(c.config.name);
     queue_.wake.notify_all();
   }
 
@@ -352,7 +338,8 @@ class Station {
         std::lock_guard lock(cam->mutex);
         cam->split_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(post));
       }
-      events_->publish("trigger", {{"camera", camera}, {"note", r.value("note", "")}, {"at_utc", media::utc_at(at)}});
+      events_->publish("trigger", {{"camera", camera}, {"kind", cmd}, {"note", r.value("note", "")},
+                                   {"at_utc", media::utc_at(at)}});
       return {{"ok", true}, {"camera", camera}, {"at_utc", media::utc_at(at)}};
     }
     if (cmd == "flush") {  // every open segment closes at its next keyframe and goes to analysis
@@ -429,6 +416,28 @@ class Station {
     } while (pause(ctx_.config.sync.interval_s));
   }
 
+  // The analysis part alone (--only analysis): the record part takes the
+  // triggers and closes their segments; they reach this part as events.
+  void hear_triggers(const std::string& endpoint) {
+    Status st = bus_subscribe(
+        {endpoint},
+        [this](const std::string& text) {
+          const json e = json::parse(text, nullptr, false);
+          if (e.is_discarded() || e.value("type", "") != "trigger") return true;
+          const auto at = media::parse_utc(e.value("at_utc", ""));
+          const std::string camera = e.value("camera", "");
+          if (!at || camera.empty()) {
+            spdlog::warn("run: a trigger event without its camera or time ignored: {}", text);
+            return true;
+          }
+          std::lock_guard lock(queue_.mutex);
+          queue_.triggers[camera].push_back({*at, e.value("kind", "trigger"), e.value("note", "")});
+          return true;
+        },
+        quit_, 0);
+    if (!st.ok()) spdlog::error("run: triggers from {} not heard: {}", endpoint, st.message());
+  }
+
   // The analysis thread: its own catalog connection (SQLite, WAL).
   void analysis_loop() {
     Context actx;
@@ -456,10 +465,9 @@ class Station {
         if (queue_.done) return;
         if (queue_.due.empty()) {
           if (!rescan_) continue;
-          for (const auto& c : cameras_) queue_.due.insert(c->config.name);  // another process records them
+          for (const auto& c : cameras_) queue_.make_due(c->config.name);  // another process records them
         }
-        camera = *queue_.due.begin();
-        queue_.due.erase(queue_.due.begin());
+        camera = queue_.take_next();
         triggers = std::move(queue_.triggers[camera]);
         queue_.triggers[camera].clear();
         queue_.analysing = camera;
@@ -554,6 +562,7 @@ class Station {
   std::thread sync_;
   std::unique_ptr<UiPart> ui_;
   Clock::time_point ui_tried_;
+  std::thread triggers_;  // --only analysis: the record part's triggers
   std::thread analysis_;  // last: joined before the rest goes
 };
 

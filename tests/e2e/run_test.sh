@@ -7,7 +7,8 @@
 # note, the camera server stopped and restarted (that camera rebuilt, the
 # others unaffected). Then SIGTERM ends a station within 3 s with exit 0;
 # bad input (two cameras of one name, an unreachable camera, bus requests the
-# station refuses) is named and never stops it.
+# station refuses) is named and never stops it. Last, the station as two
+# units (--only record, --only analysis): a trigger crosses the bus.
 #   run_test.sh DASHLOOP_BINARY RTSP_CAMERA_TOOL TESTDATA_DIR
 set -uo pipefail
 bin=$1
@@ -321,4 +322,36 @@ sys.exit(0 if open('$work/rc').read().strip() == '1' and not d['ok'] and cams['r
          and 'width=(int)768' in cams['road']['status'] and not cams['gone']['ok'] and '127.0.0.1:9' in cams['gone']['status'] else 1)"
 run --config "$work/unreach.toml" trigger
 check "trigger with no station running: exit 3, says so" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -q 'no station is running' $work/err"
+# The station as two units (--only record, --only analysis): a trigger taken
+# by the record part reaches the analysis part over the bus and becomes a
+# clip, though no chunk is due (analysis_chunk_s is longer than the run).
+cat >"$work/units.toml" <<TOML
+data_dir = "$work/units"
+[[camera]]
+name = "cabin"
+source = "test://ball?width=320&height=240&fps=15"
+faces = "none"
+plates = "none"
+[recording]
+segment_s = 2
+analysis_chunk_s = 600
+[clips]
+sample_every_s = 0
+[ui]
+enabled = false
+TOML
+"$bin" --config "$work/units.toml" run --only record --seconds 90 >"$work/units-record.out" 2>"$work/units-record.err" &
+units_record=$!
+"$bin" --config "$work/units.toml" run --only analysis --seconds 90 >"$work/units-analysis.out" 2>"$work/units-analysis.err" &
+units_analysis=$!
+sleep 6
+"$bin" --config "$work/units.toml" trigger --note "two units" >/dev/null 2>"$work/units-trigger.err"
+for _ in $(seq 60); do
+  sqlite3 "$work/units/catalog.sqlite" "SELECT reasons FROM clips WHERE state = 'review'" 2>/dev/null | grep -q 'two units' && break
+  sleep 1
+done
+kill -TERM $units_record $units_analysis
+wait $units_record $units_analysis
+check "two units: the record part's trigger became a clip in review in the analysis part, with its note" bash -c \
+  "sqlite3 $work/units/catalog.sqlite \"SELECT reasons FROM clips WHERE state = 'review'\" | grep -q 'two units' || { tail -3 $work/units-analysis.err; false; }"
 finish
