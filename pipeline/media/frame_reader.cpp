@@ -251,6 +251,10 @@ struct FrameReader::Impl {
           if (!have_info) return Status::Corruption(where() + ": no video frame could be decoded");
           return std::optional<DecodedFrame>();
         }
+        if (!source.part_frames.empty() && source.part_frames[next_part] == 0) {  // a segment cut off before its first frame
+          ++next_part;
+          continue;
+        }
         if (Status st = open_next_part(); !st.ok()) {
           ended = true;
           return st;
@@ -329,8 +333,11 @@ Result<std::unique_ptr<FrameReader>> FrameReader::open(const Source& source, con
     auto impl = std::make_unique<Impl>();
     impl->source = source;
     impl->options = options;
-    if (Status st = impl->open_next_part(); !st.ok()) return st;
-    impl->description.text = "each segment in turn: " + impl->part->description();
+    Source first;  // for the description; the segments are opened as they come
+    first.kind = Source::Kind::kFile;
+    auto desc = describe(first, options);
+    if (!desc.ok()) return desc.status();
+    impl->description.text = "each segment in turn: " + desc->text;
     return std::unique_ptr<FrameReader>(new FrameReader(std::move(impl)));
   }
   auto desc = describe(source, options);
