@@ -246,6 +246,7 @@ for round in $(seq "$kills"); do
   station=$!
   sleep "$(/usr/bin/python3 -c 'import random; print(round(random.uniform(3, 9), 2))')"
   kill -9 $station
+  date -u +%Y-%m-%dT%H:%M:%S.%3NZ >>"$work/kill.times"
   wait $station 2>/dev/null
 done
 "$bin" --config "$work/kill.toml" run --seconds 8 >>"$work/kill.out" 2>>"$work/kill.err"
@@ -259,6 +260,17 @@ check "kill -9 $kills times, then a restart: exit 0, catalog intact, nothing ope
   [ \"\$(sqlite3 $work/k/catalog.sqlite \"SELECT count(*) FROM drives\")\" -ge 1 ] &&
   for f in \$(sqlite3 $work/k/catalog.sqlite \"SELECT path FROM segments WHERE state='closed'\"); do
     ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 \"\$f\" | grep -q '^[1-9]' || exit 1; done"
+check "...and each kill lost at most 2 s of the camera's video (what its last segment holds, against the kill's time)" py "
+import datetime, sqlite3, sys
+t = lambda s: datetime.datetime.fromisoformat(s.rstrip('Z'))
+db = sqlite3.connect('$work/k/catalog.sqlite')
+segs = [(t(a), d) for a, d in db.execute(\"SELECT start_utc, duration_s FROM segments WHERE state = 'closed'\")]
+lost = []
+for k in map(t, open('$work/kill.times').read().split()):
+    held = [a + datetime.timedelta(seconds=d) for a, d in segs if a < k]
+    lost.append((k - max(held)).total_seconds() if held else 99)
+print('  video lost at each kill, s:', [round(x, 2) for x in lost])
+sys.exit(0 if max(lost) <= 2.0 else 1)"
 echo "  after the kills: $(sqlite3 "$work/k/catalog.sqlite" "SELECT count(*) FROM segments WHERE state='closed'") segments, $(sqlite3 "$work/k/catalog.sqlite" "SELECT count(*) FROM drives") drives, $(sqlite3 "$work/k/catalog.sqlite" "SELECT count(*) FROM segments WHERE state='closed' AND drive_id = 0") not yet analysed"
 
 # Bad input
