@@ -5,6 +5,8 @@
 #   tests/s3/rgw.sh start DIR PORT   prints "endpoint access_key secret_key"
 #   tests/s3/rgw.sh stop DIR
 # Ports: PORT (S3), PORT+1 and PORT+2 (monitor v2, v1), OSDs from PORT+10.
+# RGW_BEAST_OPTIONS: more options for its HTTP frontend (the sync bench:
+# tcp_nodelay=1).
 set -euo pipefail
 cmd=$1 dir=$2
 stop() {
@@ -59,7 +61,7 @@ osd_objectstore = memstore
 memstore_device_bytes = ${RGW_MEMORY_BYTES:-4294967296}
 [client.rgw]
 rgw_data = $dir/rgw
-rgw_frontends = beast endpoint=127.0.0.1:$port
+rgw_frontends = beast endpoint=127.0.0.1:$port${RGW_BEAST_OPTIONS:+ $RGW_BEAST_OPTIONS}
 rgw_dns_name = localhost
 CONF
 ceph-authtool --create-keyring "$keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
