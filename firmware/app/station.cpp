@@ -423,15 +423,20 @@ class Station {
         {endpoint},
         [this](const std::string& text) {
           const json e = json::parse(text, nullptr, false);
-          if (e.is_discarded() || e.value("type", "") != "trigger") return true;
-          const auto at = media::parse_utc(e.value("at_utc", ""));
-          const std::string camera = e.value("camera", "");
-          if (!at || camera.empty()) {
-            spdlog::warn("run: a trigger event without its camera or time ignored: {}", text);
+          if (!e.is_object() || e.value("type", json()) != "trigger") return true;
+          const json camera = e.value("camera", json()), at_utc = e.value("at_utc", json());
+          const auto at = at_utc.is_string() ? media::parse_utc(at_utc.get<std::string>()) : std::nullopt;
+          const bool ours = camera.is_string() && std::any_of(cameras_.begin(), cameras_.end(), [&](const auto& c) {
+                              return c->config.name == camera.get<std::string>();
+                            });
+          if (!at || !ours) {
+            spdlog::warn("run: a trigger event for no camera of ours, or without its time, ignored: {}", text);
             return true;
           }
+          const json kind = e.value("kind", json("trigger")), note = e.value("note", json(""));
           std::lock_guard lock(queue_.mutex);
-          queue_.triggers[camera].push_back({*at, e.value("kind", "trigger"), e.value("note", "")});
+          queue_.triggers[camera.get<std::string>()].push_back(
+              {*at, kind.is_string() ? kind.get<std::string>() : "trigger", note.is_string() ? note.get<std::string>() : ""});
           return true;
         },
         quit_, 0);
