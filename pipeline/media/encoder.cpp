@@ -40,6 +40,22 @@ struct H264Writer::Impl {
 
 H264Writer::~H264Writer() = default;
 
+Result<KeyedEncoder> keyed_h264_encoder(const ElementSet& has, int quality) {
+  const std::string never = "100000";  // frames: no keyframe of the encoder's own choosing
+  if (has("nvv4l2h264enc") && has("nvvidconv"))
+    return KeyedEncoder{"nvvidconv ! video/x-raw(memory:NVMM),format=NV12 ! nvv4l2h264enc name=enc iframeinterval=" +
+                            never + " idrinterval=" + never + " insert-sps-pps=true",
+                        "nvv4l2h264enc"};
+  if (has("x264enc"))
+    return KeyedEncoder{"x264enc name=enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=" +
+                            std::to_string(quality) + " key-int-max=" + never + " bframes=0 option-string=scenecut=0",
+                        "x264enc"};
+  if (has("openh264enc"))
+    return KeyedEncoder{"openh264enc name=enc gop-size=" + never + " scene-change-detection=false", "openh264enc"};
+  return Status::Unsupported("no H.264 encoder to re-encode with: nvv4l2h264enc (Jetson), x264enc "
+                             "(gstreamer1.0-plugins-ugly) or openh264enc");
+}
+
 Result<std::unique_ptr<H264Writer>> H264Writer::open(const std::filesystem::path& out, const EncoderOptions& o) {
   ensure_gst_init();
   if (o.width <= 0 || o.height <= 0 || o.width % 2 || o.height % 2)
@@ -53,15 +69,11 @@ Result<std::unique_ptr<H264Writer>> H264Writer::open(const std::filesystem::path
   // encoder's own GOP and scene-cut decisions are turned off, and so is its
   // lookahead (zerolatency): a request still pending when the next arrives
   // is merged into it, and two keyframes 3 frames apart would become one.
-  const bool jetson = has_element("nvv4l2h264enc") && has_element("nvvidconv");
-  const std::string encode =
-      jetson ? "nvvidconv ! video/x-raw(memory:NVMM),format=NV12 ! nvv4l2h264enc name=enc iframeinterval=100000 "
-               "idrinterval=100000 insert-sps-pps=true"
-             : "x264enc name=enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=" + std::to_string(o.quality) +
-                   " key-int-max=100000 bframes=0 option-string=scenecut=0";
+  auto encode = keyed_h264_encoder(o.elements, o.quality);
+  if (!encode.ok()) return Status::Unsupported(out.string() + ": " + encode.status().message());
   const std::string description = "appsrc name=src format=time block=true max-bytes=" +
                                   std::to_string(size_t(o.width) * size_t(o.height) * 3) + " caps=\"" + caps +
-                                  "\" ! " + encode + " ! h264parse ! mp4mux faststart=true ! filesink name=out";
+                                  "\" ! " + encode->description + " ! h264parse ! mp4mux faststart=true ! filesink name=out";
   GError* raw_err = nullptr;
   ElementPtr element(gst_parse_launch(description.c_str(), &raw_err));
   ErrorPtr err(raw_err);
@@ -70,7 +82,7 @@ Result<std::unique_ptr<H264Writer>> H264Writer::open(const std::filesystem::path
   gst_object_ref_sink(element.get());
   std::unique_ptr<H264Writer> w(new H264Writer());
   w->impl_ = std::make_unique<Impl>();
-  w->encoder_ = jetson ? "nvv4l2h264enc" : "x264enc";
+  w->encoder_ = encode->element;
   Impl& m = *w->impl_;
   m.out = out;
   m.pipeline = Pipeline(std::move(element));

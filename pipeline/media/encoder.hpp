@@ -2,7 +2,8 @@
 // with the timestamp it is given and a keyframe exactly where asked, so a
 // re-encoded clip keeps its source's frame count, timestamps and GOP (labels
 // land on the same frames). nvv4l2h264enc where it exists (Jetson), else
-// x264enc; chosen at run time.
+// x264enc, else openh264enc; chosen at run time from the elements installed
+// (injectable, as for the recorder).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "media/gst.hpp"
 #include "status.hpp"
 
 namespace dashloop::pipeline::media {
@@ -21,7 +23,16 @@ struct EncoderOptions {
   int height = 0;   // even
   double fps = 30;
   int quality = 21;  // x264's constant-quality value (lower: better, larger)
+  ElementSet elements = installed_elements();
 };
+
+// The encoder part of H264Writer's pipeline for the elements `has` allows,
+// every keyframe its caller's (the encoder's own GOP and scene cuts off).
+struct KeyedEncoder {
+  std::string description;
+  std::string element;
+};
+Result<KeyedEncoder> keyed_h264_encoder(const ElementSet& has, int quality);
 
 class H264Writer {
  public:

@@ -4,11 +4,18 @@
 // offers; every software chain run for real on a test source standing in
 // for the device.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
+
+#include <filesystem>
+#include <opencv2/core.hpp>
 #include <set>
 #include <string>
 
+#include "media/encoder.hpp"
 #include "media/gst.hpp"
+#include "media/packets.hpp"
 #include "media/recorder.hpp"
 #include "media/source.hpp"
 
@@ -151,6 +158,51 @@ TEST(RecorderElements, AnRtspCameraIsDepayloadedByItsCodec) {
   auto jpeg = media::rtsp_depayloader("JPEG");
   ASSERT_FALSE(jpeg.ok());
   EXPECT_TRUE(has(jpeg.status().message(), "JPEG")) << jpeg.status().message();
+}
+
+// A re-encode (a redacted clip) keeps its keyframes where the source had
+// them, with whichever encoder the box has: each software one run for real.
+TEST(EncoderElements, AReEncodeKeepsTheKeyframesItIsGivenWithEachEncoder) {
+  auto jetson = media::keyed_h264_encoder(kJetson, 21);
+  ASSERT_TRUE(jetson.ok());
+  EXPECT_EQ(jetson->element, "nvv4l2h264enc");
+  EXPECT_TRUE(has(jetson->description, "nvvidconv ! video/x-raw(memory:NVMM),format=NV12 ! nvv4l2h264enc"))
+      << jetson->description;
+  auto none = media::keyed_h264_encoder(only({}), 21);
+  ASSERT_FALSE(none.ok());
+  EXPECT_TRUE(has(none.status().message(), "x264enc")) << none.status().message();
+
+  const auto dir = std::filesystem::temp_directory_path() / ("dashloop-encoder-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  for (const char* encoder : {"x264enc", "openh264enc"}) {
+    if (!media::has_element(encoder)) {
+      std::printf("[  SKIPPED ] %s is not installed here\n", encoder);
+      continue;
+    }
+    media::EncoderOptions o;
+    o.width = 320;
+    o.height = 240;
+    o.fps = 25;
+    o.elements = only({encoder});
+    const auto out = dir / (std::string(encoder) + ".mp4");
+    auto writer = media::H264Writer::open(out, o);
+    ASSERT_TRUE(writer.ok()) << writer.status().message();
+    EXPECT_EQ((*writer)->encoder(), encoder);
+    cv::Mat frame(240 * 3 / 2, 320, CV_8UC1);
+    const std::set<int> keys = {0, 7, 30};
+    for (int i = 0; i < 40; ++i) {
+      cv::randu(frame, 0, 255);  // nothing alike from frame to frame: an encoder left to itself would cut anywhere
+      ASSERT_TRUE((*writer)->push(frame, i * 40'000'000LL, 40'000'000LL, keys.contains(i)).ok());
+    }
+    ASSERT_TRUE((*writer)->finish().ok());
+    auto index = media::index_stream(out);
+    ASSERT_TRUE(index.ok()) << index.status().message();
+    EXPECT_EQ(index->frames, 40) << encoder;
+    std::set<int> found;
+    for (const auto& k : index->keyframes) found.insert(int(k.frame));
+    EXPECT_EQ(found, keys) << encoder;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
