@@ -259,6 +259,11 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
   };
 
   auto cut_result = media::cut_clip(cut, partial / "clip.mp4");
+  if (!cut_result.ok() && cut_result.status().kind() == Status::Kind::kUnsupported) {
+    // A video MP4 cannot carry as it is (MJPEG, DivX): re-encoded instead.
+    spdlog::info("clip {}: re-encoded to H.264: {}", clip.uid, cut_result.status().message());
+    cut_result = media::reencode_clip(cut, partial / "clip.mp4");
+  }
   if (!cut_result.ok()) return fail(cut_result.status());
   clips::PackageInput in;
   for (const auto& f : cut_result->frames) {

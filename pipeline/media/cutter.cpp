@@ -6,6 +6,8 @@
 #include <cmath>
 #include <tuple>
 
+#include "media/encoder.hpp"
+#include "media/frame_reader.hpp"
 #include "media/gst.hpp"
 #include "media/packets.hpp"
 
@@ -139,15 +141,86 @@ Result<CutResult> cut(const CutRequest& request, const std::filesystem::path& ou
   return result;
 }
 
+Result<CutResult> reencode(const CutRequest& request, const std::filesystem::path& out_mp4, const ElementSet& has) {
+  if (request.segments.empty()) return Status::InvalidArgument(out_mp4.string() + ": a clip needs segments");
+  CutResult result;
+  std::unique_ptr<H264Writer> writer;
+  int64_t frame_ns = 0;
+  int64_t next_key_ns = 0;
+  int64_t offset_ns = 0;  // where this segment's first frame goes in the clip
+  for (size_t i = 0; i < request.segments.size(); ++i) {
+    const auto& file = request.segments[i];
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) return Status::NotFound(file.string() + ": no such file");
+    Source source;
+    source.kind = Source::Kind::kFile;
+    source.original = source.location = file.string();
+    auto reader = FrameReader::open(source, ReaderOptions{});
+    if (!reader.ok()) return reader.status();
+    const bool last = i + 1 == request.segments.size();
+    int64_t origin = -1, last_pts = -1;
+    for (;;) {
+      auto frame = (*reader)->next();
+      if (!frame.ok()) return frame.status();
+      if (!*frame) break;
+      const DecodedFrame& f = **frame;
+      if (f.pts_ns < 0) return Status::Unsupported(file.string() + ": frames without timestamps; cannot re-encode");
+      // Decoded in presentation order: what precedes the span is skipped,
+      // its end ends it.
+      if (i == 0 && f.pts_ns < request.start_pts - kTolerance) continue;
+      if (last && request.end_pts && f.pts_ns >= *request.end_pts - kTolerance) break;
+      if (!writer) {
+        const StreamInfo& info = (*reader)->info();
+        EncoderOptions o;
+        o.width = info.width & ~1;
+        o.height = info.height & ~1;
+        o.fps = info.fps > 0 ? info.fps : 30.0;
+        o.elements = has;
+        frame_ns = int64_t(std::llround(1e9 / o.fps));
+        auto opened = H264Writer::open(out_mp4, o);
+        if (!opened.ok()) return opened.status();
+        writer = std::move(opened.value());
+        result.codec = "video/x-h264";
+        result.width = o.width;
+        result.height = o.height;
+        result.fps = info.fps;
+      }
+      if (origin < 0) origin = f.pts_ns;
+      const int64_t pts = f.pts_ns - origin + offset_ns;
+      // A keyframe a second, as the recorder's encoder makes them.
+      const bool key = result.frames.empty() || pts >= next_key_ns;
+      if (key) next_key_ns = pts + GST_SECOND;
+      if (Status st = writer->push(copy_i420(f), pts, frame_ns, key); !st.ok()) return st;
+      result.frames.push_back({int(i), f.pts_ns});
+      last_pts = pts;
+    }
+    if (last_pts >= 0) offset_ns = last_pts + frame_ns;
+  }
+  if (!writer || result.frames.empty())
+    return Status::InvalidArgument(out_mp4.string() + ": the span holds no frames");
+  if (Status st = writer->finish(); !st.ok()) return st;
+  std::error_code ec;
+  result.bytes = int64_t(std::filesystem::file_size(out_mp4, ec));
+  return result;
+}
+
+// Never a partial clip.
+Result<CutResult> removed_unless_ok(Result<CutResult> result, const std::filesystem::path& out_mp4) {
+  if (!result.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(out_mp4, ec);
+  }
+  return result;
+}
+
 }  // namespace
 
 Result<CutResult> cut_clip(const CutRequest& request, const std::filesystem::path& out_mp4) {
-  auto result = cut(request, out_mp4);
-  if (!result.ok()) {
-    std::error_code ec;
-    std::filesystem::remove(out_mp4, ec);  // never a partial clip
-  }
-  return result;
+  return removed_unless_ok(cut(request, out_mp4), out_mp4);
+}
+
+Result<CutResult> reencode_clip(const CutRequest& request, const std::filesystem::path& out_mp4, const ElementSet& has) {
+  return removed_unless_ok(reencode(request, out_mp4, has), out_mp4);
 }
 
 }  // namespace dashloop::pipeline::media

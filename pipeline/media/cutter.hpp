@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "media/gst.hpp"
 #include "status.hpp"
 
 namespace dashloop::pipeline::media {
@@ -39,5 +40,12 @@ struct CutResult {
 };
 
 Result<CutResult> cut_clip(const CutRequest& request, const std::filesystem::path& out_mp4);
+
+// The same span decoded and encoded to H.264 (H264Writer, a keyframe a
+// second), for a video MP4 cannot carry as it is (MJPEG, DivX): chosen only
+// where cut_clip cannot remux. Frames keep their source timestamps in the
+// result, so labels map onto them as onto a cut's.
+Result<CutResult> reencode_clip(const CutRequest& request, const std::filesystem::path& out_mp4,
+                                const ElementSet& has = installed_elements());
 
 }  // namespace dashloop::pipeline::media

@@ -26,6 +26,7 @@ struct PacketReader::Impl {
   ElementPtr parse;
   ElementPtr sink;
   BusPtr bus;
+  bool any_codec = false;
   bool ended = false;
 
   std::string where() const { return file.string(); }
@@ -33,6 +34,7 @@ struct PacketReader::Impl {
   // The stream is one we cannot remux: parsebin exposed a video pad whose
   // caps the sink refuses (known as soon as the pad exists, linked or not).
   Status unsupported_codec() const {
+    if (any_codec) return Status::Ok();
     CapsPtr accepted(gst_caps_from_string(kSinkCaps));
     IteratorPtr pads(gst_element_iterate_src_pads(parse.get()));
     GValue item = G_VALUE_INIT;
@@ -62,12 +64,13 @@ struct PacketReader::Impl {
 PacketReader::PacketReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PacketReader::~PacketReader() = default;
 
-Result<std::unique_ptr<PacketReader>> PacketReader::open(const std::filesystem::path& file) {
+Result<std::unique_ptr<PacketReader>> PacketReader::open(const std::filesystem::path& file, bool any_codec) {
   ensure_gst_init();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec)) return Status::NotFound(file.string() + ": no such file");
   auto impl = std::make_unique<Impl>();
   impl->file = file;
+  impl->any_codec = any_codec;
   GError* raw_err = nullptr;
   ElementPtr element(gst_parse_launch("filesrc name=src ! parsebin name=parse  appsink name=sink sync=false", &raw_err));
   ErrorPtr err(raw_err);
@@ -77,8 +80,11 @@ Result<std::unique_ptr<PacketReader>> PacketReader::open(const std::filesystem::
   g_object_set(impl->pipeline.child("src").get(), "location", file.c_str(), nullptr);
   impl->parse = impl->pipeline.child("parse");
   impl->sink = impl->pipeline.child("sink");
-  CapsPtr caps(gst_caps_from_string(kSinkCaps));
-  g_object_set(impl->sink.get(), "caps", caps.get(), "max-buffers", guint(64), nullptr);
+  g_object_set(impl->sink.get(), "max-buffers", guint(64), nullptr);
+  if (!any_codec) {
+    CapsPtr caps(gst_caps_from_string(kSinkCaps));
+    g_object_set(impl->sink.get(), "caps", caps.get(), nullptr);
+  }
   link_video_pad_when_added(impl->parse.get(), impl->sink.get());
   impl->bus = impl->pipeline.bus();
   if (gst_element_set_state(impl->pipeline.get(), GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
@@ -153,10 +159,13 @@ int64_t frame_at(int64_t pts, const StreamIndex& index) {
   return index.fps > 0 ? std::llround(double(pts - index.first_pts) * index.fps / 1e9) : 0;
 }
 
-Result<StreamIndex> index_stream(const std::filesystem::path& file) {
-  auto reader = PacketReader::open(file);
+namespace {
+
+Result<StreamIndex> index_of(const std::filesystem::path& file, bool any_codec) {
+  auto reader = PacketReader::open(file, any_codec);
   if (!reader.ok()) return reader.status();
   StreamIndex index;
+  index.remuxable = !any_codec;
   std::vector<int64_t> pts;
   std::vector<int64_t> key_pts;
   for (;;) {
@@ -187,6 +196,15 @@ Result<StreamIndex> index_stream(const std::filesystem::path& file) {
     const int64_t rank = std::lower_bound(pts.begin(), pts.end(), k) - pts.begin();
     index.keyframes.push_back({index.fps > 0 ? frame_at(k, index) : rank, k});
   }
+  return index;
+}
+
+}  // namespace
+
+Result<StreamIndex> index_stream(const std::filesystem::path& file) {
+  auto index = index_of(file, false);
+  // Not a codec MP4 can take (MJPEG, DivX): indexed as it is, for a re-encode.
+  if (!index.ok() && index.status().kind() == Status::Kind::kUnsupported) return index_of(file, true);
   return index;
 }
 

@@ -35,7 +35,9 @@ VideoFormat video_format(const Packet& packet);
 class PacketReader {
  public:
   // H.264 and H.265 come out length-prefixed with codec_data (what MP4 takes).
-  static Result<std::unique_ptr<PacketReader>> open(const std::filesystem::path& file);
+  // `any_codec`: every video stream as parsed (MJPEG, DivX), for an index of
+  // what only a re-encode can cut; else a codec MP4 cannot take is an error.
+  static Result<std::unique_ptr<PacketReader>> open(const std::filesystem::path& file, bool any_codec = false);
   ~PacketReader();
   PacketReader(const PacketReader&) = delete;
   PacketReader& operator=(const PacketReader&) = delete;
@@ -64,12 +66,15 @@ struct StreamIndex {
   int64_t first_pts = 0;  // ns, the first frame in presentation order
   int64_t duration_ns = 0;  // last - first + one frame
   std::vector<KeyframePos> keyframes;
+  bool remuxable = true;
 };
 
 // The frame number of a timestamp, counted as the frame reader does (fps > 0).
 int64_t frame_at(int64_t pts, const StreamIndex& index);
 
-// Reads every packet header of a file (no decoding).
+// Reads every packet header of a file (no decoding), of any video codec:
+// `remuxable` says whether the cutter can copy it (H.264, H.265, ...) or a
+// clip of it must be re-encoded (MJPEG, DivX).
 Result<StreamIndex> index_stream(const std::filesystem::path& file);
 
 }  // namespace dashloop::pipeline::media

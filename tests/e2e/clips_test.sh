@@ -180,7 +180,11 @@ check "...both clips failed, with the reason stored" json_ok "len(d) == 2 and al
 after=$(cd "$work/bad/packages" && find . -type f | sort | xargs sha256sum)
 check "...and every package made before is untouched" test "$before" = "$after"
 
-run -d "$work/mjpeg" ingest -q "$data/drive_s3mjpeg.avi"
-check "an MJPEG drive: ingested (exit 0), no clips, and says why" bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q 'H.264 or H.265' $work/err"
+run -d "$work/mjpeg" ingest "$data/drive_s3mjpeg.avi"
+check "an MJPEG drive (MP4 cannot carry it as it is): its clips re-encoded to H.264, frame for frame, and every package passes" bash -c "
+  [ \"\$(cat $work/rc)\" = 0 ] && grep -q 're-encoded to H.264' $work/err && grep -q 'ready for review' $work/out &&
+  for p in $work/mjpeg/packages/*/; do
+    [ \"\$(ffprobe -v error -select_streams v -show_entries stream=codec_name -of csv=p=0 \$p/clip.mp4)\" = h264 ] &&
+    /usr/bin/python3 $checker \$p $work/mjpeg/catalog.sqlite || exit 1; done"
 
 finish

@@ -159,10 +159,41 @@ TEST_F(CutterTest, BadSegmentsAreNamedAndNothingIsLeftBehind) {
   EXPECT_NE(no_key.status().message().find("no keyframe"), std::string::npos) << no_key.status().message();
   EXPECT_FALSE(fs::exists(out)) << "a failed cut leaves no file";
 
-  auto mjpeg = index_stream(testdata("drive_s3mjpeg.avi"));
+  auto mjpeg = cut_clip({{testdata("drive_s3mjpeg.avi")}, 0, std::nullopt}, out);
   ASSERT_FALSE(mjpeg.ok());
-  EXPECT_EQ(mjpeg.status().kind(), Status::Kind::kUnsupported);
+  EXPECT_EQ(mjpeg.status().kind(), Status::Kind::kUnsupported) << "what tells the caller to re-encode instead";
   EXPECT_NE(mjpeg.status().message().find("H.264 or H.265"), std::string::npos) << mjpeg.status().message();
+}
+
+// MJPEG (every frame a keyframe) cannot go into MP4 as it is: the span is
+// decoded and encoded to H.264, each frame keeping its source timestamp.
+TEST_F(CutterTest, AVideoMp4CannotCarryIsReEncodedFrameForFrame) {
+  auto index = index_stream(testdata("drive_s3mjpeg.avi"));
+  ASSERT_TRUE(index.ok()) << index.status().message();
+  EXPECT_FALSE(index->remuxable);
+  EXPECT_EQ(index->codec, "image/jpeg");
+  EXPECT_EQ(index->frames, 600);
+  ASSERT_EQ(index->keyframes.size(), 600u) << "every JPEG is a keyframe";
+  const fs::path out = dir_ / "clip.mp4";
+  auto clip = reencode_clip({{testdata("drive_s3mjpeg.avi")}, index->keyframes[90].pts, index->keyframes[240].pts}, out);
+  ASSERT_TRUE(clip.ok()) << clip.status().message();
+  EXPECT_EQ(clip->codec, "video/x-h264");
+  ASSERT_EQ(clip->frames.size(), 150u);
+  EXPECT_EQ(clip->frames.front().pts, index->keyframes[90].pts);
+  EXPECT_EQ(clip->frames.back().pts, index->keyframes[239].pts);
+  auto written = index_stream(out);
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_TRUE(written->remuxable);
+  EXPECT_EQ(written->frames, 150);
+  std::vector<int64_t> keys;
+  for (const auto& k : written->keyframes) keys.push_back(k.frame);
+  EXPECT_EQ(keys, (std::vector<int64_t>{0, 30, 60, 90, 120})) << "a keyframe a second, as recordings have";
+
+  auto none = reencode_clip({{testdata("drive_s3mjpeg.avi")}, index->keyframes[90].pts, index->keyframes[240].pts},
+                            dir_ / "none.mp4", [](const std::string&) { return false; });
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("x264enc"), std::string::npos) << none.status().message();
+  EXPECT_FALSE(fs::exists(dir_ / "none.mp4")) << "a failed re-encode leaves no file";
 }
 
 TEST_F(CutterTest, TruncatedFileIndexesWhatItHolds) {
