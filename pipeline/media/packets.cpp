@@ -91,8 +91,16 @@ Result<std::unique_ptr<PacketReader>> PacketReader::open(const std::filesystem::
     Status st = impl->drain_bus();
     return st.ok() ? Status::IOError(file.string() + ": cannot start parser pipeline") : st;
   }
-  // Preroll, so that seek() has a stream to seek in.
-  gst_element_get_state(impl->pipeline.get(), nullptr, nullptr, 10 * GST_SECOND);
+  // Preroll, so that seek() has a stream to seek in. A stream the sink
+  // refuses never prerolls, and may post no error: looked for between short
+  // waits, not only after the whole 10 s (a refused codec took that long at
+  // times, and it is what sends a clip to the re-encoder).
+  for (int waited_ms = 0; waited_ms < 10000; waited_ms += 50) {
+    if (gst_element_get_state(impl->pipeline.get(), nullptr, nullptr, 50 * GST_MSECOND) != GST_STATE_CHANGE_ASYNC)
+      break;
+    if (Status st = impl->drain_bus(); !st.ok()) return st;
+    if (Status st = impl->unsupported_codec(); !st.ok()) return st;
+  }
   if (Status st = impl->drain_bus(); !st.ok()) return st;
   if (gst_element_set_state(impl->pipeline.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     Status st = impl->drain_bus();
