@@ -196,8 +196,7 @@ Result<CutResult> reencode(const CutRequest& request, const std::filesystem::pat
     }
     if (last_pts >= 0) offset_ns = last_pts + frame_ns;
   }
-  if (!writer || result.frames.empty())
-    return Status::InvalidArgument(out_mp4.string() + ": the span holds no frames");
+  if (!writer) return Status::InvalidArgument(out_mp4.string() + ": the span holds no frames");  // opened at its first frame
   if (Status st = writer->finish(); !st.ok()) return st;
   std::error_code ec;
   result.bytes = int64_t(std::filesystem::file_size(out_mp4, ec));
