@@ -317,14 +317,18 @@ class Station {
     queue_.wake.notify_all();
   }
 
+  Camera* camera_named(const std::string& name) {
+    for (auto& c : cameras_)
+      if (c->config.name == name) return c.get();
+    return nullptr;
+  }
+
   json handle(const json& r) {
     const std::string cmd = r["cmd"];
     if (cmd == "status") return status_json();
     if (cmd == "trigger" || cmd == "mark") {
       const std::string camera = r.value("camera", cameras_.front()->config.name);
-      Camera* cam = nullptr;
-      for (auto& c : cameras_)
-        if (c->config.name == camera) cam = c.get();
+      Camera* cam = camera_named(camera);
       if (!cam) return {{"ok", false}, {"error", "no camera named '" + camera + "'"}};
       if (r.contains("note") && !r["note"].is_string()) return {{"ok", false}, {"error", "\"note\" must be a string"}};
       const auto at = std::chrono::system_clock::now();
@@ -426,10 +430,7 @@ class Station {
           if (!e.is_object() || e.value("type", json()) != "trigger") return true;
           const json camera = e.value("camera", json()), at_utc = e.value("at_utc", json());
           const auto at = at_utc.is_string() ? media::parse_utc(at_utc.get<std::string>()) : std::nullopt;
-          const bool ours = camera.is_string() && std::any_of(cameras_.begin(), cameras_.end(), [&](const auto& c) {
-                              return c->config.name == camera.get<std::string>();
-                            });
-          if (!at || !ours) {
+          if (!at || !camera.is_string() || !camera_named(camera.get<std::string>())) {
             spdlog::warn("run: a trigger event for no camera of ours, or without its time, ignored: {}", text);
             return true;
           }
