@@ -3,6 +3,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/video/video.h>
 
+#include <cstring>
 #include <mutex>
 #include <set>
 
@@ -15,7 +16,8 @@ struct H264Writer::Impl {
   Pipeline pipeline;
   ElementPtr src;
   BusPtr bus;
-  size_t frame_bytes = 0;
+  size_t frame_bytes = 0;  // of a tightly packed I420 frame, as push() takes it
+  GstVideoInfo info{};     // as GStreamer lays it out: rows padded to 4 bytes (a 1242-px frame's chroma rows are 624)
   // PTS of the frames to make keyframes: a probe on appsrc's pad, in the
   // streaming thread, puts a "key unit now" event right before each one
   // (an event with a running time would meet the encoder's own 1000 h offset).
@@ -90,6 +92,7 @@ Result<std::unique_ptr<H264Writer>> H264Writer::open(const std::filesystem::path
   m.src = m.pipeline.child("src");
   m.bus = m.pipeline.bus();
   m.frame_bytes = size_t(o.width) * size_t(o.height) * 3 / 2;
+  gst_video_info_set_format(&m.info, GST_VIDEO_FORMAT_I420, guint(o.width), guint(o.height));
   {
     GstPad* pad = gst_element_get_static_pad(m.src.get(), "src");
     gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, &Impl::before_buffer, &m, nullptr);
@@ -108,8 +111,22 @@ Status H264Writer::push(const cv::Mat& i420, int64_t pts_ns, int64_t duration_ns
     std::lock_guard lock(m.mutex);
     m.keyframes.insert(pts_ns);
   }
-  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, m.frame_bytes, nullptr);
-  gst_buffer_fill(buffer, 0, i420.data, m.frame_bytes);
+  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&m.info), nullptr);
+  GstVideoFrame frame;
+  if (!gst_video_frame_map(&frame, &m.info, buffer, GST_MAP_WRITE)) {
+    gst_buffer_unref(buffer);
+    return Status::Internal(m.out.string() + ": cannot map a frame for the encoder");
+  }
+  // Plane by plane, row by row: the caps' strides, not the packed ones.
+  const size_t w = size_t(GST_VIDEO_INFO_WIDTH(&m.info)), h = size_t(GST_VIDEO_INFO_HEIGHT(&m.info));
+  const uint8_t* from = i420.data;
+  for (guint p = 0; p < 3; ++p) {
+    const size_t pw = p ? w / 2 : w, ph = p ? h / 2 : h;
+    auto* to = static_cast<uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, p));
+    const size_t stride = size_t(GST_VIDEO_FRAME_PLANE_STRIDE(&frame, p));
+    for (size_t row = 0; row < ph; ++row, from += pw) std::memcpy(to + row * stride, from, pw);
+  }
+  gst_video_frame_unmap(&frame);
   GST_BUFFER_PTS(buffer) = GstClockTime(pts_ns);
   GST_BUFFER_DTS(buffer) = GstClockTime(pts_ns);
   GST_BUFFER_DURATION(buffer) = GstClockTime(duration_ns);
