@@ -261,6 +261,38 @@ Result<std::string> sha256_range(const fs::path& file, int64_t offset, int64_t b
 
 Result<std::string> sha256_file(const fs::path& file) { return sha256_range(file, 0, -1); }
 
+MotClasses mot_classes(const std::vector<std::string>& labels) {
+  // MOTChallenge's ids 1-12 (MOT16/17 gt.txt), by their names there.
+  static constexpr const char* kMot[] = {"pedestrian",    "person_on_vehicle",  "car",           "bicycle",
+                                         "motorbike",     "non_motorized_vehicle", "static_person", "distractor",
+                                         "occluder",      "occluder_on_ground", "occluder_full", "reflection"};
+  // The names a detector (COCO) gives the same classes.
+  static constexpr std::pair<const char*, int> kSame[] = {{"person", 1}, {"motorcycle", 5}};
+  MotClasses out;
+  out.names.assign(std::begin(kMot), std::end(kMot));
+  std::vector<std::string> others;
+  for (const auto& label : std::set<std::string>(labels.begin(), labels.end())) {
+    int id = 0;
+    for (int i = 0; i < 12; ++i)
+      if (label == kMot[i]) id = i + 1;
+    for (const auto& [name, same] : kSame)
+      if (label == name) id = same;
+    bool taken = false;  // "person" and "pedestrian" both in one package: the second counts as another class
+    for (const auto& [l, i] : out.id) taken = taken || i == id;
+    if (id > 0 && !taken) {
+      out.id[label] = id;
+      out.names[size_t(id - 1)] = label;
+    } else {
+      others.push_back(label);
+    }
+  }
+  for (const auto& label : others) {
+    out.id[label] = int(out.names.size()) + 1;
+    out.names.push_back(label);
+  }
+  return out;
+}
+
 Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir) {
   if (in.clip_frames.empty()) return Status::InvalidArgument(in.id + ": a package needs frames");
   if (in.fps <= 0) return Status::InvalidArgument(in.id + ": a package needs the frame rate");
@@ -283,14 +315,16 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
   const fs::path label_dir = dir / "labels";
   if (Status st = write_text(label_dir / "cvat-video.xml", cvat_xml(in, tracks, labels)); !st.ok()) return st;
 
-  // MOT 1.1 (CVAT's MOT import): frame (1-based), id, x, y, w, h, not ignored, class id, visibility.
+  // MOT 1.1 (CVAT's MOT import): frame (1-based), id, x, y, w, h, not ignored, class id, visibility;
+  // class ids as MOTChallenge numbers them (mot_classes).
+  const MotClasses mot = mot_classes(labels);
   std::ostringstream gt;
   for (const auto& t : tracks)
     for (const auto& b : t.boxes)
       gt << b.frame + 1 << ',' << t.id + 1 << ',' << fixed(b.x) << ',' << fixed(b.y) << ',' << fixed(b.w) << ','
-         << fixed(b.h) << ",1," << class_id(t.track->label) << ',' << (b.occluded ? "0.0" : "1.0") << '\n';
+         << fixed(b.h) << ",1," << mot.id.at(t.track->label) << ',' << (b.occluded ? "0.0" : "1.0") << '\n';
   std::string label_lines;
-  for (const auto& l : labels) label_lines += l + "\n";
+  for (const auto& l : mot.names) label_lines += l + "\n";
   if (Status st = write_text(label_dir / "mot" / "gt" / "gt.txt", gt.str()); !st.ok()) return st;
   if (Status st = write_text(label_dir / "mot" / "gt" / "labels.txt", label_lines); !st.ok()) return st;
 

@@ -100,6 +100,20 @@ Effort estimate_effort(int64_t boxes_to_check, int64_t tracks, int64_t keyframes
 // `dir` holds clip.mp4; writes keyframes/, labels/ and manifest.json.
 Result<PackageResult> write_package(const PackageInput& input, const std::filesystem::path& dir);
 
+// The class ids of a package's MOT file, numbered the MOTChallenge way so
+// that MOTChallenge's tools (TrackEval, its evaluation kit: class 1 is a
+// pedestrian, 3 a car) and CVAT's MOT 1.1 importer (which reads names through
+// labels.txt) both read every box as its class: person/pedestrian 1, person
+// on vehicle 2, car 3, bicycle 4, motorcycle/motorbike 5, non-motorized
+// vehicle 6, static person 7; any other class from 13 on, in name order.
+// names[i] is id i + 1's line in labels.txt: an id no label uses keeps
+// MOTChallenge's name for it.
+struct MotClasses {
+  std::vector<std::string> names;
+  std::map<std::string, int> id;
+};
+MotClasses mot_classes(const std::vector<std::string>& labels);
+
 // The Label Studio labeling config that imports labelstudio.json as written:
 // <Video framerate> = the clip's fps, <VideoRectangle name="box">, the labels.
 std::string labelstudio_config(double fps, const std::vector<std::string>& labels);

@@ -74,13 +74,15 @@ TEST_F(PackageTest, LabelsLandOnTheClipsOwnFrames) {
     ASSERT_EQ(std::sscanf(line.c_str(), "%d,%d,%lf,%lf,%lf,%lf,%d,%d,%lf", &frame, &id, &x, &y, &w, &h, &not_ignored,
                           &cls, &vis), 9) << line;
     EXPECT_EQ(id, 1);
-    EXPECT_EQ(cls, 2) << "person is the second label";
+    EXPECT_EQ(cls, 1) << "person is MOTChallenge's class 1";
     EXPECT_DOUBLE_EQ(x, 100 + frame - 1) << "box x was the drive frame number";
     EXPECT_EQ(vis, frame - 1 == 20 ? 0.0 : (frame - 1 > 15 && frame - 1 < 25 ? 0.0 : 1.0)) << line;
     ++lines;
   }
   EXPECT_EQ(lines, 41);
-  EXPECT_EQ(read(dir_ / "labels/mot/gt/labels.txt"), "car\nperson\n");
+  EXPECT_EQ(read(dir_ / "labels/mot/gt/labels.txt"),
+            "person\nperson_on_vehicle\ncar\nbicycle\nmotorbike\nnon_motorized_vehicle\nstatic_person\ndistractor\n"
+            "occluder\noccluder_on_ground\noccluder_full\nreflection\n");
 
   // CVAT: keyframe on detector frames, outside right after the end.
   const std::string cvat = read(dir_ / "labels/cvat-video.xml");
@@ -277,6 +279,25 @@ TEST_F(PackageTest, LabelStudioConfigCarriesTheClipsFrameRateAndLabels) {
   EXPECT_NE(config.find("<Video name=\"video\" value=\"$video\" framerate=\"29.970000\"/>"), std::string::npos) << config;
   EXPECT_NE(config.find("<VideoRectangle name=\"box\" toName=\"video\"/>"), std::string::npos);
   EXPECT_NE(config.find("<Label value=\"car\"/>\n    <Label value=\"person\"/>"), std::string::npos);
+}
+
+// TrackEval and MOTChallenge's kit keep class 1 as pedestrians and 3 as
+// cars; numbering by name order once made bicycle 1 and lost every person.
+TEST(MotClasses, AreNumberedTheMotChallengeWay) {
+  const auto mot = mot_classes({"truck", "person", "car", "bicycle", "motorcycle", "traffic light", "bus"});
+  EXPECT_EQ(mot.id.at("person"), 1);
+  EXPECT_EQ(mot.id.at("car"), 3);
+  EXPECT_EQ(mot.id.at("bicycle"), 4);
+  EXPECT_EQ(mot.id.at("motorcycle"), 5);
+  EXPECT_EQ(mot.id.at("bus"), 13) << "other classes after 12, in name order";
+  EXPECT_EQ(mot.id.at("traffic light"), 14);
+  EXPECT_EQ(mot.id.at("truck"), 15);
+  ASSERT_EQ(mot.names.size(), 15u);
+  for (const auto& [label, id] : mot.id) EXPECT_EQ(mot.names[size_t(id - 1)], label) << "labels.txt line = class id";
+  EXPECT_EQ(mot.names[1], "person_on_vehicle") << "an unused id keeps MOTChallenge's name";
+  const auto both = mot_classes({"pedestrian", "person"});
+  EXPECT_EQ(both.id.at("pedestrian"), 1);
+  EXPECT_EQ(both.id.at("person"), 13) << "one class per id";
 }
 
 TEST(Sha256, KnownVector) {

@@ -30,6 +30,8 @@ import sys
 import xml.etree.ElementTree as ET
 
 failures = []
+# MOTChallenge's class ids (MOT16/17 gt.txt) for the names a package uses.
+MOTCHALLENGE_IDS = {"person": 1, "pedestrian": 1, "car": 3, "bicycle": 4, "motorcycle": 5, "motorbike": 5}
 
 
 def check(cond, what):
@@ -212,8 +214,14 @@ def main():
             cvat.setdefault(f, []).append((t.get("label"), x0, y0, x1 - x0, y1 - y0))
             ncvat += 1
     # MOT 1.1: the same boxes on the same frames
-    mot_labels = open(os.path.join(pkg, "labels/mot/gt/labels.txt")).read().split()
-    check(mot_labels == labels, "mot: labels.txt")
+    # labels.txt: line k names class id k (CVAT's MOT 1.1 importer reads it so);
+    # ids are MOTChallenge's where the class has one, so TrackEval reads them too.
+    mot_labels = open(os.path.join(pkg, "labels/mot/gt/labels.txt")).read().splitlines()
+    check(set(labels) <= set(mot_labels), "mot: labels.txt names every label")
+    for name, want in MOTCHALLENGE_IDS.items():
+        if name in labels:
+            check(mot_labels.index(name) + 1 == want, f"mot: '{name}' is MOTChallenge class {want}")
+    check(all(mot_labels.index(l) + 1 > 12 for l in labels if l not in MOTCHALLENGE_IDS), "mot: other classes after 12")
     rows = [l.split(",") for l in open(os.path.join(pkg, "labels/mot/gt/gt.txt")).read().splitlines()]
     check(len(rows) == ncvat, f"mot: {len(rows)} boxes, cvat {ncvat}")
     meant = {}  # (track, clip frame) -> (x0, y0, x1, y1, occluded): what the package means
@@ -225,6 +233,15 @@ def main():
         check(len(r) == 9, "mot: 9 columns")
         f = int(r[0]) - 1
         check(in_cvat(f, float(r[2]), float(r[3]), mot_labels[int(r[7]) - 1]), f"mot: box at frame {f} not in cvat")
+    # TrackEval's MOTChallenge reader, MOT17 rules: ground truth is the rows
+    # with a non-zero 7th column and class 1 (pedestrian); 2, 7, 8 and 12 are
+    # distractors. It must keep exactly the package's person boxes, every one.
+    kept = {(int(r[1]) - 1, int(r[0]) - 1) for r in rows if len(r) == 9 and float(r[6]) != 0 and int(r[7]) == 1}
+    people = {(t, f) for (t, f) in meant if any(abs(b[1] - meant[(t, f)][0]) < 0.02 and abs(b[2] - meant[(t, f)][1]) < 0.02
+                                                and b[0] in ("person", "pedestrian") for b in cvat.get(f, []))}
+    check(kept == people, f"trackeval (MOT17): {len(kept)} pedestrian boxes kept, the package means {len(people)}")
+    cars = sum(1 for r in rows if len(r) == 9 and int(r[7]) == 3)
+    check(cars == sum(1 for bs in cvat.values() for b in bs if b[0] == "car"), "trackeval: class 3 = the car boxes")
     # COCO 1.0
     coco = json.load(open(os.path.join(pkg, "labels/coco.json")))
     check({"images", "annotations", "categories"} <= coco.keys(), "coco: keys")
