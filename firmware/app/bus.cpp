@@ -79,7 +79,9 @@ void EventBus::publish(const std::string& type, json fields) {
 Result<std::unique_ptr<ControlServer>> ControlServer::bind(zmq::context_t& context, const std::string& endpoint) {
   zmq::socket_t socket(context, zmq::socket_type::rep);
   socket.set(zmq::sockopt::linger, 0);
-  socket.set(zmq::sockopt::maxmsgsize, int64_t(64 * 1024));  // a request is small; a huge one is dropped
+  // A request is small: one over kMaxRequest is answered with an error;
+  // ZeroMQ drops one over 16 times that before we see it (a bound on memory).
+  socket.set(zmq::sockopt::maxmsgsize, int64_t(16 * kMaxRequest));
   if (Status st = bind_socket(socket, endpoint); !st.ok()) return st;
   return std::unique_ptr<ControlServer>(new ControlServer(std::move(socket), endpoint));
 }
@@ -94,8 +96,12 @@ void ControlServer::serve_one(int wait_ms, const Handler& handler) {
     (void)socket_.recv(more, zmq::recv_flags::dontwait);
   }
   json reply;
-  const json request = json::parse(in.to_string_view(), nullptr, /*allow_exceptions=*/false);
-  if (request.is_discarded() || !request.is_object()) {
+  const json request = in.size() > kMaxRequest ? json(nullptr)
+                                               : json::parse(in.to_string_view(), nullptr, /*allow_exceptions=*/false);
+  if (in.size() > kMaxRequest) {
+    reply = {{"ok", false},
+             {"error", "a request of " + std::to_string(in.size()) + " bytes; at most " + std::to_string(kMaxRequest)}};
+  } else if (request.is_discarded() || !request.is_object()) {
     reply = {{"ok", false}, {"error", "not a JSON object"}};
   } else if (!request.contains("cmd") || !request["cmd"].is_string()) {
     reply = {{"ok", false}, {"error", "no \"cmd\" string"}};

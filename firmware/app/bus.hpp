@@ -51,6 +51,7 @@ class ControlServer {
   // handler's exceptions become error replies too: nothing stops the station.
   void serve_one(int wait_ms, const Handler& handler);
   ~ControlServer();
+  static constexpr size_t kMaxRequest = 64 * 1024;  // bytes
 
  private:
   ControlServer(zmq::socket_t socket, std::string endpoint) : socket_(std::move(socket)), endpoint_(std::move(endpoint)) {}

@@ -44,6 +44,7 @@ Result<std::unique_ptr<firmware::sync::ObjectStore>> open_target(const firmware:
 }
 
 int run_sync(const GlobalOptions& global, const SyncOptions& options) {
+  SignalStop stop;  // first: a SIGTERM from now on is a stop that is answered, not a silent death
   auto prepared = prepare(global);
   if (auto* code = std::get_if<int>(&prepared)) return *code;
   Context& ctx = std::get<Context>(prepared);
@@ -52,7 +53,11 @@ int run_sync(const GlobalOptions& global, const SyncOptions& options) {
     spdlog::error("sync: {}", store.status().message());
     return kExitInput;
   }
-  SignalStop stop;
+  auto lock = firmware::sync::SyncLock::acquire(ctx.config.data_dir);
+  if (!lock.ok()) {
+    spdlog::error("sync: {}", lock.status().message());
+    return kExitStorage;
+  }
   firmware::sync::Syncer syncer(*ctx.catalog, **store, ctx.config.sync, ctx.config.vehicle,
                                 [](const nlohmann::json&) {}, &stop.requested());
   syncer.admit_only([&ctx](const nlohmann::json& manifest) { return firmware::sync::privacy_admits(ctx.config, manifest); });

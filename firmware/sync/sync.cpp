@@ -1,11 +1,15 @@
 #include "sync/sync.hpp"
 
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <zip.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <future>
@@ -96,6 +100,26 @@ SyncReport& SyncReport::operator+=(const SyncReport& later) {
   stopped = later.stopped;
   return *this;
 }
+
+Result<std::unique_ptr<SyncLock>> SyncLock::acquire(const std::filesystem::path& data_dir) {
+  const auto file = data_dir / "sync.lock";
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError(file.string() + ": " + std::strerror(errno));
+  std::unique_ptr<SyncLock> lock(new SyncLock(fd));  // closes fd on every return below
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {};
+    const ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+    const std::string holder = n > 0 ? std::string(pid, size_t(n)) : std::string("?");
+    return Status::Unavailable("another sync (pid " + holder.substr(0, holder.find('\n')) + ") holds " +
+                               file.string() + "; one sync per data directory");
+  }
+  const std::string me = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != ssize_t(me.size()))
+    return Status::IOError(file.string() + ": " + std::strerror(errno));
+  return lock;
+}
+
+SyncLock::~SyncLock() { ::close(fd_); }
 
 void sleep_unless(const std::atomic<bool>* stop, double seconds) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);

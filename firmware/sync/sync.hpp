@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -60,6 +61,23 @@ std::string package_prefix(const std::string& vehicle, const std::string& utc_da
 // redacted so; a package made before the policy, or under another, is
 // refused with the reason (never a silent upload without redaction).
 Status privacy_admits(const config::Config& config, const nlohmann::json& manifest);
+
+// One sync per data directory: two would upload the same package and one
+// would fail. Held as an flock on data_dir/sync.lock (released by the
+// kernel when the process ends, a kill -9 included), with the holder's pid
+// in the file so a second sync can say who has it.
+class SyncLock {
+ public:
+  // kUnavailable when another process holds it (its pid in the message).
+  static Result<std::unique_ptr<SyncLock>> acquire(const std::filesystem::path& data_dir);
+  ~SyncLock();
+  SyncLock(const SyncLock&) = delete;
+  SyncLock& operator=(const SyncLock&) = delete;
+
+ private:
+  explicit SyncLock(int fd) : fd_(fd) {}
+  int fd_;
+};
 
 class Syncer {
  public:

@@ -94,6 +94,17 @@ echo "  a dead server: exit $(cat "$work/rc") after $took s: $(tail -1 "$work/er
 check "a dead server: exit 4 within seconds, the reason printed" bash -c "[ \$(cat $work/rc) = 4 ] && [ $took -lt 20 ] && grep -q 'Could not connect\|Couldn.t connect' $work/err"
 check "...no package failed: they wait to be resumed" bash -c "[ \$(sqlite3 $d/catalog.sqlite \"SELECT count(*) FROM clips WHERE state = 'failed'\") = 0 ]"
 
+# One sync per data directory: a second says who holds it and leaves the packages alone.
+"$bin" -c "$work/dead.toml" -d "$d" sync --follow >"$work/first.out" 2>&1 &
+first=$!
+for _ in $(seq 1 100); do [ "$(cat "$d/sync.lock" 2>/dev/null)" = "$first" ] && break; sleep 0.1; done
+run -c "$work/box.toml" -d "$d" sync
+check "a second sync on one data dir: exit 4, naming the first's pid" bash -c "[ \$(cat $work/rc) = 4 ] && grep -q 'another sync (pid $first)' $work/err"
+kill -TERM $first
+wait $first
+check "...the first stops on SIGTERM" test $? -ne 137
+check "...no package moved meanwhile" bash -c "[ \$(sqlite3 $d/catalog.sqlite \"SELECT count(*) FROM clips WHERE state = 'approved'\") = $n_approved ]"
+
 # --- a kill -9 in the middle of the big package's multipart upload ------------
 sed 's|^\[sync\]|[sync]\nmax_bytes_per_s = 8000000|' "$work/box.toml" >"$work/slow.toml"
 "$bin" -c "$work/slow.toml" -d "$d" sync >"$work/slow.out" 2>&1 &

@@ -64,6 +64,9 @@ TEST_F(BusTest, ControlAnswersGoodBadAndMalformedRequestsAndKeepsServing) {
   EXPECT_EQ(reply(R"({"cmd": "nope"})")["error"], "unknown cmd");
   EXPECT_NE(reply(R"({"cmd": "boom"})")["error"].get<std::string>().find("handler failed"), std::string::npos);
   EXPECT_EQ(reply(std::string("\xff\xfe\x00", 3))["ok"], false);
+  const std::string huge = R"({"cmd": "status", "note": ")" + std::string(100 * 1024, 'x') + R"("})";
+  EXPECT_NE(reply(huge)["error"].get<std::string>().find("at most 65536"), std::string::npos)
+      << "an oversized request is answered, not dropped in silence";
   auto good = bus_request(endpoints_.control, {{"cmd", "status"}}, 3000);  // and it still serves
   ASSERT_TRUE(good.ok()) << good.status().message();
   EXPECT_TRUE((*good)["ok"].get<bool>());
