@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,30 @@ struct AnalysisQueue {
     return camera;
   }
 
+  // A camera whose analysis failed (a passing fault: a pipeline that could
+  // not be built, a busy catalog) is due again after 2, 4 ... 60 s, not only
+  // when its next chunk closes; a success clears its backoff.
+  void failed(const std::string& camera, std::chrono::steady_clock::time_point now) {
+    auto& r = retries[camera];
+    r.backoff_s = std::min(kMaxRetryS, r.backoff_s > 0 ? r.backoff_s * 2 : 2.0);
+    r.at = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(r.backoff_s));
+  }
+  void succeeded(const std::string& camera) { retries.erase(camera); }
+  // Makes due the cameras whose retry time has come.
+  void make_retries_due(std::chrono::steady_clock::time_point now) {
+    for (auto& [camera, r] : retries)
+      if (r.at && *r.at <= now) {
+        make_due(camera);
+        r.at.reset();  // the backoff stays until a success
+      }
+  }
+
+  static constexpr double kMaxRetryS = 60.0;
+  struct Retry {
+    double backoff_s = 0;
+    std::optional<std::chrono::steady_clock::time_point> at;
+  };
+
   std::mutex mutex;  // guards what follows; the caller holds it around the calls above
   std::condition_variable wake;
   std::deque<std::string> due;
@@ -47,6 +72,7 @@ struct AnalysisQueue {
   bool done = false;
   int64_t drives = 0;
   std::string analysing;  // the camera being analysed, or ""
+  std::map<std::string, Retry> retries;
 };
 
 }  // namespace dashloop::app

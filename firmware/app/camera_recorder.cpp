@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "media/packets.hpp"
 
@@ -15,19 +17,28 @@ namespace cat = firmware::catalog;
 namespace media = pipeline::media;
 
 // Fills in what the file holds: frames, keyframes, size; returns its frame
-// count. A segment with no decodable frame (cut off before its first
-// keyframe) is deleted and counts none.
+// count. A file that cannot be indexed now is never deleted for it (a
+// passing fault, a plugin not yet loaded, must not cost video): it is kept
+// as 'unreadable' with the reason, counts no frames, is tried again at the
+// camera's next start and goes by retention's rules like any segment.
 Result<int64_t> close_from_file(cat::Catalog& catalog, cat::SegmentRecord& s, const std::string& end_utc) {
   auto index = media::index_stream(s.path);
+  for (int retry = 0; !index.ok() && retry < 2; ++retry) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    index = media::index_stream(s.path);
+  }
   std::error_code ec;
   if (!index.ok()) {
-    spdlog::warn("record: {}: {}; nothing in it to keep", s.path, index.status().message());
-    fs::remove(s.path, ec);
-    if (Status st = catalog.mark_segment_deleted(s.id); !st.ok()) return st;
+    const auto bytes = fs::file_size(s.path, ec);
+    spdlog::warn("record: {}: {}; kept as unreadable, to be tried again", s.path, index.status().message());
+    if (Status st = catalog.mark_segment_unreadable(s.id, s.end_utc.empty() ? end_utc : s.end_utc,
+                                                    ec ? 0 : int64_t(bytes), index.status().message());
+        !st.ok())
+      return st;
     return int64_t{0};
   }
+  if (s.state != "unreadable" || s.end_utc.empty()) s.end_utc = end_utc;  // an earlier try knew its end
   s.state = "closed";
-  s.end_utc = end_utc;
   s.frames = index->frames;
   s.first_pts = index->first_pts;
   s.duration_s = double(index->duration_ns) / 1e9;
@@ -43,13 +54,21 @@ Result<int64_t> close_from_file(cat::Catalog& catalog, cat::SegmentRecord& s, co
 // This release's date: no clock that has been set reads earlier.
 constexpr char kReleasedUtc[] = "2026-12-01T00:00:00.000Z";
 
-// Segments left open by a crash or power cut: index what they hold.
+// Segments left open by a crash or power cut, and those that could not be
+// read before: index what they hold.
 Status recover(cat::Catalog& catalog, const std::string& camera, const media::WallClock& clock) {
   auto segments = catalog.segments(0, camera);
   if (!segments.ok()) return segments.status();
   for (auto s : *segments) {
-    if (s.state != "open") continue;
-    spdlog::warn("record: {} was left open (crash or power cut); indexing what it holds", s.path);
+    if (s.state != "open" && s.state != "unreadable") continue;
+    std::error_code ec;
+    if (!fs::exists(s.path, ec)) {  // gone by hand: nothing to index, nothing to delete
+      spdlog::warn("record: {} is no longer there; the catalog now says so", s.path);
+      if (Status st = catalog.mark_segment_deleted(s.id); !st.ok()) return st;
+      continue;
+    }
+    if (s.state == "open") spdlog::warn("record: {} was left open (crash or power cut); indexing what it holds", s.path);
+    else spdlog::info("record: {} could not be read before ({}); trying again", s.path, s.reason);
     if (auto closed = close_from_file(catalog, s, media::utc_at(clock.now())); !closed.ok()) return closed.status();
   }
   return Status::Ok();

@@ -237,11 +237,11 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
                                            clip.priority);
   if (!kept.ok()) return kept.status();
   if (kept->over && kept->protected_kept > 0)
-    return Status::IOError(ctx.config.data_dir.string() + ": no room for the package (priority " +
+    return Status::Unavailable(ctx.config.data_dir.string() + ": no room for the package (priority " +
                            std::to_string(clip.priority).substr(0, 4) + ") past the disk's hard limit: the " +
                            std::to_string(kept->protected_kept) +
                            " packages waiting are of its priority or higher and are kept");
-  if (kept->over) return Status::IOError(ctx.config.data_dir.string() + ": no room for the package (disk quota)");
+  if (kept->over) return Status::Unavailable(ctx.config.data_dir.string() + ": no room for the package (disk quota)");
 
   const fs::path final_dir = fs::absolute(ctx.config.data_dir / "packages" / clip.uid).lexically_normal();
   const fs::path partial = final_dir.parent_path() / (".partial-" + clip.uid);
@@ -490,6 +490,15 @@ Status attach_recording(Context& ctx, int64_t drive_id, const std::vector<cat::S
 
 namespace {
 
+// A failure that passes (no room now, a full disk) rather than one of the
+// clip's own: kUnavailable, or the data disk found nearly full afterwards.
+bool transient(const Context& ctx, const Status& st) {
+  if (st.kind() == Status::Kind::kUnavailable) return true;
+  std::error_code ec;
+  const auto space = fs::space(ctx.config.data_dir, ec);
+  return !ec && space.available < uintmax_t(64) << 20;
+}
+
 // Builds a clip the catalog holds as planned and moves it to review (or to
 // failed with the reason). Returns false when `stop` interrupted it: it stays planned.
 Result<bool> package_planned(Context& ctx, const DriveData& data, int64_t id, const std::string& actor, ClipRun& run,
@@ -500,6 +509,14 @@ Result<bool> package_planned(Context& ctx, const DriveData& data, int64_t id, co
   if (!facts_or.ok() && stop && stop->load()) {
     spdlog::info("clip {}: left planned, built at the next start: {}", (*stored)->uid, facts_or.status().message());
     return false;
+  }
+  if (!facts_or.ok() && transient(ctx, facts_or.status())) {
+    // Want of space passes: the clip waits planned (retention keeps its
+    // recording up to the hard limit) and is built when there is room.
+    spdlog::warn("clip {}: {}; left planned, tried again when there is room", (*stored)->uid,
+                 facts_or.status().message());
+    ++run.waiting;
+    return true;
   }
   if (!facts_or.ok()) {
     spdlog::error("clip {}: {}", (*stored)->uid, facts_or.status().message());

@@ -36,6 +36,7 @@ Status attach_recording(Context& ctx, int64_t drive_id, const std::vector<firmwa
 struct ClipRun {
   std::vector<int64_t> ready;   // clips now in review
   std::vector<int64_t> failed;  // clips moved to failed (reason in the catalog)
+  int waiting = 0;              // clips left planned for want of space, built when there is room
   std::string skipped;          // why nothing was planned, if so
   std::vector<std::string> dropped;  // spans the budget did not keep, each with why
 };

@@ -360,10 +360,13 @@ int run_status(const GlobalOptions& global, bool as_json) {
 }
 
 int run_retention(const GlobalOptions& global, bool as_json) {
-  auto prepared = prepare(global);
+  auto prepared = prepare(global, OnFullDisk::kFreeSpace);
   if (auto* code = std::get_if<int>(&prepared)) return *code;
   Context& ctx = std::get<Context>(prepared);
   auto report = firmware::retention::enforce(*ctx.catalog, ctx.config.data_dir, retention_policy(ctx.config));
+  if (report.ok())
+    if (Status st = firmware::retention::keep_reserve(ctx.config.data_dir); !st.ok())
+      spdlog::warn("retention: {}", st.message());
   if (!report.ok()) {
     spdlog::error("retention: {}", report.status().message());
     return kExitStorage;

@@ -10,7 +10,7 @@ namespace fs = std::filesystem;
 
 namespace dashloop::app {
 
-std::variant<Context, int> prepare(const GlobalOptions& g) {
+std::variant<Context, int> prepare(const GlobalOptions& g, OnFullDisk full) {
   auto config = effective_config(g);
   if (auto* code = std::get_if<int>(&config)) return *code;
   Context ctx;
@@ -23,12 +23,29 @@ std::variant<Context, int> prepare(const GlobalOptions& g) {
     return kExitStorage;
   }
   auto catalog = firmware::catalog::Catalog::open(ctx.config.data_dir / "catalog.sqlite");
+  // kUnavailable: a sound catalog on a full disk.
+  if (!catalog.ok() && catalog.status().kind() == Status::Kind::kUnavailable && full == OnFullDisk::kFreeSpace &&
+      firmware::retention::release_reserve(ctx.config.data_dir)) {
+    spdlog::warn("catalog: {}; released the {} MiB reserve to open it, freeing space by retention's rules next",
+                 catalog.status().message(), firmware::retention::kReserveBytes >> 20);
+    catalog = firmware::catalog::Catalog::open(ctx.config.data_dir / "catalog.sqlite");
+  }
   if (!catalog.ok()) {
     spdlog::error("catalog: {}", catalog.status().message());
     return kExitStorage;
   }
   ctx.catalog = std::move(catalog.value());
   return ctx;
+}
+
+void free_space(Context& ctx) {
+  auto r = firmware::retention::enforce(*ctx.catalog, ctx.config.data_dir, retention_policy(ctx.config));
+  if (!r.ok()) spdlog::error("retention: {}", r.status().message());
+  else if (r->freed > 0)
+    spdlog::info("retention: freed {} bytes ({} segments, {} packages)", r->freed, r->segments_deleted,
+                 r->packages_deleted);
+  if (Status st = firmware::retention::keep_reserve(ctx.config.data_dir); !st.ok())
+    spdlog::warn("retention: {}", st.message());
 }
 
 firmware::retention::Policy retention_policy(const firmware::config::Config& config) {

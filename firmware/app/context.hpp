@@ -18,8 +18,19 @@ struct Context {
   std::unique_ptr<firmware::catalog::Catalog> catalog;
 };
 
+// What a command may do to open its catalog on a full disk.
+enum class OnFullDisk {
+  kFail,         // say so and exit (a command that only reads or adds)
+  kFreeSpace,    // release the reserve to open it: the caller frees space by retention next (run, retention)
+};
+
 // Config, flags over it, the data directory and the catalog: or an exit code.
-std::variant<Context, int> prepare(const GlobalOptions& global);
+std::variant<Context, int> prepare(const GlobalOptions& global, OnFullDisk full = OnFullDisk::kFail);
+
+// Frees space by retention's rules, then sets the reserve aside again
+// (retention::keep_reserve); errors are logged, not returned: a station
+// with a full disk still starts.
+void free_space(Context& ctx);
 
 // The retention policy a config sets.
 firmware::retention::Policy retention_policy(const firmware::config::Config& config);

@@ -35,6 +35,7 @@
 #include "app/effective_config.hpp"
 #include "app/signal_stop.hpp"
 #include "app/ui_part.hpp"
+#include "media/gst.hpp"
 #include "media/recorder.hpp"
 #include "retention/retention.hpp"
 #include "sync/sync.hpp"
@@ -68,6 +69,7 @@ struct Camera {
 };
 
 constexpr double kMaxBackoffS = 30.0;  // a camera gone for long is retried twice a minute
+constexpr auto kResumePlannedEvery = std::chrono::seconds(60);
 
 class Station {
  public:
@@ -75,6 +77,8 @@ class Station {
       : ctx_(ctx), options_(options), signals_(signals), stop_(signals.requested()) {}
 
   int run() {
+    // GStreamer's plugins are loaded before any thread builds a pipeline.
+    media::ensure_gst_init();
     const bool record = options_.only.empty() || options_.only == "record";
     const bool analyse = options_.only.empty() || options_.only == "analysis";
     const bool sync = (options_.only.empty() || options_.only == "sync") && ctx_.config.sync.enabled;
@@ -128,6 +132,9 @@ class Station {
       analysis_ = std::thread([this] { analysis_loop(); });
       if (!record) triggers_ = std::thread([this, endpoint = endpoints.events] { hear_triggers(endpoint); });
     }
+    // Space first: a disk filled while the box was off is freed by
+    // retention's rules before a camera writes.
+    if (record) free_space(ctx_);
     if (record)
       for (auto& c : cameras_) c->thread = std::thread([this, cam = c.get()] { camera_loop(*cam); });
     if (sync) sync_ = std::thread([this, store] { sync_loop(*store); });
@@ -165,6 +172,8 @@ class Station {
           spdlog::error("retention: {}", r.status().message());
         else if (r->segments_deleted + r->packages_deleted > 0)
           events_->publish("retention.deleted", {{"freed_bytes", r->freed}, {"actions", r->actions}});
+        if (Status st = firmware::retention::keep_reserve(ctx_.config.data_dir); !st.ok())
+          spdlog::warn("retention: {}", st.message());
       }
     }
     if (signals_.power_failed())
@@ -331,7 +340,16 @@ class Station {
       Camera* cam = camera_named(camera);
       if (!cam) return {{"ok", false}, {"error", "no camera named '" + camera + "'"}};
       if (r.contains("note") && !r["note"].is_string()) return {{"ok", false}, {"error", "\"note\" must be a string"}};
-      const auto at = std::chrono::system_clock::now();
+      // "at": when it happened (a bridge that heard it a moment ago), as UTC
+      // ISO 8601, in the last hour; refused otherwise, never ignored.
+      auto at = std::chrono::system_clock::now();
+      if (r.contains("at")) {
+        const auto when = r["at"].is_string() ? media::parse_utc(r["at"].get<std::string>()) : std::nullopt;
+        if (!when) return {{"ok", false}, {"error", "\"at\" must be a UTC time such as 2026-12-06T21:00:00.000Z"}};
+        if (*when > at + std::chrono::seconds(2) || *when < at - std::chrono::hours(1))
+          return {{"ok", false}, {"error", "\"at\" " + r["at"].get<std::string>() + " is not within the last hour"}};
+        at = *when;
+      }
       {
         std::lock_guard lock(queue_.mutex);
         queue_.triggers[camera].push_back({at, cmd, r.value("note", std::string())});
@@ -406,7 +424,16 @@ class Station {
         [this](const json& progress) { events_->publish("sync.progress", progress); }, &quit_);
     syncer.admit_only([this](const json& manifest) { return firmware::sync::privacy_admits(ctx_.config, manifest); });
     firmware::sync::SyncReport totals;
+    std::unique_ptr<firmware::sync::SyncLock> lock;
     do {
+      if (!lock) {  // a `dashloop sync` by hand may hold it: this pass waits for the next
+        auto got = firmware::sync::SyncLock::acquire(ctx_.config.data_dir);
+        if (!got.ok()) {
+          spdlog::warn("run: sync: {}; trying again in {:.0f} s", got.status().message(), ctx_.config.sync.interval_s);
+          continue;
+        }
+        lock = std::move(*got);
+      }
       const auto report = syncer.pass();
       totals += report;
       totals.errors.clear();  // the last pass holds its own; months of them are not kept
@@ -462,17 +489,35 @@ class Station {
       for (int64_t id : resumed->failed) clip_event(actx, id, "failed");
     }
     int attempt = 0;
+    auto last_resume = Clock::now();
     for (;;) {
       std::string camera;
       std::vector<PendingTrigger> triggers;
+      bool resume = false;
       {
         std::unique_lock lock(queue_.mutex);
-        queue_.wake.wait_for(lock, std::chrono::seconds(5), [&] { return queue_.done || !queue_.due.empty(); });
+        queue_.wake.wait_for(lock, std::chrono::seconds(1), [&] { return queue_.done || !queue_.due.empty(); });
         if (queue_.done) return;
-        if (queue_.due.empty()) {
+        queue_.make_retries_due(Clock::now());
+        // Clips left planned for want of space are tried again while idle.
+        resume = queue_.due.empty() && Clock::now() - last_resume >= kResumePlannedEvery;
+        if (queue_.due.empty() && !resume) {
           if (!rescan_) continue;
           for (const auto& c : cameras_) queue_.make_due(c->config.name);  // another process records them
         }
+      }
+      if (resume) {
+        last_resume = Clock::now();
+        if (auto resumed = resume_planned(actx, "run", &stop_); !resumed.ok()) {
+          spdlog::error("run: analysis: clips left planned: {}", resumed.status().message());
+        } else {
+          for (int64_t id : resumed->ready) clip_event(actx, id, "review");
+          for (int64_t id : resumed->failed) clip_event(actx, id, "failed");
+        }
+        continue;
+      }
+      {
+        std::unique_lock lock(queue_.mutex);
         camera = queue_.take_next();
         triggers = std::move(queue_.triggers[camera]);
         queue_.triggers[camera].clear();
@@ -520,13 +565,21 @@ class Station {
     IngestOutcome out = ingest_drive(actx, request);
     if (out.exit_code == kExitInterrupted) return triggers;  // stopping: the segments wait for the next start
     if (out.drive_id == 0) {
-      spdlog::error("run: analysis of camera '{}': {}", camera, out.error);
-      events_->publish("analysis.failed", {{"camera", camera}, {"error", out.error}});
-      return later;
+      // The segments stay unattached and the triggers wait: both are tried again.
+      double retry_s = 0;
+      {
+        std::lock_guard lock(queue_.mutex);
+        queue_.failed(camera, Clock::now());
+        retry_s = queue_.retries[camera].backoff_s;
+      }
+      spdlog::error("run: analysis of camera '{}': {}; trying again in {:.0f} s", camera, out.error, retry_s);
+      events_->publish("analysis.failed", {{"camera", camera}, {"error", out.error}, {"retry_s", retry_s}});
+      return triggers;
     }
     {
       std::lock_guard lock(queue_.mutex);
       ++queue_.drives;
+      queue_.succeeded(camera);
     }
     for (const auto& k : out.result.keyframes)
       events_->publish("keyframe", {{"camera", camera}, {"drive_id", out.drive_id}, {"frame", k.keyframe.index},
@@ -581,7 +634,8 @@ int run_station(const GlobalOptions& global, const RunOptions& options) {
     return run_ui(global, ui);
   }
   SignalStop signals;  // first: every thread (GStreamer's, OpenCV's, analysis) inherits the blocked signals
-  auto prepared = prepare(global);
+  auto prepared = prepare(global, options.only.empty() || options.only == "record" ? OnFullDisk::kFreeSpace
+                                                                                    : OnFullDisk::kFail);
   if (auto* code = std::get_if<int>(&prepared)) return *code;
   Context& ctx = std::get<Context>(prepared);
   signals.watch_power(ctx.config.power.fail_file, ctx.config.power.fail_value);

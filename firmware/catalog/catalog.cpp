@@ -1,5 +1,9 @@
 #include "catalog/catalog.hpp"
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -217,6 +221,38 @@ CREATE TABLE camera_gaps (
 );
 CREATE INDEX camera_gaps_by_camera ON camera_gaps(camera, start_utc);
 )sql",
+    // A segment that could not be read when it was closed is kept, never
+    // deleted for it: 'unreadable' with the reason, retried, aged out by
+    // retention like any other. SQLite cannot change a CHECK in place, so
+    // the table is made anew (its migration runs with foreign keys off).
+    R"sql(
+CREATE TABLE segments_new (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  drive_id INTEGER REFERENCES drives(id) ON DELETE SET NULL,
+  camera TEXT NOT NULL,
+  path TEXT NOT NULL,
+  owned INTEGER NOT NULL CHECK (owned IN (0, 1)),
+  state TEXT NOT NULL CHECK (state IN ('open', 'closed', 'unreadable', 'deleted')),
+  start_utc TEXT NOT NULL,
+  end_utc TEXT NOT NULL,
+  first_frame INTEGER NOT NULL,
+  frames INTEGER NOT NULL,
+  first_pts INTEGER NOT NULL,
+  duration_s REAL NOT NULL,
+  fps REAL NOT NULL,
+  codec TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  reason TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO segments_new (id, drive_id, camera, path, owned, state, start_utc, end_utc, first_frame, frames, first_pts,
+  duration_s, fps, codec, bytes)
+  SELECT id, drive_id, camera, path, owned, state, start_utc, end_utc, first_frame, frames, first_pts, duration_s, fps,
+  codec, bytes FROM segments;
+DROP TABLE segments;
+ALTER TABLE segments_new RENAME TO segments;
+CREATE INDEX segments_by_drive ON segments(drive_id, first_frame);
+CREATE INDEX segments_by_camera ON segments(camera, id);
+)sql",
 };
 
 // The queue's legal moves (from, to).
@@ -237,7 +273,7 @@ constexpr const char* kClipColumns =
     "classes, edits, (SELECT camera FROM drives WHERE drives.id = clips.drive_id)";
 constexpr const char* kSegmentColumns =
     "id, drive_id, camera, path, owned, state, start_utc, end_utc, first_frame, frames, first_pts, duration_s, fps, "
-    "codec, bytes";
+    "codec, bytes, reason";
 
 constexpr const char* kInsertDrive =
     "INSERT INTO drives (source, vehicle, camera, mode, width, height, fps, frames, duration_s, elapsed_s, "
@@ -362,6 +398,7 @@ SegmentRecord read_segment(const Statement& s) {
   g.fps = s.column_double(12);
   g.codec = s.column_text(13);
   g.bytes = s.column_int(14);
+  g.reason = s.column_text(15);
   return g;
 }
 
@@ -401,6 +438,36 @@ struct Catalog::Impl {
   Status refuse(const std::string& why) const {
     return Status::Corruption(file.string() + ": " + why + "; refusing to touch it (move it aside to start anew)");
   }
+
+  // SQLite could not read or write the catalog (`failed`, as sqlite_error
+  // made it). Only a file that is not a database, or a corrupt one, is
+  // refused as such; a full, read-only or foreign-owned disk holds a sound
+  // catalog, and the operator is told which and what to do.
+  Status cannot_use(const Status& failed) const {
+    if (failed.kind() == Status::Kind::kCorruption) return refuse("not a Dashloop catalog (" + failed.message() + ")");
+    const std::string detail = " (" + failed.message() + ")";
+    const auto dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+    struct statvfs fs {};
+    const bool measured = statvfs(dir.c_str(), &fs) == 0;
+    if (measured && (fs.f_flag & ST_RDONLY))
+      return Status::IOError(file.string() + ": the filesystem holding it is read-only" + detail +
+                             "; remount it read-write (the catalog is not damaged)");
+    struct stat st {};
+    const bool exists = ::stat(file.c_str(), &st) == 0;
+    if (::access(dir.c_str(), W_OK) != 0 || (exists && ::access(file.c_str(), R_OK | W_OK) != 0)) {
+      struct stat ds {};
+      const uid_t owner = exists ? st.st_uid : (::stat(dir.c_str(), &ds) == 0 ? ds.st_uid : uid_t(-1));
+      return Status::IOError(file.string() + ": not writable by this process (uid " + std::to_string(::geteuid()) +
+                             "; owner uid " + std::to_string(owner) + ")" + detail +
+                             "; give the data directory and its files to the user the station runs as (chown -R)");
+    }
+    if (measured && uint64_t(fs.f_bavail) * fs.f_frsize < kFullBelowBytes)
+      return Status::Unavailable(file.string() + ": the disk holding it is full" + detail +
+                                 "; free space on it (the catalog is not damaged)");
+    return Status::IOError(file.string() + ": cannot be read or written" + detail + "; check the disk (dmesg)");
+  }
+
+  static constexpr uint64_t kFullBelowBytes = 1 << 20;
 };
 
 Catalog::Catalog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -413,7 +480,7 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   impl->db.reset(raw);
-  if (rc != SQLITE_OK) return Status::IOError(file.string() + ": cannot open catalog: " + sqlite3_errstr(rc));
+  if (rc != SQLITE_OK) return impl->cannot_use(Status::IOError(std::string("cannot open: ") + sqlite3_errstr(rc)));
   sqlite3* db = impl->db.get();
   sqlite3_busy_timeout(db, 5000);
   sqlite3_extended_result_codes(db, 1);
@@ -426,8 +493,8 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
     Statement header(db,
                      "SELECT (SELECT application_id FROM pragma_application_id()), (SELECT count(*) FROM sqlite_schema)");
     const bool row = header.step();
-    if (!header.status().ok() || !row)
-      return impl->refuse("not a Dashloop catalog (" + header.status().message() + ")");
+    if (!header.status().ok()) return impl->cannot_use(header.status());
+    if (!row) return impl->refuse("not a Dashloop catalog");
     app_id = header.column_int(0);
     tables = header.column_int(1);
   }
@@ -437,7 +504,7 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
   {
     Statement check(db, "PRAGMA quick_check");
     const bool row = check.step();
-    if (!check.status().ok()) return impl->refuse("integrity check failed (" + check.status().message() + ")");
+    if (!check.status().ok()) return impl->cannot_use(check.status());
     if (!row || check.column_text(0) != "ok") return impl->refuse("integrity check failed: " + check.column_text(0));
   }
   // Turning a new file to WAL needs it alone, and SQLite answers "locked"
@@ -446,22 +513,23 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
   for (int attempt = 0;; ++attempt) {
     Status st = exec(db, "PRAGMA journal_mode=WAL");
     if (st.ok()) break;
-    if ((sqlite3_errcode(db) & 0xff) != SQLITE_BUSY || attempt >= 100)
-      return Status::IOError(file.string() + ": " + st.message());
+    if ((sqlite3_errcode(db) & 0xff) != SQLITE_BUSY || attempt >= 100) return impl->cannot_use(st);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  if (Status st = exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !st.ok())
+  // Foreign keys are off while migrating: a migration that makes a table
+  // anew must not cascade its DROP into the tables that refer to it.
+  if (Status st = exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"); !st.ok())
     return Status::IOError(file.string() + ": " + st.message());
 
   auto version = pragma_int(db, "PRAGMA user_version");
-  if (!version.ok()) return impl->refuse(version.status().message());
+  if (!version.ok()) return impl->cannot_use(version.status());
   if (*version > kSchemaVersion)
     return Status::InvalidArgument(file.string() + ": catalog schema " + std::to_string(*version) +
                                    " is newer than this dashloop understands (" + std::to_string(kSchemaVersion) +
                                    "); upgrade dashloop");
   for (int v = int(*version); v < kSchemaVersion; ++v) {
     Transaction tx(db);
-    if (!tx.status().ok()) return Status::IOError(file.string() + ": " + tx.status().message());
+    if (!tx.status().ok()) return impl->cannot_use(tx.status());
     // Read again under the write lock: another process opening the new
     // catalog at the same moment (a station's units) may have migrated it.
     auto now = pragma_int(db, "PRAGMA user_version");
@@ -474,9 +542,11 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::filesystem::path& file
     if (st.ok()) st = exec(db, "PRAGMA user_version = " + std::to_string(v + 1));
     if (st.ok()) st = exec(db, "PRAGMA application_id = " + std::to_string(kApplicationId));
     if (st.ok()) st = tx.commit();
-    if (!st.ok()) return Status::IOError(file.string() + ": migration to schema " + std::to_string(v + 1) +
-                                         " failed: " + st.message());
+    if (!st.ok())
+      return impl->cannot_use(Status::IOError("migration to schema " + std::to_string(v + 1) + " failed: " + st.message()));
   }
+  if (Status st = exec(db, "PRAGMA foreign_keys=ON;"); !st.ok())
+    return Status::IOError(file.string() + ": " + st.message());
   impl->version = kSchemaVersion;
   return std::unique_ptr<Catalog>(new Catalog(std::move(impl)));
 }
@@ -653,13 +723,22 @@ Status Catalog::close_segment(const SegmentRecord& g, const std::vector<SegmentK
   if (!tx.status().ok()) return tx.status();
   Statement up(db,
                "UPDATE segments SET state = 'closed', end_utc = ?2, frames = ?3, first_pts = ?4, duration_s = ?5, "
-               "fps = ?6, codec = ?7, bytes = ?8, first_frame = ?9 WHERE id = ?1");
+               "fps = ?6, codec = ?7, bytes = ?8, first_frame = ?9, reason = '' WHERE id = ?1");
   up.bind(1, g.id).bind(2, g.end_utc).bind(3, g.frames).bind(4, g.first_pts).bind(5, g.duration_s).bind(6, g.fps);
   up.bind(7, g.codec).bind(8, g.bytes).bind(9, g.first_frame).step();
   if (!up.status().ok()) return up.status();
   if (sqlite3_changes(db) != 1) return Status::NotFound("segment " + std::to_string(g.id) + " is not in the catalog");
   if (Status st = insert_segment_keyframes(db, g.id, keyframes); !st.ok()) return st;
   return tx.commit();
+}
+
+Status Catalog::mark_segment_unreadable(int64_t segment_id, const std::string& end_utc, int64_t bytes,
+                                        const std::string& reason) {
+  Statement up(impl_->db.get(),
+               "UPDATE segments SET state = 'unreadable', end_utc = ?2, bytes = ?3, reason = ?4 WHERE id = ?1 AND state "
+               "IN ('open', 'unreadable')");
+  up.bind(1, segment_id).bind(2, end_utc).bind(3, bytes).bind(4, reason).step();
+  return up.status();
 }
 
 Status Catalog::mark_segment_deleted(int64_t segment_id) {

@@ -100,7 +100,7 @@ struct SegmentRecord {
   std::string camera;
   std::string path;
   bool owned = false;
-  std::string state = "open";  // open | closed | deleted
+  std::string state = "open";  // open | closed | unreadable | deleted
   std::string start_utc;       // "" when unknown (an ingested file)
   std::string end_utc;
   int64_t first_frame = 0;  // the drive's frame number of this segment's first frame
@@ -110,6 +110,7 @@ struct SegmentRecord {
   double fps = 0;
   std::string codec;
   int64_t bytes = 0;
+  std::string reason;  // why it is unreadable
 };
 
 struct SegmentKeyframe {
@@ -237,7 +238,7 @@ struct UploadPartRecord {
 
 class Catalog {
  public:
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
   static Result<std::unique_ptr<Catalog>> open(const std::filesystem::path& file);
   ~Catalog();
@@ -267,6 +268,10 @@ class Catalog {
   Result<int64_t> add_segment(const SegmentRecord& segment, const std::vector<SegmentKeyframe>& keyframes = {});
   // Closes an open segment: its end, counts and keyframes (replacing any).
   Status close_segment(const SegmentRecord& segment, const std::vector<SegmentKeyframe>& keyframes);
+  // A segment whose file could not be indexed (now): kept, with the reason,
+  // for a later try; retention ages it out like any other.
+  Status mark_segment_unreadable(int64_t segment_id, const std::string& end_utc, int64_t bytes,
+                                 const std::string& reason);
   Status mark_segment_deleted(int64_t segment_id);
   // Makes recorded segments a drive's recording: (segment id, the drive's frame number of its first frame).
   Status attach_segments(int64_t drive_id, const std::vector<std::pair<int64_t, int64_t>>& first_frames);

@@ -1,9 +1,13 @@
 #include "retention/retention.hpp"
 
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <set>
 
 #include "clips/package.hpp"
@@ -36,7 +40,37 @@ struct Budget {
   }
 };
 
+constexpr char kReserveName[] = ".reserve";
+
 }  // namespace
+
+Status keep_reserve(const fs::path& data_dir) {
+  const fs::path reserve = data_dir / kReserveName;
+  std::error_code ec;
+  if (fs::file_size(reserve, ec) == uint64_t(kReserveBytes)) return Status::Ok();
+  struct statvfs st {};
+  if (statvfs(data_dir.c_str(), &st) != 0) return Status::IOError(data_dir.string() + ": " + std::strerror(errno));
+  if (int64_t(st.f_bavail) * int64_t(st.f_frsize) < 2 * kReserveBytes) return Status::Ok();  // no room yet
+  const fs::path tmp = data_dir / ".reserve.tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IOError(tmp.string() + ": " + std::strerror(errno));
+  const int rc = posix_fallocate(fd, 0, kReserveBytes);  // blocks really taken, not a sparse file
+  const bool synced = rc == 0 && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) {
+    fs::remove(tmp, ec);
+    return Status::IOError(tmp.string() + ": cannot set aside " + std::to_string(kReserveBytes >> 20) +
+                           " MiB: " + std::strerror(rc ? rc : errno));
+  }
+  fs::rename(tmp, reserve, ec);
+  if (ec) return Status::IOError(reserve.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+bool release_reserve(const fs::path& data_dir) {
+  std::error_code ec;
+  return fs::remove(data_dir / kReserveName, ec);
+}
 
 DiskUse measure(const fs::path& data_dir) {
   DiskUse u;
@@ -46,6 +80,7 @@ DiskUse measure(const fs::path& data_dir) {
   for (fs::recursive_directory_iterator it(data_dir, ec), end; !ec && it != end; it.increment(ec)) {
     if (it.depth() == 0) top = it->path().filename().string();
     if (!it->is_regular_file(ec)) continue;
+    if (it.depth() == 0 && top == kReserveName) continue;
     const auto bytes = int64_t(it->file_size(ec));
     u.total += bytes;
     if (top == "recordings") u.recordings += bytes;
@@ -78,12 +113,16 @@ Result<Report> enforce(catalog::Catalog& catalog, const fs::path& data_dir, cons
   for (const auto& c : *planned) needed.insert(c.drive_id);
   std::vector<catalog::SegmentRecord> victims;
   for (const auto& s : *segments)
-    if (s.owned && s.state == "closed") victims.push_back(s);
+    if (s.owned && (s.state == "closed" || s.state == "unreadable")) victims.push_back(s);
   std::stable_sort(victims.begin(), victims.end(), [&](const auto& a, const auto& b) {
     return needed.count(a.drive_id) < needed.count(b.drive_id);  // by id (age) within each group
   });
   for (const auto& s : victims) {
-    if (budget.over(false) <= 0) break;
+    // A clip still to be cut from it (one that failed for want of space
+    // waits planned) keeps its recording up to the hard limit: past it,
+    // recording goes on at that clip's cost, never the other way round.
+    const bool keep_for_clip = needed.count(s.drive_id) > 0;
+    if (budget.over(keep_for_clip) <= 0) break;  // sorted: the rest are kept for their clips too
     std::error_code ec;
     const auto bytes = int64_t(fs::file_size(s.path, ec));
     fs::remove(s.path, ec);

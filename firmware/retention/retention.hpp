@@ -1,7 +1,8 @@
 // Retention: keeps data_dir within its disk quota. Deletes, in this order,
 // until the quota holds again (with room for what is about to be written):
 //   1. recorded segments (never an ingested file, never the open segment),
-//      oldest first, those no planned clip still needs before the others;
+//      oldest first; those a planned clip still needs only past the hard
+//      limit (a clip that failed for want of space waits for room);
 //   2. packages already safe or not wanted, in this order: acked (the cloud
 //      has them, verified), rejected, failed, uploaded (not yet acked);
 //   3. only past the hard limit: packages in packaged, review, approved or
@@ -41,6 +42,19 @@ struct DiskUse {
 };
 
 DiskUse measure(const std::filesystem::path& data_dir);
+
+// A few MiB kept aside as data_dir/.reserve (not counted in the quota). A
+// disk filled to the last byte, by another program or while the station was
+// off, would keep SQLite from reading the catalog (it needs room for its WAL
+// index first), so retention could not free anything and the box would never
+// record again. The station releases the reserve to open its catalog, frees
+// space by the usual rules, then keeps the reserve again.
+constexpr int64_t kReserveBytes = int64_t(16) << 20;
+// Makes the reserve when it is missing and the disk has room for it and as
+// much again; ok when there is no room (it is tried again later).
+Status keep_reserve(const std::filesystem::path& data_dir);
+// Deletes the reserve; false when there was none.
+bool release_reserve(const std::filesystem::path& data_dir);
 
 struct Report {
   int64_t freed = 0;

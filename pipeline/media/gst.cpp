@@ -1,11 +1,37 @@
 #include "media/gst.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 namespace dashloop::pipeline::media {
 
+namespace {
+
+// The plugins Dashloop's pipelines are made of (sources, demuxers, parsers,
+// decoders and encoders, muxers, the Jetson's where present). Loading a
+// plugin lazily while another thread builds a pipeline could find its
+// elements missing ("no element filesrc"): a crash recovery then failed to
+// read a sound segment. So they are all loaded once, before any pipeline.
+constexpr const char* kPlugins[] = {
+    "coreelements", "typefindfunctions", "playback", "app", "isomp4", "mpegtsdemux", "mpegtsmux",
+    "videoparsersbad", "libav", "x264", "openh264", "videoconvertscale", "videoconvert", "videoscale",
+    "videorate", "videotestsrc", "rtsp", "rtp", "rtpmanager", "udp", "tcp", "matroska", "avi", "jpeg",
+    "video4linux2", "multifile", "audioparsers", "nvvideo4linux2", "nvvidconv", "nvarguscamerasrc"};
+
+}  // namespace
+
 void ensure_gst_init() {
-  if (!gst_is_initialized()) gst_init(nullptr, nullptr);
+  // gst_init is idempotent and locked; the plugin loading after it is done
+  // by exactly one thread, the others wait for it.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    gst_init(nullptr, nullptr);
+    GstRegistry* registry = gst_registry_get();
+    for (const char* name : kPlugins) {
+      PluginPtr plugin(gst_registry_find_plugin(registry, name));
+      if (plugin) PluginPtr loaded(gst_plugin_load(plugin.get()));
+    }
+  });
 }
 
 bool has_element(const char* factory_name) {

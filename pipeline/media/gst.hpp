@@ -32,6 +32,7 @@ using ErrorPtr = Handle<GError, g_error_free>;
 using GCharPtr = Handle<gchar, g_free>;
 using IteratorPtr = Handle<GstIterator, gst_iterator_free>;
 using ClockPtr = Handle<GstClock, gst_object_unref>;
+using PluginPtr = Handle<GstPlugin, gst_object_unref>;
 
 // Initialises GStreamer once per process (gst_init is itself idempotent).
 void ensure_gst_init();

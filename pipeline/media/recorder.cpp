@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <functional>
 
 #include "media/gst.hpp"
@@ -54,6 +55,8 @@ constexpr const char* kTail = " ! h264parse config-interval=-1 name=parse";
 
 // The formats a V4L2 device offers (its source pad's caps, opened at READY).
 Result<std::string> v4l2_offers(const std::string& device) {
+  std::error_code ec;
+  if (!std::filesystem::exists(device, ec)) return Status::Unavailable(device + ": no such device (unplugged?)");
   ElementPtr src(gst_element_factory_make("v4l2src", nullptr));
   if (!src) return Status::Unsupported("v4l2src is missing (gstreamer1.0-plugins-good)");
   gst_object_ref_sink(src.get());
@@ -65,6 +68,24 @@ Result<std::string> v4l2_offers(const std::string& device) {
   gst_element_set_state(src.get(), GST_STATE_NULL);
   GCharPtr text(caps ? gst_caps_to_string(caps.get()) : nullptr);
   return std::string(text ? text.get() : "");
+}
+
+// test://PATTERN names one of videotestsrc's patterns (smpte, ball, ...).
+Status check_test_pattern(const Source& s) {
+  ensure_gst_init();
+  ElementPtr src(gst_element_factory_make("videotestsrc", nullptr));
+  if (!src) return Status::Unsupported(s.original + ": videotestsrc is missing (gstreamer1.0-plugins-base)");
+  gst_object_ref_sink(src.get());
+  GParamSpec* spec = g_object_class_find_property(G_OBJECT_GET_CLASS(src.get()), "pattern");
+  if (!spec || !G_IS_PARAM_SPEC_ENUM(spec)) return Status::Ok();
+  GEnumClass* patterns = G_PARAM_SPEC_ENUM(spec)->enum_class;
+  if (g_enum_get_value_by_nick(patterns, s.pattern.c_str())) return Status::Ok();
+  if (!s.pattern.empty() && s.pattern.find_first_not_of("0123456789") == std::string::npos &&
+      s.pattern.size() < 4 && g_enum_get_value(patterns, std::stoi(s.pattern)))
+    return Status::Ok();
+  std::string known;
+  for (guint i = 0; i < patterns->n_values; ++i) known += (i ? ", " : "") + std::string(patterns->values[i].value_nick);
+  return Status::InvalidArgument(s.original + ": no test pattern '" + s.pattern + "' (" + known + ")");
 }
 
 }  // namespace
@@ -95,6 +116,7 @@ Result<std::string> v4l2_description(const std::string& offered, const ElementSe
 Result<std::string> recorder_description(const Source& s, const ElementSet& has) {
   switch (s.kind) {
     case Source::Kind::kTest: {
+      if (Status st = check_test_pattern(s); !st.ok()) return st;
       // A simulated camera that encodes, as a dashcam does: H.264, 1 s GOP.
       auto encode = raw_to_h264(has, s.fps);
       if (!encode.ok()) return Status::Unsupported(s.original + ": " + encode.status().message());

@@ -1,9 +1,14 @@
 #include "media/source.hpp"
 
+#include <glib.h>
+
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <map>
+
+#include "handle.hpp"
 
 namespace dashloop::pipeline::media {
 namespace {
@@ -44,6 +49,27 @@ Result<std::string> parse_query(const std::string& arg, const std::string& schem
   return rest;
 }
 
+// A camera's address that no retry can mend is a config error: no host, a
+// port that is not a number, an IPv4 address out of range.
+Status check_rtsp_uri(const std::string& arg) {
+  GError* raw = nullptr;
+  Handle<GUri, g_uri_unref> uri(g_uri_parse(arg.c_str(), G_URI_FLAGS_NONE, &raw));
+  Handle<GError, g_error_free> err(raw);
+  if (!uri) return Status::InvalidArgument(arg + ": not a valid URI (" + (err ? err->message : "?") + ")");
+  const char* host = g_uri_get_host(uri.get());
+  if (!host || !*host) return Status::InvalidArgument(arg + ": no camera host in the address");
+  const std::string h = host;
+  const bool dotted_digits = h.find_first_not_of("0123456789.") == std::string::npos;
+  if (dotted_digits && !g_hostname_is_ip_address(host))
+    return Status::InvalidArgument(arg + ": '" + h + "' is not an IPv4 address");
+  if (!dotted_digits && h.find(':') == std::string::npos) {
+    for (char c : h)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_')
+        return Status::InvalidArgument(arg + ": '" + h + "' is not a host name");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Source> parse_source(const std::string& arg) {
@@ -77,6 +103,7 @@ Result<Source> parse_source(const std::string& arg) {
     return s;
   }
   if (starts_with(arg, "rtsp://") || starts_with(arg, "rtsps://")) {
+    if (Status st = check_rtsp_uri(arg); !st.ok()) return st;
     Source s;
     s.kind = Source::Kind::kRtsp;
     s.original = s.location = arg;
@@ -88,7 +115,9 @@ Result<Source> parse_source(const std::string& arg) {
     s.original = arg;
     s.location = arg.substr(std::string("v4l2://").size());
     if (s.location.empty()) s.location = "/dev/video0";
-    if (!std::filesystem::exists(s.location)) return Status::NotFound(arg + ": no such device " + s.location);
+    // Whether the device is there is not the config's business: a camera
+    // unplugged now is looked for again (recorder_description says so).
+    if (s.location.front() != '/') return Status::InvalidArgument(arg + ": the device is a path (v4l2:///dev/video0)");
     return s;
   }
   std::string path = arg;

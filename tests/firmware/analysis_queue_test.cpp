@@ -29,5 +29,27 @@ TEST(AnalysisQueue, ACameraWithATriggerWaitingGoesFirst) {
   EXPECT_EQ(q.take_next(), "rear");
 }
 
+// An analysis that failed (a passing fault) is tried again after a backoff,
+// not only when the camera's next chunk closes.
+TEST(AnalysisQueue, AFailedAnalysisIsDueAgainAfterABackoffThatGrowsUntilASuccess) {
+  AnalysisQueue q;
+  const auto t0 = std::chrono::steady_clock::now();
+  q.failed("road", t0);
+  q.make_retries_due(t0 + std::chrono::milliseconds(1900));
+  EXPECT_TRUE(q.due.empty()) << "not before 2 s";
+  q.make_retries_due(t0 + std::chrono::seconds(2));
+  ASSERT_EQ(q.due.size(), 1u);
+  EXPECT_EQ(q.take_next(), "road");
+  q.make_retries_due(t0 + std::chrono::seconds(10));
+  EXPECT_TRUE(q.due.empty()) << "made due once per failure";
+  q.failed("road", t0);
+  EXPECT_DOUBLE_EQ(q.retries["road"].backoff_s, 4.0);
+  for (int i = 0; i < 10; ++i) q.failed("road", t0);
+  EXPECT_DOUBLE_EQ(q.retries["road"].backoff_s, AnalysisQueue::kMaxRetryS);
+  q.succeeded("road");
+  q.failed("road", t0);
+  EXPECT_DOUBLE_EQ(q.retries["road"].backoff_s, 2.0) << "a success starts the backoff over";
+}
+
 }  // namespace
 }  // namespace dashloop::app

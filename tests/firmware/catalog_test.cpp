@@ -472,6 +472,74 @@ TEST_F(CatalogTest, SegmentsOpenCloseAndKeepKeyframes) {
 }
 
 
+// A segment that could not be indexed is kept with why, and closes later
+// like any other once it can be read.
+TEST_F(CatalogTest, AnUnreadableSegmentIsKeptWithItsReasonAndCanCloseLater) {
+  auto c = Catalog::open(file_);
+  ASSERT_TRUE(c.ok());
+  SegmentRecord s;
+  s.camera = "front";
+  s.path = "/rec/front-1.ts";
+  s.owned = true;
+  s.start_utc = "2026-11-22T10:00:00.000Z";
+  auto id = (*c)->add_segment(s);
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  ASSERT_TRUE((*c)->mark_segment_unreadable(*id, "2026-11-22T10:01:00.000Z", 1400000, "no element \"filesrc\"").ok());
+  auto rows = (*c)->segments(0, "front");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ((*rows)[0].state, "unreadable");
+  EXPECT_EQ((*rows)[0].reason, "no element \"filesrc\"");
+  EXPECT_EQ((*rows)[0].bytes, 1400000);
+  EXPECT_EQ((*rows)[0].end_utc, "2026-11-22T10:01:00.000Z");
+  s = (*rows)[0];
+  s.frames = 90;
+  ASSERT_TRUE((*c)->close_segment(s, {{0, 0}}).ok());
+  rows = (*c)->segments(0, "front");
+  EXPECT_EQ((*rows)[0].state, "closed");
+  EXPECT_EQ((*rows)[0].reason, "");
+  EXPECT_EQ((*rows)[0].frames, 90);
+  EXPECT_EQ((*c)->segment_keyframes(*id)->size(), 1u);
+}
+
+// Schema 7 makes the segments table anew: the migration must keep every
+// row and the keyframes that refer to them (a DROP under foreign keys would
+// have cascaded into segment_keyframes).
+TEST_F(CatalogTest, SegmentsAndTheirKeyframesSurviveTheSchemaSevenMigration) {
+  {
+    auto c = Catalog::open(file_);
+    ASSERT_TRUE(c.ok());
+    SegmentRecord s;
+    s.camera = "front";
+    s.path = "/rec/front-1.ts";
+    s.owned = true;
+    s.state = "closed";
+    s.frames = 60;
+    ASSERT_TRUE((*c)->add_segment(s, {{0, 0}, {30, 1000}}).ok());
+  }
+  {
+    // Back to schema 6's table, as a catalog from before this release has it.
+    DbPtr db = raw_open();
+    ASSERT_TRUE(exec(db.get(), R"sql(
+PRAGMA foreign_keys = OFF;
+CREATE TABLE old AS SELECT id, drive_id, camera, path, owned, state, start_utc, end_utc, first_frame, frames,
+  first_pts, duration_s, fps, codec, bytes FROM segments;
+DROP TABLE segments;
+ALTER TABLE old RENAME TO segments;
+PRAGMA user_version = 6;
+)sql").ok());
+  }
+  auto c = Catalog::open(file_);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  auto rows = (*c)->segments(0, "front");
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].frames, 60);
+  EXPECT_EQ((*c)->segment_keyframes((*rows)[0].id)->size(), 2u);
+  DbPtr db = raw_open();
+  Statement fk(db.get(), "PRAGMA foreign_key_check");
+  EXPECT_FALSE(fk.step()) << "no row refers to a missing segment";
+}
+
 TEST_F(CatalogTest, CameraGapsAreKeptPerCameraAndAGapCannotEndBeforeItStarts) {
   auto c = Catalog::open(file_);
   ASSERT_TRUE(c.ok());
