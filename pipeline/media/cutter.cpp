@@ -3,6 +3,7 @@
 #include <gst/app/gstappsrc.h>
 
 #include <algorithm>
+#include <opencv2/imgproc.hpp>
 #include <cmath>
 #include <tuple>
 
@@ -16,6 +17,21 @@ namespace {
 
 // Timestamps in different containers of the same stream differ by rounding.
 constexpr int64_t kTolerance = GST_MSECOND;
+
+// Whether `now` describes another stream than `before` for a muxer: its
+// codec data (SPS/PPS), its size or its codec.
+bool changes_stream(const GstCaps* before, const GstCaps* now) {
+  const GstStructure* a = gst_caps_get_structure(before, 0);
+  const GstStructure* b = gst_caps_get_structure(now, 0);
+  if (!gst_structure_has_name(b, gst_structure_get_name(a))) return true;
+  for (const char* field : {"codec_data", "width", "height"}) {
+    const GValue* x = gst_structure_get_value(a, field);
+    const GValue* y = gst_structure_get_value(b, field);
+    if ((x == nullptr) != (y == nullptr)) return true;
+    if (x && gst_value_compare(x, y) != GST_VALUE_EQUAL) return true;
+  }
+  return false;
+}
 
 class Mp4Writer {
  public:
@@ -42,6 +58,13 @@ class Mp4Writer {
 
   Status push(const Packet& p, int64_t pts, int64_t dts, int64_t duration) {
     GstCaps* caps = gst_sample_get_caps(p.sample.get());
+    // New parameter sets or a new size mid-span (a dashcam that changed
+    // its bitrate or resolution mode, files joined end to end): mp4mux
+    // cannot carry them in one track. kUnsupported tells the caller to
+    // re-encode the span, as for a codec MP4 cannot carry.
+    if (caps_ && changes_stream(caps_.get(), caps))
+      return Status::Unsupported(out_.string() + ": the stream's parameters change inside the clip (new SPS/PPS or "
+                                 "size); it cannot be cut without re-encoding");
     if (!caps_ || !gst_caps_is_equal(caps_.get(), caps)) {
       caps_.reset(gst_caps_ref(caps));
       gst_app_src_set_caps(GST_APP_SRC(src_.get()), caps);
@@ -141,6 +164,22 @@ Result<CutResult> cut(const CutRequest& request, const std::filesystem::path& ou
   return result;
 }
 
+// A contiguous I420 image scaled to w x h (both even), plane by plane.
+cv::Mat scale_i420(const cv::Mat& i420, int w, int h) {
+  const int sw = i420.cols, sh = i420.rows * 2 / 3;
+  cv::Mat out(h * 3 / 2, w, CV_8UC1);
+  const cv::Mat y(sh, sw, CV_8UC1, i420.data);
+  const cv::Mat u(sh / 2, sw / 2, CV_8UC1, i420.data + size_t(sw) * sh);
+  const cv::Mat v(sh / 2, sw / 2, CV_8UC1, i420.data + size_t(sw) * sh * 5 / 4);
+  cv::Mat oy(h, w, CV_8UC1, out.data);
+  cv::Mat ou(h / 2, w / 2, CV_8UC1, out.data + size_t(w) * h);
+  cv::Mat ov(h / 2, w / 2, CV_8UC1, out.data + size_t(w) * h * 5 / 4);
+  cv::resize(y, oy, oy.size(), 0, 0, cv::INTER_AREA);
+  cv::resize(u, ou, ou.size(), 0, 0, cv::INTER_AREA);
+  cv::resize(v, ov, ov.size(), 0, 0, cv::INTER_AREA);
+  return out;
+}
+
 Result<CutResult> reencode(const CutRequest& request, const std::filesystem::path& out_mp4, const ElementSet& has) {
   if (request.segments.empty()) return Status::InvalidArgument(out_mp4.string() + ": a clip needs segments");
   CutResult result;
@@ -190,7 +229,11 @@ Result<CutResult> reencode(const CutRequest& request, const std::filesystem::pat
       // A keyframe a second, as the recorder's encoder makes them.
       const bool key = result.frames.empty() || pts >= next_key_ns;
       if (key) next_key_ns = pts + GST_SECOND;
-      if (Status st = writer->push(copy_i420(f), pts, frame_ns, key); !st.ok()) return st;
+      cv::Mat i420 = copy_i420(f);
+      // After a change of size mid-span the frames are scaled to the
+      // clip's first size (its boxes then need the same scale: kept rare).
+      if (i420.cols != result.width || i420.rows != result.height * 3 / 2) i420 = scale_i420(i420, result.width, result.height);
+      if (Status st = writer->push(i420, pts, frame_ns, key); !st.ok()) return st;
       result.frames.push_back({int(i), f.pts_ns});
       last_pts = pts;
     }

@@ -196,6 +196,35 @@ TEST_F(CutterTest, AVideoMp4CannotCarryIsReEncodedFrameForFrame) {
   EXPECT_FALSE(fs::exists(dir_ / "none.mp4")) << "a failed re-encode leaves no file";
 }
 
+// Encodes joined end to end (a new SPS/PPS at 6 s; in the second file a new
+// size too): a clip across the join failed with mp4mux's "Could not
+// multiplex stream" and the drive lost every package. The remux says it
+// cannot, and the re-encode makes the clip, every frame in order.
+TEST_F(CutterTest, AClipAcrossAStreamChangeIsReEncodedNeverLost) {
+  for (const char* name : {"joined_sps.ts", "joined_size.ts"}) {
+    SCOPED_TRACE(name);
+    auto index = index_stream(testdata(name));
+    ASSERT_TRUE(index.ok()) << index.status().message();
+    ASSERT_GE(index->keyframes.size(), 12u);
+    // From 4 s to 9 s: across the join at 6 s.
+    const auto& from = index->keyframes[4];
+    const auto& to = index->keyframes[9];
+    const fs::path out = dir_ / "clip.mp4";
+    auto remux = cut_clip({{testdata(name)}, from.pts, to.pts}, out);
+    ASSERT_FALSE(remux.ok());
+    EXPECT_EQ(remux.status().kind(), Status::Kind::kUnsupported) << remux.status().message();
+    EXPECT_FALSE(fs::exists(out));
+    auto clip = reencode_clip({{testdata(name)}, from.pts, to.pts}, out);
+    ASSERT_TRUE(clip.ok()) << clip.status().message();
+    EXPECT_EQ(int64_t(clip->frames.size()), to.frame - from.frame);
+    EXPECT_EQ(clip->width, 640);
+    EXPECT_EQ(clip->height, 360);
+    auto written = index_stream(out);
+    ASSERT_TRUE(written.ok()) << written.status().message();
+    EXPECT_EQ(written->frames, to.frame - from.frame);
+  }
+}
+
 TEST_F(CutterTest, TruncatedFileIndexesWhatItHolds) {
   auto full = index_stream(testdata("drive_s3.mp4"));
   auto cut_off = index_stream(testdata("drive_s3ts.ts"));
