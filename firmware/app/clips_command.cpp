@@ -229,15 +229,39 @@ int run_clips_export(const GlobalOptions& global, const ClipsOptions& o) {
   });
 }
 
+// Several clips at once (an operator requeues a batch: `--state failed`):
+// each is found first, so a wrong id moves none; each move is its own
+// transaction and audited; the first refusal stops the rest, named.
 int run_clips_move(const GlobalOptions& global, const ClipsOptions& o) {
-  return with_clip(global, o.clip, [&](Context& ctx, const cat::ClipRecord& c) -> int {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  Context& ctx = std::get<Context>(prepared);
+  std::vector<cat::ClipRecord> chosen;
+  for (const auto& ref : o.clips) {
+    auto found = find_clip(*ctx.catalog, ref);
+    if (auto* code = std::get_if<int>(&found)) return *code;
+    chosen.push_back(std::get<cat::ClipRecord>(found));
+  }
+  if (!o.state.empty()) {
+    auto rows = ctx.catalog->clips(o.state);
+    if (!rows.ok()) {
+      spdlog::error("catalog: {}", rows.status().message());
+      return kExitStorage;
+    }
+    chosen.insert(chosen.end(), rows->begin(), rows->end());
+  }
+  if (chosen.empty()) {
+    spdlog::error("clips move: no clip named{}", o.state.empty() ? "" : " and none in state '" + o.state + "'");
+    return o.state.empty() ? kExitUsage : kExitOk;
+  }
+  for (const auto& c : chosen) {
     if (Status st = ctx.catalog->move_clip(c.id, o.to, "operator:" + o.by, o.reason); !st.ok()) {
-      spdlog::error("{}", st.message());
+      spdlog::error("clip {}: {}", c.uid, st.message());
       return st.kind() == Status::Kind::kInvalidArgument ? kExitInput : kExitStorage;
     }
     std::printf("clip %s: %s -> %s\n", c.uid.c_str(), c.state.c_str(), o.to.c_str());
-    return kExitOk;
-  });
+  }
+  return kExitOk;
 }
 
 int run_mark(const GlobalOptions& global, int64_t drive_id, double at_s, const std::string& note) {

@@ -26,6 +26,7 @@ struct IngestOptions {
   std::vector<double> triggers;  // external triggers, seconds into the drive
   bool json = false;
   bool quiet = false;
+  bool again = false;  // a file already ingested is ingested again
 };
 
 struct ClipsOptions {
@@ -35,6 +36,7 @@ struct ClipsOptions {
   std::string format;  // export: cvat | mot | coco | labelstudio
   std::string out;     // export: directory
   std::string video_url_prefix;  // export labelstudio: where clip.mp4 will be served
+  std::vector<std::string> clips;  // move: ids or uids (several at once)
   std::string to;      // move: the new state
   std::string by;      // move: the operator
   std::string reason;  // move: why

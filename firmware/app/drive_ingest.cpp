@@ -11,6 +11,7 @@
 
 #include "app/commands.hpp"
 #include "app/objects.hpp"
+#include "clips/package.hpp"
 #include "privacy/redactor.hpp"
 
 namespace fs = std::filesystem;
@@ -107,6 +108,25 @@ Status prepare_ingest(Context& ctx) {
   return Status::Ok();
 }
 
+namespace {
+
+// size:sha256 of the first MiB:sha256 of the last MiB. Reads 2 MiB of any
+// file; two different drives of one size and the same first and last MiB
+// are not a dashcam's.
+Result<std::string> file_fingerprint(const fs::path& file) {
+  std::error_code ec;
+  const auto size = int64_t(fs::file_size(file, ec));
+  if (ec) return Status::IOError(file.string() + ": " + ec.message());
+  constexpr int64_t kMiB = 1 << 20;
+  auto head = pipeline::clips::sha256_range(file, 0, std::min(size, kMiB));
+  if (!head.ok()) return head.status();
+  auto tail = pipeline::clips::sha256_range(file, std::max<int64_t>(0, size - kMiB), std::min(size, kMiB));
+  if (!tail.ok()) return tail.status();
+  return std::to_string(size) + ":" + *head + ":" + *tail;
+}
+
+}  // namespace
+
 IngestOutcome ingest_drive(Context& ctx, const IngestRequest& request) {
   const std::string& arg = request.source;
   const std::string mode = request.mode.empty() ? ctx.config.ingest.mode : request.mode;
@@ -147,6 +167,20 @@ IngestOutcome ingest_drive(Context& ctx, const IngestRequest& request) {
     if (recorded.empty())
       return failed(kExitInput, arg + ": no recorded segments of camera '" + source->location + "' waiting to be ingested");
   }
+  // The same file twice would make two drives and two sets of the same
+  // packages: it is known by its fingerprint and refused, naming the drive.
+  std::string fingerprint;
+  if (source->kind == pipeline::media::Source::Kind::kFile && !request.again) {
+    auto fp = file_fingerprint(source->location);
+    if (!fp.ok()) return failed(kExitInput, fp.status().message());
+    auto earlier = ctx.catalog->drive_with_fingerprint(*fp);
+    if (!earlier.ok()) return failed(kExitStorage, arg + ": catalog: " + earlier.status().message());
+    if (*earlier)
+      return failed(kExitInput, arg + ": already ingested as drive " + std::to_string((*earlier)->id) + " (from " +
+                                    (*earlier)->source + " at " + (*earlier)->ingested_utc +
+                                    "); --again ingests it anyway");
+    fingerprint = *fp;
+  }
   const fs::path staging = ctx.config.data_dir / "keyframes" /
                            (".staging-" + std::to_string(getpid()) + "-" + std::to_string(request.attempt));
   std::error_code ec;
@@ -179,6 +213,7 @@ IngestOutcome ingest_drive(Context& ctx, const IngestRequest& request) {
   drive.frames = r.frames;
   drive.duration_s = r.media_s;
   drive.elapsed_s = r.elapsed_s;
+  drive.fingerprint = fingerprint;
   if (r.objects) {
     drive.detector = r.objects->detector;
     drive.detected_frames = r.objects->detected_frames;
@@ -186,6 +221,10 @@ IngestOutcome ingest_drive(Context& ctx, const IngestRequest& request) {
     out.objects = drive_objects(*r.objects, r.stream.fps);
   }
   auto id = store(*ctx.catalog, ctx.config.data_dir, staging, drive, r, out.objects);
+  if (!id.ok() && id.status().kind() == Status::Kind::kAlreadyExists) {
+    fs::remove_all(staging, ec);
+    return failed(kExitInput, id.status().message() + "; --again ingests it anyway");
+  }
   if (!id.ok()) {
     fs::remove_all(staging, ec);
     return failed(kExitStorage, arg + ": catalog: " + id.status().message());

@@ -32,6 +32,7 @@ struct IngestRequest {
   std::vector<TriggerAt> triggers;
   std::string actor = "ingest";  // in the clips' audit rows
   int attempt = 0;               // makes the staging directory unique within the process
+  bool again = false;            // a file already ingested (same fingerprint) is ingested again
   const std::atomic<bool>* stop = nullptr;
   pipeline::ProgressFn progress;
 };

@@ -76,6 +76,7 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
     request.source = arg;
     request.mode = mode;
     request.analysis_width = options.analysis_width;
+    request.again = options.again;
     for (double t : options.triggers) request.triggers.push_back({t, "trigger", "--trigger"});
     request.attempt = attempt;
     request.stop = &signals.requested();

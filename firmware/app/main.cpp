@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   ingest_cmd->add_option("--trigger", ingest.triggers, "an external trigger (button, CAN, IMU) at SECONDS into the drive; repeatable");
   ingest_cmd->add_flag("--json", ingest.json, "print a machine-readable result on stdout");
   ingest_cmd->add_flag("-q,--quiet", ingest.quiet, "no progress bar");
+  ingest_cmd->add_flag("--again", ingest.again, "ingest a file even if the same file was ingested before");
 
   bool json = false;
   auto* drives_cmd = app.add_subcommand("drives", "list the drives in the catalog");
@@ -120,9 +121,10 @@ int main(int argc, char** argv) {
   clips_export->add_option("--video-url-prefix", clips.video_url_prefix,
                            "labelstudio: URL of the directory that will serve this export's clip.mp4 (default: "
                            "Label Studio's local files, the export directory under its document root)");
-  auto* clips_move = clips_cmd->add_subcommand("move", "an operator moves a clip (approve, reject, back to review)");
-  clips_move->add_option("clip", clips.clip, "clip id or uid")->required();
-  clips_move->add_option("state", clips.to, "the new state")->required();
+  auto* clips_move = clips_cmd->add_subcommand("move", "an operator moves clips (approve, reject, back to review, requeue)");
+  // CLIP... STATE: CLI11 gives a vector positional every word, so the last is taken off as the state.
+  clips_move->add_option("clips", clips.clips, "clip ids or uids, then the new state (CLIP... STATE)")->required();
+  clips_move->add_option("--state", clips.state, "every clip now in this state (e.g. failed), with or without ids");
   clips_move->add_option("--by", clips.by, "the operator's name")->required();
   clips_move->add_option("--reason", clips.reason, "why");
 
@@ -220,7 +222,11 @@ int main(int argc, char** argv) {
   if (*clips_list) return run_clips_list(global, clips);
   if (*clips_show) return run_clips_show(global, clips);
   if (*clips_export) return run_clips_export(global, clips);
-  if (*clips_move) return run_clips_move(global, clips);
+  if (*clips_move) {
+    clips.to = clips.clips.back();
+    clips.clips.pop_back();
+    return run_clips_move(global, clips);
+  }
   if (*mark_cmd) return run_mark(global, drive_id, mark_at, mark_note);
   if (*status_cmd) return run_status(global, json);
   if (*retention_cmd) return run_retention(global, json);

@@ -253,6 +253,12 @@ ALTER TABLE segments_new RENAME TO segments;
 CREATE INDEX segments_by_drive ON segments(drive_id, first_frame);
 CREATE INDEX segments_by_camera ON segments(camera, id);
 )sql",
+    // A file ingested once is known again by its fingerprint (size and the
+    // sha256 of its first and last MiB): no second drive of it, unless asked.
+    R"sql(
+ALTER TABLE drives ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX drives_by_fingerprint ON drives(fingerprint) WHERE fingerprint != '';
+)sql",
 };
 
 // The queue's legal moves (from, to).
@@ -277,8 +283,8 @@ constexpr const char* kSegmentColumns =
 
 constexpr const char* kInsertDrive =
     "INSERT INTO drives (source, vehicle, camera, mode, width, height, fps, frames, duration_s, elapsed_s, "
-    "keyframe_dir, detector, detected_frames, detection_skipped) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '', ?11, ?12, ?13)";
+    "keyframe_dir, detector, detected_frames, detection_skipped, fingerprint) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '', ?11, ?12, ?13, ?14)";
 constexpr const char* kInsertTrack =
     "INSERT INTO tracks (drive_id, track_no, label, first_frame, last_frame, first_s, last_s, detections, "
     "mean_score, class_votes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
@@ -299,7 +305,7 @@ constexpr const char* kInsertKeyframe =
     "brightness, quality, dhash, image_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 constexpr const char* kDriveColumns =
     "id, source, vehicle, camera, mode, ingested_utc, width, height, fps, frames, duration_s, elapsed_s, "
-    "keyframe_dir, detector, detected_frames, detection_skipped";
+    "keyframe_dir, detector, detected_frames, detection_skipped, fingerprint";
 constexpr const char* kSelectKeyframes =
     "SELECT id, drive_id, frame_index, t_s, reason, trigger_index, change, content, sharpness, brightness, quality, "
     "dhash, image_path FROM keyframes WHERE drive_id = ?1 ORDER BY frame_index";
@@ -329,6 +335,7 @@ DriveRecord read_drive(const Statement& s) {
   d.detector = s.column_text(13);
   d.detected_frames = s.column_int(14);
   d.detection_skipped = s.column_int(15);
+  d.fingerprint = s.column_text(16);
   return d;
 }
 
@@ -559,9 +566,13 @@ Result<int64_t> Catalog::add_drive(DriveRecord d, std::vector<KeyframeRecord> ke
   Statement ins(db, kInsertDrive);
   ins.bind(1, d.source).bind(2, d.vehicle).bind(3, d.camera).bind(4, d.mode).bind(5, int64_t{d.width});
   ins.bind(6, int64_t{d.height}).bind(7, d.fps).bind(8, d.frames).bind(9, d.duration_s).bind(10, d.elapsed_s);
-  ins.bind(11, d.detector).bind(12, d.detected_frames).bind(13, d.detection_skipped);
+  ins.bind(11, d.detector).bind(12, d.detected_frames).bind(13, d.detection_skipped).bind(14, d.fingerprint);
   ins.step();
-  if (!ins.status().ok()) return ins.status();
+  if (!ins.status().ok()) {
+    if ((sqlite3_extended_errcode(db) & 0xff) == SQLITE_CONSTRAINT && !d.fingerprint.empty())
+      return Status::AlreadyExists(d.source + ": this file was ingested at the same time by another process");
+    return ins.status();
+  }
   const int64_t id = sqlite3_last_insert_rowid(db);
   if (before_commit) {
     if (Status st = before_commit(id, d, keyframes); !st.ok()) return st;
@@ -604,6 +615,13 @@ Result<int64_t> Catalog::add_drive(DriveRecord d, std::vector<KeyframeRecord> ke
 Result<std::vector<DriveRecord>> Catalog::drives() {
   Statement s(impl_->db.get(), (std::string("SELECT ") + kDriveColumns + " FROM drives ORDER BY id").c_str());
   return rows<DriveRecord>(s, read_drive);
+}
+
+Result<std::optional<DriveRecord>> Catalog::drive_with_fingerprint(const std::string& fingerprint) {
+  Statement s(impl_->db.get(),
+              (std::string("SELECT ") + kDriveColumns + " FROM drives WHERE fingerprint = ?1 AND fingerprint != ''").c_str());
+  s.bind(1, fingerprint);
+  return one_row<DriveRecord>(s, read_drive);
 }
 
 Result<std::vector<DriveRecord>> Catalog::camera_drives(const std::string& camera, int64_t before_id, int limit) {

@@ -38,6 +38,7 @@ struct DriveRecord {
   std::string detector;           // "" when no detector ran, else its description
   int64_t detected_frames = 0;    // frames the detector saw
   int64_t detection_skipped = 0;  // frames due for detection that a live source could not wait for
+  std::string fingerprint;        // an ingested file's (size, sha256 of its first and last MiB); "" otherwise
 };
 
 struct KeyframeRecord {
@@ -238,7 +239,7 @@ struct UploadPartRecord {
 
 class Catalog {
  public:
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 8;
 
   static Result<std::unique_ptr<Catalog>> open(const std::filesystem::path& file);
   ~Catalog();
@@ -257,6 +258,8 @@ class Catalog {
   // A camera's drives, newest first, those before `before_id` (0: all), at most `limit`.
   Result<std::vector<DriveRecord>> camera_drives(const std::string& camera, int64_t before_id, int limit);
   Result<std::optional<DriveRecord>> drive(int64_t id);
+  // The drive made from a file of that fingerprint, if any.
+  Result<std::optional<DriveRecord>> drive_with_fingerprint(const std::string& fingerprint);
   Result<std::vector<KeyframeRecord>> keyframes(int64_t drive_id);
   // A drive's tracks without their boxes, by track_no.
   Result<std::vector<TrackRecord>> tracks(int64_t drive_id);

@@ -122,6 +122,20 @@ std::string find_decoder(GstElement* bin) {
 
 }  // namespace
 
+namespace {
+
+// An error message that says a stream went nowhere ("reason not-linked").
+bool not_linked(GstMessage* msg) {
+  GError* raw_err = nullptr;
+  gchar* raw_debug = nullptr;
+  gst_message_parse_error(msg, &raw_err, &raw_debug);
+  ErrorPtr err(raw_err);
+  GCharPtr debug(raw_debug);
+  return debug && std::string(debug.get()).find("not-linked") != std::string::npos;
+}
+
+}  // namespace
+
 struct FrameReader::Impl {
   Source source;
   ReaderOptions options;
@@ -154,8 +168,12 @@ struct FrameReader::Impl {
   // Pops bus messages; returns an error for an ERROR message.
   Status drain_bus() {
     while (MessagePtr msg{gst_bus_pop_filtered(bus.get(), GstMessageType(GST_MESSAGE_ERROR | GST_MESSAGE_WARNING))}) {
-      if (GST_MESSAGE_TYPE(msg.get()) == GST_MESSAGE_ERROR)
-        return Status::Corruption(where() + ": " + message_text(msg.get()));
+      if (GST_MESSAGE_TYPE(msg.get()) != GST_MESSAGE_ERROR) continue;
+      // A demuxer whose streams nothing took, before any video came: the
+      // file has no video (an audio-only MP4 said "Internal data stream error").
+      if (!video_caps && not_linked(msg.get()))
+        return Status::Unsupported(where() + ": no video stream in it (audio or data only?)");
+      return Status::Corruption(where() + ": " + message_text(msg.get()));
     }
     return Status::Ok();
   }

@@ -59,11 +59,28 @@ for bad in truncated.mp4 garbage.mp4; do
   check "$bad: catalog and keyframes unchanged" [ "$before" = "$(snapshot "$d")" ]
 done
 check "no staging directory is left behind" bash -c "! ls -a $d/keyframes | grep -q staging"
+ffmpeg -v error -y -f lavfi -i sine=frequency=440:duration=2 -c:a aac "$work/audio-only.mp4"
+run -d "$d" ingest "$work/audio-only.mp4"
+check "an audio-only MP4: exit 3, 'no video stream', named" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -q 'audio-only.mp4: no video stream' $work/err"
 
 run -d "$d" ingest "$data/no-such-drive.mp4"
 check "missing file: exit 3, named" bash -c "[ \"\$(cat $work/rc)\" = 3 ] && grep -qF no-such-drive.mp4 $work/err"
 
-run -d "$d" ingest "$data/drive_short.mp4" "$data/garbage.mp4" --json
+# The same file twice: refused, naming the drive it made; --again takes it anyway.
+run -d "$d" ingest "$data/drive_short.mp4"
+check "the same file again: exit 3, the earlier drive named, --again offered" bash -c "
+  [ \"\$(cat $work/rc)\" = 3 ] && grep -q 'already ingested as drive [0-9]* (from .*drive_short.mp4' $work/err && grep -q -- '--again' $work/err"
+cp "$data/drive_short.mp4" "$work/renamed.mp4"
+run -d "$d" ingest "$work/renamed.mp4"
+check "...a copy under another name too (known by its content)" bash -c "
+  [ \"\$(cat $work/rc)\" = 3 ] && grep -q 'already ingested as drive [0-9]* (from .*drive_short.mp4' $work/err"
+cp "$data/drive_s3mkv.mkv" "$work/twice.mkv"
+"$bin" -c "$default_config" -d "$d" ingest -q "$work/twice.mkv" >/dev/null 2>"$work/twice-a.err" &
+"$bin" -c "$default_config" -d "$d" ingest -q "$work/twice.mkv" >/dev/null 2>"$work/twice-b.err"
+wait
+check "...one file twice at once: one drive, the other refused" bash -c "
+  [ \$(sqlite3 $d/catalog.sqlite \"SELECT count(*) FROM drives WHERE source LIKE '%twice.mkv'\") = 1 ] && cat $work/twice-a.err $work/twice-b.err | grep -q 'already ingested\|at the same time'"
+run -d "$d" ingest --again "$data/drive_short.mp4" "$data/garbage.mp4" --json
 check "a good and a bad file: exit 3" rc_is 3
 check "...the good one is stored, the bad one reported" json_ok "len(d['drives']) == 1 and d['errors'][0]['source'].endswith('garbage.mp4')"
 
@@ -84,7 +101,7 @@ run -d "$work/corrupt" ingest "$data/drive_short.mp4"
 check "corrupt catalog: exit 4, named" bash -c "[ \"\$(cat $work/rc)\" = 4 ] && grep -qF $work/corrupt/catalog.sqlite $work/err"
 check "...and left exactly as it was" [ "$sum" = "$(sha256sum <"$work/corrupt/catalog.sqlite")" ]
 
-run -d "$d" ingest --mode triage "$data/drive_s1.mp4" --json
+run -d "$d" ingest --again --mode triage "$data/drive_s1.mp4" --json
 check "triage: analyses one I-frame a second" json_ok "d['drives'][0]['frames'] == 60 and d['drives'][0]['mode'] == 'triage'"
 
 # Ctrl-C at two moments: as soon as the stop handler is up (the models may
@@ -124,7 +141,7 @@ run -d "$d" doctor
 check "...and passes its integrity check" bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q 'catalog: *ok' $work/out"
 
 mkdir -p "$d/keyframes/.staging-999999-1" && touch "$d/keyframes/.staging-999999-1/frame_00000001.jpg"
-run -d "$d" ingest "$data/drive_short.mp4"
+run -d "$d" ingest --again "$data/drive_short.mp4"
 check "crashed ingests' staging directories are removed by the next ingest" \
   bash -c "[ ! -e $d/keyframes/.staging-999999-1 ] && ! ls -a $d/keyframes | grep -q staging-$pid- && grep -q 'did not finish' $work/err"
 
@@ -133,7 +150,7 @@ check "keyframes lists a drive's keyframes" bash -c "[ \"\$(cat $work/rc)\" = 0 
 run -d "$d" keyframes 999
 check "keyframes of an unknown drive: exit 3" rc_is 3
 run -d "$d" drives
-check "drives lists every stored drive" bash -c "[ \$(wc -l <$work/out) = 6 ]"
+check "drives lists every stored drive" bash -c "[ \$(wc -l <$work/out) = 7 ]"
 
 run -d "$d" doctor --json
 check "doctor: all required elements here, exit 0" json_ok "d['ok'] and any(e['element'] == 'avdec_h264' and e['present'] for e in d['elements']) and d['data_dir']['catalog'] == 'ok'"

@@ -149,9 +149,9 @@ sys.exit(0 if ok else 1)
 PY
 }
 check "a budget of 30 s an hour: the clips kept fit it, each span dropped for it ranks below them" budget_kept first
-run -c "$work/budget.toml" -d "$work/budget" ingest "$data/drive_stamped.mp4" --trigger 20 --json
+run -c "$work/budget.toml" -d "$work/budget" ingest --again "$data/drive_stamped.mp4" --trigger 20 --json
 check "...the same drive again: only the trigger's clip kept, the rest near-duplicates or over budget" budget_kept again
-run -c "$work/budget.toml" -d "$work/budget" ingest "$data/drive_stamped.mp4"
+run -c "$work/budget.toml" -d "$work/budget" ingest --again "$data/drive_stamped.mp4"
 check "...the summary line counts what was not kept" out_has "spans not kept by the clip budget"
 check "...and the log says why, each" err_has "not kept: "
 # With a budget to spare (60 min an hour: every second driven), the same
@@ -160,7 +160,7 @@ check "...and the log says why, each" err_has "not kept: "
 printf '[detector]\nkind = "motion"\n[clips]\nbudget_min_per_hour = 60\nsample_every_s = 0.0\n'"$unredacted" >"$work/dup.toml"
 run -c "$work/dup.toml" -d "$work/dup" ingest -q "$data/drive_stamped.mp4" --json
 check "a budget to spare: every span of a drive kept" json_ok "d['drives'][0]['clips']['ready'] and not d['drives'][0]['clips']['dropped']"
-run -c "$work/dup.toml" -d "$work/dup" ingest -q "$data/drive_stamped.mp4" --json
+run -c "$work/dup.toml" -d "$work/dup" ingest -q --again "$data/drive_stamped.mp4" --json
 check "...the same drive again: every span a near-duplicate of a clip kept, none kept, and said so" json_ok \
   "not d['drives'][0]['clips']['ready'] and d['drives'][0]['clips']['dropped'] and all('near-duplicate' in x for x in d['drives'][0]['clips']['dropped']) and 'budget' in d['drives'][0]['clips']['skipped']"
 

@@ -517,7 +517,7 @@ TEST_F(CatalogTest, SegmentsAndTheirKeyframesSurviveTheSchemaSevenMigration) {
     ASSERT_TRUE((*c)->add_segment(s, {{0, 0}, {30, 1000}}).ok());
   }
   {
-    // Back to schema 6's table, as a catalog from before this release has it.
+    // Back to schema 6's tables, as a catalog from before this release has them.
     DbPtr db = raw_open();
     ASSERT_TRUE(exec(db.get(), R"sql(
 PRAGMA foreign_keys = OFF;
@@ -525,6 +525,8 @@ CREATE TABLE old AS SELECT id, drive_id, camera, path, owned, state, start_utc, 
   first_pts, duration_s, fps, codec, bytes FROM segments;
 DROP TABLE segments;
 ALTER TABLE old RENAME TO segments;
+DROP INDEX drives_by_fingerprint;
+ALTER TABLE drives DROP COLUMN fingerprint;
 PRAGMA user_version = 6;
 )sql").ok());
   }
