@@ -16,7 +16,9 @@ namespace dashloop {
 class Status {
  public:
   // kUnavailable: worth retrying later (a timeout, a 5xx, a lost network);
-  // kAlreadyExists: a create-only write found something there.
+  // kAlreadyExists: a create-only write found something there;
+  // kPermissionDenied: a service refused us (credentials, rights, a missing
+  // bucket): not the item's fault, and no retry mends it until a person does.
   enum class Kind {
     kOk,
     kInvalidArgument,
@@ -26,7 +28,8 @@ class Status {
     kUnsupported,
     kInternal,
     kUnavailable,
-    kAlreadyExists
+    kAlreadyExists,
+    kPermissionDenied
   };
 
   Status() = default;
@@ -39,6 +42,7 @@ class Status {
   static Status Internal(std::string msg) { return {Kind::kInternal, std::move(msg)}; }
   static Status Unavailable(std::string msg) { return {Kind::kUnavailable, std::move(msg)}; }
   static Status AlreadyExists(std::string msg) { return {Kind::kAlreadyExists, std::move(msg)}; }
+  static Status PermissionDenied(std::string msg) { return {Kind::kPermissionDenied, std::move(msg)}; }
 
   bool ok() const { return kind_ == Kind::kOk; }
   Kind kind() const { return kind_; }

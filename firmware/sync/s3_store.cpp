@@ -362,6 +362,9 @@ class S3Store final : public ObjectStore {
     std::string what = method + " " + name(key) + ": HTTP " + std::to_string(code);
     if (std::string s3_code = xml_text(body, "Code"); !s3_code.empty()) what += " " + s3_code;
     if (std::string message = xml_text(body, "Message"); !message.empty()) what += " (" + message + ")";
+    const std::string s3_code = xml_text(body, "Code");
+    if (code == 401 || code == 403 || s3_code == "NoSuchBucket")
+      return Status::PermissionDenied(what + "; check the credentials, their rights and the bucket");
     if (code == 404) return Status::NotFound(what);
     if (code == 412) return Status::AlreadyExists(what);
     if (code == 408 || code == 429 || code >= 500) return Status::Unavailable(what);

@@ -7,6 +7,7 @@
 #include <zip.h>
 
 #include <chrono>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -261,9 +262,10 @@ SyncReport Syncer::pass() {
     if (i + 1 < todo.size()) next_checked = std::async(std::launch::async, check, todo[i + 1]);
     Status st = checked.ok() ? upload(clip, report) : checked;
     if (st.ok()) continue;
-    if (st.kind() == Status::Kind::kUnavailable) {
-      // The store is unreachable: stop here, the package stays `uploading`
-      // with its finished parts, and the next pass resumes it.
+    if (st.kind() == Status::Kind::kUnavailable || st.kind() == Status::Kind::kPermissionDenied) {
+      // The store is unreachable, or refuses us (credentials, rights, the
+      // bucket): no fault of this package. Stop here; it stays `approved`
+      // or `uploading` with its finished parts, and a later pass resumes it.
       report.stopped = st;
       report.waiting = static_cast<int>(todo.size() - i);
       break;
@@ -632,6 +634,33 @@ Status write_cvat_archive(const fs::path& package) {
 
 }  // namespace
 
+namespace {
+
+// Written aside, flushed to the disk, renamed into place, the rename flushed
+// too: after a crash the file is there whole or not at all. Never replaces
+// a file of that name.
+Status write_durably(const fs::path& file, const std::string& text) {
+  const fs::path tmp = file.parent_path() / ("." + file.filename().string() + ".part");
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError(tmp.string() + ": " + std::strerror(errno));
+  const bool written = ::write(fd, text.data(), text.size()) == ssize_t(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  std::error_code ec;
+  if (!written || fs::exists(file, ec)) {
+    fs::remove(tmp, ec);
+    return Status::IOError(file.string() + (written ? ": exists already" : ": write failed (disk full?)"));
+  }
+  fs::rename(tmp, file, ec);
+  if (ec) return Status::IOError(file.string() + ": " + ec.message());
+  if (const int dir = ::open(file.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<CollectReport> collect(ObjectStore& store, const CollectOptions& options) {
   CollectReport report;
   auto objects = store.list("");
@@ -658,6 +687,7 @@ Result<CollectReport> collect(ObjectStore& store, const CollectOptions& options)
   fs::create_directories(options.to, ec);
   if (ec) return Status::IOError(options.to.string() + ": " + ec.message());
   json tasks = json::array();
+  std::vector<json> taken_acks;  // sent after the tasks file that lists them is durable
   fs::path to_abs = fs::absolute(options.to).lexically_normal();
   if (to_abs.filename().empty()) to_abs = to_abs.parent_path();
   const std::string url_prefix = options.video_url_prefix.empty()
@@ -688,7 +718,8 @@ Result<CollectReport> collect(ObjectStore& store, const CollectOptions& options)
       if (!body.ok()) return body.status();
       const json held = *body ? json::parse(**body, nullptr, false) : json();
       const double age = seconds_since(held.is_object() ? text(held, "at") : "");
-      if (age < options.claim_timeout_s) {
+      const bool ours = held.is_object() && text(held, "by") == job;  // this job was stopped before its ack
+      if (age < options.claim_timeout_s && !ours) {
         ++report.claimed_elsewhere;
         continue;
       }
@@ -770,18 +801,28 @@ Result<CollectReport> collect(ObjectStore& store, const CollectOptions& options)
         }
       }
     }
+    // A package is acked only once the hand-over that lists it is on disk
+    // (below): the box deletes acked packages first.
+    if (ack["ok"].get<bool>()) {
+      taken_acks.push_back(ack);
+      continue;
+    }
     if (Status st = store.put_bytes("acks/" + uid + ".json", ack.dump(1)); !st.ok()) return st;
   }
   if (!tasks.empty()) {
+    // One file per batch, never overwritten: two jobs, or two passes in one
+    // second, write files of their own names.
     std::string stamp = utc_now();
     std::erase(stamp, ':');
-    const fs::path file = options.to / ("labelstudio-tasks-" + stamp + ".json");
-    std::ofstream out(file);
-    out << tasks.dump(1) << "\n";
-    out.close();
-    if (!out) return Status::IOError(file.string() + ": write failed (disk full?)");
+    std::string who = job;
+    for (char& c : who)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') c = '_';
+    const fs::path file = options.to / ("labelstudio-tasks-" + stamp + "-" + who + ".json");
+    if (Status st = write_durably(file, tasks.dump(1) + "\n"); !st.ok()) return st;
     report.labelstudio_tasks = file.string();
   }
+  for (const json& ack : taken_acks)
+    if (Status st = store.put_bytes("acks/" + text(ack, "clip") + ".json", ack.dump(1)); !st.ok()) return st;
   return report;
 }
 
