@@ -20,8 +20,14 @@ if [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "${packages[*]}" ]; 
   exit 0
 fi
 rm -rf "$dir"
-mirror=$(grep -rhoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | head -n 1 | tr -d ' ' || true)
-mirror=${mirror:-http://deb.debian.org/debian}
+# The machine's own Debian mirror, as apt has it (one-line or deb822
+# sources; comments skipped): no host is named here.
+mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+  grep -vE '^[[:space:]]*#' | grep -oE 'https?://[^ ]+/debian/?( |$)' | head -n 1 | tr -d ' ' || true)
+if [ -z "$mirror" ]; then
+  echo "make_sysroot.sh: no Debian mirror in /etc/apt/sources.list or /etc/apt/sources.list.d/ to fetch arm64 packages from" >&2
+  exit 1
+fi
 include=$(IFS=,; echo "${packages[*]}")
 mmdebstrap --quiet --arch=arm64 --variant=extract --include="$include" bookworm "$dir" "$mirror"
 

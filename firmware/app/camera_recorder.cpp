@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "media/packets.hpp"
@@ -74,6 +75,43 @@ Status recover(cat::Catalog& catalog, const std::string& camera, const media::Wa
   return Status::Ok();
 }
 
+// Files in the camera's folder the catalog does not know: a segment opened
+// while the catalog could not take it (a full disk), then the recorder
+// stopped. An empty one holds nothing and goes; one with bytes is taken in
+// as left open, so recover() indexes it: never video on disk that no
+// analysis sees and no retention ages out.
+Status adopt_orphans(cat::Catalog& catalog, const std::string& camera, const fs::path& dir,
+                     const media::WallClock& clock) {
+  auto segments = catalog.segments(0, camera);
+  if (!segments.ok()) return segments.status();
+  std::set<std::string> known;
+  for (const auto& s : *segments) known.insert(s.path);
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (!e.is_regular_file(ec) || e.path().extension() != ".ts" || known.count(e.path().string())) continue;
+    const auto bytes = e.file_size(ec);
+    if (bytes == 0) {
+      fs::remove(e.path(), ec);
+      continue;
+    }
+    spdlog::warn("record: {} is not in the catalog (its segment opened while the catalog could not take it); "
+                 "taking it in",
+                 e.path().string());
+    cat::SegmentRecord s;
+    s.camera = camera;
+    s.path = e.path().string();
+    s.owned = true;
+    s.state = "open";
+    // Its start is not known: its last write is the nearest time that is.
+    const auto written = fs::last_write_time(e.path(), ec);
+    s.start_utc = media::utc_at(ec ? clock.now()
+                                   : std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+                                         std::chrono::file_clock::to_sys(written)));
+    if (auto id = catalog.add_segment(s); !id.ok()) return id.status();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::chrono::system_clock::time_point clock_not_before(cat::Catalog* catalog, const std::string& camera) {
@@ -107,6 +145,8 @@ Result<std::unique_ptr<CameraRecorder>> CameraRecorder::start(cat::Catalog& cata
     spdlog::warn("record: camera '{}': the system clock reads {}, before {} (its newest stamp or this release): it has "
                  "not been set, so segments are stamped counting on from {} until it is",
                  camera, media::utc_now(), media::utc_at(clock.not_before()), media::utc_at(clock.not_before()));
+  if (Status st = adopt_orphans(catalog, camera, self->dir_, clock); !st.ok())
+    return Status::Internal("recovering " + camera + ": " + st.message());
   if (Status st = recover(catalog, camera, clock); !st.ok())
     return Status::Internal("recovering " + camera + ": " + st.message());
   if (auto segs = catalog.segments(0, camera); segs.ok())

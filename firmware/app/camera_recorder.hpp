@@ -50,6 +50,8 @@ class CameraRecorder {
   // Ends the recording, closing the open segment.
   Status stop();
   const std::filesystem::path& dir() const { return dir_; }
+  double seconds_since_frame() const { return recorder_ ? recorder_->seconds_since_frame() : -1.0; }
+  std::string last_frame_utc() const { return recorder_ ? recorder_->last_frame_utc() : ""; }
   // The catalog, not the camera, failed (the station's storage is at fault).
   bool catalog_failed() const { return !failure_.ok(); }
 

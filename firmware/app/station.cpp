@@ -70,6 +70,7 @@ struct Camera {
 
 constexpr double kMaxBackoffS = 30.0;  // a camera gone for long is retried twice a minute
 constexpr auto kResumePlannedEvery = std::chrono::seconds(60);
+constexpr double kQuietS = 3.0;  // no frame for this long: the camera is reported stalled (rebuilt at stall_s)
 
 class Station {
  public:
@@ -250,16 +251,21 @@ class Station {
                                             [this, &c](const cat::SegmentRecord& s) { closed(c, s); });
       starting.unlock();
       Status error = recorder.ok() ? Status::Ok() : recorder.status();
+      std::string last_frame;  // the recorder's last frame, where a gap starts
       if (recorder.ok()) {
-        // Up once it has run a while: a camera that refuses at once must not reset the backoff.
-        const auto began = Clock::now();
+        // Up only while frames flow: a frozen camera's pipeline posts no
+        // error, and a camera that refuses at once must not reset the backoff.
         bool up = false;
         while (!quit_ && error.ok()) {
           error = (*recorder)->poll(0.1);
-          if (!up && error.ok() && Clock::now() - began >= std::chrono::seconds(2)) {
+          const double quiet_s = (*recorder)->seconds_since_frame();
+          if (!up && error.ok() && quiet_s >= 0 && quiet_s < 1.0) {
             up = true;
             backoff_s = 1.0;
             set_state(c, "up", "");
+          } else if (up && error.ok() && quiet_s >= kQuietS) {
+            up = false;
+            set_state(c, "stalled", "no frame for " + std::to_string(int(quiet_s)) + " s");
           }
           store_gap(c, **catalog);
           std::lock_guard lock(c.mutex);
@@ -268,6 +274,7 @@ class Station {
             c.split_at.reset();
           }
         }
+        last_frame = (*recorder)->last_frame_utc();
         if (Status st = (*recorder)->stop(); !st.ok() && error.ok()) error = st;
       }
       store_gap(c, **catalog);
@@ -278,9 +285,9 @@ class Station {
       // this thread writes c.gap and c.last_end_utc, so it reads them unlocked
       // and scans the catalog only for a gap that needs it.
       if (!c.gap) {
-        const std::string start = !c.last_end_utc.empty()
-                                      ? c.last_end_utc
-                                      : media::utc_at(media::WallClock(clock_not_before(&**catalog, c.config.name)).now());
+        const std::string start = !last_frame.empty()      ? last_frame
+                                  : !c.last_end_utc.empty() ? c.last_end_utc
+                                                            : media::utc_at(media::WallClock(clock_not_before(&**catalog, c.config.name)).now());
         std::lock_guard lock(c.mutex);
         c.gap = cat::GapRecord{0, c.config.name, start, "", error.message()};
       }

@@ -450,6 +450,18 @@ Status Recorder::poll(double wait_s) {
   }
 }
 
+double Recorder::seconds_since_frame() const {
+  const int64_t last = impl_->last_buffer_ns.load(std::memory_order_relaxed);
+  return last ? double(Impl::steady_ns() - last) / 1e9 : -1.0;
+}
+
+std::string Recorder::last_frame_utc() const {
+  const double ago = seconds_since_frame();
+  if (ago < 0) return "";
+  return utc_at(impl_->options.clock.now() -
+                std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(ago)));
+}
+
 void Recorder::split() {
   if (auto mux = impl_->pipeline.child("mux")) g_signal_emit_by_name(mux.get(), "split-after");
 }
@@ -483,7 +495,10 @@ Status Recorder::stop() {
     d.sync_open_segment();
     const fs::path last = d.open_segment;
     d.open_segment.clear();
-    if (d.callbacks.closed) d.callbacks.closed({last, utc_at(d.options.clock.now())});
+    // Its end is its last frame's time: a stalled camera's segment does not
+    // run on to the moment the stall was noticed.
+    const std::string end = last_frame_utc();
+    if (d.callbacks.closed) d.callbacks.closed({last, end.empty() ? utc_at(d.options.clock.now()) : end});
   }
   return result;
 }

@@ -102,6 +102,13 @@ class Recorder {
   // moment just marked reaches analysis without waiting for the segment's end.
   void split();
   Status stop();
+  // Seconds since the last frame came out of the parser; -1 before the
+  // first. A camera is up only while frames flow, never because its
+  // pipeline is merely still there (a frozen camera posts no error).
+  double seconds_since_frame() const;
+  // When the last frame came (its wall time); "" before the first. A gap in
+  // the recording starts there, not when the stall was noticed.
+  std::string last_frame_utc() const;
 
  private:
   struct Impl;

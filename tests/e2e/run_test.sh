@@ -310,7 +310,9 @@ sleep 0.5
 station=$!
 sleep 6
 kill -STOP $frozen
+stopped_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
 sleep 6
+resumed_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
 kill -CONT $frozen
 wait $station
 echo $? >"$work/f.rc"
@@ -324,6 +326,20 @@ print('  side states:', [s for s, _ in states])
 stalled = [k for k, (s, r) in enumerate(states) if s == 'stalled' and 'stalled: no frame for' in r]
 ok = stalled and any(s == 'up' for s, _ in states[stalled[0]:]) and open('$work/f.rc').read().strip() == '0'
 sys.exit(0 if ok else 1)"
+check "...never 'up' while frozen: up only once frames flow (it flapped up every ~20 s)" py "
+import json, sys
+ev = [json.loads(l) for l in open('$work/frozen-events.jsonl')]
+up = [e['utc'] for e in ev if e['type'] == 'camera.state' and e['camera'] == 'side' and e['state'] == 'up']
+during = [u for u in up if '$stopped_at' < u < '$resumed_at']
+print('  up while frozen:', during)
+sys.exit(0 if not during else 1)"
+check "...the gap stored starts at the last frame, not when the stall was noticed (stall_s later)" py "
+import sqlite3, sys
+from datetime import datetime, timedelta
+t = lambda u: datetime.strptime(u, '%Y-%m-%dT%H:%M:%S.%fZ')
+gaps = sqlite3.connect('$work/f/catalog.sqlite').execute('SELECT start_utc FROM camera_gaps ORDER BY id').fetchall()
+print('  gaps from', [g[0] for g in gaps], 'frozen at $stopped_at')
+sys.exit(0 if gaps and t(gaps[0][0]) < t('$stopped_at') + timedelta(seconds=1) else 1)"
 printf 'data_dir = "%s"\n[[camera]]\nname = "road"\nsource = "rtsp://127.0.0.1:%d/road"\n[[camera]]\nname = "gone"\nsource = "rtsp://127.0.0.1:9/none"\n' \
   "$work/doc" $port >"$work/doctor.toml"
 run --config "$work/doctor.toml" doctor --json
