@@ -150,7 +150,8 @@ int run_station(const GlobalOptions& global, const RunOptions& options);
 // The bus's clients: the event stream, one JSON per line; a control request
 // (trigger, mark, flush, status) with its reply.
 int run_events(const GlobalOptions& global, const EventsOptions& options);
-int run_control(const GlobalOptions& global, const std::string& cmd, const std::string& camera, const std::string& note);
+int run_control(const GlobalOptions& global, const std::string& cmd, const std::string& camera, const std::string& note,
+                const std::string& at = "");
 // Uploads approved packages, reads acks; exits when nothing is left (or --follow).
 int run_sync(const GlobalOptions& global, const SyncOptions& options);
 // The cloud job: takes complete packages from the store, verifies, acks.

@@ -156,6 +156,8 @@ int main(int argc, char** argv) {
   auto* trigger_cmd = app.add_subcommand("trigger", "ask the running station for a clip around now");
   trigger_cmd->add_option("--camera", control_camera, "camera name (default: the first)");
   trigger_cmd->add_option("--note", control_note, "why (kept with the trigger)");
+  std::string control_at;
+  trigger_cmd->add_option("--at", control_at, "when it happened, UTC (2026-12-06T21:00:00.000Z; within the last hour)");
   auto* flush_cmd = app.add_subcommand("flush", "ask the running station to close its open segments now");
   auto* station_cmd = app.add_subcommand("station", "the running station's state (cameras, analysis, clips) as JSON");
 
@@ -240,7 +242,7 @@ int main(int argc, char** argv) {
   if (*user_list) return run_user_list(global);
   if (*token_add) return run_token_add(global, account);
   if (*events_cmd) return run_events(global, events);
-  if (*trigger_cmd) return run_control(global, "trigger", control_camera, control_note);
+  if (*trigger_cmd) return run_control(global, "trigger", control_camera, control_note, control_at);
   if (*flush_cmd) return run_control(global, "flush", "", "");
   if (*station_cmd) return run_control(global, "status", "", "");
   return kExitUsage;

@@ -674,10 +674,12 @@ int run_events(const GlobalOptions& global, const EventsOptions& options) {
   return options.count > 0 && seen < options.count ? kExitInput : kExitOk;
 }
 
-int run_control(const GlobalOptions& global, const std::string& cmd, const std::string& camera, const std::string& note) {
+int run_control(const GlobalOptions& global, const std::string& cmd, const std::string& camera, const std::string& note,
+                const std::string& at) {
   json request = {{"cmd", cmd}};
   if (!camera.empty()) request["camera"] = camera;
   if (!note.empty()) request["note"] = note;
+  if (!at.empty()) request["at"] = at;
   auto config = effective_config(global);
   if (auto* code = std::get_if<int>(&config)) return *code;
   const auto endpoint = bus_endpoints(std::get<firmware::config::Config>(config).data_dir).control;

@@ -271,6 +271,9 @@ struct Recorder::Impl {
   // Steady-clock ns of the parser's last buffer, from its streaming thread;
   // declared before the pipeline so that it outlives the probe.
   std::atomic<int64_t> last_buffer_ns{0};  // 0: none yet
+  // Its wall time (options.clock), ns since the epoch: the one value a gap's
+  // start and the last segment's end both take.
+  std::atomic<int64_t> last_buffer_wall_ns{0};
   int64_t started_ns = 0;
   RtspLink rtsp;  // likewise
   Pipeline pipeline;
@@ -338,7 +341,11 @@ struct Recorder::Impl {
   }
 
   static GstPadProbeReturn on_buffer(GstPad* /*pad*/, GstPadProbeInfo* /*info*/, gpointer user_data) {
-    static_cast<Impl*>(user_data)->last_buffer_ns.store(steady_ns(), std::memory_order_relaxed);
+    auto* self = static_cast<Impl*>(user_data);
+    self->last_buffer_ns.store(steady_ns(), std::memory_order_relaxed);
+    self->last_buffer_wall_ns.store(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(self->options.clock.now().time_since_epoch()).count(),
+        std::memory_order_relaxed);
     return GST_PAD_PROBE_OK;
   }
 
@@ -456,10 +463,10 @@ double Recorder::seconds_since_frame() const {
 }
 
 std::string Recorder::last_frame_utc() const {
-  const double ago = seconds_since_frame();
-  if (ago < 0) return "";
-  return utc_at(impl_->options.clock.now() -
-                std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(ago)));
+  const int64_t wall = impl_->last_buffer_wall_ns.load(std::memory_order_relaxed);
+  if (wall == 0) return "";
+  return utc_at(std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(wall))));
 }
 
 void Recorder::split() {

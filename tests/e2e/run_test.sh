@@ -76,6 +76,8 @@ serve                                   # ...and comes back 5 s later
 sleep 3
 "$bin" "${c[@]}" trigger --camera nowhere >"$work/bad.out" 2>"$work/bad.err"
 echo $? >"$work/bad.rc"
+"$bin" "${c[@]}" trigger --camera road --at abc >/dev/null 2>"$work/bad-at.err"
+echo $? >"$work/bad-at.rc"
 # Packages reach review while it runs: looked for until the station stops
 # (three cameras' analysis shares 2 cores, more slowly under ASan).
 while kill -0 $station 2>/dev/null; do
@@ -150,6 +152,8 @@ ok = ok and {e['camera'] for e in ev if e['type'] == 'camera.gap'} == {'road', '
 sys.exit(0 if ok else 1)"
 check "a trigger for an unknown camera: refused, exit 3, named; the station went on" bash -c \
   "[ \"\$(cat $work/bad.rc)\" = 3 ] && grep -q \"no camera named 'nowhere'\" $work/bad.err"
+check "a trigger 'at' that is no time: refused, exit 3, said so (it was ignored)" bash -c \
+  "[ \"\$(cat $work/bad-at.rc)\" = 3 ] && grep -q 'must be a UTC time' $work/bad-at.err"
 all_packages_ok() {
   local n=0 p
   for p in "$work"/d/packages/*/; do
