@@ -129,6 +129,9 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
       if (!clips.dropped.empty())
         std::printf("  %zu spans not kept by the clip budget (each logged with why; [clips] budget_min_per_hour)\n",
                     clips.dropped.size());
+      if (clips.waiting > 0)
+        std::printf("  %d clips wait, planned, for room on the disk (`dashloop run` builds them when there is room)\n",
+                    clips.waiting);
     } else {
       auto rows = ctx.catalog->keyframes(drive_id);
       json d = {{"drive_id", drive_id}, {"source", arg},          {"mode", mode},
@@ -147,7 +150,8 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
         d["tracks"] = json::array();
         for (const auto& t : tracks) d["tracks"].push_back(track_json(t));
       }
-      d["clips"] = {{"ready", clips.ready}, {"failed", clips.failed}, {"skipped", clips.skipped}, {"dropped", clips.dropped}};
+      d["clips"] = {{"ready", clips.ready},     {"failed", clips.failed},   {"waiting", clips.waiting},
+                    {"skipped", clips.skipped}, {"dropped", clips.dropped}};
       out["drives"].push_back(std::move(d));
     }
   }

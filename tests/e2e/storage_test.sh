@@ -8,6 +8,8 @@
 #   - a read-only data disk and a data dir owned by another user: each named
 #     as what it is, exit 4, the catalog untouched;
 #   - one camera missing (v4l2 device absent): the others record, it retries;
+#   - a clip with no room for its package waits, planned, and is built by
+#     the station once there is room;
 #   - addresses no retry can mend (rtsp://, rtsp://:::::x, rtsp://256.1.1.1/x,
 #     test://nosuchpattern): config errors, exit 2.
 # Needs root for the tmpfs mount; skips with the reason otherwise.
@@ -122,7 +124,24 @@ check "it is named, with its reason" err_has "camera 'cabin': v4l2:///dev/video-
 check "and retried" err_has "rebuilding in"
 check "the other camera records" test "$(segments road closed)" -gt "$before"
 
-# 6. Addresses no retry can mend are config errors.
+# 6. A clip that cannot be packaged for want of space waits, planned (it was
+#    failed for good, and retention then deleted its recording), and the
+#    station builds it once there is room.
+ffmpeg -v error -y -f lavfi -i testsrc2=size=320x240:rate=15 -t 12 -c:v libx264 -g 15 -pix_fmt yuv420p "$work/drive.mp4"
+printf 'data_dir = "%s"\n[detector]\nkind = "none"\n[clips]\nsample_every_s = 3.0\nbudget_min_per_hour = 60\n[privacy]\nfaces = "none"\nplates = "none"\n[retention]\nmax_bytes = 1000\n' \
+  "$mnt/d" >"$work/tight.toml"
+run --config "$work/tight.toml" ingest --json "$work/drive.mp4"
+check "no room for its package: the ingest stores the drive (exit 0)" rc_is 0
+check "...its clip waits, planned, not failed" bash -c "
+  [ \$(sqlite3 $mnt/d/catalog.sqlite \"SELECT count(*) FROM clips WHERE state = 'planned'\") -ge 1 ] &&
+  [ \$(sqlite3 $mnt/d/catalog.sqlite \"SELECT count(*) FROM clips WHERE state = 'failed'\") = 0 ]"
+planned=$(sqlite3 "$mnt/d/catalog.sqlite" "SELECT count(*) FROM clips WHERE state = 'planned'")
+run "${c[@]}" run --seconds 8
+check "...and the station builds it once there is room: in review" bash -c "
+  [ \$(sqlite3 $mnt/d/catalog.sqlite \"SELECT count(*) FROM clips WHERE state = 'review'\") -ge $planned ] &&
+  [ \$(sqlite3 $mnt/d/catalog.sqlite \"SELECT count(*) FROM clips WHERE state = 'planned'\") = 0 ]"
+
+# 7. Addresses no retry can mend are config errors.
 for bad in "rtsp://" "rtsp://:::::x" "rtsp://256.1.1.1/x" "test://nosuchpattern"; do
   sed "s|v4l2:///dev/video-dashloop-absent|$bad|" "$work/two.toml" >"$work/bad.toml"
   run --config "$work/bad.toml" run --seconds 3
