@@ -22,9 +22,10 @@ namespace media = pipeline::media;
 // passing fault, a plugin not yet loaded, must not cost video): it is kept
 // as 'unreadable' with the reason, counts no frames, is tried again at the
 // camera's next start and goes by retention's rules like any segment.
-Result<int64_t> close_from_file(cat::Catalog& catalog, cat::SegmentRecord& s, const std::string& end_utc) {
+Result<int64_t> close_from_file(cat::Catalog& catalog, cat::SegmentRecord& s, const std::string& end_utc,
+                                int tries = 3) {
   auto index = media::index_stream(s.path);
-  for (int retry = 0; !index.ok() && retry < 2; ++retry) {
+  for (int retry = 1; !index.ok() && retry < tries; ++retry) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     index = media::index_stream(s.path);
   }
@@ -55,13 +56,20 @@ Result<int64_t> close_from_file(cat::Catalog& catalog, cat::SegmentRecord& s, co
 // This release's date: no clock that has been set reads earlier.
 constexpr char kReleasedUtc[] = "2026-12-01T00:00:00.000Z";
 
-// Segments left open by a crash or power cut, and those that could not be
-// read before: index what they hold.
+// Unreadable segments tried again at each start, newest first: a camera
+// rebuilt every 30 s must not spend its start on a pile of empty files.
+constexpr int kUnreadableRetries = 3;
+
+// Segments left open by a crash or power cut, and the newest that could
+// not be read before: index what they hold.
 Status recover(cat::Catalog& catalog, const std::string& camera, const media::WallClock& clock) {
   auto segments = catalog.segments(0, camera);
   if (!segments.ok()) return segments.status();
-  for (auto s : *segments) {
+  int unreadable_left = kUnreadableRetries;
+  for (auto it = segments->rbegin(); it != segments->rend(); ++it) {
+    auto s = *it;
     if (s.state != "open" && s.state != "unreadable") continue;
+    if (s.state == "unreadable" && (s.bytes == 0 || unreadable_left-- <= 0)) continue;
     std::error_code ec;
     if (!fs::exists(s.path, ec)) {  // gone by hand: nothing to index, nothing to delete
       spdlog::warn("record: {} is no longer there; the catalog now says so", s.path);
@@ -70,7 +78,8 @@ Status recover(cat::Catalog& catalog, const std::string& camera, const media::Wa
     }
     if (s.state == "open") spdlog::warn("record: {} was left open (crash or power cut); indexing what it holds", s.path);
     else spdlog::info("record: {} could not be read before ({}); trying again", s.path, s.reason);
-    if (auto closed = close_from_file(catalog, s, media::utc_at(clock.now())); !closed.ok()) return closed.status();
+    if (auto closed = close_from_file(catalog, s, media::utc_at(clock.now()), s.state == "open" ? 3 : 1); !closed.ok())
+      return closed.status();
   }
   return Status::Ok();
 }
