@@ -30,7 +30,7 @@ data=${DASHLOOP_DATA_DIR:-./dashloop-data}
 demo_config=$(mktemp /tmp/dashloop-demo.XXXXXX.toml)
 printf '[clips]\nbudget_min_per_hour = 60  # the demo: every second driven may be clipped\n' >"$demo_config"
 echo "The demo lifts the clip budget to 60 min an hour (default 2.5: the bundled drives are minutes long)"
-build/dashloop --config "$demo_config" --data-dir "$data" ingest "$sample" "$highway" "$street"
+build/dashloop --config "$demo_config" --data-dir "$data" ingest --again "$sample" "$highway" "$street"  # --again: a demo run twice
 ids=$(build/dashloop --data-dir "$data" drives --json |
   python3 -c "import json,sys; d=json.load(sys.stdin); print(d[-3]['drive_id'], d[-2]['drive_id'], d[-1]['drive_id'])")
 read -r sample_id highway_id street_id <<<"$ids"

@@ -23,9 +23,9 @@ printf '[detector]\nkind = "none"\n[clips]\nenabled = false\n' >"$work/keyframes
 rm -rf "$work/data"
 for _ in $(seq "$rounds"); do
   measure "%e %M" decode gst-launch-1.0 -q filesrc location="$drive" ! decodebin ! fakesink sync=false
-  measure "%e %M" full "$build/dashloop" -c "$work/keyframes_only.toml" -d "$work/data" ingest -q --mode full "$drive"
+  measure "%e %M" full "$build/dashloop" -c "$work/keyframes_only.toml" -d "$work/data" ingest -q --again --mode full "$drive"
   measure "%e %M" ffmpeg ffmpeg -nostdin -hide_banner -loglevel error -i "$drive" -vf "select='gt(scene,0.3)'" -f null -
-  measure "%e %M" triage "$build/dashloop" -c "$work/keyframes_only.toml" -d "$work/data" ingest -q --mode triage "$drive"
+  measure "%e %M" triage "$build/dashloop" -c "$work/keyframes_only.toml" -d "$work/data" ingest -q --again --mode triage "$drive"
 done >"$work/results"
 
 python3 - "$work/results" "$drive" "$seconds" "$rounds" <<'PY'

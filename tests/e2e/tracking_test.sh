@@ -80,11 +80,11 @@ check "ingest with hog-people on a drive without people: runs, few or no tracks"
 before=$(sqlite3 "$d/catalog.sqlite" 'SELECT count(*) FROM drives; SELECT count(*) FROM tracks')
 printf '[detector]\nkind = "onnx"\nmodel = "%s"\nlabels = "%s"\ninput_size = 64\n' \
   "$data/onnx/wrong_shape.onnx" "$data/onnx/labels.txt" >"$work/onnx_bad.toml"
-run -c "$work/onnx_bad.toml" -d "$d" ingest "$data/drive_short.mp4"
+run -c "$work/onnx_bad.toml" -d "$d" ingest --again "$data/drive_short.mp4"
 check "wrong-shaped model: exit 2, the model and the expected shape named" bash -c \
   "[ \"\$(cat $work/rc)\" = 2 ] && grep -qF '$data/onnx/wrong_shape.onnx: model output is [1,5,6]; expected [1,N,8] (YOLOv5) or [1,7,N] (YOLOv8)' $work/err"
 printf '[detector]\nkind = "onnx"\nmodel = "%s/none.onnx"\nlabels = "%s"\n' "$work" "$data/onnx/labels.txt" >"$work/onnx_missing.toml"
-run -c "$work/onnx_missing.toml" -d "$d" ingest "$data/drive_short.mp4"
+run -c "$work/onnx_missing.toml" -d "$d" ingest --again "$data/drive_short.mp4"
 check "missing model: exit 2, named" bash -c "[ \"\$(cat $work/rc)\" = 2 ] && grep -qF '$work/none.onnx: model file not found' $work/err"
 run -c "$work/onnx_missing.toml" -d "$d" doctor
 check "doctor with a missing model: exit 1, names it" bash -c \
@@ -97,7 +97,7 @@ check "doctor with a good model: ok, names the model, its layout and input size,
   "d['ok'] and d['detector']['status'].endswith('yolov8.onnx (yolov8, 64x64) on cpu')"
 # The test model puts a car and a person on one box: per-class NMS alone (cross_class_iou = 1) keeps both.
 printf 'cross_class_iou = 1.0\n' >>"$work/onnx.toml"
-run -c "$work/onnx.toml" -d "$d" ingest "$data/drive_short.mp4" --json
+run -c "$work/onnx.toml" -d "$d" ingest --again "$data/drive_short.mp4" --json
 check "ingest with an ONNX model: its constant car, person and bicycle become three tracks" json_ok \
   "sorted(t['label'] for t in d['drives'][0]['tracks']) == ['bicycle', 'car', 'person'] \
    and all(t['detections'] == 60 for t in d['drives'][0]['tracks'])"

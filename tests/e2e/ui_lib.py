@@ -27,7 +27,7 @@ class Station:
         with open(self.config, "w") as f:
             f.write('[privacy]\nfaces = "none"\nplates = "none"\n[clips]\nbudget_min_per_hour = 0\n')
         for _ in range(drives):
-            self.dashloop("--config", self.config, "ingest", "-q", SAMPLE)
+            self.dashloop("--config", self.config, "ingest", "-q", "--again", SAMPLE)
         self.dashloop("user", "add", "alice", stdin=PASSWORD + "\n")
         self.token = self.dashloop("token", "add", "cloud-job").strip()
         self.proc = None
