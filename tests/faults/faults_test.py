@@ -6,24 +6,29 @@ schedule of faults, and after each step the promises are checked.
 
 The station: two RTSP cameras (dashloop-rtsp-camera serving real and
 generated drives) and a raw test:// camera, its data directory on a small
-tmpfs of its own, the embedded file:// sync target beside it. The faults,
+tmpfs of its own, syncing to a Ceph RADOS Gateway on loopback
+(tests/s3/rgw.sh: a real S3 server that checks signatures). The faults,
 one a step, chosen by the seed: kill -9 of the station (then restarted), a
 SIGTERM (it must stop cleanly within 5 s, exit 0; then restarted), a camera
 server frozen with SIGSTOP, a camera server killed and started again later,
-the filesystem filled to 100 % and freed, the operator approving what waits
-in review (so sync runs under the faults too). After each step:
+the filesystem filled to 100 % and freed, the gateway killed and started
+again, the operator approving what waits in review (so sync runs under the
+faults too), the cloud job (`dashloop collect`) run, and killed at a random
+moment half the time. After each step:
   - PRAGMA integrity_check is ok;
   - every closed segment is on disk and decodes to its catalog frame count;
   - no recording deleted but by retention (its log line for each one);
   - every package directory holds its manifest (none half-written);
   - every clip is planned, in review or a later state, or failed with a
-    reason.
+    reason;
+  - every clip the box holds as acked is listed in a Label Studio tasks
+    file of the cloud job's folder (nothing acked without its hand-over).
 The seed is printed (DASHLOOP_FAULT_SEED=N replays it); DASHLOOP_FAULT_STEPS
 sets the number of steps (8 by default: CI's short form). Ends with the plain
 'N passed, N failed' line. Needs root for the tmpfs; skips with the reason
-otherwise. Not here: the RADOS Gateway stopped under a sync (e2e.sync covers
-a dead and a refusing server), a power cut below the page cache.
+otherwise. Not here: a power cut below the page cache.
 """
+import json
 import os
 import random
 import signal
@@ -48,7 +53,8 @@ if mounted.returncode != 0:
     sys.exit(0)
 
 passes = fails = 0
-counts = {"kill": 0, "term": 0, "freeze": 0, "server": 0, "fill": 0, "approve": 0}
+counts = {"kill": 0, "term": 0, "freeze": 0, "server": 0, "fill": 0, "approve": 0, "gateway": 0, "collect": 0}
+rgw = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "s3", "rgw.sh")
 
 
 def check(cond, what):
@@ -62,6 +68,20 @@ def check(cond, what):
 
 
 port = 30000 + os.getpid() % 20000
+gateway_port = 20000 + os.getpid() % 10000
+started = subprocess.run([rgw, "start", os.path.join(work, "rgw"), str(gateway_port)], capture_output=True, text=True)
+if started.returncode != 0:
+    print(f"FAIL: the RADOS Gateway did not start: {started.stderr.strip()}")
+    subprocess.run(["umount", disk])
+    sys.exit(1)
+endpoint, access_key, secret_key = started.stdout.split()
+subprocess.run(["curl", "-sf", "-o", "/dev/null", "--aws-sigv4", "aws:amz:us-east-1:s3", "-u", f"{access_key}:{secret_key}",
+                "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-X", "PUT", f"{endpoint}/fleet"], check=True)
+creds = os.path.join(work, "creds.toml")
+with open(creds, "w") as f:
+    f.write(f'access_key = "{access_key}"\nsecret_key = "{secret_key}"\n')
+os.chmod(creds, 0o600)
+inbox = os.path.join(work, "inbox")
 data_dir = os.path.join(disk, "d")
 logs = os.path.join(work, "station.log")
 config = os.path.join(work, "station.toml")
@@ -97,6 +117,11 @@ max_percent = 80
 hard_percent = 95
 [sync]
 interval_s = 3
+target = "s3://fleet/faults"
+endpoint = "{endpoint}"
+credentials_file = "{creds}"
+attempts = 2
+backoff_s = 0.2
 [ui]
 enabled = false
 """)
@@ -178,11 +203,18 @@ def invariants(step, stopped=False):
             if p.startswith(".") or not os.path.isdir(os.path.join(packages, p)):
                 continue
             check(os.path.exists(os.path.join(packages, p, "manifest.json")), f"step {step}: package {p} has no manifest")
+    listed = set()
+    if os.path.isdir(inbox):
+        for name in os.listdir(inbox):
+            if name.startswith("labelstudio-tasks-") and name.endswith(".json"):
+                listed |= {t["data"]["video"].split("/")[-2] for t in json.load(open(os.path.join(inbox, name)))}
     for uid, state, reason in db.execute("SELECT uid, state, state_reason FROM clips"):
         check(state in ("planned", "packaged", "review", "approved", "rejected", "uploading", "uploaded", "acked", "failed"),
               f"step {step}: clip {uid} in state {state}")
         if state == "failed":
             check(bool(reason), f"step {step}: clip {uid} failed without a reason")
+        if state == "acked":
+            check(uid in listed, f"step {step}: clip {uid} acked, but in no tasks file of the cloud job")
     db.close()
 
 
@@ -190,7 +222,7 @@ start_server()
 start_station()
 time.sleep(8)
 for step in range(1, steps + 1):
-    fault = rng.choice(["kill", "kill", "term", "freeze", "server", "fill", "approve"])
+    fault = rng.choice(["kill", "kill", "term", "freeze", "server", "fill", "approve", "approve", "gateway", "collect"])
     counts[fault] += 1
     print(f"step {step}: {fault}", flush=True)
     clean = False
@@ -220,6 +252,18 @@ for step in range(1, steps + 1):
         time.sleep(rng.uniform(3, 6))
         check(station.poll() is None, f"step {step}: the station runs on with its disk full")
         os.remove(filler)
+    elif fault == "gateway":
+        subprocess.run([rgw, "gateway-stop", os.path.join(work, "rgw")])
+        time.sleep(rng.uniform(3, 8))
+        check(subprocess.run([rgw, "gateway-start", os.path.join(work, "rgw")]).returncode == 0,
+              f"step {step}: the gateway started again")
+    elif fault == "collect":
+        job = subprocess.Popen([binary, "-c", config, "collect", "--from", "s3://fleet/faults", "--to", inbox, "--job",
+                                "faults-job"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if rng.random() < 0.5:
+            time.sleep(rng.uniform(0, 2))
+            job.kill()
+        job.wait()
     elif fault == "approve":
         subprocess.run([binary, "-c", config, "clips", "move", "approved", "--state", "review", "--by", "faults"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -239,6 +283,7 @@ print(f"faults: seed {seed}: {steps} steps {counts}; {len(verified)} segments de
       f"{segs} closed segments at the end; clips {clips}", flush=True)
 server.kill()
 server.wait()
+subprocess.run([rgw, "stop", os.path.join(work, "rgw")])
 if fails or os.environ.get("KEEP"):
     subprocess.run(["cp", "-a", data_dir, os.path.join(work, "d")])
 subprocess.run(["umount", disk])

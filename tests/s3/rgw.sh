@@ -4,6 +4,8 @@
 # needed, everything under DIR. Ready in about 15 s.
 #   tests/s3/rgw.sh start DIR PORT   prints "endpoint access_key secret_key"
 #   tests/s3/rgw.sh stop DIR
+#   tests/s3/rgw.sh gateway-stop DIR    the gateway alone killed (-9), the cluster left up
+#   tests/s3/rgw.sh gateway-start DIR   the gateway started again; returns once it answers
 # Ports: PORT (S3), PORT+1 and PORT+2 (monitor v2, v1), OSDs from PORT+10.
 # RGW_BEAST_OPTIONS: more options for its HTTP frontend (the sync bench:
 # tcp_nodelay=1).
@@ -20,6 +22,20 @@ stop() {
   done
 }
 if [ "$cmd" = stop ]; then stop; exit 0; fi
+if [ "$cmd" = gateway-stop ]; then
+  kill -9 "$(cat "$dir/run/rgw.pid.fg")" 2>/dev/null || true
+  exit 0
+fi
+if [ "$cmd" = gateway-start ]; then
+  port=$(sed -n 's/^rgw_frontends = beast endpoint=127.0.0.1:\([0-9]*\).*/\1/p' "$dir/ceph.conf")
+  radosgw -c "$dir/ceph.conf" -n client.rgw -f >>"$dir/log/rgw.out" 2>&1 & echo $! >"$dir/run/rgw.pid.fg"
+  for _ in $(seq 1 240); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/" && exit 0
+    sleep 0.25
+  done
+  echo "rgw.sh: the gateway did not answer on $port within 60 s" >&2
+  exit 1
+fi
 port=$3
 mon2=$((port + 1)) mon1=$((port + 2)) osd_lo=$((port + 10)) osd_hi=$((port + 60))
 ak=DLTESTACCESSKEY sk=dashloop-test-secret-key-0123456789
