@@ -439,14 +439,20 @@ TEST_F(CatalogTest, OperatorsLockAfterFailuresAndReadersByTokenHash) {
   EXPECT_EQ((*c)->remove_operator("job").kind(), Status::Kind::kNotFound);
 }
 
-TEST_F(CatalogTest, SegmentsOpenCloseAndKeepKeyframes) {
-  auto c = Catalog::open(file_);
-  ASSERT_TRUE(c.ok());
+// A recorded segment of camera "front" as it opens.
+SegmentRecord opened_segment() {
   SegmentRecord s;
   s.camera = "front";
   s.path = "/rec/front-1.ts";
   s.owned = true;
   s.start_utc = "2026-11-22T10:00:00.000Z";
+  return s;
+}
+
+TEST_F(CatalogTest, SegmentsOpenCloseAndKeepKeyframes) {
+  auto c = Catalog::open(file_);
+  ASSERT_TRUE(c.ok());
+  SegmentRecord s = opened_segment();
   auto id = (*c)->add_segment(s);
   ASSERT_TRUE(id.ok()) << id.status().message();
   s.id = *id;
@@ -477,11 +483,7 @@ TEST_F(CatalogTest, SegmentsOpenCloseAndKeepKeyframes) {
 TEST_F(CatalogTest, AnUnreadableSegmentIsKeptWithItsReasonAndCanCloseLater) {
   auto c = Catalog::open(file_);
   ASSERT_TRUE(c.ok());
-  SegmentRecord s;
-  s.camera = "front";
-  s.path = "/rec/front-1.ts";
-  s.owned = true;
-  s.start_utc = "2026-11-22T10:00:00.000Z";
+  SegmentRecord s = opened_segment();
   auto id = (*c)->add_segment(s);
   ASSERT_TRUE(id.ok()) << id.status().message();
   ASSERT_TRUE((*c)->mark_segment_unreadable(*id, "2026-11-22T10:01:00.000Z", 1400000, "no element \"filesrc\"").ok());
@@ -508,10 +510,7 @@ TEST_F(CatalogTest, SegmentsAndTheirKeyframesSurviveTheSchemaSevenMigration) {
   {
     auto c = Catalog::open(file_);
     ASSERT_TRUE(c.ok());
-    SegmentRecord s;
-    s.camera = "front";
-    s.path = "/rec/front-1.ts";
-    s.owned = true;
+    SegmentRecord s = opened_segment();
     s.state = "closed";
     s.frames = 60;
     ASSERT_TRUE((*c)->add_segment(s, {{0, 0}, {30, 1000}}).ok());
