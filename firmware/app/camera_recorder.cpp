@@ -93,11 +93,16 @@ Status adopt_orphans(cat::Catalog& catalog, const std::string& camera, const fs:
                      const media::WallClock& clock) {
   auto segments = catalog.segments(0, camera);
   if (!segments.ok()) return segments.status();
-  std::set<std::string> known;
-  for (const auto& s : *segments) known.insert(s.path);
+  std::set<std::string> known, deleted;
+  for (const auto& s : *segments) (s.state == "deleted" ? deleted : known).insert(s.path);
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     if (!e.is_regular_file(ec) || e.path().extension() != ".ts" || known.count(e.path().string())) continue;
+    if (deleted.count(e.path().string())) {  // retention marked it and was stopped before the unlink
+      spdlog::info("record: {}: removed, as retention decided before a stop", e.path().string());
+      fs::remove(e.path(), ec);
+      continue;
+    }
     const auto bytes = e.file_size(ec);
     if (bytes == 0) {
       fs::remove(e.path(), ec);

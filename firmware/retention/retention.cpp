@@ -125,9 +125,14 @@ Result<Report> enforce(catalog::Catalog& catalog, const fs::path& data_dir, cons
     if (budget.over(keep_for_clip) <= 0) break;  // sorted: the rest are kept for their clips too
     std::error_code ec;
     const auto bytes = int64_t(fs::file_size(s.path, ec));
-    fs::remove(s.path, ec);
-    if (ec) return Status::IOError(s.path + ": cannot delete: " + ec.message());
+    // The catalog first: a row never says 'closed' for a file that is gone
+    // (a busy catalog held the mark back for seconds after the unlink, and a
+    // crash then would have left analysis a recording it cannot read). A
+    // crash between the two leaves a file whose row says deleted: the
+    // camera's next start removes it.
     if (Status st = catalog.mark_segment_deleted(s.id); !st.ok()) return st;
+    fs::remove(s.path, ec);
+    if (ec) return Status::IOError(s.path + ": marked deleted, but cannot be removed: " + ec.message());
     budget.freed(bytes);
     report.freed += bytes;
     ++report.segments_deleted;

@@ -355,9 +355,16 @@ struct Recorder::Impl {
     std::string compact;
     for (char c : stamp.substr(0, 19))
       if (c != '-' && c != ':') compact += c;
-    char name[96];
+    char name[112];
     std::snprintf(name, sizeof name, "-%sZ-%05u.ts", compact.c_str(), fragment_id);
-    const fs::path path = self->options.dir / (self->options.prefix + name);
+    fs::path path = self->options.dir / (self->options.prefix + name);
+    // A recorder started again within the same second numbers its fragments
+    // from 0 too: never write over a segment already on disk.
+    std::error_code ec;
+    for (int again = 1; fs::exists(path, ec) && again < 100; ++again) {
+      std::snprintf(name, sizeof name, "-%sZ-%05u-%02d.ts", compact.c_str(), fragment_id, again);
+      path = self->options.dir / (self->options.prefix + name);
+    }
     return g_strdup(path.c_str());
   }
 };

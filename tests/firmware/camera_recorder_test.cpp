@@ -90,5 +90,18 @@ TEST_F(CameraRecorderTest, ASegmentWhoseFileIsGoneIsMarkedSoNotRetriedForever) {
   EXPECT_EQ(segment(id).state, "deleted");
 }
 
+// Retention marks a row deleted, then unlinks the file: a stop between the
+// two leaves the file, and the camera's next start removes it (it is not
+// taken back in as a recording).
+TEST_F(CameraRecorderTest, AFileRetentionMarkedDeletedIsRemovedAtTheNextStart) {
+  const fs::path file = dir_ / "recordings" / "road" / "road-20261206T100000Z-00000.ts";
+  fs::copy_file(DASHLOOP_TESTDATA "/drive_s3ts.ts", file);
+  const int64_t id = left_open(file);
+  ASSERT_TRUE(catalog_->mark_segment_deleted(id).ok());
+  ASSERT_TRUE(start_and_stop().ok());
+  EXPECT_FALSE(fs::exists(file));
+  EXPECT_EQ(segment(id).state, "deleted");
+}
+
 }  // namespace
 }  // namespace dashloop::app
