@@ -49,7 +49,11 @@ Result<int64_t> close_from_file(cat::Catalog& catalog, cat::SegmentRecord& s, co
   s.bytes = int64_t(fs::file_size(s.path, ec));
   std::vector<cat::SegmentKeyframe> keys;
   for (const auto& k : index->keyframes) keys.push_back({k.frame, k.pts});
-  if (Status st = catalog.close_segment(s, keys); !st.ok()) return st;
+  if (Status st = catalog.close_segment(s, keys); !st.ok()) {
+    if (st.kind() != Status::Kind::kNotFound) return st;
+    spdlog::info("record: {}: {}; left as it is", s.path, st.message());  // retention took it meanwhile
+    return int64_t{0};
+  }
   return s.frames;
 }
 

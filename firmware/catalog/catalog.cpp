@@ -741,11 +741,16 @@ Status Catalog::close_segment(const SegmentRecord& g, const std::vector<SegmentK
   if (!tx.status().ok()) return tx.status();
   Statement up(db,
                "UPDATE segments SET state = 'closed', end_utc = ?2, frames = ?3, first_pts = ?4, duration_s = ?5, "
-               "fps = ?6, codec = ?7, bytes = ?8, first_frame = ?9, reason = '' WHERE id = ?1");
+               "fps = ?6, codec = ?7, bytes = ?8, first_frame = ?9, reason = '' WHERE id = ?1 AND state IN ('open', "
+               "'unreadable')");
   up.bind(1, g.id).bind(2, g.end_utc).bind(3, g.frames).bind(4, g.first_pts).bind(5, g.duration_s).bind(6, g.fps);
   up.bind(7, g.codec).bind(8, g.bytes).bind(9, g.first_frame).step();
   if (!up.status().ok()) return up.status();
-  if (sqlite3_changes(db) != 1) return Status::NotFound("segment " + std::to_string(g.id) + " is not in the catalog");
+  // Only an open or unreadable segment closes: one retention deleted while
+  // it was being indexed again stays deleted (it came back 'closed' with its
+  // file gone, found by faults.station).
+  if (sqlite3_changes(db) != 1)
+    return Status::NotFound("segment " + std::to_string(g.id) + " is not open in the catalog (deleted meanwhile?)");
   if (Status st = insert_segment_keyframes(db, g.id, keyframes); !st.ok()) return st;
   return tx.commit();
 }

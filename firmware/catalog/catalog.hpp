@@ -269,7 +269,8 @@ class Catalog {
 
   // Segments. add_segment stores a segment with the keyframes known so far.
   Result<int64_t> add_segment(const SegmentRecord& segment, const std::vector<SegmentKeyframe>& keyframes = {});
-  // Closes an open segment: its end, counts and keyframes (replacing any).
+  // Closes an open (or unreadable) segment: its end, counts and keyframes
+  // (replacing any); kNotFound for any other, a deleted one included.
   Status close_segment(const SegmentRecord& segment, const std::vector<SegmentKeyframe>& keyframes);
   // A segment whose file could not be indexed (now): kept, with the reason,
   // for a later try; retention ages it out like any other.

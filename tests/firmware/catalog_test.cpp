@@ -475,6 +475,11 @@ TEST_F(CatalogTest, SegmentsOpenCloseAndKeepKeyframes) {
   ASSERT_TRUE((*c)->mark_segment_deleted(*id).ok());
   EXPECT_EQ((*(*c)->segments(0, "front"))[0].state, "deleted");
   EXPECT_TRUE((*(*c)->segments(0, "rear")).empty());
+  // A segment retention deleted while a recovery indexed it again stays
+  // deleted: it never comes back 'closed' with its file gone.
+  s.id = *id;
+  EXPECT_EQ((*c)->close_segment(s, {}).kind(), Status::Kind::kNotFound);
+  EXPECT_EQ((*(*c)->segments(0, "front"))[0].state, "deleted");
 }
 
 
