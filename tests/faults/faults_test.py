@@ -171,12 +171,18 @@ def frames_of(path):
 
 
 def still_closed(sid):
-    """Retention deletes a file, then marks its row: a moment apart, while the station runs."""
-    time.sleep(1)
-    db = catalog()
-    row = db.execute("SELECT state FROM segments WHERE id = ?", (sid,)).fetchone()
-    db.close()
-    return row is not None and row[0] == "closed"
+    """Whether a segment whose file is gone (or does not decode) still reads 'closed' 10 s on. Retention
+    marks a row deleted before it unlinks the file, yet a long run (seed 95623, 40 steps) saw a row read
+    'closed' for over a second after the unlink, then 'deleted': not yet explained (docs/STATION.md).
+    A row that stays 'closed' fails here, and at every clean stop below without waiting."""
+    for _ in range(10):
+        time.sleep(1)
+        db = catalog()
+        row = db.execute("SELECT state FROM segments WHERE id = ?", (sid,)).fetchone()
+        db.close()
+        if row is None or row[0] != "closed":
+            return False
+    return True
 
 
 def invariants(step, stopped=False):
@@ -197,7 +203,7 @@ def invariants(step, stopped=False):
             if verified.get(sid) == frames:
                 continue
             decoded = frames_of(path) if os.path.exists(path) else -1
-            if decoded != frames and not still_closed(sid):
+            if decoded != frames and not stopped and not still_closed(sid):
                 continue  # retention took it meanwhile (its log line is checked once the row says deleted)
             if not check(os.path.exists(path), f"step {step}: closed segment {path} missing"):
                 continue
