@@ -74,13 +74,7 @@ void TrackingWorker::offer(const media::DecodedFrame& frame) {
   Job job;
   job.index = frame.index;
   job.to_source = static_cast<double>(frame.y.cols) / width;
-  job.i420.create(height * 3 / 2, width, CV_8UC1);
-  cv::resize(frame.y, job.i420.rowRange(0, height), {width, height}, 0, 0, cv::INTER_AREA);
-  const int quarter = (width / 2) * (height / 2);
-  cv::Mat u(height / 2, width / 2, CV_8UC1, job.i420.ptr(height));
-  cv::Mat v(height / 2, width / 2, CV_8UC1, job.i420.ptr(height) + quarter);
-  cv::resize(frame.u, u, u.size(), 0, 0, cv::INTER_AREA);
-  cv::resize(frame.v, v, v.size(), 0, 0, cv::INTER_AREA);
+  job.i420 = media::resized_i420(frame, width, height);
   {
     std::lock_guard lock(mutex_);
     pending_ = std::move(job);

@@ -3,7 +3,6 @@
 #include <gst/app/gstappsrc.h>
 
 #include <algorithm>
-#include <opencv2/imgproc.hpp>
 #include <cmath>
 #include <tuple>
 
@@ -164,22 +163,6 @@ Result<CutResult> cut(const CutRequest& request, const std::filesystem::path& ou
   return result;
 }
 
-// A contiguous I420 image scaled to w x h (both even), plane by plane.
-cv::Mat scale_i420(const cv::Mat& i420, int w, int h) {
-  const int sw = i420.cols, sh = i420.rows * 2 / 3;
-  cv::Mat out(h * 3 / 2, w, CV_8UC1);
-  const cv::Mat y(sh, sw, CV_8UC1, i420.data);
-  const cv::Mat u(sh / 2, sw / 2, CV_8UC1, i420.data + size_t(sw) * sh);
-  const cv::Mat v(sh / 2, sw / 2, CV_8UC1, i420.data + size_t(sw) * sh * 5 / 4);
-  cv::Mat oy(h, w, CV_8UC1, out.data);
-  cv::Mat ou(h / 2, w / 2, CV_8UC1, out.data + size_t(w) * h);
-  cv::Mat ov(h / 2, w / 2, CV_8UC1, out.data + size_t(w) * h * 5 / 4);
-  cv::resize(y, oy, oy.size(), 0, 0, cv::INTER_AREA);
-  cv::resize(u, ou, ou.size(), 0, 0, cv::INTER_AREA);
-  cv::resize(v, ov, ov.size(), 0, 0, cv::INTER_AREA);
-  return out;
-}
-
 Result<CutResult> reencode(const CutRequest& request, const std::filesystem::path& out_mp4, const ElementSet& has) {
   if (request.segments.empty()) return Status::InvalidArgument(out_mp4.string() + ": a clip needs segments");
   CutResult result;
@@ -229,10 +212,10 @@ Result<CutResult> reencode(const CutRequest& request, const std::filesystem::pat
       // A keyframe a second, as the recorder's encoder makes them.
       const bool key = result.frames.empty() || pts >= next_key_ns;
       if (key) next_key_ns = pts + GST_SECOND;
-      cv::Mat i420 = copy_i420(f);
       // After a change of size mid-span the frames are scaled to the
       // clip's first size (its boxes then need the same scale: kept rare).
-      if (i420.cols != result.width || i420.rows != result.height * 3 / 2) i420 = scale_i420(i420, result.width, result.height);
+      const bool same_size = (f.y.cols & ~1) == result.width && (f.y.rows & ~1) == result.height;
+      const cv::Mat i420 = same_size ? copy_i420(f) : resized_i420(f, result.width, result.height);
       if (Status st = writer->push(i420, pts, frame_ns, key); !st.ok()) return st;
       result.frames.push_back({int(i), f.pts_ns});
       last_pts = pts;

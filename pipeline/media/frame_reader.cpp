@@ -1,5 +1,7 @@
 #include "media/frame_reader.hpp"
 
+#include <opencv2/imgproc.hpp>
+
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
 
@@ -36,6 +38,17 @@ cv::Mat copy_i420(const DecodedFrame& f) {
   cv::Mat v(h / 2, w / 2, CV_8UC1, i420.ptr(h) + quarter);
   f.u(cv::Rect(0, 0, w / 2, h / 2)).copyTo(u);
   f.v(cv::Rect(0, 0, w / 2, h / 2)).copyTo(v);
+  return i420;
+}
+
+cv::Mat resized_i420(const DecodedFrame& f, int width, int height) {
+  cv::Mat i420(height * 3 / 2, width, CV_8UC1);
+  cv::resize(f.y, i420.rowRange(0, height), {width, height}, 0, 0, cv::INTER_AREA);
+  const size_t quarter = size_t(width / 2) * size_t(height / 2);
+  cv::Mat u(height / 2, width / 2, CV_8UC1, i420.ptr(height));
+  cv::Mat v(height / 2, width / 2, CV_8UC1, i420.ptr(height) + quarter);
+  cv::resize(f.u, u, u.size(), 0, 0, cv::INTER_AREA);
+  cv::resize(f.v, v, v.size(), 0, 0, cv::INTER_AREA);
   return i420;
 }
 
