@@ -387,10 +387,7 @@ int run_retention(const GlobalOptions& global, bool as_json) {
   auto prepared = prepare(global, OnFullDisk::kFreeSpace);
   if (auto* code = std::get_if<int>(&prepared)) return *code;
   Context& ctx = std::get<Context>(prepared);
-  auto report = firmware::retention::enforce(*ctx.catalog, ctx.config.data_dir, retention_policy(ctx.config));
-  if (report.ok())
-    if (Status st = firmware::retention::keep_reserve(ctx.config.data_dir); !st.ok())
-      spdlog::warn("retention: {}", st.message());
+  auto report = firmware::retention::free_space(*ctx.catalog, ctx.config.data_dir, retention_policy(ctx.config));
   if (!report.ok()) {
     spdlog::error("retention: {}", report.status().message());
     return kExitStorage;

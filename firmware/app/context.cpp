@@ -38,16 +38,6 @@ std::variant<Context, int> prepare(const GlobalOptions& g, OnFullDisk full) {
   return ctx;
 }
 
-void free_space(Context& ctx) {
-  auto r = firmware::retention::enforce(*ctx.catalog, ctx.config.data_dir, retention_policy(ctx.config));
-  if (!r.ok()) spdlog::error("retention: {}", r.status().message());
-  else if (r->freed > 0)
-    spdlog::info("retention: freed {} bytes ({} segments, {} packages)", r->freed, r->segments_deleted,
-                 r->packages_deleted);
-  if (Status st = firmware::retention::keep_reserve(ctx.config.data_dir); !st.ok())
-    spdlog::warn("retention: {}", st.message());
-}
-
 firmware::retention::Policy retention_policy(const firmware::config::Config& config) {
   const auto& r = config.retention;
   return {r.max_bytes, r.hard_max_bytes, r.max_percent, r.hard_percent};

@@ -27,10 +27,6 @@ enum class OnFullDisk {
 // Config, flags over it, the data directory and the catalog: or an exit code.
 std::variant<Context, int> prepare(const GlobalOptions& global, OnFullDisk full = OnFullDisk::kFail);
 
-// Frees space by retention's rules, then sets the reserve aside again
-// (retention::keep_reserve); errors are logged, not returned: a station
-// with a full disk still starts.
-void free_space(Context& ctx);
 
 // The retention policy a config sets.
 firmware::retention::Policy retention_policy(const firmware::config::Config& config);

@@ -135,7 +135,7 @@ class Station {
     }
     // Space first: a disk filled while the box was off is freed by
     // retention's rules before a camera writes.
-    if (record) free_space(ctx_);
+    if (record) retention_pass();
     if (record)
       for (auto& c : cameras_) c->thread = std::thread([this, cam = c.get()] { camera_loop(*cam); });
     if (sync) sync_ = std::thread([this, store] { sync_loop(*store); });
@@ -168,13 +168,7 @@ class Station {
       }
       if (record && now - last_retention >= std::chrono::duration<double>(ctx_.config.retention.interval_s)) {
         last_retention = now;
-        if (auto r = firmware::retention::enforce(*ctx_.catalog, ctx_.config.data_dir, retention_policy(ctx_.config));
-            !r.ok())
-          spdlog::error("retention: {}", r.status().message());
-        else if (r->segments_deleted + r->packages_deleted > 0)
-          events_->publish("retention.deleted", {{"freed_bytes", r->freed}, {"actions", r->actions}});
-        if (Status st = firmware::retention::keep_reserve(ctx_.config.data_dir); !st.ok())
-          spdlog::warn("retention: {}", st.message());
+        retention_pass();
       }
     }
     if (signals_.power_failed())
@@ -204,6 +198,15 @@ class Station {
   int fail_usage(const Status& st) {
     spdlog::error("run: {}", st.message());
     return kExitUsage;
+  }
+
+  // The quota and the reserve (retention::free_space), what was deleted on the bus.
+  void retention_pass() {
+    auto r = firmware::retention::free_space(*ctx_.catalog, ctx_.config.data_dir, retention_policy(ctx_.config));
+    if (!r.ok())
+      spdlog::error("retention: {}", r.status().message());
+    else if (r->segments_deleted + r->packages_deleted > 0)
+      events_->publish("retention.deleted", {{"freed_bytes", r->freed}, {"actions", r->actions}});
   }
 
   void start_ui() {

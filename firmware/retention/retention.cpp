@@ -198,4 +198,10 @@ Result<Report> enforce(catalog::Catalog& catalog, const fs::path& data_dir, cons
   return report;
 }
 
+Result<Report> free_space(catalog::Catalog& catalog, const fs::path& data_dir, const Policy& policy) {
+  auto report = enforce(catalog, data_dir, policy);
+  if (Status st = keep_reserve(data_dir); !st.ok()) spdlog::warn("retention: {}", st.message());
+  return report;
+}
+
 }  // namespace dashloop::firmware::retention

@@ -72,4 +72,9 @@ struct Report {
 Result<Report> enforce(catalog::Catalog& catalog, const std::filesystem::path& data_dir, const Policy& policy,
                        int64_t incoming = 0, double incoming_priority = std::numeric_limits<double>::infinity());
 
+// A station's (and `dashloop retention`'s) pass: enforce(), then the reserve
+// set aside again where there is room (keep_reserve). A reserve that cannot
+// be made is logged, never the pass's error.
+Result<Report> free_space(catalog::Catalog& catalog, const std::filesystem::path& data_dir, const Policy& policy);
+
 }  // namespace dashloop::firmware::retention
