@@ -65,19 +65,19 @@ constexpr char kReleasedUtc[] = "2026-12-01T00:00:00.000Z";
 constexpr int kUnreadableRetries = 3;
 
 // Segments left open by a crash or power cut, and the newest that could
-// not be read before: index what they hold.
-Status recover(cat::Catalog& catalog, const std::string& camera, const media::WallClock& clock) {
-  auto segments = catalog.segments(0, camera);
-  if (!segments.ok()) return segments.status();
+// not be read before: index what they hold (`segments`, the camera's, are
+// updated with it).
+Status recover(cat::Catalog& catalog, std::vector<cat::SegmentRecord>& segments, const media::WallClock& clock) {
   int unreadable_left = kUnreadableRetries;
-  for (auto it = segments->rbegin(); it != segments->rend(); ++it) {
-    auto s = *it;
+  for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
+    auto& s = *it;
     if (s.state != "open" && s.state != "unreadable") continue;
     if (s.state == "unreadable" && (s.bytes == 0 || unreadable_left-- <= 0)) continue;
     std::error_code ec;
     if (!fs::exists(s.path, ec)) {  // gone by hand: nothing to index, nothing to delete
       spdlog::warn("record: {} is no longer there; the catalog now says so", s.path);
       if (Status st = catalog.mark_segment_deleted(s.id); !st.ok()) return st;
+      s.state = "deleted";
       continue;
     }
     if (s.state == "open") spdlog::warn("record: {} was left open (crash or power cut); indexing what it holds", s.path);
@@ -91,14 +91,12 @@ Status recover(cat::Catalog& catalog, const std::string& camera, const media::Wa
 // Files in the camera's folder the catalog does not know: a segment opened
 // while the catalog could not take it (a full disk), then the recorder
 // stopped. An empty one holds nothing and goes; one with bytes is taken in
-// as left open, so recover() indexes it: never video on disk that no
-// analysis sees and no retention ages out.
+// as left open (added to `segments`, the camera's), so recover() indexes
+// it: never video on disk that no analysis sees and no retention ages out.
 Status adopt_orphans(cat::Catalog& catalog, const std::string& camera, const fs::path& dir,
-                     const media::WallClock& clock) {
-  auto segments = catalog.segments(0, camera);
-  if (!segments.ok()) return segments.status();
+                     const media::WallClock& clock, std::vector<cat::SegmentRecord>& segments) {
   std::set<std::string> known, deleted;
-  for (const auto& s : *segments) (s.state == "deleted" ? deleted : known).insert(s.path);
+  for (const auto& s : segments) (s.state == "deleted" ? deleted : known).insert(s.path);
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     if (!e.is_regular_file(ec) || e.path().extension() != ".ts" || known.count(e.path().string())) continue;
@@ -125,7 +123,10 @@ Status adopt_orphans(cat::Catalog& catalog, const std::string& camera, const fs:
     s.start_utc = media::utc_at(ec ? clock.now()
                                    : std::chrono::time_point_cast<std::chrono::system_clock::duration>(
                                          std::chrono::file_clock::to_sys(written)));
-    if (auto id = catalog.add_segment(s); !id.ok()) return id.status();
+    auto id = catalog.add_segment(s);
+    if (!id.ok()) return id.status();
+    s.id = *id;
+    segments.push_back(s);
   }
   return Status::Ok();
 }
@@ -163,12 +164,13 @@ Result<std::unique_ptr<CameraRecorder>> CameraRecorder::start(cat::Catalog& cata
     spdlog::warn("record: camera '{}': the system clock reads {}, before {} (its newest stamp or this release): it has "
                  "not been set, so segments are stamped counting on from {} until it is",
                  camera, media::utc_now(), media::utc_at(clock.not_before()), media::utc_at(clock.not_before()));
-  if (Status st = adopt_orphans(catalog, camera, self->dir_, clock); !st.ok())
-    return Status::Internal("recovering " + camera + ": " + st.message());
-  if (Status st = recover(catalog, camera, clock); !st.ok())
-    return Status::Internal("recovering " + camera + ": " + st.message());
-  if (auto segs = catalog.segments(0, camera); segs.ok())
-    for (const auto& s : *segs) self->next_frame_ = std::max(self->next_frame_, s.first_frame + s.frames);
+  // One read of the camera's segments serves the orphans, the recovery and
+  // where frame numbers go on.
+  auto segments = catalog.segments(0, camera);
+  Status recovered = segments.ok() ? adopt_orphans(catalog, camera, self->dir_, clock, *segments) : segments.status();
+  if (recovered.ok()) recovered = recover(catalog, *segments, clock);
+  if (!recovered.ok()) return Status::Internal("recovering " + camera + ": " + recovered.message());
+  for (const auto& s : *segments) self->next_frame_ = std::max(self->next_frame_, s.first_frame + s.frames);
 
   CameraRecorder* me = self.get();
   media::RecorderCallbacks callbacks;
