@@ -8,7 +8,7 @@
 #include <fstream>
 #include <map>
 
-#include "handle.hpp"
+#include "media/gst.hpp"
 
 namespace dashloop::pipeline::media {
 namespace {
@@ -54,7 +54,7 @@ Result<std::string> parse_query(const std::string& arg, const std::string& schem
 Status check_rtsp_uri(const std::string& arg) {
   GError* raw = nullptr;
   Handle<GUri, g_uri_unref> uri(g_uri_parse(arg.c_str(), G_URI_FLAGS_NONE, &raw));
-  Handle<GError, g_error_free> err(raw);
+  ErrorPtr err(raw);
   if (!uri) return Status::InvalidArgument(arg + ": not a valid URI (" + (err ? err->message : "?") + ")");
   const char* host = g_uri_get_host(uri.get());
   if (!host || !*host) return Status::InvalidArgument(arg + ": no camera host in the address");
