@@ -125,11 +125,9 @@ Result<Report> enforce(catalog::Catalog& catalog, const fs::path& data_dir, cons
     if (budget.over(keep_for_clip) <= 0) break;  // sorted: the rest are kept for their clips too
     std::error_code ec;
     const auto bytes = int64_t(fs::file_size(s.path, ec));
-    // The catalog first: a row never says 'closed' for a file that is gone
-    // (a busy catalog held the mark back for seconds after the unlink, and a
-    // crash then would have left analysis a recording it cannot read). A
-    // crash between the two leaves a file whose row says deleted: the
-    // camera's next start removes it.
+    // The catalog first: a crash between the two then leaves a file whose
+    // row says deleted (the camera's next start removes it), never a
+    // 'closed' row whose file is gone, which analysis could not read.
     if (Status st = catalog.mark_segment_deleted(s.id); !st.ok()) return st;
     fs::remove(s.path, ec);
     if (ec) return Status::IOError(s.path + ": marked deleted, but cannot be removed: " + ec.message());
