@@ -170,6 +170,7 @@ Result<CutResult> reencode(const CutRequest& request, const std::filesystem::pat
   int64_t frame_ns = 0;
   int64_t next_key_ns = 0;
   int64_t offset_ns = 0;  // where this segment's first frame goes in the clip
+  int64_t written_pts = -1;  // the clip's last frame so far
   for (size_t i = 0; i < request.segments.size(); ++i) {
     const auto& file = request.segments[i];
     std::error_code ec;
@@ -208,7 +209,13 @@ Result<CutResult> reencode(const CutRequest& request, const std::filesystem::pat
         result.fps = info.fps;
       }
       if (origin < 0) origin = f.pts_ns;
-      const int64_t pts = f.pts_ns - origin + offset_ns;
+      // Encodes joined end to end can overlap in time at the join (the
+      // second's B-frames start before the first's last frame): the clip's
+      // own times always go forward, or mp4mux refuses the stream. Each
+      // frame still maps to its source frame by the source's time.
+      int64_t pts = f.pts_ns - origin + offset_ns;
+      if (written_pts >= 0) pts = std::max(pts, written_pts + std::max<int64_t>(frame_ns, 1));
+      written_pts = pts;
       // A keyframe a second, as the recorder's encoder makes them.
       const bool key = result.frames.empty() || pts >= next_key_ns;
       if (key) next_key_ns = pts + GST_SECOND;

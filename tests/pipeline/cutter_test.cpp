@@ -201,7 +201,7 @@ TEST_F(CutterTest, AVideoMp4CannotCarryIsReEncodedFrameForFrame) {
 // multiplex stream" and the drive lost every package. The remux says it
 // cannot, and the re-encode makes the clip, every frame in order.
 TEST_F(CutterTest, AClipAcrossAStreamChangeIsReEncodedNeverLost) {
-  for (const char* name : {"joined_sps.ts", "joined_size.ts"}) {
+  for (const char* name : {"joined_sps.ts", "joined_size.ts", "joined_bframes.ts"}) {
     SCOPED_TRACE(name);
     auto index = index_stream(testdata(name));
     ASSERT_TRUE(index.ok()) << index.status().message();

@@ -44,20 +44,24 @@ fi
 
 # Encodes joined end to end, as a dashcam that changes its bitrate or
 # resolution mode writes them (or files concatenated): a new SPS/PPS at 6 s,
-# the same size; and a second file whose size changes there too.
-joined() {  # name size-of-the-second-part
+# the same size; a second file whose size changes there too; a third whose
+# second part has B-frames.
+joined() {  # name size-of-the-second-part B-frames-in-the-second-part where-its-times-start
   if [ ! -s "$out/$1" ]; then
     ffmpeg -v error -y -f lavfi -i testsrc2=size=640x360:rate=25 -t 6 -c:v libx264 -profile:v main -bf 0 -g 25 \
       -b:v 2M -pix_fmt yuv420p -f mpegts "$out/$1.a"
-    ffmpeg -v error -y -f lavfi -i "testsrc2=size=$2:rate=25" -ss 6 -t 6 -c:v libx264 -profile:v high -bf 0 -g 25 \
-      -crf 35 -pix_fmt yuv420p -output_ts_offset 6 -f mpegts "$out/$1.b"
+    ffmpeg -v error -y -f lavfi -i "testsrc2=size=$2:rate=25" -ss 6 -t 6 -c:v libx264 -profile:v high -bf "$3" -g 25 \
+      -crf 35 -pix_fmt yuv420p -output_ts_offset "$4" -f mpegts "$out/$1.b"
     cat "$out/$1.a" "$out/$1.b" >"$out/$1.part"
     rm -f "$out/$1.a" "$out/$1.b"
     mv "$out/$1.part" "$out/$1"
   fi
 }
-joined joined_sps.ts 640x360
-joined joined_size.ts 480x270
+joined joined_sps.ts 640x360 0 6
+joined joined_size.ts 480x270 0 6
+# B-frames after the join, its times starting 0.12 s before the first part's
+# end: they overlap, as in real files joined end to end
+joined joined_bframes.ts 640x360 3 5.88
 
 # A copy cut off at 60 % (a dump that did not finish) and random bytes.
 if [ ! -s "$out/truncated.mp4" ]; then
