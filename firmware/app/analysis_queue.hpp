@@ -28,13 +28,14 @@ struct AnalysisQueue {
   void make_due(const std::string& camera) {
     if (std::find(due.begin(), due.end(), camera) == due.end()) due.push_back(camera);
   }
+  // A driver waits for the clip of a camera that is due.
+  bool trigger_waiting() const {
+    return std::any_of(due.begin(), due.end(), [&](const std::string& c) { return waits_on(c); });
+  }
   // The next camera (due must not be empty): one a trigger waits on first,
   // since a driver is waiting for that clip, else the one due longest.
   std::string take_next() {
-    auto it = std::find_if(due.begin(), due.end(), [&](const std::string& c) {
-      auto t = triggers.find(c);
-      return t != triggers.end() && !t->second.empty();
-    });
+    auto it = std::find_if(due.begin(), due.end(), [&](const std::string& c) { return waits_on(c); });
     if (it == due.end()) it = due.begin();
     std::string camera = *it;
     due.erase(it);
@@ -57,6 +58,11 @@ struct AnalysisQueue {
         make_due(camera);
         r.at.reset();  // the backoff stays until a success
       }
+  }
+
+  bool waits_on(const std::string& camera) const {
+    auto t = triggers.find(camera);
+    return t != triggers.end() && !t->second.empty();
   }
 
   static constexpr double kMaxRetryS = 60.0;

@@ -509,8 +509,10 @@ class Station {
         queue_.wake.wait_for(lock, std::chrono::seconds(1), [&] { return queue_.done || !queue_.due.empty(); });
         if (queue_.done) return;
         queue_.make_retries_due(Clock::now());
-        // Clips left planned for want of space are tried again while idle.
-        resume = queue_.due.empty() && Clock::now() - last_resume >= kResumePlannedEvery;
+        // Clips left planned for want of space are tried again once a
+        // minute, busy or not (a station with cameras always due was never
+        // idle, and they waited for good), but never before a trigger's clip.
+        resume = Clock::now() - last_resume >= kResumePlannedEvery && !queue_.trigger_waiting();
         if (queue_.due.empty() && !resume) {
           if (!rescan_) continue;
           for (const auto& c : cameras_) queue_.make_due(c->config.name);  // another process records them

@@ -29,6 +29,20 @@ TEST(AnalysisQueue, ACameraWithATriggerWaitingGoesFirst) {
   EXPECT_EQ(q.take_next(), "rear");
 }
 
+// Planned clips are retried once a minute even while cameras are due, but
+// not while a driver waits for a trigger's clip.
+TEST(AnalysisQueue, ATriggerWaitingIsSeenOnlyOnADueCamera) {
+  AnalysisQueue q;
+  q.make_due("front");
+  EXPECT_FALSE(q.trigger_waiting());
+  q.triggers["rear"].push_back({std::chrono::system_clock::now(), "trigger", "not due yet"});
+  EXPECT_FALSE(q.trigger_waiting()) << "its segments have not closed: nothing to analyse for it now";
+  q.triggers["front"].push_back({std::chrono::system_clock::now(), "trigger", "driver's button"});
+  EXPECT_TRUE(q.trigger_waiting());
+  EXPECT_EQ(q.take_next(), "front");
+  EXPECT_FALSE(q.trigger_waiting());
+}
+
 // An analysis that failed (a passing fault) is tried again after a backoff,
 // not only when the camera's next chunk closes.
 TEST(AnalysisQueue, AFailedAnalysisIsDueAgainAfterABackoffThatGrowsUntilASuccess) {
