@@ -85,7 +85,8 @@ struct UiCommandOptions {
 struct TrackOptions {
   std::string detections;  // MOTChallenge det.txt
   std::string out;         // MOTChallenge results
-  int fill_gap = 2;        // predicted boxes fill gaps of at most this many frames
+  int fill_gap = 2;        // --online: predicted boxes fill gaps of at most this many frames
+  bool online = false;     // the live tracker alone (past only), not the offline one
   float min_score = -std::numeric_limits<float>::infinity();  // rows under it dropped (the file's units)
   std::string score_map = "auto";  // auto | none | quantile (vision::calibrate_scores)
 };

@@ -57,7 +57,10 @@ int main(int argc, char** argv) {
   track_cmd->add_option("--detections", track.detections, "det.txt: frame,-1,x,y,w,h,conf,... (1-based frames)")
       ->required()->check(CLI::ExistingFile);
   track_cmd->add_option("--out", track.out, "results: frame,id,x,y,w,h,conf,-1,-1,-1")->required();
-  track_cmd->add_option("--fill-gap", track.fill_gap, "fill gaps of up to N frames inside a track with its prediction")
+  track_cmd->add_flag("--online", track.online, "the live tracker alone, which sees only the past (default: the "
+                                               "offline tracker of pre-labels, [tracker] offline_*)");
+  track_cmd->add_option("--fill-gap", track.fill_gap, "--online: fill gaps of up to N frames inside a track with its "
+                                                      "prediction")
       ->check(CLI::Range(0, 1000));
   track_cmd->add_option("--min-score", track.min_score, "drop detections scored under this, in the file's own units "
                                                         "(may be above 1 or below 0)");

@@ -47,7 +47,7 @@ firmware::catalog::DriveObjects drive_objects(const pipeline::TrackingResult& re
 int run_track(const GlobalOptions& global, const TrackOptions& options) {
   auto config = effective_config(global);
   if (auto* code = std::get_if<int>(&config)) return *code;
-  const auto& tracker = std::get<firmware::config::Config>(config).tracking.tracker;
+  const auto& tracking = std::get<firmware::config::Config>(config).tracking;
   auto detections = pipeline::vision::read_mot(options.detections);
   if (!detections.ok()) {
     spdlog::error("track: {}", detections.status().message());
@@ -59,7 +59,9 @@ int run_track(const GlobalOptions& global, const TrackOptions& options) {
     return kExitUsage;
   }
   spdlog::info("track: {}: {}", options.detections, calibration->describe());
-  const auto rows = pipeline::vision::track_mot(*detections, tracker, options.fill_gap);
+  const auto rows = options.online
+                        ? pipeline::vision::track_mot(*detections, tracking.tracker, options.fill_gap)
+                        : pipeline::vision::track_mot_offline(*detections, tracking.tracker, tracking.offline);
   if (Status st = pipeline::vision::write_mot(options.out, rows); !st.ok()) {
     spdlog::error("track: {}", st.message());
     return kExitStorage;

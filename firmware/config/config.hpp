@@ -15,6 +15,7 @@
 #include "status.hpp"
 #include "vision/detectors.hpp"
 #include "vision/keyframe_selector.hpp"
+#include "vision/offline_tracker.hpp"
 #include "vision/tracker.hpp"
 
 namespace dashloop::firmware::config {
@@ -76,6 +77,8 @@ struct PrelabelConfig {
 
 struct TrackingConfig {
   pipeline::vision::TrackerConfig tracker;
+  // How pre-labels and `dashloop track` use the whole clip ([tracker] offline_*).
+  pipeline::vision::OfflineTrackerConfig offline;
   bool camera_motion = true;  // a vehicle camera moves; set false for a fixed one
 };
 

@@ -163,6 +163,17 @@ std::vector<MotRow> track_mot(const std::vector<MotRow>& detections, const Track
   return track_rows(tracker.take_finished(), fill_gap);
 }
 
+std::vector<MotRow> track_mot_offline(const std::vector<MotRow>& detections, const TrackerConfig& online,
+                                      const OfflineTrackerConfig& offline) {
+  int64_t last = 0;
+  for (const auto& d : detections) last = std::max(last, d.frame);
+  std::vector<TrackStep> steps(static_cast<size_t>(last));
+  for (int64_t f = 1; f <= last; ++f) steps[f - 1].frame = f;
+  for (const auto& d : detections) steps[d.frame - 1].detections.push_back({d.box, std::max(d.class_id, 0), d.conf});
+  // Interpolated boxes are within the bound already.
+  return track_rows(track_offline(steps, online, offline), std::numeric_limits<int>::max());
+}
+
 namespace {
 
 struct FrameRows {

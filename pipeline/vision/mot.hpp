@@ -27,6 +27,7 @@
 #include <opencv2/core/types.hpp>
 
 #include "status.hpp"
+#include "vision/offline_tracker.hpp"
 #include "vision/tracker.hpp"
 
 namespace dashloop::pipeline::vision {
@@ -76,6 +77,11 @@ std::vector<MotRow> track_rows(const std::vector<Track>& tracks, int fill_gap);
 // The tracker over MOTChallenge detections, one step per frame from 1 to the
 // last frame that has a row; rows under `TrackerConfig::low_score` are ignored.
 std::vector<MotRow> track_mot(const std::vector<MotRow>& detections, const TrackerConfig& config, int fill_gap);
+// The offline tracker over the same (vision/offline_tracker.hpp): the whole
+// file is known, so each track uses its future too; its gaps are filled as
+// `offline.fill_gap` says.
+std::vector<MotRow> track_mot_offline(const std::vector<MotRow>& detections, const TrackerConfig& online,
+                                      const OfflineTrackerConfig& offline);
 
 MotMetrics evaluate_mot(const std::vector<MotRow>& gt, const std::vector<MotRow>& predicted,
                         float min_iou = 0.5f);

@@ -127,7 +127,7 @@ void Tracker::update(int64_t frame, std::span<const Detection> detections,
     Track& track = slot.track;
     slot.filter.correct(det.box);
     // A lost track re-found: its predicted boxes become the occluded span.
-    track.boxes.push_back({frame, det.box, det.score, det.class_id, false});
+    track.boxes.push_back({frame, det.box, det.score, det.class_id, false, det_index});
     ++track.class_votes[det.class_id];
     ++track.hits;
     track.steps_since_match = 0;
@@ -157,7 +157,7 @@ void Tracker::update(int64_t frame, std::span<const Detection> detections,
     const Detection& det = detections[d];
     if (det.score < config_.new_track_score) continue;
     Slot slot{Track{}, BoxKalman(det.box)};
-    slot.track.boxes.push_back({frame, det.box, det.score, det.class_id, false});
+    slot.track.boxes.push_back({frame, det.box, det.score, det.class_id, false, d});
     slot.track.class_votes[det.class_id] = 1;
     slot.track.hits = 1;
     if (config_.min_hits <= 1) confirm(slot.track, frame);

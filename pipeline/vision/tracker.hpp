@@ -47,6 +47,7 @@ struct TrackBox {
   float score = 0.0f;    // detection score; 0 for a predicted box
   int class_id = 0;      // of the detection; -1 for a predicted box
   bool predicted = false;  // no detection: the filter's prediction while lost
+  int detection = -1;      // index of the matched detection in its frame's list; -1 when predicted
 };
 
 struct Track {
