@@ -116,6 +116,10 @@ void TrackingWorker::process(Job& job) {
     for (const auto& d : *found) boxes.push_back(d.box);
     motion = motion_.estimate(job.i420.rowRange(0, height), boxes);  // the Y plane is the grey image
   }
+  if (options_.offline) {
+    steps_.push_back({job.index, std::move(*found), motion});
+    return;
+  }
   tracker_.update(job.index, *found, motion);
   drain_events();
 }
@@ -123,9 +127,13 @@ void TrackingWorker::process(Job& job) {
 Result<TrackingResult> TrackingWorker::finish() {
   join();
   if (!error_.ok()) return error_;
-  tracker_.finish();
-  drain_events();
-  result_.tracks = tracker_.take_finished();  // every track that ended, in the order they ended
+  if (options_.offline) {
+    result_.tracks = vision::track_offline(steps_, options_.tracker, *options_.offline);
+  } else {
+    tracker_.finish();
+    drain_events();
+    result_.tracks = tracker_.take_finished();  // every track that ended, in the order they ended
+  }
   const auto scale = static_cast<float>(to_source_);
   for (auto& t : result_.tracks)
     for (auto& b : t.boxes) b.box = {b.box.x * scale, b.box.y * scale, b.box.width * scale, b.box.height * scale};

@@ -20,6 +20,7 @@
 #include "status.hpp"
 #include "vision/camera_motion.hpp"
 #include "vision/detectors.hpp"
+#include "vision/offline_tracker.hpp"
 #include "vision/tracker.hpp"
 
 namespace dashloop::pipeline {
@@ -29,6 +30,9 @@ struct TrackingOptions {
   vision::TrackerConfig tracker;
   bool camera_motion = true;        // vehicle camera: on; fixed camera: off
   bool live = false;                // skip rather than wait when the worker is busy
+  // Set: the whole input is tracked at the end by the offline tracker (pre-labels),
+  // and no track events are sent; unset: the live tracker, step by step.
+  std::optional<vision::OfflineTrackerConfig> offline;
   // Called on the worker thread as tracks start and end; may be empty.
   std::function<void(const vision::TrackEvent&)> on_event;
 };
@@ -73,6 +77,7 @@ class TrackingWorker {
   std::unique_ptr<vision::Detector> detector_;
   std::string model_sha256_;  // of an ONNX model file: which weights made the boxes
   vision::Tracker tracker_;
+  std::vector<vision::TrackStep> steps_;  // offline: every detector step, tracked at the end
   vision::CameraMotion motion_;
   std::optional<double> next_due_s_;  // video time of the next detection
   int64_t skipped_ = 0;

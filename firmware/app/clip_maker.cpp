@@ -107,18 +107,22 @@ Result<DriveData> load_drive(cat::Catalog& catalog, int64_t drive_id) {
 
 struct Prelabels {
   std::string detector;  // its description
+  json setting;          // what made them, for the manifest
   std::vector<clips::LabelTrack> tracks;  // boxes on the drive's frames
 };
 
-// The pre-label setting on a package's own frames ([prelabel] redetect): the
-// cut clip decoded, detected and tracked again, its frames put back on the
-// drive's (clip_frames: the drive frame of each of the clip's frames).
+// The pre-label pass on a package's own frames ([prelabel] redetect): the
+// cut clip decoded, detected with the accurate setting and tracked by the
+// offline tracker, its frames put back on the drive's (clip_frames: the
+// drive frame of each of the clip's frames).
 Result<Prelabels> redetect(const firmware::config::Config& config, const fs::path& clip,
                            const std::vector<int64_t>& clip_frames) {
   pipeline::TrackingOptions options;
   options.detector = config.detector;
   config.prelabel.apply_to(options.detector);
+  options.detector.rate_hz = config.prelabel.rate_hz;
   options.tracker = config.tracking.tracker;
+  options.offline = config.tracking.offline;
   options.camera_motion = config.tracking.camera_motion;
   auto worker = pipeline::TrackingWorker::start(options);
   if (!worker.ok()) return worker.status();
@@ -141,6 +145,26 @@ Result<Prelabels> redetect(const firmware::config::Config& config, const fs::pat
                               std::to_string(clip_frames.size()));
   Prelabels out;
   out.detector = result->detector;
+  const auto& t = options.tracker;
+  const auto& o = *options.offline;
+  out.setting = {{"pass", "redetected"},
+                 {"detector", result->detector},
+                 {"input_size", options.detector.input_size},
+                 {"width", options.detector.width},
+                 {"tiles", options.detector.tiles},
+                 {"rate_hz", options.detector.rate_hz},
+                 {"detected_frames", result->detected_frames},
+                 {"tracker", {{"kind", "offline"},
+                              {"high_score", t.high_score},
+                              {"low_score", t.low_score},
+                              {"new_track_score", t.new_track_score},
+                              {"min_hits", t.min_hits},
+                              {"max_age", t.max_age},
+                              {"camera_motion", options.camera_motion},
+                              {"min_shared", o.min_shared},
+                              {"fill_gap", o.fill_gap},
+                              {"min_detections", o.min_detections},
+                              {"min_mean_score", o.min_mean_score}}}};
   for (const auto& t : drive_objects(*result, 0.0).tracks) {
     clips::LabelTrack lt{t.track_no, t.label, {}};
     for (const auto& b : t.boxes) lt.boxes.push_back({clip_frames[size_t(b.frame)], b.x, b.y, b.w, b.h, b.score, b.predicted});
@@ -312,6 +336,7 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
                  double(in.clip_frames.size()) / in.fps);
     in.detector = pre->detector;
     in.labels_from = "redetected";
+    in.prelabel = std::move(pre->setting);
     in.tracks = std::move(pre->tracks);
     for (const auto& t : in.tracks) labels.insert(t.label);
   } else {

@@ -336,6 +336,7 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                     {"width", integer(c.prelabel.width, 64, 7680)},
                     {"tiles", integer(c.prelabel.tiles, 1, 8)},
                     {"tile_overlap", number_f(c.prelabel.tile_overlap, 0.0, 0.5)},
+                    {"rate_hz", number(c.prelabel.rate_hz, 0.0, 240.0)},
                     {"redetect", boolean(c.prelabel.redetect)}}},
       {"retention", {{"max_bytes", integer64(r.max_bytes, 0, int64_t(1) << 60)},
                      {"hard_max_bytes", integer64(r.hard_max_bytes, 0, int64_t(1) << 60)},

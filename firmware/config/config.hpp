@@ -63,9 +63,11 @@ struct PrelabelConfig {
   int width = 1920;      // frames reach the detector at up to this width
   int tiles = 1;         // overlapping tiles across the frame besides the whole (1: none)
   float tile_overlap = 0.2f;
-  // Detect and track a package's own frames again with this setting, and
-  // write those as its pre-labels (docs/TRACKING.md: what it costs).
-  bool redetect = false;
+  double rate_hz = 6.0;  // detections a second of the clip (0: every frame); the offline tracker fills between
+  // Detect a package's own frames again with this setting and track them
+  // with the offline tracker, for its pre-labels; false: the live tracks
+  // (docs/TRACKING.md: what each costs and finds).
+  bool redetect = true;
   // The pre-label setting applied to a detector config.
   void apply_to(pipeline::vision::DetectorConfig& d) const {
     d.input_size = input_size;

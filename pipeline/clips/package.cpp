@@ -427,6 +427,7 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
       {"labels_from", in.labels_from},
       {"detector_scores", in.detector_scores},
       {"tracker", in.tracker},
+      {"prelabel", in.prelabel},
       {"labels", labels},
       {"plan", in.plan},
       {"effort",

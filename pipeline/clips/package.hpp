@@ -76,6 +76,7 @@ struct PackageInput {
   std::string labels_from = "live";
   std::string detector_scores;  // what the boxes' scores mean (vision::score_scale_of)
   std::string tracker;
+  nlohmann::json prelabel;  // "redetected": the pass's detector setting and tracker settings; null: live
   nlohmann::json plan;  // why the clip exists and its priority
   EffortConfig effort;
   nlohmann::json review;  // an operator's edits (who, when, what); null: none

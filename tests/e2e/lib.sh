@@ -16,9 +16,10 @@ check() {  # description, then a command that must succeed
 # A test that sets default_config (say, to one written with $unredacted)
 # gets it on every `run` that names no config of its own.
 default_config=""
-# Packages unredacted: redaction costs seconds a clip, and e2e.privacy is the
-# test of it; tests on generated drives add this to the configs they write.
-unredacted='[privacy]\nfaces = "none"\nplates = "none"\n'
+# Packages unredacted and pre-labelled by the live tracks: redaction and the
+# pre-label pass cost seconds a clip, and e2e.privacy and e2e.labels are their
+# tests; tests on generated drives add this to the configs they write.
+unredacted='[privacy]\nfaces = "none"\nplates = "none"\n[prelabel]\nredetect = false\n'
 run() {  # runs dashloop, keeping stdout, stderr and the exit code
   local args=("$@")
   if [ -n "$default_config" ] && [[ " $* " != *" -c "* && " $* " != *" --config "* ]]; then

@@ -19,13 +19,15 @@ class Station:
         shutil.rmtree(work, ignore_errors=True)
         os.makedirs(work)
         # Real footage: the bundled highway drive, ingested `drives` times (a clip each),
-        # unredacted: the UI is what is tested here, and redaction's seconds a clip
-        # would go to every UI test (e2e.privacy tests the packages redacted).
+        # unredacted and labelled by live analysis: the UI is what is tested here, and
+        # redaction's and the pre-label pass's seconds a clip would go to every UI test
+        # (e2e.privacy and e2e.labels test those).
         # The UI runs with it too: an edit rebuilds the package under its policy.
         # No clip budget: the same drive again is a near-duplicate it would drop.
         self.config = os.path.join(work, "unredacted.toml")
         with open(self.config, "w") as f:
-            f.write('[privacy]\nfaces = "none"\nplates = "none"\n[clips]\nbudget_min_per_hour = 0\n')
+            f.write('[privacy]\nfaces = "none"\nplates = "none"\n[clips]\nbudget_min_per_hour = 0\n'
+                    '[prelabel]\nredetect = false\n')
         for _ in range(drives):
             self.dashloop("--config", self.config, "ingest", "-q", "--again", SAMPLE)
         self.dashloop("user", "add", "alice", stdin=PASSWORD + "\n")
