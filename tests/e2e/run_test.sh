@@ -53,6 +53,11 @@ analysis_chunk_s = 8
 sample_every_s = 0
 [ui]
 port = 0
+# Live labels: the pre-label pass costs seconds a clip (minutes under ASan) on
+# the station's one analysis worker, and what is timed here is the station;
+# e2e.labels checks the pass (that it shares that worker is issue 32's).
+[prelabel]
+redetect = false
 TOML
 c=(--config "$work/station.toml")
 echo "station-password-1" | "$bin" "${c[@]}" user add op >/dev/null
