@@ -114,9 +114,10 @@ struct Prelabels {
 // The pre-label pass on a package's own frames ([prelabel] redetect): the
 // cut clip decoded, detected with the accurate setting and tracked by the
 // offline tracker, its frames put back on the drive's (clip_frames: the
-// drive frame of each of the clip's frames).
+// drive frame of each of the clip's frames). A set `stop` ends it between
+// frames (Unavailable): the clip stays planned.
 Result<Prelabels> redetect(const firmware::config::Config& config, const fs::path& clip,
-                           const std::vector<int64_t>& clip_frames) {
+                           const std::vector<int64_t>& clip_frames, const std::atomic<bool>* stop) {
   pipeline::TrackingOptions options;
   options.detector = config.detector;
   config.prelabel.apply_to(options.detector);
@@ -132,6 +133,7 @@ Result<Prelabels> redetect(const firmware::config::Config& config, const fs::pat
   if (!reader.ok()) return reader.status();
   int64_t frames = 0;
   for (;;) {
+    if (stop && stop->load()) return Status::Unavailable(clip.string() + ": pre-label pass interrupted (stopping)");
     auto next = (*reader)->next();
     if (!next.ok()) return next.status();
     if (!next->has_value()) break;
@@ -329,7 +331,7 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
   for (const auto& t : data.tracks) labels.insert(t.label);
   if (ctx.config.prelabel.redetect && ctx.config.detector.kind != "none") {
     const auto began = std::chrono::steady_clock::now();
-    auto pre = redetect(ctx.config, partial / "clip.mp4", in.clip_frames);
+    auto pre = redetect(ctx.config, partial / "clip.mp4", in.clip_frames, stop);
     if (!pre.ok()) return fail(pre.status());
     spdlog::info("clip {}: pre-labels re-detected, {} tracks, {:.1f} s for {:.1f} s of clip", clip.uid,
                  pre->tracks.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count(),
