@@ -67,7 +67,9 @@ struct PrelabelConfig {
   // Detect a package's own frames again with this setting and track them
   // with the offline tracker, for its pre-labels; false: the live tracks
   // (docs/TRACKING.md: what each costs and finds).
-  bool redetect = true;
+  // Off by default until its memory growth is found: +20 MB RSS a clip, clip
+  // after clip, in one process (docs/TRACKING.md).
+  bool redetect = false;
   // The pre-label setting applied to a detector config.
   void apply_to(pipeline::vision::DetectorConfig& d) const {
     d.input_size = input_size;

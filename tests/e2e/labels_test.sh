@@ -66,9 +66,9 @@ import sys; sys.exit(0 if sum(x[0] for x in v) == 2 and all(x[2] >= 75 for x in 
 sys.exit(0 if y[1] >= 2 * h[1] and y[2] > h[2] else 1)"
 fi
 if [ -s "$sample_drive" ]; then
-  printf '[privacy]\nfaces = "none"\nplates = "none"\n' >"$work/redetect.toml"  # the pre-label pass is the default
+  printf '[privacy]\nfaces = "none"\nplates = "none"\n[prelabel]\nredetect = true\n' >"$work/redetect.toml"
   run -d "$work/redetect" --config "$work/redetect.toml" ingest -q "$sample_drive"
-  check "the default pre-label pass: exit 0, the clip's frames detected again (the log says how long it took)" \
+  check "the pre-label pass: exit 0, the clip's frames detected again (the log says how long it took)" \
     bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q 'pre-labels re-detected' $work/err"
   check "...the package reads exactly by every tool's rule and says its labels were re-detected" every_package_exact "$work/redetect"
   check "...at the pre-label setting it pre-labels more of the cars than the live analysis did" /usr/bin/python3 -c "
