@@ -151,27 +151,31 @@ std::string ScoreCalibration::describe() const {
   return buf;
 }
 
-std::vector<MotRow> track_mot(const std::vector<MotRow>& detections, const TrackerConfig& config, int fill_gap) {
+namespace {
+
+// One step per frame from 1 to the last frame that has a row.
+std::vector<TrackStep> steps_of(const std::vector<MotRow>& detections) {
   int64_t last = 0;
   for (const auto& d : detections) last = std::max(last, d.frame);
-  std::vector<std::vector<Detection>> by_frame(static_cast<size_t>(last));
-  for (const auto& d : detections)
-    by_frame[d.frame - 1].push_back({d.box, std::max(d.class_id, 0), d.conf});
+  std::vector<TrackStep> steps(static_cast<size_t>(last));
+  for (int64_t f = 1; f <= last; ++f) steps[f - 1].frame = f;
+  for (const auto& d : detections) steps[d.frame - 1].detections.push_back({d.box, std::max(d.class_id, 0), d.conf});
+  return steps;
+}
+
+}  // namespace
+
+std::vector<MotRow> track_mot(const std::vector<MotRow>& detections, const TrackerConfig& config, int fill_gap) {
   Tracker tracker(config);
-  for (int64_t f = 1; f <= last; ++f) tracker.update(f, by_frame[f - 1]);
+  for (const auto& step : steps_of(detections)) tracker.update(step.frame, step.detections);
   tracker.finish();
   return track_rows(tracker.take_finished(), fill_gap);
 }
 
 std::vector<MotRow> track_mot_offline(const std::vector<MotRow>& detections, const TrackerConfig& online,
                                       const OfflineTrackerConfig& offline) {
-  int64_t last = 0;
-  for (const auto& d : detections) last = std::max(last, d.frame);
-  std::vector<TrackStep> steps(static_cast<size_t>(last));
-  for (int64_t f = 1; f <= last; ++f) steps[f - 1].frame = f;
-  for (const auto& d : detections) steps[d.frame - 1].detections.push_back({d.box, std::max(d.class_id, 0), d.conf});
   // Interpolated boxes are within the bound already.
-  return track_rows(track_offline(steps, online, offline), std::numeric_limits<int>::max());
+  return track_rows(track_offline(steps_of(detections), online, offline), std::numeric_limits<int>::max());
 }
 
 namespace {
