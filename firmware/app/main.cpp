@@ -1,8 +1,11 @@
 // dashloop: the station's one binary.
 #include <CLI/CLI.hpp>
 #include <curl/curl.h>
+#include <malloc.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <cstdlib>
 
 #include "app/commands.hpp"
 
@@ -11,6 +14,12 @@ int main(int argc, char** argv) {
   // Operator messages go to stderr so stdout stays a clean result (--json).
   spdlog::set_default_logger(spdlog::stderr_color_mt("dashloop"));
   spdlog::set_pattern("%^%l%$: %v");
+
+  // Two malloc arenas, not glibc's 8 per core: every clip's pre-label pass and
+  // analysis run on threads of their own, and with an arena each their freed
+  // memory stayed with the process, about 20 MB more RSS a clip in a long run
+  // (docs/BENCHMARKS.md "pre-label pass memory"). MALLOC_ARENA_MAX, when set, wins.
+  if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
 
   // libcurl's one-time setup, before any thread exists (sync, collect, run).
   curl_global_init(CURL_GLOBAL_DEFAULT);
