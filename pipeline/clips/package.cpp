@@ -196,6 +196,14 @@ json model_sha256_of(const std::string& detector) {
   return detector.substr(at + 7, 64);
 }
 
+// The drive frames a clip's frames are: first and last, and every one when
+// they do not follow one another (a camera that dropped frames).
+json source_frames(const std::vector<int64_t>& clip_frames) {
+  json j = {{"first", clip_frames.front()}, {"last", clip_frames.back()}};
+  if (clip_frames.back() - clip_frames.front() + 1 != int64_t(clip_frames.size())) j["frames"] = clip_frames;
+  return j;
+}
+
 }  // namespace
 
 std::string labelstudio_config(double fps, const std::vector<std::string>& labels) {
@@ -421,7 +429,7 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
       {"width", in.width},
       {"height", in.height},
       {"codec", in.codec},
-      {"source_frames", {{"first", in.clip_frames.front()}, {"last", in.clip_frames.back()}}},
+      {"source_frames", source_frames(in.clip_frames)},
       {"model", in.detector},
       {"model_sha256", model_sha256_of(in.detector)},
       {"labels_from", in.labels_from},
@@ -455,6 +463,60 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
   // Last: a package is whole exactly when its manifest exists.
   if (Status st = write_text(dir / "manifest.json", result.manifest.dump(2) + "\n"); !st.ok()) return st;
   return result;
+}
+
+Result<PackageInput> read_package_input(const fs::path& dir) {
+  const fs::path file = dir / "manifest.json";
+  std::ifstream stream(file);
+  if (!stream) return Status::NotFound(dir.string() + ": no manifest.json (not a package, or an incomplete one)");
+  const json m = json::parse(stream, nullptr, false);
+  if (m.is_discarded() || m.value("schema", "") != "dashloop.package")
+    return Status::Corruption(file.string() + ": not a Dashloop package manifest");
+  PackageInput in;
+  try {
+    in.id = m.at("id").get<std::string>();
+    in.drive_id = m.at("drive_id").get<int64_t>();
+    in.vehicle = m.at("vehicle").get<std::string>();
+    in.camera = m.at("camera").get<std::string>();
+    in.source = m.at("source").get<std::string>();
+    in.utc_start = m.at("utc_start").is_string() ? m["utc_start"].get<std::string>() : "";
+    in.fps = m.at("fps").get<double>();
+    in.width = m.at("width").get<int>();
+    in.height = m.at("height").get<int>();
+    in.codec = m.at("codec").get<std::string>();
+    const json& frames = m.at("source_frames");
+    if (frames.contains("frames")) {
+      in.clip_frames = frames["frames"].get<std::vector<int64_t>>();
+    } else {
+      for (int64_t f = frames.at("first").get<int64_t>(); f <= frames.at("last").get<int64_t>(); ++f)
+        in.clip_frames.push_back(f);
+    }
+    if (int64_t(in.clip_frames.size()) != m.at("frame_count").get<int64_t>())
+      return Status::Corruption(file.string() + ": source_frames and frame_count disagree");
+    in.labels = m.at("labels").get<std::vector<std::string>>();
+    in.detector = m.at("model").get<std::string>();
+    in.labels_from = m.at("labels_from").get<std::string>();
+    in.detector_scores = m.at("detector_scores").get<std::string>();
+    in.tracker = m.at("tracker").get<std::string>();
+    in.prelabel = m.value("prelabel", json(nullptr));
+    in.plan = m.value("plan", json(nullptr));
+    in.review = m.value("review", json(nullptr));
+    in.privacy = m.value("privacy", json(nullptr));
+    const json& c = m.at("effort").at("constants");
+    in.effort = {c.at("watch_passes").get<double>(), c.at("per_track_s").get<double>(), c.at("per_box_s").get<double>(),
+                 c.at("per_keyframe_s").get<double>()};
+    for (const auto& f : m.at("files")) {
+      const std::string path = f.at("path").get<std::string>();
+      long long frame = 0;
+      if (std::sscanf(path.c_str(), "keyframes/frame_%lld.jpg", &frame) != 1) continue;
+      if (frame < 0 || frame >= (long long)in.clip_frames.size())
+        return Status::Corruption(file.string() + ": " + path + " is not a frame of the clip");
+      in.keyframes.push_back({in.clip_frames[size_t(frame)], dir / path});
+    }
+  } catch (const json::exception& e) {
+    return Status::Corruption(file.string() + ": " + e.what());
+  }
+  return in;
 }
 
 Status verify_package(const fs::path& dir) {

@@ -101,6 +101,11 @@ Effort estimate_effort(int64_t boxes_to_check, int64_t tracks, int64_t keyframes
 // `dir` holds clip.mp4; writes keyframes/, labels/ and manifest.json.
 Result<PackageResult> write_package(const PackageInput& input, const std::filesystem::path& dir);
 
+// A written package read back as the input that wrote it, but for its
+// tracks (left empty: what a new pre-label pass replaces); its keyframes are
+// the package's own images. The label set is the manifest's.
+Result<PackageInput> read_package_input(const std::filesystem::path& dir);
+
 // The class ids of a package's MOT file, numbered the MOTChallenge way so
 // that MOTChallenge's tools (TrackEval, its evaluation kit: class 1 is a
 // pedestrian, 3 a car) and CVAT's MOT 1.1 importer (which reads names through

@@ -250,6 +250,44 @@ PackageInput hard_tracks(PackageInput in) {
   return in;
 }
 
+TEST_F(PackageTest, ReadsBackAsTheInputThatWroteIt) {
+  PackageInput in = input();
+  in.clip_frames.erase(in.clip_frames.begin() + 30);  // a frame the camera dropped: the list is kept whole
+  in.plan = {{"priority", 0.5}};
+  in.review = {{"by", "ann"}, {"edits", {{"deleted", {8}}}}};
+  in.effort.per_box_s = 3.0;
+  ASSERT_TRUE(write_package(in, dir_).ok());
+  auto back = read_package_input(dir_);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->id, in.id);
+  EXPECT_EQ(back->clip_frames, in.clip_frames);
+  EXPECT_EQ(back->fps, in.fps);
+  EXPECT_EQ(back->width, in.width);
+  EXPECT_EQ(back->labels, in.labels);
+  EXPECT_EQ(back->plan, in.plan);
+  EXPECT_EQ(back->review, in.review);
+  EXPECT_EQ(back->effort.per_box_s, 3.0);
+  EXPECT_TRUE(back->tracks.empty()) << "the tracks are what a new pass replaces";
+  ASSERT_EQ(back->keyframes.size(), 1u);
+  EXPECT_EQ(back->keyframes[0].frame, 110);
+  EXPECT_EQ(back->keyframes[0].image, dir_ / "keyframes/frame_000010.jpg");
+  // Written again from what was read, with the tracks: the same label files.
+  const std::string mot = read(dir_ / "labels/mot/gt/gt.txt");
+  back->tracks = in.tracks;
+  const fs::path again = dir_.string() + "-again";
+  fs::create_directories(again);
+  fs::copy_file(dir_ / "clip.mp4", again / "clip.mp4");
+  ASSERT_TRUE(write_package(*back, again).ok());
+  EXPECT_EQ(read(again / "labels/mot/gt/gt.txt"), mot);
+  EXPECT_TRUE(verify_package(again).ok());
+  fs::remove_all(again);
+
+  std::ofstream(dir_ / "manifest.json") << "{\"schema\": \"dashloop.package\", \"id\": 1}";
+  EXPECT_EQ(read_package_input(dir_).status().kind(), Status::Kind::kCorruption);
+  fs::remove(dir_ / "manifest.json");
+  EXPECT_EQ(read_package_input(dir_).status().kind(), Status::Kind::kNotFound);
+}
+
 TEST_F(PackageTest, CvatReadByItsOwnRuleGivesEveryBoxMeant) {
   const PackageInput in = hard_tracks(input());
   ASSERT_TRUE(write_package(in, dir_).ok());
