@@ -285,7 +285,7 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                     {"tile_overlap", number_f(d.tile_overlap, 0.0, 0.5)},
                     {"model", path(d.model)},
                     {"labels", path(d.labels)},
-                    {"format", string_of(d.format, {"auto", "yolov5", "yolov8", "yolox"})},
+                    {"format", string_of(d.format, {"auto", "yolov5", "yolov8", "yolox", "nanodet"})},
                     {"classes", strings(d.classes)},
                     {"class_min_scores", scores_by_name(d.class_min_scores)},
                     {"input_size", integer(d.input_size, 32, 2048)},

@@ -152,7 +152,7 @@ TEST(Config, DetectorAndTrackerSections) {
   EXPECT_EQ(bad.status().message(), "s.toml:2: key 'detector.class_min_scores' 'person' must be between 0 and 1, got 1.5");
   bad = load_string("[detector]\nformat = \"yolov7\"\n", "s.toml");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().message(), "s.toml:2: key 'detector.format' must be one of auto, yolov5, yolov8, yolox, got 'yolov7'");
+  EXPECT_EQ(bad.status().message(), "s.toml:2: key 'detector.format' must be one of auto, nanodet, yolov5, yolov8, yolox, got 'yolov7'");
   bad = load_string("[detector]\ncascades = \"/a.xml\"\n", "s.toml");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "s.toml:2: key 'detector.cascades' must be an array of path strings");
