@@ -11,6 +11,7 @@
 #include <set>
 
 #include "app/objects.hpp"
+#include "app/prelabel.hpp"
 #include "clips/package.hpp"
 #include "clips/planner.hpp"
 #include "media/cutter.hpp"
@@ -103,76 +104,6 @@ Result<DriveData> load_drive(cat::Catalog& catalog, int64_t drive_id) {
   if (!keyframes.ok()) return keyframes.status();
   d.keyframes = std::move(keyframes.value());
   return d;
-}
-
-struct Prelabels {
-  std::string detector;  // its description
-  json setting;          // what made them, for the manifest
-  std::vector<clips::LabelTrack> tracks;  // boxes on the drive's frames
-};
-
-// The pre-label pass on a package's own frames ([prelabel] redetect): the
-// cut clip decoded, detected with the accurate setting and tracked by the
-// offline tracker, its frames put back on the drive's (clip_frames: the
-// drive frame of each of the clip's frames). A set `stop` ends it between
-// frames (Unavailable): the clip stays planned.
-Result<Prelabels> redetect(const firmware::config::Config& config, const fs::path& clip,
-                           const std::vector<int64_t>& clip_frames, const std::atomic<bool>* stop) {
-  pipeline::TrackingOptions options;
-  options.detector = config.detector;
-  config.prelabel.apply_to(options.detector);
-  options.detector.rate_hz = config.prelabel.rate_hz;
-  options.tracker = config.tracking.tracker;
-  options.offline = config.tracking.offline;
-  options.camera_motion = config.tracking.camera_motion;
-  auto worker = pipeline::TrackingWorker::start(options);
-  if (!worker.ok()) return worker.status();
-  media::Source source;
-  source.original = source.location = clip.string();
-  auto reader = media::FrameReader::open(source, {});
-  if (!reader.ok()) return reader.status();
-  int64_t frames = 0;
-  for (;;) {
-    if (stop && stop->load()) return Status::Unavailable(clip.string() + ": pre-label pass interrupted (stopping)");
-    auto next = (*reader)->next();
-    if (!next.ok()) return next.status();
-    if (!next->has_value()) break;
-    (*worker)->offer(**next);
-    ++frames;
-  }
-  auto result = (*worker)->finish();
-  if (!result.ok()) return result.status();
-  if (frames != int64_t(clip_frames.size()))
-    return Status::Corruption(clip.string() + ": decoded " + std::to_string(frames) + " frames, the cut wrote " +
-                              std::to_string(clip_frames.size()));
-  Prelabels out;
-  out.detector = result->detector;
-  const auto& t = options.tracker;
-  const auto& o = *options.offline;
-  out.setting = {{"pass", "redetected"},
-                 {"detector", result->detector},
-                 {"input_size", options.detector.input_size},
-                 {"width", options.detector.width},
-                 {"tiles", options.detector.tiles},
-                 {"rate_hz", options.detector.rate_hz},
-                 {"detected_frames", result->detected_frames},
-                 {"tracker", {{"kind", "offline"},
-                              {"high_score", t.high_score},
-                              {"low_score", t.low_score},
-                              {"new_track_score", t.new_track_score},
-                              {"min_hits", t.min_hits},
-                              {"max_age", t.max_age},
-                              {"camera_motion", options.camera_motion},
-                              {"min_shared", o.min_shared},
-                              {"fill_gap", o.fill_gap},
-                              {"min_detections", o.min_detections},
-                              {"min_mean_score", o.min_mean_score}}}};
-  for (const auto& t : drive_objects(*result, 0.0).tracks) {
-    clips::LabelTrack lt{t.track_no, t.label, {}};
-    for (const auto& b : t.boxes) lt.boxes.push_back({clip_frames[size_t(b.frame)], b.x, b.y, b.w, b.h, b.score, b.predicted});
-    out.tracks.push_back(std::move(lt));
-  }
-  return out;
 }
 
 // The camera's privacy policy on a package being written in `dir`: its
@@ -329,25 +260,12 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
              {"cut_frames", {clip.start_frame, clip.end_frame}}};
   std::set<std::string> labels;
   for (const auto& t : data.tracks) labels.insert(t.label);
-  if (ctx.config.prelabel.redetect && ctx.config.detector.kind != "none") {
-    const auto began = std::chrono::steady_clock::now();
-    auto pre = redetect(ctx.config, partial / "clip.mp4", in.clip_frames, stop);
-    if (!pre.ok()) return fail(pre.status());
-    spdlog::info("clip {}: pre-labels re-detected, {} tracks, {:.1f} s for {:.1f} s of clip", clip.uid,
-                 pre->tracks.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count(),
-                 double(in.clip_frames.size()) / in.fps);
-    in.detector = pre->detector;
-    in.labels_from = "redetected";
-    in.prelabel = std::move(pre->setting);
-    in.tracks = std::move(pre->tracks);
-    for (const auto& t : in.tracks) labels.insert(t.label);
-  } else {
-    for (const auto& t : data.tracks) {
-      if (t.last_frame < clip.start_frame || t.first_frame >= clip.end_frame) continue;
-      clips::LabelTrack lt{t.track_no, t.label, {}};
-      for (const auto& b : t.boxes) lt.boxes.push_back({b.frame, b.x, b.y, b.w, b.h, b.score, b.predicted});
-      in.tracks.push_back(std::move(lt));
-    }
+  // The drive's live tracks; the pre-label pass replaces them later (prelabel_packaged).
+  for (const auto& t : data.tracks) {
+    if (t.last_frame < clip.start_frame || t.first_frame >= clip.end_frame) continue;
+    clips::LabelTrack lt{t.track_no, t.label, {}};
+    for (const auto& b : t.boxes) lt.boxes.push_back({b.frame, b.x, b.y, b.w, b.h, b.score, b.predicted});
+    in.tracks.push_back(std::move(lt));
   }
   if (edits) {
     std::erase_if(in.tracks, [&](const clips::LabelTrack& t) { return edits->deleted.count(t.track_no) > 0; });
@@ -458,6 +376,15 @@ Status edit_clip(Context& ctx, int64_t clip_id, const ClipEdits& edits, const st
                        {"edits", edits.to_json()}};
   auto facts = build(ctx, *data, c, &edits, review);
   if (!facts.ok()) return facts.status();
+  if (prelabel_on(ctx.config)) {
+    // The labels the operator saw and edited were the pass's: made again (the
+    // pass is deterministic: the same track numbers), the edits applied to them.
+    auto pre = prelabel_package(ctx.config, facts->dir, {});
+    if (!pre.ok()) return pre.status();
+    facts->bytes = pre->facts.bytes;
+    facts->effort_minutes = pre->facts.effort_minutes;
+    facts->classes = pre->facts.classes;
+  }
   facts->edits = edits.to_json().dump();
   facts->span = cat::PackageFacts::Span{c.start_frame, c.end_frame, double(c.start_frame) / fps,
                                         double(c.end_frame) / fps};
@@ -551,6 +478,14 @@ Result<bool> package_planned(Context& ctx, const DriveData& data, int64_t id, co
     run.failed.push_back(id);
     return true;
   }
+  if (prelabel_on(ctx.config)) {
+    // Waits in packaged for the pre-label pass (prelabel_packaged).
+    if (Status st = ctx.catalog->move_clip(id, "packaged", actor, "package written; pre-labels to come", &facts_or.value());
+        !st.ok())
+      return st;
+    run.packaged.push_back(id);
+    return true;
+  }
   if (Status st = ctx.catalog->move_clip(id, "packaged", actor, "package written", &facts_or.value()); !st.ok()) return st;
   if (Status st = ctx.catalog->move_clip(id, "review", actor, "ready for review"); !st.ok()) return st;
   run.ready.push_back(id);
@@ -612,6 +547,40 @@ Result<ClipRun> resume_planned(Context& ctx, const std::string& actor, const std
     auto done = package_planned(ctx, drives.at(c.drive_id), c.id, actor, run, stop);
     if (!done.ok()) return done.status();
     if (!*done) break;
+  }
+  return run;
+}
+
+Result<ClipRun> prelabel_packaged(Context& ctx, const std::string& actor, const PrelabelControl& control, int limit) {
+  ClipRun run;
+  auto waiting = ctx.catalog->clips("packaged");
+  if (!waiting.ok()) return waiting.status();
+  std::sort(waiting->begin(), waiting->end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  for (const auto& c : *waiting) {
+    if (control.stop && control.stop->load()) break;
+    if (limit > 0 && int(run.ready.size()) >= limit) break;
+    if (!prelabel_on(ctx.config)) {
+      if (Status st = ctx.catalog->move_clip(c.id, "review", actor, "ready for review"); !st.ok()) return st;
+      run.ready.push_back(c.id);
+      continue;
+    }
+    auto pre = prelabel_package(ctx.config, c.package_dir, control);
+    if (!pre.ok() && control.stop && control.stop->load()) {
+      spdlog::info("clip {}: left packaged, pre-labelled at the next start: {}", c.uid, pre.status().message());
+      break;
+    }
+    std::string reason = "ready for review";
+    if (!pre.ok()) {
+      spdlog::error("clip {}: pre-label pass: {}; reviewed with the live labels", c.uid, pre.status().message());
+      reason += "; the pre-label pass failed (" + pre.status().message() + "), live labels";
+    } else {
+      spdlog::info("clip {}: pre-labelled, {} tracks, {:.1f} s for {:.1f} s of clip", c.uid, pre->tracks,
+                   pre->seconds, pre->clip_s);
+      reason = "pre-labelled (" + std::to_string(pre->tracks) + " tracks); ready for review";
+    }
+    if (Status st = ctx.catalog->move_clip(c.id, "review", actor, reason, pre.ok() ? &pre->facts : nullptr); !st.ok())
+      return st;
+    run.ready.push_back(c.id);
   }
   return run;
 }

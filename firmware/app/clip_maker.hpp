@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "app/context.hpp"
+#include "app/prelabel.hpp"
 #include "clips/planner.hpp"
 #include "privacy/redactor.hpp"
 #include "status.hpp"
@@ -35,6 +36,7 @@ Status attach_recording(Context& ctx, int64_t drive_id, const std::vector<firmwa
 
 struct ClipRun {
   std::vector<int64_t> ready;   // clips now in review
+  std::vector<int64_t> packaged;  // clips waiting in packaged for the pre-label pass (prelabel_packaged)
   std::vector<int64_t> failed;  // clips moved to failed (reason in the catalog)
   int waiting = 0;              // clips left planned for want of space, built when there is room
   std::string skipped;          // why nothing was planned, if so
@@ -65,6 +67,15 @@ Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& ac
 // Builds the clips a stop, a crash or a power cut left `planned` (planned,
 // never packaged) and moves them on to review, or to failed with the reason.
 Result<ClipRun> resume_planned(Context& ctx, const std::string& actor, const std::atomic<bool>* stop = nullptr);
+
+// The pre-label pass on clips waiting in `packaged`, oldest first, each
+// moved on to review; with the pass off, moved on as they are. A pass that
+// fails leaves the package's live labels and says why in the move's reason:
+// the clip is reviewed all the same. `stop` set: the clip being pre-labelled
+// stays packaged (its package unchanged) and is done at the next start.
+// `limit`: at most this many clips (0: all).
+Result<ClipRun> prelabel_packaged(Context& ctx, const std::string& actor, const PrelabelControl& control,
+                                  int limit = 0);
 
 // An operator's review edits, kept on the clip (the catalog's `edits`) and
 // applied whenever its package is built: classes changed and tracks

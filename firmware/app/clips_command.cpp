@@ -295,6 +295,14 @@ int run_mark(const GlobalOptions& global, int64_t drive_id, double at_s, const s
     spdlog::error("mark: {}", run.status().message());
     return kExitStorage;
   }
+  if (!run->packaged.empty()) {
+    auto pre = prelabel_packaged(ctx, "operator", {nullptr, {}, "mark"});
+    if (!pre.ok()) {
+      spdlog::error("mark: pre-labels: {}", pre.status().message());
+      return kExitStorage;
+    }
+    run->ready.insert(run->ready.end(), pre->ready.begin(), pre->ready.end());
+  }
   if (!run->skipped.empty()) std::printf("mark stored at %.2f s; %s\n", at_s, run->skipped.c_str());
   for (int64_t id : run->ready) {
     auto c = ctx.catalog->clip(id);

@@ -101,6 +101,11 @@ struct DetectOptions {
   bool json = false;
 };
 
+struct PrelabelOptions {
+  std::vector<std::string> packages;  // package directories
+  bool json = false;
+};
+
 struct RedactOptions {
   std::string input;
   std::string output;
@@ -125,6 +130,8 @@ int run_tracks(const GlobalOptions& global, int64_t drive_id, bool json, bool bo
 int run_track(const GlobalOptions& global, const TrackOptions& options);
 // The detector alone on images, image directories or videos.
 int run_detect(const GlobalOptions& global, const DetectOptions& options);
+// The pre-label pass on packages anywhere, each rewritten in place (docs/TRACKING.md).
+int run_prelabel(const GlobalOptions& global, const PrelabelOptions& options);
 // Redacts faces and plates in a video as packages are (docs/PRIVACY.md).
 int run_redact(const GlobalOptions& global, const RedactOptions& options);
 // CLEAR-MOT and IDF1 of results against ground truth.

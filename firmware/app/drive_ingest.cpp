@@ -92,6 +92,12 @@ Status prepare_ingest(Context& ctx) {
     if (auto detector = pipeline::vision::make_detector(ctx.config.detector); !detector.ok())
       return Status::InvalidArgument("detector: " + detector.status().message());
   }
+  if (prelabel_on(ctx.config)) {  // and the pre-label pass's, which runs after the cut
+    auto setting = ctx.config.detector;
+    ctx.config.prelabel.apply_to(setting);
+    if (auto detector = pipeline::vision::make_detector(setting); !detector.ok())
+      return Status::InvalidArgument("prelabel: " + detector.status().message());
+  }
   // A redaction that cannot run stops here: never a clip packaged unredacted
   // under a policy. The cameras share the models; what any one camera's
   // policy needs is loaded once.
@@ -246,6 +252,16 @@ IngestOutcome ingest_drive(Context& ctx, const IngestRequest& request) {
       out.clips.skipped = indexed.message();
     } else if (auto made = make_clips(ctx, *id, request.actor, nullptr, request.stop); made.ok()) {
       out.clips = std::move(made.value());
+      if (request.prelabel_now && !out.clips.packaged.empty()) {
+        auto pre = prelabel_packaged(ctx, request.actor, {request.stop, {}, request.actor});
+        if (!pre.ok()) {
+          out.exit_code = kExitStorage;
+          out.error = arg + ": pre-labels: " + pre.status().message();
+        } else {
+          out.clips.ready.insert(out.clips.ready.end(), pre->ready.begin(), pre->ready.end());
+          std::erase_if(out.clips.packaged, [&](int64_t c) { return std::ranges::count(pre->ready, c) > 0; });
+        }
+      }
     } else {
       out.exit_code = kExitStorage;
       out.error = arg + ": clips: " + made.status().message();

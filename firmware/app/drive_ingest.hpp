@@ -35,6 +35,9 @@ struct IngestRequest {
   bool again = false;            // a file already ingested (same fingerprint) is ingested again
   const std::atomic<bool>* stop = nullptr;
   pipeline::ProgressFn progress;
+  // The pre-label pass on the new packages before returning; the station
+  // leaves them packaged for its background pass instead.
+  bool prelabel_now = true;
 };
 
 struct IngestOutcome {

@@ -16,6 +16,7 @@ std::variant<firmware::config::Config, int> effective_config(const GlobalOptions
   }
   if (!global.data_dir.empty()) config.data_dir = global.data_dir;
   firmware::config::resolve_model_paths(config.detector);
+  if (auto& m = config.prelabel.model; !m.empty() && m.is_relative()) m = firmware::config::model_dir() / m;
   spdlog::set_level(spdlog::level::from_str(global.log_level.empty() ? config.log_level : global.log_level));
   return config;
 }

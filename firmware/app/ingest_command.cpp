@@ -132,6 +132,9 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
       if (clips.waiting > 0)
         std::printf("  %d clips wait, planned, for room on the disk (`dashloop run` builds them when there is room)\n",
                     clips.waiting);
+      if (!clips.packaged.empty())
+        std::printf("  %zu clips wait, packaged, for their pre-label pass (`dashloop run` does it in the background)\n",
+                    clips.packaged.size());
     } else {
       auto rows = ctx.catalog->keyframes(drive_id);
       json d = {{"drive_id", drive_id}, {"source", arg},          {"mode", mode},
@@ -151,11 +154,14 @@ int run_ingest(const GlobalOptions& global, const IngestOptions& options) {
         for (const auto& t : tracks) d["tracks"].push_back(track_json(t));
       }
       d["clips"] = {{"ready", clips.ready},     {"failed", clips.failed},   {"waiting", clips.waiting},
+                    {"packaged", clips.packaged},
                     {"skipped", clips.skipped}, {"dropped", clips.dropped}};
       out["drives"].push_back(std::move(d));
     }
   }
   if (options.json) std::cout << out.dump(2) << std::endl;
+  // A stop in the last file's clips (one left planned or packaged) is an interrupt too.
+  if (signals.requested()) return kExitInterrupted;
   return exit_code;
 }
 

@@ -92,6 +92,12 @@ int main(int argc, char** argv) {
   detect_cmd->add_flag("--live", detect.live, "the cheap live setting ([detector]) instead of the pre-label one ([prelabel])");
   detect_cmd->add_flag("--json", detect.json, "as JSON with class names");
 
+  PrelabelOptions prelabel;
+  auto* prelabel_cmd = app.add_subcommand(
+      "prelabel", "detect and track packages' clips again with this config's [prelabel] setting; labels rewritten in place");
+  prelabel_cmd->add_option("packages", prelabel.packages, "package directories (each holds manifest.json)")->required();
+  prelabel_cmd->add_flag("--json", prelabel.json, "a machine-readable result on stdout");
+
   RedactOptions redact;
   auto* redact_cmd = app.add_subcommand("redact", "blur faces and licence plates in a video, as packages are before upload");
   redact_cmd->add_option("input", redact.input, "a video file")->required();
@@ -231,6 +237,7 @@ int main(int argc, char** argv) {
   if (*track_cmd) return run_track(global, track);
   if (*detect_cmd) return run_detect(global, detect);
   if (*redact_cmd) return run_redact(global, redact);
+  if (*prelabel_cmd) return run_prelabel(global, prelabel);
   if (*eval_cmd) return run_eval_mot(eval);
   if (*doctor_cmd) return run_doctor(global, json);
   if (*clips_list) return run_clips_list(global, clips);

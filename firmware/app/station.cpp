@@ -13,7 +13,9 @@
 //
 // dashloop events / dashloop trigger: the bus's two clients.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -23,6 +25,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "app/analysis_queue.hpp"
@@ -131,6 +134,7 @@ class Station {
       if (Status st = prepare_ingest(ctx_); !st.ok()) return fail_usage(st);
       for (const auto& c : cameras_) queue_.make_due(c->config.name);  // what a previous run left unanalysed
       analysis_ = std::thread([this] { analysis_loop(); });
+      if (prelabel_on(ctx_.config)) prelabel_ = std::thread([this] { prelabel_loop(); });
       if (!record) triggers_ = std::thread([this, endpoint = endpoints.events] { hear_triggers(endpoint); });
     }
     // Space first: a disk filled while the box was off is freed by
@@ -185,6 +189,7 @@ class Station {
     }
     queue_.wake.notify_all();
     if (analysis_.joinable()) analysis_.join();
+    if (prelabel_.joinable()) prelabel_.join();
     if (triggers_.joinable()) triggers_.join();
     if (sync_.joinable()) sync_.join();
     ui_.reset();
@@ -481,16 +486,24 @@ class Station {
     if (!st.ok()) spdlog::error("run: triggers from {} not heard: {}", endpoint, st.message());
   }
 
-  // The analysis thread: its own catalog connection (SQLite, WAL).
-  void analysis_loop() {
-    Context actx;
-    actx.config = ctx_.config;
+  // A thread's own context: the config and its own catalog connection (SQLite, WAL).
+  std::optional<Context> thread_context(const std::string& part) {
+    Context c;
+    c.config = ctx_.config;
     auto catalog = cat::Catalog::open(ctx_.config.data_dir / "catalog.sqlite");
     if (!catalog.ok()) {
-      spdlog::error("run: analysis: catalog: {}", catalog.status().message());
-      return;
+      spdlog::error("run: {}: catalog: {}", part, catalog.status().message());
+      return std::nullopt;
     }
-    actx.catalog = std::move(catalog.value());
+    c.catalog = std::move(catalog.value());
+    return c;
+  }
+
+  // The analysis thread.
+  void analysis_loop() {
+    auto opened = thread_context("analysis");
+    if (!opened) return;
+    Context& actx = *opened;
     // What a stop, a crash or a power cut left half made comes first.
     if (auto resumed = resume_planned(actx, "run", &stop_); !resumed.ok()) {
       spdlog::error("run: analysis: clips left planned: {}", resumed.status().message());
@@ -574,6 +587,7 @@ class Station {
       if (at >= 0 && at <= duration) request.triggers.push_back({at, t.kind, t.note});
       else if (at > duration) later.push_back(t);
     }
+    request.prelabel_now = false;  // prelabel_loop's, in the background
     IngestOutcome out = ingest_drive(actx, request);
     if (out.exit_code == kExitInterrupted) return triggers;  // stopping: the segments wait for the next start
     if (out.drive_id == 0) {
@@ -600,11 +614,46 @@ class Station {
       events_->publish("track.ended", {{"camera", camera}, {"drive_id", out.drive_id}, {"track", t.track_no},
                                        {"label", t.label}, {"first_s", t.first_s}, {"last_s", t.last_s}});
     for (int64_t id : out.clips.ready) clip_event(actx, id, "review");
+    for (int64_t id : out.clips.packaged) clip_event(actx, id, "packaged");
     for (int64_t id : out.clips.failed) clip_event(actx, id, "failed");
     spdlog::info("run: camera '{}': drive {} ({:.1f} s): {} keyframes, {} tracks, {} clips in review", camera,
                  out.drive_id, out.result.media_s, out.result.keyframes.size(), out.objects.tracks.size(),
                  out.clips.ready.size());
     return later;
+  }
+
+  // Whether analysis has work now: the pre-label pass waits for it.
+  bool analysis_busy() {
+    std::lock_guard lock(queue_.mutex);
+    return !queue_.analysing.empty() || !queue_.due.empty();
+  }
+
+  // The pre-label pass on packaged clips, one at a time, at a low priority,
+  // only while analysis is idle (it waits between frames while analysis
+  // works): recording and live analysis are never held up by it. What a stop
+  // interrupts stays packaged and is done at the next start.
+  void prelabel_loop() {
+    // This thread's nice value (Linux schedules threads alone): after recording and analysis.
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) != 0)
+      spdlog::warn("run: pre-label pass: could not lower its priority");
+    auto opened = thread_context("pre-label pass");
+    if (!opened) return;
+    Context& pctx = *opened;
+    PrelabelControl control{&quit_, [this] {
+                              while (analysis_busy() && pause(0.2)) {
+                              }
+                            },
+                            "station"};
+    while (!quit_) {
+      if (analysis_busy()) {
+        pause(0.5);
+        continue;
+      }
+      auto run = prelabel_packaged(pctx, "run", control, 1);
+      if (!run.ok()) spdlog::error("run: pre-label pass: {}", run.status().message());
+      else for (int64_t id : run->ready) clip_event(pctx, id, "review");
+      if (!run.ok() || run->ready.empty()) pause(2.0);
+    }
   }
 
   void clip_event(Context& actx, int64_t id, const std::string& state) {
@@ -634,6 +683,7 @@ class Station {
   std::unique_ptr<UiPart> ui_;
   Clock::time_point ui_tried_;
   std::thread triggers_;  // --only analysis: the record part's triggers
+  std::thread prelabel_;  // the pre-label pass on packaged clips
   std::thread analysis_;  // last: joined before the rest goes
 };
 

@@ -67,11 +67,18 @@ struct PrelabelConfig {
   // Detect a package's own frames again with this setting and track them
   // with the offline tracker, for its pre-labels; false: the live tracks
   // (docs/TRACKING.md: what each costs and finds).
-  // Off by default until its memory growth is found: +20 MB RSS a clip, clip
-  // after clip, in one process (docs/TRACKING.md).
-  bool redetect = false;
+  bool redetect = true;
+  // Another ONNX model for pre-labels (a depot or cloud site's larger one;
+  // NanoDet-Plus, docs/TRACKING.md); empty: the [detector] model.
+  std::filesystem::path model;
+  std::string format = "auto";  // of that model: auto | yolov5 | yolov8 | yolox | nanodet
   // The pre-label setting applied to a detector config.
   void apply_to(pipeline::vision::DetectorConfig& d) const {
+    if (!model.empty()) {
+      d.kind = "onnx";
+      d.model = model;
+      d.format = format;
+    }
     d.input_size = input_size;
     d.width = width;
     d.tiles = tiles;

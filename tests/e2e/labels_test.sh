@@ -69,7 +69,10 @@ if [ -s "$sample_drive" ]; then
   printf '[privacy]\nfaces = "none"\nplates = "none"\n[prelabel]\nredetect = true\n' >"$work/redetect.toml"
   run -d "$work/redetect" --config "$work/redetect.toml" ingest -q "$sample_drive"
   check "the pre-label pass: exit 0, the clip's frames detected again (the log says how long it took)" \
-    bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q 'pre-labels re-detected' $work/err"
+    bash -c "[ \"\$(cat $work/rc)\" = 0 ] && grep -q 'pre-labelled, .* tracks' $work/err"
+  run -d "$work/redetect" --config "$work/redetect.toml" clips show 1 --json
+  check "...the clip waited in packaged for the pass: planned -> packaged -> review, the reason says pre-labelled" json_ok \
+    "[a['to'] for a in d['audit']] == ['planned', 'packaged', 'review'] and d['audit'][2]['reason'].startswith('pre-labelled')"
   check "...the package reads exactly by every tool's rule and says its labels were re-detected" every_package_exact "$work/redetect"
   check "...at the pre-label setting it pre-labels more of the cars than the live analysis did" /usr/bin/python3 -c "
 import glob, json, sys
@@ -78,6 +81,56 @@ print('  boxes to check, live:', live['effort']['boxes_to_check'], 're-detected:
 sys.exit(0 if pre['labels_from'] == 'redetected' and live['labels_from'] == 'live' and '960x960' in pre['model']
          and pre['prelabel']['tracker']['kind'] == 'offline' and pre['prelabel']['rate_hz'] == 6
          and pre['effort']['boxes_to_check'] > live['effort']['boxes_to_check'] else 1)"
+  # dashloop prelabel: the same pass on a package anywhere (a depot PC, the cloud job), in place.
+  pkg=$(ls -d "$work"/redetect/packages/*/ | head -1)
+  cp -a "$pkg" "$work/copy"
+  run --config "$work/redetect.toml" prelabel --json "$work/copy"
+  check "dashloop prelabel PACKAGE: exit 0, the same labels again (the pass is deterministic), the manifest says who ran it" \
+    bash -c "[ \"\$(cat $work/rc)\" = 0 ] && cmp -s $pkg/labels/mot/gt/gt.txt $work/copy/labels/mot/gt/gt.txt && \
+      /usr/bin/python3 -c \"import json, sys; m = json.load(open('$work/copy/manifest.json')); \
+sys.exit(0 if m['prelabel']['by'] == 'dashloop prelabel' and m['labels_from'] == 'redetected' else 1)\""
+  check "...the package verifies and reads exactly by every tool's rule" \
+    /usr/bin/python3 "$checker" "$work/copy" "$work/redetect/catalog.sqlite"
+  cp -a "$pkg" "$work/broken" && echo '{"schema": "dashloop.package", "id": 7' >"$work/broken/manifest.json"
+  sum=$(cd "$work/broken" && find . -type f | sort | xargs sha256sum | sha256sum)
+  run --config "$work/redetect.toml" prelabel "$work/nowhere" "$work/broken" "$work/copy"
+  check "...a directory that is no package and a broken manifest: exit 3, each named; the good one still done; nothing changed" \
+    bash -c "rc_is() { [ \$(cat $work/rc) = 3 ]; }; rc_is && grep -q '$work/nowhere: no manifest.json' $work/err && \
+      grep -q '$work/broken/manifest.json: not a Dashloop package' $work/err && grep -q '$work/copy: .* tracks' $work/out && \
+      [ \"\$(cd $work/broken && find . -type f | sort | xargs sha256sum | sha256sum)\" = '$sum' ]"
+
+  printf '[prelabel]\nmodel = "%s/absent.onnx"\n' "$work" >"$work/absent.toml"
+  run -d "$work/absent" --config "$work/absent.toml" ingest -q "$sample_drive"
+  check "a [prelabel] model that is not there: ingest refuses before decoding (exit 2), the file named, no drive" \
+    bash -c "[ \$(cat $work/rc) = 2 ] && grep -q 'prelabel: $work/absent.onnx: model file not found' $work/err && \
+      [ \"\$(sqlite3 $work/absent/catalog.sqlite 'SELECT count(*) FROM drives' 2>/dev/null || echo 0)\" = 0 ]"
+
+  # The station's background pass: a clip whose pass a stop cut short waits in
+  # packaged; the station's next start pre-labels it and moves it on to review.
+  "$bin" -d "$work/stopped" --config "$work/redetect.toml" ingest -q "$sample_drive" >"$work/out" 2>"$work/err" &
+  ingest=$!
+  for _ in $(seq 600); do grep -q "pre-labelled\|clip .*: cut" "$work/err" && break
+    [ "$(sqlite3 "$work/stopped/catalog.sqlite" "SELECT count(*) FROM clips WHERE state = 'packaged'" 2>/dev/null)" = 1 ] && break
+    sleep 0.1; done
+  sleep 2
+  kill -INT $ingest; wait $ingest
+  echo $? >"$work/rc"
+  check "SIGINT in the pass: ingest exits 130, the clip stays packaged with its live labels" bash -c "
+    [ \$(cat $work/rc) = 130 ] && [ \"\$(sqlite3 $work/stopped/catalog.sqlite 'SELECT state FROM clips')\" = packaged ] &&
+    grep -q '\"labels_from\": \"live\"' $work/stopped/packages/*/manifest.json && ! ls -a $work/stopped/packages | grep -q partial"
+  printf 'data_dir = "%s"\n[[camera]]\nname = "front"\nsource = "test://smpte"\n[ui]\nenabled = false\n[sync]\nenabled = false\n[privacy]\nfaces = "none"\nplates = "none"\n' \
+    "$work/stopped" >"$work/station.toml"
+  "$bin" --config "$work/station.toml" run --only analysis --seconds 90 >"$work/out" 2>"$work/err" &
+  station=$!
+  for _ in $(seq 900); do
+    [ "$(sqlite3 "$work/stopped/catalog.sqlite" "SELECT state FROM clips" 2>/dev/null)" = review ] && break
+    sleep 0.1; done
+  kill -TERM $station; wait $station
+  echo $? >"$work/rc"
+  check "...the station's next start pre-labels it in the background and moves it on to review, exit 0" bash -c "
+    [ \$(cat $work/rc) = 0 ] && [ \"\$(sqlite3 $work/stopped/catalog.sqlite 'SELECT state FROM clips')\" = review ] &&
+    grep -q '\"by\": \"station\"' $work/stopped/packages/*/manifest.json || { tail -5 $work/err; false; }"
+  check "...and the package reads exactly by every tool's rule" every_package_exact "$work/stopped"
 fi
 echo "differing boxes by format, per package:"
 cat "$work/counts" 2>/dev/null

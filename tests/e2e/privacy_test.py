@@ -116,7 +116,7 @@ if not seqs:
     print(f"SKIP: MOTChallenge misses: {mot_dir} holds no MOT17 sequence (../shared/data/mot17-dev is not beside this checkout)")
 else:
     mot_cfg = os.path.join(work, "mot.toml")
-    open(mot_cfg, "w").write('[privacy]\nfaces = "fill"\nplates = "none"\nfill = "#ff00ff"\n')
+    open(mot_cfg, "w").write('[privacy]\nfaces = "fill"\nplates = "none"\nfill = "#ff00ff"\n[prelabel]\nredetect = false\n')
     buckets = {"<100": [0, 0], "100-150": [0, 0], "150-250": [0, 0], ">=250": [0, 0]}
     misses = []
     for seq in seqs:
@@ -185,7 +185,7 @@ check("synced: every clip object is the redacted file; no object is an original"
       len(clips_up) == len(pkgs) and all(v == sha256(os.path.join(data, "packages", k.split("/")[-2], "clip.mp4"))
                                          for k, v in clips_up.items()) and not originals & set(objects.values()))
 off_cfg = os.path.join(work, "off.toml")
-open(off_cfg, "w").write(f'data_dir = "{work}/off"\n[privacy]\nfaces = "none"\nplates = "none"\n')
+open(off_cfg, "w").write(f'data_dir = "{work}/off"\n[privacy]\nfaces = "none"\nplates = "none"\n[prelabel]\nredetect = false\n')
 run("--config", off_cfg, "ingest", "-q", SAMPLE)
 off = [p for p in glob.glob(os.path.join(work, "off", "packages", "*")) if os.path.isdir(p)]
 check("policy none: the package is the cut itself (no redaction, no original kept, manifest says none)",
@@ -237,7 +237,7 @@ check("SIGTERM while a clip is redacted: the process ends within 3 s, the clip s
       states == ["planned"])
 station_cfg = os.path.join(work, "station.toml")
 open(station_cfg, "w").write(f'data_dir = "{stop_dir}"\n[[camera]]\nname = "front"\nsource = "test://smpte"\n'
-                             '[ui]\nenabled = false\n[sync]\nenabled = false\n')
+                             '[ui]\nenabled = false\n[sync]\nenabled = false\n[prelabel]\nredetect = false\n')
 r = subprocess.run([dashloop, "--config", station_cfg, "run", "--only", "analysis", "--seconds", "40"],
                    capture_output=True, text=True, timeout=120)
 states = [r_[0] for r_ in sqlite3.connect(db).execute("SELECT state FROM clips")]

@@ -50,6 +50,8 @@ max_percent = 50.0
 hard_percent = 99.0
 [ui]
 enabled = false
+[prelabel]
+redetect = false
 TOML
 c=(--config "$work/station.toml")
 

@@ -1,0 +1,186 @@
+#include "app/prelabel.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <set>
+
+#include "app/clip_maker.hpp"
+#include "app/objects.hpp"
+#include "clips/package.hpp"
+#include "media/frame_reader.hpp"
+#include "tracking_worker.hpp"
+#include "vision/detectors.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace dashloop::app {
+namespace {
+
+namespace clips = pipeline::clips;
+namespace media = pipeline::media;
+
+struct Prelabels {
+  std::string detector;  // its description
+  json setting;          // what made them, for the manifest
+  std::vector<clips::LabelTrack> tracks;  // boxes on the drive's frames
+};
+
+// The clip decoded, detected with the accurate setting and tracked by the
+// offline tracker, its frames put back on the drive's (clip_frames: the
+// drive frame of each of the clip's frames).
+Result<Prelabels> redetect(const firmware::config::Config& config, const fs::path& clip,
+                           const std::vector<int64_t>& clip_frames, const PrelabelControl& control) {
+  pipeline::TrackingOptions options;
+  options.detector = config.detector;
+  config.prelabel.apply_to(options.detector);
+  options.detector.rate_hz = config.prelabel.rate_hz;
+  options.tracker = config.tracking.tracker;
+  options.offline = config.tracking.offline;
+  options.camera_motion = config.tracking.camera_motion;
+  auto worker = pipeline::TrackingWorker::start(options);
+  if (!worker.ok()) return worker.status();
+  media::Source source;
+  source.original = source.location = clip.string();
+  auto reader = media::FrameReader::open(source, {});
+  if (!reader.ok()) return reader.status();
+  int64_t frames = 0;
+  for (;;) {
+    if (control.pause) control.pause();
+    if (control.stop && control.stop->load())
+      return Status::Unavailable(clip.string() + ": pre-label pass interrupted (stopping)");
+    auto next = (*reader)->next();
+    if (!next.ok()) return next.status();
+    if (!next->has_value()) break;
+    (*worker)->offer(**next);
+    ++frames;
+  }
+  auto result = (*worker)->finish();
+  if (!result.ok()) return result.status();
+  if (frames != int64_t(clip_frames.size()))
+    return Status::Corruption(clip.string() + ": decoded " + std::to_string(frames) + " frames, the package lists " +
+                              std::to_string(clip_frames.size()));
+  Prelabels out;
+  out.detector = result->detector;
+  const auto& t = options.tracker;
+  const auto& o = *options.offline;
+  out.setting = {{"pass", "redetected"},
+                 {"detector", result->detector},
+                 {"input_size", options.detector.input_size},
+                 {"width", options.detector.width},
+                 {"tiles", options.detector.tiles},
+                 {"rate_hz", options.detector.rate_hz},
+                 {"detected_frames", result->detected_frames},
+                 {"tracker", {{"kind", "offline"},
+                              {"high_score", t.high_score},
+                              {"low_score", t.low_score},
+                              {"new_track_score", t.new_track_score},
+                              {"min_hits", t.min_hits},
+                              {"max_age", t.max_age},
+                              {"camera_motion", options.camera_motion},
+                              {"min_shared", o.min_shared},
+                              {"fill_gap", o.fill_gap},
+                              {"min_detections", o.min_detections},
+                              {"min_mean_score", o.min_mean_score}}}};
+  for (const auto& track : drive_objects(*result, 0.0).tracks) {
+    clips::LabelTrack lt{track.track_no, track.label, {}};
+    for (const auto& b : track.boxes)
+      lt.boxes.push_back({clip_frames[size_t(b.frame)], b.x, b.y, b.w, b.h, b.score, b.predicted});
+    out.tracks.push_back(std::move(lt));
+  }
+  return out;
+}
+
+// What made a package's labels, but for what only describes the run.
+json setting_of(json prelabel) {
+  if (prelabel.is_object()) prelabel.erase("by"), prelabel.erase("detected_frames");
+  return prelabel;
+}
+
+// Puts `staged` where `dir` is in one step (the old package ends up at
+// `staged`); two renames where the file system has no exchange.
+Status swap_in(const fs::path& staged, const fs::path& dir) {
+  if (::renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) return Status::Ok();
+  const fs::path old = staged.string() + ".old";
+  std::error_code ec;
+  fs::rename(dir, old, ec);
+  if (!ec) fs::rename(staged, dir, ec);
+  if (ec) return Status::IOError(dir.string() + ": cannot put the re-labelled package in place: " + ec.message());
+  fs::rename(old, staged, ec);
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool prelabel_on(const firmware::config::Config& config) {
+  return config.prelabel.redetect && config.detector.kind != "none";
+}
+
+Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, const fs::path& dir,
+                                        const PrelabelControl& control) {
+  const auto began = std::chrono::steady_clock::now();
+  auto in = clips::read_package_input(dir);
+  if (!in.ok()) return in.status();
+  ClipEdits edits;
+  if (in->review.is_object() && in->review.contains("edits")) {
+    auto read = ClipEdits::from_json(in->review["edits"]);
+    if (!read.ok()) return Status::Corruption(dir.string() + ": manifest review: " + read.status().message());
+    edits = std::move(*read);
+  }
+  const fs::path original = clips::original_clip_of(dir);
+  const fs::path video = fs::exists(original) ? original : dir / "clip.mp4";
+  auto pre = redetect(config, video, in->clip_frames, control);
+  if (!pre.ok()) return pre.status();
+  const bool named_tracks = !edits.relabel.empty() || !edits.deleted.empty();
+  if (named_tracks && in->labels_from == "redetected" && setting_of(in->prelabel) != setting_of(pre->setting))
+    return Status::InvalidArgument(dir.string() + ": an operator relabelled or deleted tracks of labels another "
+                                   "setting made; a new setting would give other tracks");
+  std::erase_if(pre->tracks, [&](const clips::LabelTrack& t) { return edits.deleted.count(t.track_no) > 0; });
+  for (auto& t : pre->tracks)
+    if (auto it = edits.relabel.find(t.track_no); it != edits.relabel.end()) t.label = it->second;
+  std::set<std::string> labels(in->labels.begin(), in->labels.end());
+  for (const auto& t : pre->tracks) labels.insert(t.label);
+  in->labels.assign(labels.begin(), labels.end());
+  in->tracks = std::move(pre->tracks);
+  in->detector = pre->detector;
+  in->detector_scores = pipeline::vision::score_scale_of(pre->detector);
+  in->labels_from = "redetected";
+  in->prelabel = std::move(pre->setting);
+  in->prelabel["by"] = control.by;
+
+  // Staged beside the package under a name the next start clears.
+  const fs::path staged = dir.parent_path() / (".partial-relabel-" + dir.filename().string());
+  std::error_code ec;
+  fs::remove_all(staged, ec);
+  fs::create_directories(staged, ec);
+  if (ec) return Status::IOError(staged.string() + ": " + ec.message());
+  fs::create_hard_link(dir / "clip.mp4", staged / "clip.mp4", ec);
+  if (ec) fs::copy_file(dir / "clip.mp4", staged / "clip.mp4", ec);
+  if (ec) return Status::IOError((staged / "clip.mp4").string() + ": " + ec.message());
+  auto written = clips::write_package(*in, staged);
+  if (!written.ok()) {
+    fs::remove_all(staged, ec);
+    return written.status();
+  }
+  if (Status st = swap_in(staged, dir); !st.ok()) {
+    fs::remove_all(staged, ec);
+    return st;
+  }
+  fs::remove_all(staged, ec);
+
+  PrelabelReport report;
+  report.facts = {dir.string(), int64_t(in->clip_frames.size()), 0, written->effort.minutes, {}, "", {}};
+  for (const auto& f : written->files) report.facts.bytes += f.bytes;
+  std::set<std::string> classes;
+  for (const auto& t : in->tracks) classes.insert(t.label);
+  report.facts.classes.assign(classes.begin(), classes.end());
+  report.tracks = int(in->tracks.size());
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  report.clip_s = double(in->clip_frames.size()) / in->fps;
+  return report;
+}
+
+}  // namespace dashloop::app

@@ -1,0 +1,46 @@
+// The pre-label pass (docs/TRACKING.md): a written package's clip decoded,
+// detected with the accurate [prelabel] setting and tracked by the offline
+// tracker; its tracks replace the package's labels in place. The station runs
+// it in the background on clips in `packaged` (clip_maker's
+// prelabel_packaged); `dashloop prelabel` runs it on packages anywhere.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "catalog/catalog.hpp"
+#include "config/config.hpp"
+#include "status.hpp"
+
+namespace dashloop::app {
+
+// Whether this config pre-labels packages with the pass.
+bool prelabel_on(const firmware::config::Config& config);
+
+struct PrelabelControl {
+  const std::atomic<bool>* stop = nullptr;  // set: ends the pass between frames (Unavailable), the package unchanged
+  std::function<void()> pause;              // called between frames; may wait (the station: while analysis works)
+  std::string by = "station";               // what ran it, for the manifest
+};
+
+struct PrelabelReport {
+  firmware::catalog::PackageFacts facts;  // the rewritten package's
+  int tracks = 0;
+  double seconds = 0;  // the pass's wall time
+  double clip_s = 0;
+};
+
+// Runs the pass on the package in `dir` (on its original clip where the box
+// keeps one beside it: redaction blurs what the detector should see) and
+// rewrites its labels and manifest; the package is swapped in whole (rename
+// exchange), so a crash leaves the old one or the new one. An operator's
+// relabels and deletions in the manifest's review are applied again by track
+// number: the pass is deterministic, so they name the same tracks, unless the
+// setting differs from the one that made the labels, which is refused.
+Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, const std::filesystem::path& dir,
+                                        const PrelabelControl& control);
+
+}  // namespace dashloop::app
