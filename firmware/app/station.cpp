@@ -622,16 +622,17 @@ class Station {
     return later;
   }
 
-  // Whether analysis has work now: the pre-label pass waits for it.
-  bool analysis_busy() {
+  bool analysis_running() {
     std::lock_guard lock(queue_.mutex);
-    return !queue_.analysing.empty() || !queue_.due.empty();
+    return !queue_.analysing.empty();
   }
 
-  // The pre-label pass on packaged clips, one at a time, at a low priority,
-  // only while analysis is idle (it waits between frames while analysis
-  // works): recording and live analysis are never held up by it. What a stop
-  // interrupts stays packaged and is done at the next start.
+  // The pre-label pass on packaged clips, one at a time, on a thread of low
+  // priority that waits between frames while analysis runs, so that recording
+  // and live analysis go first. On a box whose analysis never rests, a clip
+  // that has waited [prelabel] max_wait_s goes on alongside it, niced: clips
+  // reach review however busy the cameras are. What a stop interrupts stays
+  // packaged and is done at the next start.
   void prelabel_loop() {
     // This thread's nice value (Linux schedules threads alone): after recording and analysis.
     if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) != 0)
@@ -639,20 +640,19 @@ class Station {
     auto opened = thread_context("pre-label pass");
     if (!opened) return;
     Context& pctx = *opened;
-    PrelabelControl control{&quit_, [this] {
-                              while (analysis_busy() && pause(0.2)) {
+    const auto max_wait = std::chrono::duration<double>(ctx_.config.prelabel.max_wait_s);
+    auto waiting_since = Clock::now();  // of the clip the pass is on (or the next)
+    PrelabelControl control{&quit_, [&] {
+                              while (analysis_running() && Clock::now() - waiting_since < max_wait && pause(0.2)) {
                               }
                             },
                             "station"};
     while (!quit_) {
-      if (analysis_busy()) {
-        pause(0.5);
-        continue;
-      }
       auto run = prelabel_packaged(pctx, "run", control, 1);
       if (!run.ok()) spdlog::error("run: pre-label pass: {}", run.status().message());
       else for (int64_t id : run->ready) clip_event(pctx, id, "review");
-      if (!run.ok() || run->ready.empty()) pause(2.0);
+      if (!run.ok() || run->ready.empty()) pause(2.0);  // none waiting (or a catalog error): look again soon
+      waiting_since = Clock::now();  // a clip done, or none was waiting: the next one's wait starts
     }
   }
 

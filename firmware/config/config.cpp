@@ -339,6 +339,7 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
                     {"rate_hz", number(c.prelabel.rate_hz, 0.0, 240.0)},
                     {"redetect", boolean(c.prelabel.redetect)},
                     {"model", path(c.prelabel.model)},
+                    {"max_wait_s", number(c.prelabel.max_wait_s, 0.0, 86400.0)},
                     {"format", string_of(c.prelabel.format, {"auto", "yolov5", "yolov8", "yolox", "nanodet"})}}},
       {"retention", {{"max_bytes", integer64(r.max_bytes, 0, int64_t(1) << 60)},
                      {"hard_max_bytes", integer64(r.hard_max_bytes, 0, int64_t(1) << 60)},

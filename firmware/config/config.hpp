@@ -72,6 +72,10 @@ struct PrelabelConfig {
   // NanoDet-Plus, docs/TRACKING.md); empty: the [detector] model.
   std::filesystem::path model;
   std::string format = "auto";  // of that model: auto | yolov5 | yolov8 | yolox | nanodet
+  // The station's pass waits while analysis runs, but a clip that has
+  // waited this long goes on beside it (niced): clips reach review on a box
+  // whose analysis never rests.
+  double max_wait_s = 300.0;
   // The pre-label setting applied to a detector config.
   void apply_to(pipeline::vision::DetectorConfig& d) const {
     if (!model.empty()) {

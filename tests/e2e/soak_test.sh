@@ -2,8 +2,9 @@
 # The soak: `dashloop run` on a raw camera and an RTSP camera (a 10-s drive:
 # its stream ends and the station rebuilds that camera, which plays it
 # again, so every third of the run holds rebuilds) with the bundled detector, new
-# drives every few seconds, for DASHLOOP_SOAK_S seconds (ctest's short form:
-# 90; the long form: 3600). Its RSS and open descriptors are sampled every
+# drives every few seconds and the pre-label pass beside analysis (a clip
+# waits at most 20 s for it), for DASHLOOP_SOAK_S seconds (ctest's short
+# form: 90; the long form: 3600). Its RSS and open descriptors are sampled every
 # 2 s; after the first third (models loaded, buffers grown), neither may
 # grow: the last third's median RSS within 16 MiB of the middle third's, and
 # its median descriptor count within 8. Medians: a rebuild or a package
@@ -42,6 +43,8 @@ max_bytes = 200000000
 interval_s = 5
 [ui]
 port = 0
+[prelabel]
+max_wait_s = 20
 TOML
 "$bin" --config "$work/soak.toml" run --seconds "$seconds" >"$work/run.out" 2>"$work/run.err" &
 station=$!
@@ -58,6 +61,8 @@ echo $? >"$work/rc"
 check "run for $seconds s on two cameras: exit 0" bash -c "[ \"\$(cat $work/rc)\" = 0 ] || { tail -5 $work/run.err; false; }"
 check "drives analysed throughout, the catalog intact" bash -c "
   [ \$(sqlite3 $work/d/catalog.sqlite 'SELECT count(*) FROM drives') -ge 3 ] && [ \"\$(sqlite3 $work/d/catalog.sqlite 'PRAGMA integrity_check')\" = ok ]"
+check "clips reach review pre-labelled by the background pass while both cameras are analysed (it waits at most 20 s)" bash -c "
+  grep -q 'pre-labelled, ' $work/run.err || { grep -i 'pre-label' $work/run.err | tail -3; false; }"
 check "RSS and open descriptors flat after the first third" /usr/bin/python3 -c "
 import statistics, sys
 rows = [tuple(map(int, l.split())) for l in open('$work/samples') if len(l.split()) == 3]
