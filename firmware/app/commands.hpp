@@ -74,6 +74,7 @@ struct CollectOptions {
   double claim_timeout_s = 3600;
   bool follow = false;
   bool json = false;
+  bool prelabel = false;  // the pre-label pass again on each package, with this config's [prelabel]
 };
 
 struct UiCommandOptions {

@@ -198,6 +198,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e9));
   collect_cmd->add_flag("--follow", collect.follow, "poll every [sync] interval_s until SIGTERM");
   collect_cmd->add_flag("--json", collect.json, "one JSON per pass");
+  collect_cmd->add_flag("--prelabel", collect.prelabel,
+                        "run the pre-label pass again on each package with this config's [prelabel] (a larger model)");
 
   UiCommandOptions ui;
   auto* ui_cmd = app.add_subcommand("ui", "the depot review UI ([ui] bind and port) until SIGTERM");

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "app/commands.hpp"
+#include "app/prelabel.hpp"
 #include "app/context.hpp"
 #include "app/effective_config.hpp"
 #include "app/signal_stop.hpp"
@@ -93,10 +94,22 @@ int run_collect(const GlobalOptions& global, const CollectOptions& options) {
     spdlog::error("collect: {}", store.status().message());
     return kExitInput;
   }
+  if (options.prelabel && cfg.detector.kind == "none") {
+    spdlog::error("collect --prelabel: [detector] kind is none: there is no detector to pre-label with");
+    return kExitUsage;
+  }
   SignalStop stop;
+  firmware::sync::CollectOptions collect{options.to, options.job, options.video_url_prefix, options.claim_timeout_s, {}};
+  if (options.prelabel)
+    collect.relabel = [&](const std::filesystem::path& dir) -> Status {
+      auto report = prelabel_package(cfg, dir, {&stop.requested(), {}, "collect --prelabel"});
+      if (report.ok()) spdlog::info("collect: {}: pre-labelled, {} tracks, {:.1f} s", dir.filename().string(),
+                                    report->tracks, report->seconds);
+      return report.ok() ? Status::Ok() : report.status();
+    };
   int taken = 0, damaged = 0;
   for (;;) {
-    auto r = firmware::sync::collect(**store, {options.to, options.job, options.video_url_prefix, options.claim_timeout_s});
+    auto r = firmware::sync::collect(**store, collect);
     if (!r.ok()) {
       spdlog::error("collect: {}", r.status().message());
       if (!options.follow) return r.status().kind() == Status::Kind::kUnavailable ? kExitStorage : kExitInput;

@@ -787,6 +787,9 @@ Result<CollectReport> collect(ObjectStore& store, const CollectOptions& options)
       report.errors.push_back(uid + ": " + failed_file + ": " + reason);
       spdlog::error("collect: {}: {}: {}", uid, failed_file, reason);
     } else {
+      if (options.relabel)
+        if (Status st = options.relabel(incoming); !st.ok())
+          spdlog::warn("collect: {}: pre-label pass: {}; the box's labels kept", uid, st.message());
       if (Status st = write_cvat_archive(incoming); !st.ok()) return st;
       fs::remove_all(final_dir, ec);
       fs::rename(incoming, final_dir, ec);

@@ -136,6 +136,9 @@ struct CollectOptions {
   std::string job;           // who acks (default: host name and pid)
   std::string video_url_prefix;  // Label Studio's URL of TO ("" : its local-files URL of TO's name)
   double claim_timeout_s = 3600;  // a claim this old with no ack is taken over (its job died)
+  // Called on each verified package before it is written for the tools (the
+  // pre-label pass again, `collect --prelabel`); an error keeps the box's labels.
+  std::function<Status(const std::filesystem::path&)> relabel;
 };
 
 struct CollectReport {

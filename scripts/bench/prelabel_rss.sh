@@ -31,7 +31,7 @@ measure() {  # $1: name; MALLOC_ARENA_MAX from the environment
   while kill -0 "$pid" 2>/dev/null; do
     # the RSS (MB) and how many passes have ended by now
     rss=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$pid/status" 2>/dev/null || true)
-    done_passes=$(grep -c "pre-labels re-detected" "$work/$name.log" || true)
+    done_passes=$(grep -c "pre-labelled, " "$work/$name.log" || true)
     [ -n "$rss" ] && echo "$t $rss $done_passes" >> "$work/$name.rss"
     sleep 1; t=$((t + 1))
   done

@@ -99,6 +99,23 @@ sys.exit(0 if m['prelabel']['by'] == 'dashloop prelabel' and m['labels_from'] ==
       grep -q '$work/broken/manifest.json: not a Dashloop package' $work/err && grep -q '$work/copy: .* tracks' $work/out && \
       [ \"\$(cd $work/broken && find . -type f | sort | xargs sha256sum | sha256sum)\" = '$sum' ]"
 
+  # collect --prelabel: the cloud job runs the pass again on what it collects.
+  printf '[privacy]\nfaces = "none"\nplates = "none"\n[sync]\ntarget = "file://%s/store"\n' "$work" >"$work/sync.toml"
+  run -d "$work/redetect" --config "$work/sync.toml" clips move 1 approved --by test --reason test
+  run -d "$work/redetect" --config "$work/sync.toml" sync
+  run --config "$work/sync.toml" collect --from "file://$work/store" --to "$work/inbox" --prelabel
+  check "collect --prelabel: exit 0, the package pre-labelled again on collection, its files as its manifest lists them" \
+    bash -c "[ \$(cat $work/rc) = 0 ] && grep -q 'pre-labelled, ' $work/err && /usr/bin/python3 -c \"
+import hashlib, json, sys
+d = '$(ls -d "$work"/redetect/packages/*/ | head -1 | xargs basename)'
+m = json.load(open('$work/inbox/' + d + '/manifest.json'))
+ok = m['prelabel']['by'] == 'collect --prelabel' and all(
+    hashlib.sha256(open('$work/inbox/' + d + '/' + f['path'], 'rb').read()).hexdigest() == f['sha256'] for f in m['files'])
+sys.exit(0 if ok else 1)\""
+  printf '[detector]\nkind = "none"\n' >"$work/nodetector.toml"
+  run --config "$work/nodetector.toml" collect --from "file://$work/store" --to "$work/inbox2" --prelabel
+  check "...with no detector configured: exit 2, said why" bash -c "[ \$(cat $work/rc) = 2 ] && grep -q 'no detector to pre-label with' $work/err"
+
   printf '[prelabel]\nmodel = "%s/absent.onnx"\n' "$work" >"$work/absent.toml"
   run -d "$work/absent" --config "$work/absent.toml" ingest -q "$sample_drive"
   check "a [prelabel] model that is not there: ingest refuses before decoding (exit 2), the file named, no drive" \
