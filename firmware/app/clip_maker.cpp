@@ -153,9 +153,11 @@ Result<json> redact_package(const pipeline::privacy::PrivacyConfig& policy, cons
 
 // Cuts and packages one planned clip (with an operator's edits, if any);
 // returns the package's facts.
+// `pass`: the tracks of the package's earlier pre-label pass (covering the
+// span), labelled from instead of the live ones.
 Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::ClipRecord& clip,
                                 const ClipEdits* edits = nullptr, const json& review = nullptr,
-                                const std::atomic<bool>* stop = nullptr) {
+                                const std::atomic<bool>* stop = nullptr, const PassLabels* pass = nullptr) {
   const cat::DriveRecord& drive = data.drive;
   const Recording& rec = data.rec;
   // The segments the span lies in, and the keyframes it starts and ends at.
@@ -260,12 +262,21 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
              {"cut_frames", {clip.start_frame, clip.end_frame}}};
   std::set<std::string> labels;
   for (const auto& t : data.tracks) labels.insert(t.label);
-  // The drive's live tracks; the pre-label pass replaces them later (prelabel_packaged).
-  for (const auto& t : data.tracks) {
-    if (t.last_frame < clip.start_frame || t.first_frame >= clip.end_frame) continue;
-    clips::LabelTrack lt{t.track_no, t.label, {}};
-    for (const auto& b : t.boxes) lt.boxes.push_back({b.frame, b.x, b.y, b.w, b.h, b.score, b.predicted});
-    in.tracks.push_back(std::move(lt));
+  if (pass) {
+    in.tracks = pass->tracks;
+    in.detector = pass->detector;
+    in.detector_scores = pipeline::vision::score_scale_of(pass->detector);
+    in.labels_from = "redetected";
+    in.prelabel = pass->setting;
+    for (const auto& t : in.tracks) labels.insert(t.label);
+  } else {
+    // The drive's live tracks; the pre-label pass replaces them later (prelabel_packaged).
+    for (const auto& t : data.tracks) {
+      if (t.last_frame < clip.start_frame || t.first_frame >= clip.end_frame) continue;
+      clips::LabelTrack lt{t.track_no, t.label, {}};
+      for (const auto& b : t.boxes) lt.boxes.push_back({b.frame, b.x, b.y, b.w, b.h, b.score, b.predicted});
+      in.tracks.push_back(std::move(lt));
+    }
   }
   if (edits) {
     std::erase_if(in.tracks, [&](const clips::LabelTrack& t) { return edits->deleted.count(t.track_no) > 0; });
@@ -294,6 +305,7 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
   if (!package.ok()) return fail(package.status());
   fs::remove_all(final_dir, ec);
   fs::remove(clips::original_clip_of(final_dir), ec);
+  if (!pass) fs::remove(clips::prelabel_cache_of(final_dir), ec);  // of another package in its place
   fs::rename(partial, final_dir, ec);  // whole, or not there
   if (ec) return fail(Status::IOError(final_dir.string() + ": " + ec.message()));
   if (redacting) fs::rename(original, clips::original_clip_of(final_dir), ec);
@@ -374,16 +386,23 @@ Status edit_clip(Context& ctx, int64_t clip_id, const ClipEdits& edits, const st
   }
   const json review = {{"by", actor}, {"at_utc", media::utc_at(std::chrono::system_clock::now())},
                        {"edits", edits.to_json()}};
-  auto facts = build(ctx, *data, c, &edits, review);
+  // The pass's kept tracks where they cover the span: no second pass for an edit.
+  std::optional<PassLabels> pass;
+  if (prelabel_on(ctx.config) && !c.package_dir.empty()) pass = kept_pass(c.package_dir);
+  if (pass && (pass->first_frame > c.start_frame || pass->last_frame < c.end_frame - 1)) pass.reset();
+  auto facts = build(ctx, *data, c, &edits, review, nullptr, pass ? &*pass : nullptr);
   if (!facts.ok()) return facts.status();
-  if (prelabel_on(ctx.config)) {
+  if (prelabel_on(ctx.config) && !pass) {
     // The labels the operator saw and edited were the pass's: made again (the
     // pass is deterministic: the same track numbers), the edits applied to them.
-    auto pre = prelabel_package(ctx.config, facts->dir, {});
-    if (!pre.ok()) return pre.status();
-    facts->bytes = pre->facts.bytes;
-    facts->effort_minutes = pre->facts.effort_minutes;
-    facts->classes = pre->facts.classes;
+    // A pass that fails leaves the rebuilt package's live labels, as for a new clip.
+    if (auto pre = prelabel_package(ctx.config, facts->dir, {}); !pre.ok()) {
+      spdlog::error("clip {}: pre-label pass after an edit: {}; the live labels stay", c.uid, pre.status().message());
+    } else {
+      facts->bytes = pre->facts.bytes;
+      facts->effort_minutes = pre->facts.effort_minutes;
+      facts->classes = pre->facts.classes;
+    }
   }
   facts->edits = edits.to_json().dump();
   facts->span = cat::PackageFacts::Span{c.start_frame, c.end_frame, double(c.start_frame) / fps,
@@ -551,12 +570,14 @@ Result<ClipRun> resume_planned(Context& ctx, const std::string& actor, const std
   return run;
 }
 
-Result<ClipRun> prelabel_packaged(Context& ctx, const std::string& actor, const PrelabelControl& control, int limit) {
+Result<ClipRun> prelabel_packaged(Context& ctx, const std::string& actor, const PrelabelControl& control, int limit,
+                                  const std::vector<int64_t>* only) {
   ClipRun run;
   auto waiting = ctx.catalog->clips("packaged");
   if (!waiting.ok()) return waiting.status();
   std::sort(waiting->begin(), waiting->end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   for (const auto& c : *waiting) {
+    if (only && std::find(only->begin(), only->end(), c.id) == only->end()) continue;
     if (control.stop && control.stop->load()) break;
     if (limit > 0 && int(run.ready.size()) >= limit) break;
     if (!prelabel_on(ctx.config)) {

@@ -73,9 +73,10 @@ Result<ClipRun> resume_planned(Context& ctx, const std::string& actor, const std
 // fails leaves the package's live labels and says why in the move's reason:
 // the clip is reviewed all the same. `stop` set: the clip being pre-labelled
 // stays packaged (its package unchanged) and is done at the next start.
-// `limit`: at most this many clips (0: all).
+// `limit`: at most this many clips (0: all); `only`: only these clips (a
+// command's own, never those a station on the same data dir is working on).
 Result<ClipRun> prelabel_packaged(Context& ctx, const std::string& actor, const PrelabelControl& control,
-                                  int limit = 0);
+                                  int limit = 0, const std::vector<int64_t>* only = nullptr);
 
 // An operator's review edits, kept on the clip (the catalog's `edits`) and
 // applied whenever its package is built: classes changed and tracks

@@ -296,7 +296,7 @@ int run_mark(const GlobalOptions& global, int64_t drive_id, double at_s, const s
     return kExitStorage;
   }
   if (!run->packaged.empty()) {
-    auto pre = prelabel_packaged(ctx, "operator", {nullptr, {}, "mark"});
+    auto pre = prelabel_packaged(ctx, "operator", {nullptr, {}, "mark"}, 0, &run->packaged);
     if (!pre.ok()) {
       spdlog::error("mark: pre-labels: {}", pre.status().message());
       return kExitStorage;

@@ -253,7 +253,7 @@ IngestOutcome ingest_drive(Context& ctx, const IngestRequest& request) {
     } else if (auto made = make_clips(ctx, *id, request.actor, nullptr, request.stop); made.ok()) {
       out.clips = std::move(made.value());
       if (request.prelabel_now && !out.clips.packaged.empty()) {
-        auto pre = prelabel_packaged(ctx, request.actor, {request.stop, {}, request.actor});
+        auto pre = prelabel_packaged(ctx, request.actor, {request.stop, {}, request.actor}, 0, &out.clips.packaged);
         if (!pre.ok()) {
           out.exit_code = kExitStorage;
           out.error = arg + ": pre-labels: " + pre.status().message();

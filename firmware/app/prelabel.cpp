@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <set>
 
 #include "app/clip_maker.hpp"
@@ -113,7 +114,50 @@ Status swap_in(const fs::path& staged, const fs::path& dir) {
   return Status::Ok();
 }
 
+// Keeps the pass's tracks beside the package (write, then rename).
+void keep_pass(const fs::path& dir, const clips::PackageInput& in, const std::vector<clips::LabelTrack>& unedited) {
+  json tracks = json::array();
+  for (const auto& t : unedited) {
+    json boxes = json::array();
+    for (const auto& b : t.boxes) boxes.push_back({b.frame, b.x, b.y, b.w, b.h, b.score, b.predicted});
+    tracks.push_back({{"track_no", t.track_no}, {"label", t.label}, {"boxes", std::move(boxes)}});
+  }
+  const json kept = {{"detector", in.detector}, {"setting", in.prelabel}, {"first_frame", in.clip_frames.front()},
+                     {"last_frame", in.clip_frames.back()}, {"tracks", std::move(tracks)}};
+  const fs::path file = clips::prelabel_cache_of(dir), partial = file.string() + ".partial";
+  std::ofstream out(partial);
+  out << kept.dump() << "\n";
+  out.close();
+  std::error_code ec;
+  if (out) fs::rename(partial, file, ec);
+  if (!out || ec) {
+    fs::remove(partial, ec);
+    spdlog::warn("{}: the pass's tracks not kept (an edit will run the pass again)", file.string());
+  }
+}
+
 }  // namespace
+
+std::optional<PassLabels> kept_pass(const fs::path& dir) {
+  std::ifstream in(clips::prelabel_cache_of(dir));
+  if (!in) return std::nullopt;
+  const json j = json::parse(in, nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  try {
+    PassLabels p{j.at("detector").get<std::string>(), j.at("setting"), j.at("first_frame").get<int64_t>(),
+                 j.at("last_frame").get<int64_t>(), {}};
+    for (const auto& t : j.at("tracks")) {
+      clips::LabelTrack track{t.at("track_no").get<int>(), t.at("label").get<std::string>(), {}};
+      for (const auto& b : t.at("boxes"))
+        track.boxes.push_back({b.at(0).get<int64_t>(), b.at(1).get<double>(), b.at(2).get<double>(),
+                               b.at(3).get<double>(), b.at(4).get<double>(), b.at(5).get<double>(), b.at(6).get<bool>()});
+      p.tracks.push_back(std::move(track));
+    }
+    return p;
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
 
 bool prelabel_on(const firmware::config::Config& config) {
   return config.prelabel.redetect && config.detector.kind != "none";
@@ -134,6 +178,7 @@ Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, 
   const fs::path video = fs::exists(original) ? original : dir / "clip.mp4";
   auto pre = redetect(config, video, in->clip_frames, control);
   if (!pre.ok()) return pre.status();
+  const std::vector<clips::LabelTrack> unedited = pre->tracks;  // what a later edit starts from
   const bool named_tracks = !edits.relabel.empty() || !edits.deleted.empty();
   if (named_tracks && in->labels_from == "redetected" && setting_of(in->prelabel) != setting_of(pre->setting))
     return Status::InvalidArgument(dir.string() + ": an operator relabelled or deleted tracks of labels another "
@@ -170,6 +215,7 @@ Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, 
     return st;
   }
   fs::remove_all(staged, ec);
+  keep_pass(dir, *in, unedited);
 
   PrelabelReport report;
   report.facts = {dir.string(), int64_t(in->clip_frames.size()), 0, written->effort.minutes, {}, "", {}};

@@ -9,9 +9,12 @@
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "catalog/catalog.hpp"
+#include "clips/package.hpp"
 #include "config/config.hpp"
 #include "status.hpp"
 
@@ -32,6 +35,18 @@ struct PrelabelReport {
   double seconds = 0;  // the pass's wall time
   double clip_s = 0;
 };
+
+// The tracks a pass made, on drive frames, as the box keeps them beside the
+// package (clips::prelabel_cache_of) for an operator's edits.
+struct PassLabels {
+  std::string detector;
+  nlohmann::json setting;  // the manifest's `prelabel`
+  int64_t first_frame = 0, last_frame = 0;  // the drive frames the pass saw
+  std::vector<pipeline::clips::LabelTrack> tracks;
+};
+// The kept tracks of the package in `dir`; nullopt when there are none (or
+// they cannot be read: the pass is run again).
+std::optional<PassLabels> kept_pass(const std::filesystem::path& dir);
 
 // Runs the pass on the package in `dir` (on its original clip where the box
 // keeps one beside it: redaction blurs what the detector should see) and

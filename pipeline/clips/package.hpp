@@ -130,6 +130,13 @@ inline std::filesystem::path original_clip_of(const std::filesystem::path& packa
   return package_dir.parent_path() / (package_dir.filename().string() + ".original.mp4");
 }
 
+// Where the box keeps a package's pre-label pass tracks (on drive frames), so
+// that an operator's edit rebuilds the package without running the pass
+// again: beside the package, never in it.
+inline std::filesystem::path prelabel_cache_of(const std::filesystem::path& package_dir) {
+  return package_dir.parent_path() / (package_dir.filename().string() + ".prelabel.json");
+}
+
 // sha256 of a file, of `bytes` of it from `offset` (-1: to the end), or of a
 // string; lowercase hex.
 Result<std::string> sha256_file(const std::filesystem::path& file);

@@ -425,6 +425,25 @@ def main():
     check("SIGTERM with an event stream open: exit 0 within 5 s", rc == 0 and time.time() - began < 5, (rc, time.time() - began))
     hold.close()
 
+    # --- an edit with the pre-label pass on (the default): made again, the edit on the pass's tracks ---
+    pst = Station(dashloop, os.path.join(work, "prelabel"), drives=1, prelabel=True)
+    pop = Client(pst.start_ui())
+    pop.login("alice", PASSWORD)
+    s, j, _, _ = pop.get("/api/v1/clips?state=review")
+    uid = j["clips"][0]["uid"]
+    ppkg = os.path.join(pst.data, "packages", uid)
+    before = json.load(open(os.path.join(ppkg, "manifest.json")))
+    victim = before["tracks"][-1]["track_no"]
+    s, j, _, _ = pop.post(f"/api/v1/clips/{uid}/edit", {"relabel": {"1": "truck"}, "delete": [victim]})
+    after = json.load(open(os.path.join(ppkg, "manifest.json")))
+    kept = {t["track_no"]: t["label"] for t in after["tracks"]}
+    files_ok = all(hashlib.sha256(open(os.path.join(ppkg, f["path"]), "rb").read()).hexdigest() == f["sha256"]
+                   for f in after["files"])
+    check("pass on: an edit re-runs the pass; the edit lands on its tracks (1 a truck, the last gone), files verify",
+          s == 200 and before["labels_from"] == after["labels_from"] == "redetected" and kept.get(1) == "truck" and
+          victim not in kept and len(kept) == len(before["tracks"]) - 1 and files_ok, (s, j, kept))
+    pst.stop_ui()
+
     print(f"{passes} passed, {fails} failed")
     sys.exit(1 if fails else 0)
 

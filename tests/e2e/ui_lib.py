@@ -12,7 +12,7 @@ PASSWORD = "operator-password-1"
 
 
 class Station:
-    def __init__(self, dashloop, work, drives=2):
+    def __init__(self, dashloop, work, drives=2, prelabel=False):
         self.bin = dashloop
         self.work = work
         self.data = os.path.join(work, "data")
@@ -27,7 +27,7 @@ class Station:
         self.config = os.path.join(work, "unredacted.toml")
         with open(self.config, "w") as f:
             f.write('[privacy]\nfaces = "none"\nplates = "none"\n[clips]\nbudget_min_per_hour = 0\n'
-                    '[prelabel]\nredetect = false\n')
+                    f'[prelabel]\nredetect = {"true" if prelabel else "false"}\n')
         for _ in range(drives):
             self.dashloop("--config", self.config, "ingest", "-q", "--again", SAMPLE)
         self.dashloop("user", "add", "alice", stdin=PASSWORD + "\n")
