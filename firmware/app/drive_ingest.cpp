@@ -92,7 +92,9 @@ Status prepare_ingest(Context& ctx) {
     if (auto detector = pipeline::vision::make_detector(ctx.config.detector); !detector.ok())
       return Status::InvalidArgument("detector: " + detector.status().message());
   }
-  if (prelabel_on(ctx.config)) {  // and the pre-label pass's, which runs after the cut
+  // And the pre-label pass's own model, which runs after the cut (the
+  // [detector] model at another size needs no second load, which costs start-up time).
+  if (prelabel_on(ctx.config) && !ctx.config.prelabel.model.empty()) {
     auto setting = ctx.config.detector;
     ctx.config.prelabel.apply_to(setting);
     if (auto detector = pipeline::vision::make_detector(setting); !detector.ok())
