@@ -279,9 +279,7 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
     }
   }
   if (edits) {
-    std::erase_if(in.tracks, [&](const clips::LabelTrack& t) { return edits->deleted.count(t.track_no) > 0; });
-    for (auto& t : in.tracks)
-      if (auto it = edits->relabel.find(t.track_no); it != edits->relabel.end()) t.label = it->second;
+    edits->apply(in.tracks);
     for (const auto& [no, label] : edits->relabel) labels.insert(label);
   }
   in.review = review;
@@ -309,15 +307,25 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
   fs::rename(partial, final_dir, ec);  // whole, or not there
   if (ec) return fail(Status::IOError(final_dir.string() + ": " + ec.message()));
   if (redacting) fs::rename(original, clips::original_clip_of(final_dir), ec);
-  cat::PackageFacts facts{final_dir.string(), int64_t(in.clip_frames.size()), 0, package->effort.minutes, {}, "", {}};
-  for (const auto& f : package->files) facts.bytes += f.bytes;
+  return package_facts(final_dir, in, *package);
+}
+
+}  // namespace
+
+void ClipEdits::apply(std::vector<clips::LabelTrack>& tracks) const {
+  std::erase_if(tracks, [&](const clips::LabelTrack& t) { return deleted.count(t.track_no) > 0; });
+  for (auto& t : tracks)
+    if (auto it = relabel.find(t.track_no); it != relabel.end()) t.label = it->second;
+}
+
+cat::PackageFacts package_facts(const fs::path& dir, const clips::PackageInput& in, const clips::PackageResult& written) {
+  cat::PackageFacts facts{dir.string(), int64_t(in.clip_frames.size()), 0, written.effort.minutes, {}, "", {}};
+  for (const auto& f : written.files) facts.bytes += f.bytes;
   std::set<std::string> classes;
   for (const auto& t : in.tracks) classes.insert(t.label);
   facts.classes.assign(classes.begin(), classes.end());
   return facts;
 }
-
-}  // namespace
 
 Result<ClipEdits> ClipEdits::from_json(const json& j) {
   ClipEdits e;

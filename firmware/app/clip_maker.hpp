@@ -17,6 +17,7 @@
 
 #include "app/context.hpp"
 #include "app/prelabel.hpp"
+#include "clips/package.hpp"
 #include "clips/planner.hpp"
 #include "privacy/redactor.hpp"
 #include "status.hpp"
@@ -92,7 +93,13 @@ struct ClipEdits {
 
   static Result<ClipEdits> from_json(const nlohmann::json& j);
   nlohmann::json to_json() const;
+  // The deletions and relabels, by track number, on a package's tracks.
+  void apply(std::vector<pipeline::clips::LabelTrack>& tracks) const;
 };
+
+// The catalog's facts of a package just written into `dir` from `in`.
+firmware::catalog::PackageFacts package_facts(const std::filesystem::path& dir, const pipeline::clips::PackageInput& in,
+                                              const pipeline::clips::PackageResult& written);
 
 // Rebuilds a clip in review with `edits` (the whole set, replacing the
 // stored one): cut again when trimmed, labels and manifest written by the

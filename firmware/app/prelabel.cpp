@@ -183,9 +183,7 @@ Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, 
   if (named_tracks && in->labels_from == "redetected" && setting_of(in->prelabel) != setting_of(pre->setting))
     return Status::InvalidArgument(dir.string() + ": an operator relabelled or deleted tracks of labels another "
                                    "setting made; a new setting would give other tracks");
-  std::erase_if(pre->tracks, [&](const clips::LabelTrack& t) { return edits.deleted.count(t.track_no) > 0; });
-  for (auto& t : pre->tracks)
-    if (auto it = edits.relabel.find(t.track_no); it != edits.relabel.end()) t.label = it->second;
+  edits.apply(pre->tracks);
   std::set<std::string> labels(in->labels.begin(), in->labels.end());
   for (const auto& t : pre->tracks) labels.insert(t.label);
   in->labels.assign(labels.begin(), labels.end());
@@ -218,11 +216,7 @@ Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, 
   keep_pass(dir, *in, unedited);
 
   PrelabelReport report;
-  report.facts = {dir.string(), int64_t(in->clip_frames.size()), 0, written->effort.minutes, {}, "", {}};
-  for (const auto& f : written->files) report.facts.bytes += f.bytes;
-  std::set<std::string> classes;
-  for (const auto& t : in->tracks) classes.insert(t.label);
-  report.facts.classes.assign(classes.begin(), classes.end());
+  report.facts = package_facts(dir, *in, *written);
   report.tracks = int(in->tracks.size());
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   report.clip_s = double(in->clip_frames.size()) / in->fps;
