@@ -127,8 +127,14 @@ try {
   check('the redrawn box carries the new class', relabelled === 'truck', relabelled);
 
   // --- a face the detectors missed: drawn by the operator, redacted, the original a toggle away ---
+  // As an operator who scrolled down to the history (or whose clip has a long
+  // track list): the video is out of view when the button is tapped.
+  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
   await page.tap('button:has-text("Hide a face")');
   const pbox = await page.locator('.player').boundingBox();
+  const viewport = page.viewportSize();
+  check('arming a redaction brings the whole video into view (the button sits below the track list)',
+    pbox.y >= 0 && pbox.y + pbox.height <= viewport.height, pbox);
   await page.mouse.move(pbox.x + pbox.width * 0.30, pbox.y + pbox.height * 0.30);
   await page.mouse.down();
   await page.mouse.move(pbox.x + pbox.width * 0.40, pbox.y + pbox.height * 0.45, { steps: 4 });

@@ -303,6 +303,9 @@ async function reviewScreen(uid) {
     drawing = what;
     video.pause();
     player.classList.add('drawing');
+    // The buttons that arm it sit below a long track list: bring the video
+    // back into view, or the operator's drag lands on nothing.
+    player.scrollIntoView({ block: 'nearest' });
     toast(what.mark ? `Drag over box #${what.mark} on this frame` : `Drag over the ${what.what} to hide`);
   }
   let down = null;
