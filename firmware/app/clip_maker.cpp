@@ -578,13 +578,32 @@ Result<ClipRun> resume_planned(Context& ctx, const std::string& actor, const std
   return run;
 }
 
+namespace {
+// A clip someone asked for: a trigger's or an operator's mark.
+bool asked_for(const cat::ClipRecord& c) {
+  const json reasons = json::parse(c.reasons, nullptr, false);
+  if (!reasons.is_array()) return false;
+  return std::any_of(reasons.begin(), reasons.end(), [](const json& r) {
+    const std::string rule = r.is_object() ? r.value("rule", "") : "";
+    return rule == "trigger" || rule == "mark";
+  });
+}
+}  // namespace
+
 Result<ClipRun> prelabel_packaged(Context& ctx, const std::string& actor, const PrelabelControl& control, int limit,
                                   const std::vector<int64_t>* only) {
   ClipRun run;
   auto waiting = ctx.catalog->clips("packaged");
   if (!waiting.ok()) return waiting.status();
-  std::sort(waiting->begin(), waiting->end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-  for (const auto& c : *waiting) {
+  // A trigger's clip first (someone is waiting to see it), then by priority, then oldest.
+  std::vector<std::pair<bool, cat::ClipRecord>> order;
+  for (auto& c : *waiting) order.emplace_back(asked_for(c), std::move(c));
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first;
+    if (a.second.priority != b.second.priority) return a.second.priority > b.second.priority;
+    return a.second.id < b.second.id;
+  });
+  for (const auto& [asked, c] : order) {
     if (only && std::find(only->begin(), only->end(), c.id) == only->end()) continue;
     if (control.stop && control.stop->load()) break;
     if (limit > 0 && int(run.ready.size()) >= limit) break;
@@ -593,7 +612,10 @@ Result<ClipRun> prelabel_packaged(Context& ctx, const std::string& actor, const 
       run.ready.push_back(c.id);
       continue;
     }
-    auto pre = prelabel_package(ctx.config, c.package_dir, control);
+    // Nor does a trigger's clip wait for analysis to rest: it still runs niced.
+    PrelabelControl clip_control = control;
+    if (asked) clip_control.pause = nullptr;
+    auto pre = prelabel_package(ctx.config, c.package_dir, clip_control);
     if (!pre.ok() && control.stop && control.stop->load()) {
       spdlog::info("clip {}: left packaged, pre-labelled at the next start: {}", c.uid, pre.status().message());
       break;

@@ -69,7 +69,8 @@ Result<ClipRun> make_clips(Context& ctx, int64_t drive_id, const std::string& ac
 // never packaged) and moves them on to review, or to failed with the reason.
 Result<ClipRun> resume_planned(Context& ctx, const std::string& actor, const std::atomic<bool>* stop = nullptr);
 
-// The pre-label pass on clips waiting in `packaged`, oldest first, each
+// The pre-label pass on clips waiting in `packaged`, a trigger's or a mark's
+// first (and never held by `control.pause`), then by priority, oldest first, each
 // moved on to review; with the pass off, moved on as they are. A pass that
 // fails leaves the package's live labels and says why in the move's reason:
 // the clip is reviewed all the same. `stop` set: the clip being pre-labelled
