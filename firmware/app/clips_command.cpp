@@ -159,10 +159,12 @@ int run_clips_show(const GlobalOptions& global, const ClipsOptions& o) {
     std::printf("  why      %s\n  priority %.2f %s\n", reasons_text(c.reasons).c_str(), c.priority, c.priority_parts.c_str());
     if (manifest.is_object() && manifest.contains("effort")) {
       const auto& e = manifest["effort"];
-      std::printf("  effort   %.1f annotator minutes: %lld tracks, %lld boxes to check, %lld keyframes, %.1f s of video\n",
+      std::printf("  effort   %.1f annotator minutes: %lld tracks, %lld boxes to check, about %.0f boxes and %.0f objects "
+                  "to add (labels expected to hold %.0f %%), %lld keyframes, %.1f s of video\n",
                   e.value("annotator_minutes", 0.0), static_cast<long long>(e.value("tracks", 0)),
-                  static_cast<long long>(e.value("boxes_to_check", 0)), static_cast<long long>(e.value("keyframes", 0)),
-                  e.value("video_s", 0.0));
+                  static_cast<long long>(e.value("boxes_to_check", 0)), e.value("missed_boxes", 0.0),
+                  e.value("missed_tracks", 0.0), 100.0 * e.value("expected_recall", 1.0),
+                  static_cast<long long>(e.value("keyframes", 0)), e.value("video_s", 0.0));
     }
     if (!c.package_dir.empty()) std::printf("  package  %s (%s)\n", c.package_dir.c_str(), bytes_text(c.bytes).c_str());
     std::printf("  history\n");

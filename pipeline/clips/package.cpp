@@ -218,9 +218,18 @@ std::string labelstudio_config(double fps, const std::vector<std::string>& label
 }
 
 Effort estimate_effort(int64_t boxes_to_check, int64_t tracks, int64_t keyframes, double video_s,
-                       const EffortConfig& c) {
-  Effort e{boxes_to_check, tracks, keyframes, video_s, 0};
-  e.minutes = (c.watch_passes * video_s + c.per_track_s * double(tracks) + c.per_box_s * double(boxes_to_check) +
+                       const std::string& labels_from, const EffortConfig& c) {
+  Effort e{boxes_to_check, tracks, keyframes, video_s, 1, 0, 0, 0};
+  // The boxes that are objects (precision) are the share `recall` of all
+  // there are: the rest are the annotator's to draw, and so are the objects
+  // no track holds. A clip with no boxes is assumed to miss nothing: the
+  // estimate cannot tell an empty street from a blind detector.
+  e.recall = std::clamp(labels_from == "redetected" ? c.recall_redetected : c.recall_live, 0.01, 1.0);
+  const double missed_per_found = c.precision * (1.0 - e.recall) / e.recall;
+  e.missed_boxes = double(boxes_to_check) * missed_per_found;
+  e.missed_tracks = double(tracks) * missed_per_found;
+  e.minutes = (c.watch_passes * video_s + c.per_track_s * (double(tracks) + e.missed_tracks) +
+               c.per_box_s * double(boxes_to_check) + c.per_missed_box_s * e.missed_boxes +
                c.per_keyframe_s * double(keyframes)) / 60.0;
   return e;
 }
@@ -400,7 +409,7 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
     return st;
 
   PackageResult result;
-  result.effort = estimate_effort(boxes_to_check, int64_t(tracks.size()), keyframes, duration, in.effort);
+  result.effort = estimate_effort(boxes_to_check, int64_t(tracks.size()), keyframes, duration, in.labels_from, in.effort);
   std::vector<fs::path> files;
   for (const auto& e : fs::recursive_directory_iterator(dir))
     if (e.is_regular_file() && e.path().filename() != "manifest.json") files.push_back(e.path());
@@ -443,14 +452,22 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
         {"tracks", e.tracks},
         {"keyframes", e.keyframes},
         {"video_s", e.video_s},
+        {"expected_recall", e.recall},
+        {"missed_boxes", e.missed_boxes},
+        {"missed_tracks", e.missed_tracks},
         {"annotator_minutes", e.minutes},
-        {"formula", "(watch_passes*video_s + per_track_s*tracks + per_box_s*boxes_to_check + "
-                    "per_keyframe_s*keyframes) / 60"},
+        {"formula", "(watch_passes*video_s + per_track_s*(tracks + missed_tracks) + per_box_s*boxes_to_check + "
+                    "per_missed_box_s*missed_boxes + per_keyframe_s*keyframes) / 60; missed_* = "
+                    "(tracks, boxes_to_check) * precision * (1 - expected_recall) / expected_recall"},
         {"constants",
          {{"watch_passes", in.effort.watch_passes},
           {"per_track_s", in.effort.per_track_s},
           {"per_box_s", in.effort.per_box_s},
-          {"per_keyframe_s", in.effort.per_keyframe_s}}}}},
+          {"per_keyframe_s", in.effort.per_keyframe_s},
+          {"per_missed_box_s", in.effort.per_missed_box_s},
+          {"recall_live", in.effort.recall_live},
+          {"recall_redetected", in.effort.recall_redetected},
+          {"precision", in.effort.precision}}}}},
       {"files", listed}};
   // Each object's number in the label files and the drive's track it is:
   // what an operator's edit names, whatever the clip's span.
@@ -503,8 +520,10 @@ Result<PackageInput> read_package_input(const fs::path& dir) {
     in.review = m.value("review", json(nullptr));
     in.privacy = m.value("privacy", json(nullptr));
     const json& c = m.at("effort").at("constants");
+    // Packages written before the expected misses counted carry none: no misses.
     in.effort = {c.at("watch_passes").get<double>(), c.at("per_track_s").get<double>(), c.at("per_box_s").get<double>(),
-                 c.at("per_keyframe_s").get<double>()};
+                 c.at("per_keyframe_s").get<double>(), c.value("per_missed_box_s", 0.0), c.value("recall_live", 1.0),
+                 c.value("recall_redetected", 1.0), c.value("precision", 1.0)};
     for (const auto& f : m.at("files")) {
       const std::string path = f.at("path").get<std::string>();
       long long frame = 0;

@@ -45,6 +45,13 @@ struct EffortConfig {
   double per_track_s = 20.0;     // set up and check one object's identity
   double per_box_s = 2.0;        // check or fix one pre-labelled box at a detector frame
   double per_keyframe_s = 30.0;  // label one keyframe image (COCO)
+  double per_missed_box_s = 3.0;  // draw one box the labels lack, at a detector frame (interpolated between)
+  // What the labels are expected to miss: the share of visible objects'
+  // boxes they hold (recall), by where they came from, and the share of their
+  // boxes that are objects (precision). docs/CLIPS.md says where each is from.
+  double recall_live = 0.35;
+  double recall_redetected = 0.6;
+  double precision = 0.8;
 };
 
 struct Effort {
@@ -52,6 +59,9 @@ struct Effort {
   int64_t tracks = 0;
   int64_t keyframes = 0;
   double video_s = 0;
+  double recall = 1;              // the expected recall the misses below assume
+  double missed_boxes = 0;        // expected boxes to draw: boxes_to_check * precision * (1 - recall) / recall
+  double missed_tracks = 0;       // expected objects with no track, the same way
   double minutes = 0;
 };
 
@@ -95,8 +105,9 @@ struct PackageResult {
   nlohmann::json manifest;
 };
 
+// `labels_from`: "live" or "redetected", which picks the expected recall.
 Effort estimate_effort(int64_t boxes_to_check, int64_t tracks, int64_t keyframes, double video_s,
-                       const EffortConfig& config);
+                       const std::string& labels_from, const EffortConfig& config);
 
 // `dir` holds clip.mp4; writes keyframes/, labels/ and manifest.json.
 Result<PackageResult> write_package(const PackageInput& input, const std::filesystem::path& dir);

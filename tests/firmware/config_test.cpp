@@ -108,6 +108,10 @@ TEST(Config, ShippedDefaultFileEqualsBuiltInDefaults) {
   EXPECT_EQ(c->clips.effort.per_track_s, d.clips.effort.per_track_s);
   EXPECT_EQ(c->clips.effort.per_box_s, d.clips.effort.per_box_s);
   EXPECT_EQ(c->clips.effort.per_keyframe_s, d.clips.effort.per_keyframe_s);
+  EXPECT_EQ(c->clips.effort.per_missed_box_s, d.clips.effort.per_missed_box_s);
+  EXPECT_EQ(c->clips.effort.recall_live, d.clips.effort.recall_live);
+  EXPECT_EQ(c->clips.effort.recall_redetected, d.clips.effort.recall_redetected);
+  EXPECT_EQ(c->clips.effort.precision, d.clips.effort.precision);
   EXPECT_EQ(c->recording.segment_s, d.recording.segment_s);
   EXPECT_EQ(c->retention.max_bytes, d.retention.max_bytes);
   EXPECT_EQ(c->retention.hard_max_bytes, d.retention.hard_max_bytes);

@@ -109,11 +109,31 @@ TEST_F(PackageTest, LabelsLandOnTheClipsOwnFrames) {
   EXPECT_DOUBLE_EQ(seq[0]["x"].get<double>(), 100.0 * 100 / 640);
   EXPECT_FALSE(seq.back()["enabled"].get<bool>());
 
-  // Effort: 9 detector boxes, 1 track, 1 keyframe, 2 s.
+  // Effort: 9 detector boxes, 1 track, 1 keyframe, 2 s; live labels are
+  // expected to hold 35 % of what is there, 80 % of them right: per box found,
+  // 0.8 * 0.65 / 0.35 boxes to draw, and as many objects per track.
   EXPECT_EQ(r->effort.boxes_to_check, 9);
   EXPECT_EQ(r->effort.tracks, 1);
   EXPECT_EQ(r->effort.keyframes, 1);
-  EXPECT_DOUBLE_EQ(r->effort.minutes, (2 * 2.0 + 20 + 2 * 9 + 30) / 60.0);
+  const double missed = 0.8 * 0.65 / 0.35;
+  EXPECT_DOUBLE_EQ(r->effort.missed_boxes, 9 * missed);
+  EXPECT_DOUBLE_EQ(r->effort.missed_tracks, missed);
+  EXPECT_DOUBLE_EQ(r->effort.minutes, (2 * 2.0 + 20 * (1 + missed) + 2 * 9 + 3 * 9 * missed + 30) / 60.0);
+}
+
+TEST(Effort, ExpectedMissesFollowWhereTheLabelsCameFrom) {
+  EffortConfig c;
+  const Effort live = estimate_effort(60, 3, 0, 10, "live", c);
+  const Effort pass = estimate_effort(60, 3, 0, 10, "redetected", c);
+  EXPECT_DOUBLE_EQ(live.recall, 0.35);
+  EXPECT_DOUBLE_EQ(pass.recall, 0.6);
+  EXPECT_DOUBLE_EQ(pass.missed_boxes, 60 * 0.8 * 0.4 / 0.6);
+  EXPECT_GT(live.minutes, pass.minutes) << "the same boxes from the weaker source leave more to draw";
+  c.recall_redetected = 1.0;
+  const Effort perfect = estimate_effort(60, 3, 0, 10, "redetected", c);
+  EXPECT_DOUBLE_EQ(perfect.missed_boxes, 0);
+  EXPECT_DOUBLE_EQ(perfect.minutes, (2 * 10 + 20 * 3 + 2 * 60) / 60.0);
+  EXPECT_DOUBLE_EQ(estimate_effort(0, 0, 0, 10, "live", EffortConfig{}).missed_boxes, 0) << "nothing found: nothing assumed";
 }
 
 TEST_F(PackageTest, ManifestChecksumsHoldAndCatchChanges) {

@@ -162,7 +162,13 @@ def main():
         check(sha256(p) == f["sha256"], f"{f['path']}: sha256")
     e = m["effort"]
     c = e["constants"]
-    minutes = (c["watch_passes"] * e["video_s"] + c["per_track_s"] * e["tracks"] + c["per_box_s"] * e["boxes_to_check"]
+    recall = c["recall_redetected"] if m["labels_from"] == "redetected" else c["recall_live"]
+    missed_per_found = c["precision"] * (1 - recall) / recall
+    check(abs(e["expected_recall"] - recall) < 1e-9, "effort: the expected recall of the labels' source")
+    check(abs(e["missed_boxes"] - e["boxes_to_check"] * missed_per_found) < 1e-6, "effort: missed boxes")
+    check(abs(e["missed_tracks"] - e["tracks"] * missed_per_found) < 1e-6, "effort: missed tracks")
+    minutes = (c["watch_passes"] * e["video_s"] + c["per_track_s"] * (e["tracks"] + e["missed_tracks"])
+               + c["per_box_s"] * e["boxes_to_check"] + c["per_missed_box_s"] * e["missed_boxes"]
                + c["per_keyframe_s"] * e["keyframes"]) / 60
     check(abs(minutes - e["annotator_minutes"]) < 1e-6, "effort: formula")
 
