@@ -380,6 +380,24 @@ Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::pat
     if (!drawn.empty()) ++report.frames_redacted;
   }
 
+  // Nothing to hide in an H.264 MP4: the clip is kept as it was cut, its
+  // bytes and quality untouched, and the second pass's decode and encode
+  // (most of redaction's time) are not spent.
+  if (report.frames_redacted == 0 && index->codec == "video/x-h264" && in.extension() == ".mp4") {
+    // A hard link where it can be (the original kept beside a package costs
+    // no second copy: nothing rewrites a clip file in place), else a copy.
+    std::error_code ec;
+    fs::remove(out, ec);
+    fs::create_hard_link(in, out, ec);
+    if (ec) fs::copy_file(in, out, fs::copy_options::overwrite_existing, ec);
+    if (ec) return Status::IOError(out.string() + ": " + ec.message());
+    report.encoder = "none (nothing to redact: the clip as cut)";
+    report.reencoded = false;
+    report.keyframes_kept = true;
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+    return report;
+  }
+
   // Pass 2: draw on every frame and re-encode, keyframes where the input has them.
   reader = media::FrameReader::open(source, {});
   if (!reader.ok()) return reader.status();
@@ -473,6 +491,7 @@ nlohmann::json Redactor::manifest(const RedactionReport& r) const {
           {"boxes", r.boxes},
           {"added_marks", r.added_marks},
           {"keyframes_kept", r.keyframes_kept},
+          {"reencoded", r.reencoded},
           {"original_uploaded", false}};
 }
 

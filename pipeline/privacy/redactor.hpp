@@ -87,6 +87,7 @@ struct RedactionReport {
   std::vector<std::vector<RedactionBox>> by_frame;  // what was drawn on each frame
   cv::Size frame_size;
   bool keyframes_kept = false;  // the output's keyframes are the input's
+  bool reencoded = true;         // false: nothing to hide, the output is the input's bytes
   std::string encoder;
   double seconds = 0;  // wall time of both passes
 };

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -38,8 +40,12 @@ TEST(Redactor, KeepsFramesTimestampsAndKeyframesOfABFrameSource) {
   ASSERT_TRUE(redactor.ok()) << redactor.status().message();
   const fs::path in = testdata("drive_stamped_bframes.mp4");
   const fs::path out = fs::temp_directory_path() / "dashloop-redactor-test.mp4";
-  auto report = (*redactor)->redact_video(in, out);
+  // One operator's box, so that something is drawn and the clip re-encoded
+  // whatever the detectors find in this generated drive.
+  pipeline::privacy::AddedMark mark{1, "face", {{30, cv::Rect2f(20, 20, 40, 40)}}};
+  auto report = (*redactor)->redact_video(in, out, nullptr, {mark});
   ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_TRUE(report->reencoded);
   auto a = pipeline::media::index_stream(in), b = pipeline::media::index_stream(out);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(b->frames, a->frames);
@@ -133,6 +139,30 @@ double detail_in(const cv::Mat& y, const cv::Rect& r) {
 // camera whose policy is off: the clip is redacted there anyway (blurred),
 // interpolated between the keys, held hold_s before and after, untouched
 // elsewhere; the manifest counts it. Needs no model.
+// Nothing to hide: the clip is kept as cut, byte for byte, and the manifest says so.
+TEST(Redactor, NothingToHideKeepsTheClipAsCutWithoutReencoding) {
+  auto p = policy();
+  p.faces = p.plates = "none";
+  auto redactor = Redactor::open(p);
+  ASSERT_TRUE(redactor.ok()) << redactor.status().message();
+  const fs::path in = testdata("drive_stamped_bframes.mp4");
+  const fs::path out = fs::temp_directory_path() / "dashloop-redactor-nothing.mp4";
+  auto report = (*redactor)->redact_video(in, out);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->frames_redacted, 0);
+  EXPECT_FALSE(report->reencoded);
+  EXPECT_EQ(report->frames, pipeline::media::index_stream(in)->frames);
+  auto bytes = [](const fs::path& f) {
+    std::ifstream s(f, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(s), {});
+  };
+  EXPECT_EQ(bytes(out), bytes(in)) << "the clip as cut, not a re-encode";
+  const auto manifest = (*redactor)->manifest(*report);
+  EXPECT_EQ(manifest["reencoded"], false);
+  EXPECT_EQ(manifest["frames_redacted"], 0);
+  fs::remove(out);
+}
+
 TEST(Redactor, AnOperatorsAddedBoxIsFollowedBetweenItsKeysAndHeld) {
   auto p = policy();
   p.faces = p.plates = "none";
