@@ -45,7 +45,7 @@ struct EffortConfig {
   double per_track_s = 20.0;     // set up and check one object's identity
   double per_box_s = 2.0;        // check or fix one pre-labelled box at a detector frame
   double per_keyframe_s = 30.0;  // label one keyframe image (COCO)
-  double per_missed_box_s = 3.0;  // draw one box the labels lack, at a detector frame (interpolated between)
+  double per_missed_box_s = 7.0;  // draw one box the labels lack, at a detector frame (docs/CLIPS.md: why 7)
   // What the labels are expected to miss: the share of visible objects'
   // boxes they hold (recall), by where they came from, and the share of their
   // boxes that are objects (precision). docs/CLIPS.md says where each is from.

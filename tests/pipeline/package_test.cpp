@@ -118,7 +118,7 @@ TEST_F(PackageTest, LabelsLandOnTheClipsOwnFrames) {
   const double missed = 0.8 * 0.65 / 0.35;
   EXPECT_DOUBLE_EQ(r->effort.missed_boxes, 9 * missed);
   EXPECT_DOUBLE_EQ(r->effort.missed_tracks, missed);
-  EXPECT_DOUBLE_EQ(r->effort.minutes, (2 * 2.0 + 20 * (1 + missed) + 2 * 9 + 3 * 9 * missed + 30) / 60.0);
+  EXPECT_DOUBLE_EQ(r->effort.minutes, (2 * 2.0 + 20 * (1 + missed) + 2 * 9 + 7 * 9 * missed + 30) / 60.0);
 }
 
 TEST(Effort, ExpectedMissesFollowWhereTheLabelsCameFrom) {
