@@ -37,14 +37,9 @@ TEST(PrelabelOrder, ATriggersClipFirstThenByPriorityThenOldest) {
   auto opened = cat::Catalog::open(file);
   ASSERT_TRUE(opened.ok()) << opened.status().message();
   ctx.catalog = std::move(*opened);
-  cat::DriveRecord d;
+  cat::DriveRecord d;  // the clips' drive: only its id matters here
   d.source = "a.mp4";
-  d.vehicle = "v";
-  d.camera = "front";
   d.mode = "full";
-  d.fps = 25;
-  d.frames = 100;
-  d.duration_s = 4;
   auto drive = ctx.catalog->add_drive(d, {});
   ASSERT_TRUE(drive.ok()) << drive.status().message();
   std::vector<int64_t> ids;  // oldest first
