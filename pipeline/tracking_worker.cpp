@@ -24,8 +24,18 @@ Result<std::unique_ptr<TrackingWorker>> TrackingWorker::start(TrackingOptions op
 
 TrackingWorker::TrackingWorker(TrackingOptions options, std::unique_ptr<vision::Detector> detector, std::string model_sha256)
     : options_(std::move(options)), detector_(std::move(detector)), model_sha256_(std::move(model_sha256)),
-      tracker_(options_.tracker),
-      thread_([this] { run(); }) {}
+      tracker_(options_.tracker) {
+  if (options_.offline && !options_.resume.empty()) {
+    steps_ = options_.resume;
+    result_.detected_frames = result_.resumed_frames = static_cast<int64_t>(steps_.size());
+    to_source_ = options_.resume_to_source;
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+std::string TrackingWorker::detector() const {
+  return detector_->describe() + (model_sha256_.empty() ? "" : " sha256:" + model_sha256_);
+}
 
 TrackingWorker::~TrackingWorker() { join(); }
 
@@ -60,6 +70,9 @@ bool TrackingWorker::due(double t_s) {
 
 void TrackingWorker::offer(const media::DecodedFrame& frame) {
   if (!due(frame.t_s)) return;
+  // Frames a resumed pass already detected: skipped, but for the last one.
+  const bool resumed = options_.offline && !options_.resume.empty() && frame.index <= options_.resume.back().frame;
+  if (resumed && frame.index != options_.resume.back().frame) return;
   {
     std::unique_lock lock(mutex_);
     if (options_.live && pending_) {  // the worker is busy and a frame already waits
@@ -75,6 +88,7 @@ void TrackingWorker::offer(const media::DecodedFrame& frame) {
   job.index = frame.index;
   job.to_source = static_cast<double>(frame.y.cols) / width;
   job.i420 = media::resized_i420(frame, width, height);
+  job.prime = resumed;
   {
     std::lock_guard lock(mutex_);
     pending_ = std::move(job);
@@ -99,6 +113,14 @@ void TrackingWorker::run() {
 
 void TrackingWorker::process(Job& job) {
   const int height = job.i420.rows * 2 / 3;
+  if (job.prime) {
+    if (options_.camera_motion) {
+      std::vector<cv::Rect2f> boxes;
+      for (const auto& d : options_.resume.back().detections) boxes.push_back(d.box);
+      motion_.estimate(job.i420.rowRange(0, height), boxes);
+    }
+    return;
+  }
   cv::Mat bgr;
   cv::cvtColor(job.i420, bgr, cv::COLOR_YUV2BGR_I420);
   const auto t0 = std::chrono::steady_clock::now();
@@ -118,6 +140,7 @@ void TrackingWorker::process(Job& job) {
   }
   if (options_.offline) {
     steps_.push_back({job.index, std::move(*found), motion});
+    if (options_.on_step) options_.on_step(steps_.back(), to_source_);
     return;
   }
   tracker_.update(job.index, *found, motion);
@@ -140,7 +163,7 @@ Result<TrackingResult> TrackingWorker::finish() {
   std::sort(result_.tracks.begin(), result_.tracks.end(),
             [](const vision::Track& a, const vision::Track& b) { return a.id < b.id; });
   result_.skipped_frames = skipped_;
-  result_.detector = detector_->describe() + (model_sha256_.empty() ? "" : " sha256:" + model_sha256_);
+  result_.detector = detector();
   result_.labels = detector_->labels();
   return std::move(result_);
 }

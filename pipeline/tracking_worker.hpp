@@ -35,6 +35,16 @@ struct TrackingOptions {
   std::optional<vision::OfflineTrackerConfig> offline;
   // Called on the worker thread as tracks start and end; may be empty.
   std::function<void(const vision::TrackEvent&)> on_event;
+  // Offline only: the steps a stopped pass already made on this input (boxes
+  // in detector pixels, `resume_to_source` their scale). Their frames are not
+  // detected again; the last one's image only primes the camera-motion
+  // estimate, whose state after a frame depends on that frame alone, so the
+  // tracks are the uninterrupted pass's.
+  std::vector<vision::TrackStep> resume;
+  double resume_to_source = 1.0;
+  // Offline only: each new step as it is made (on the worker thread), so
+  // that the caller can keep it for a resume; may be empty.
+  std::function<void(const vision::TrackStep&, double to_source)> on_step;
 };
 
 struct TrackingResult {
@@ -42,7 +52,8 @@ struct TrackingResult {
   std::vector<std::string> labels;
   std::vector<vision::Track> tracks;  // confirmed tracks, boxes in source pixels
   std::vector<vision::TrackEvent> events;
-  int64_t detected_frames = 0;
+  int64_t detected_frames = 0;  // resumed ones included
+  int64_t resumed_frames = 0;   // taken from TrackingOptions::resume, not detected again
   int64_t skipped_frames = 0;  // due for detection while a live source could not wait
   double detect_s = 0.0;       // worker time in the detector
 };
@@ -59,12 +70,15 @@ class TrackingWorker {
   void offer(const media::DecodedFrame& frame);
   // Waits for the worker, ends every track; the first detector error, if any.
   Result<TrackingResult> finish();
+  // The detector's description, with its model's sha256 where it has one.
+  std::string detector() const;
 
  private:
   struct Job {
     int64_t index = 0;
     cv::Mat i420;       // at the detector's width
     double to_source = 1.0;  // detector pixels -> source pixels
+    bool prime = false;      // a resumed step's frame: camera motion only
   };
   TrackingWorker(TrackingOptions options, std::unique_ptr<vision::Detector> detector, std::string model_sha256);
   void run();

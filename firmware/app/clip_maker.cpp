@@ -304,6 +304,7 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
   fs::remove_all(final_dir, ec);
   fs::remove(clips::original_clip_of(final_dir), ec);
   if (!pass) fs::remove(clips::prelabel_cache_of(final_dir), ec);  // of another package in its place
+  fs::remove(clips::pass_steps_of(final_dir), ec);                  // of a stopped pass on the clip replaced
   fs::rename(partial, final_dir, ec);  // whole, or not there
   if (ec) return fail(Status::IOError(final_dir.string() + ": " + ec.message()));
   if (redacting) fs::rename(original, clips::original_clip_of(final_dir), ec);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <set>
+#include <stdexcept>
 
 #include "app/clip_maker.hpp"
 #include "app/objects.hpp"
@@ -23,6 +24,7 @@ namespace {
 
 namespace clips = pipeline::clips;
 namespace media = pipeline::media;
+namespace vision = pipeline::vision;
 
 struct Prelabels {
   std::string detector;  // its description
@@ -30,11 +32,79 @@ struct Prelabels {
   std::vector<clips::LabelTrack> tracks;  // boxes on the drive's frames
 };
 
+// The detector steps a pass has made, kept beside the package as they are
+// made (clips::pass_steps_of): one JSON line each after a first line naming
+// what made them (the detector setting and the clip), so that a pass stopped
+// by a signal, a kill or a power cut resumes after its last whole line.
+struct KeptSteps {
+  std::vector<vision::TrackStep> steps;
+  double to_source = 1.0;
+};
+
+json step_line(const vision::TrackStep& step, double to_source) {
+  json detections = json::array();
+  for (const auto& d : step.detections)
+    detections.push_back({d.box.x, d.box.y, d.box.width, d.box.height, d.class_id, d.score});
+  json motion = nullptr;
+  if (step.motion) motion = std::vector<float>(step.motion->val, step.motion->val + 6);
+  return {{"frame", step.frame}, {"to_source", to_source}, {"motion", motion}, {"detections", detections}};
+}
+
+vision::TrackStep step_of(const json& j) {
+  vision::TrackStep step;
+  step.frame = j.at("frame").get<int64_t>();
+  if (!j.at("motion").is_null()) {
+    const auto m = j.at("motion").get<std::vector<float>>();
+    if (m.size() != 6) throw std::invalid_argument("motion: not 6 numbers");
+    step.motion = cv::Matx23f(m.data());
+  }
+  for (const auto& d : j.at("detections"))
+    step.detections.push_back({{d.at(0).get<float>(), d.at(1).get<float>(), d.at(2).get<float>(), d.at(3).get<float>()},
+                               d.at(4).get<int>(), d.at(5).get<float>()});
+  return step;
+}
+
+// The steps `file` holds for `key`, up to its last whole line (a torn last
+// line is cut off); where it holds none for `key`, it is started anew.
+Result<KeptSteps> open_steps(const fs::path& file, const json& key) {
+  KeptSteps kept;
+  std::uintmax_t whole = 0;  // bytes of the lines kept
+  {
+    std::ifstream in(file);
+    std::string line;
+    // getline reaching the end means the line had no newline: torn by a crash.
+    if (in && std::getline(in, line) && !in.eof() && json::parse(line, nullptr, false).dump() == json{{"key", key}}.dump()) {
+      whole = line.size() + 1;
+      while (std::getline(in, line) && !in.eof()) {
+        try {
+          auto step = step_of(json::parse(line));
+          if (!kept.steps.empty() && step.frame <= kept.steps.back().frame) break;
+          kept.to_source = json::parse(line).at("to_source").get<double>();
+          kept.steps.push_back(std::move(step));
+        } catch (const std::exception&) {  // json's, or a bad motion
+          break;
+        }
+        whole += line.size() + 1;
+      }
+    }
+  }
+  std::error_code ec;
+  if (whole > 0) fs::resize_file(file, whole, ec);
+  if (whole > 0 && !ec) return kept;
+  std::ofstream out(file, std::ios::trunc);
+  out << json{{"key", key}}.dump() << "\n";
+  out.close();
+  if (!out) return Status::IOError(file.string() + ": cannot write the pass's steps");
+  return KeptSteps{};
+}
+
 // The clip decoded, detected with the accurate setting and tracked by the
 // offline tracker, its frames put back on the drive's (clip_frames: the
-// drive frame of each of the clip's frames).
+// drive frame of each of the clip's frames). Steps kept in `steps_file` by a
+// stopped pass of the same setting are not detected again.
 Result<Prelabels> redetect(const firmware::config::Config& config, const fs::path& clip,
-                           const std::vector<int64_t>& clip_frames, const PrelabelControl& control) {
+                           const std::vector<int64_t>& clip_frames, const fs::path& steps_file,
+                           const PrelabelControl& control) {
   pipeline::TrackingOptions options;
   options.detector = config.detector;
   config.prelabel.apply_to(options.detector);
@@ -42,6 +112,38 @@ Result<Prelabels> redetect(const firmware::config::Config& config, const fs::pat
   options.tracker = config.tracking.tracker;
   options.offline = config.tracking.offline;
   options.camera_motion = config.tracking.camera_motion;
+
+  // What decides the steps: the detector and its setting, the clip.
+  const auto& d = options.detector;
+  std::string model_sha256;
+  if (d.kind == "onnx") {
+    auto sum = clips::sha256_file(d.model);
+    if (!sum.ok()) return sum.status();
+    model_sha256 = *sum;
+  }
+  std::error_code ec;
+  const json key = {{"kind", d.kind}, {"model_sha256", model_sha256}, {"format", d.format},
+                    {"input_size", d.input_size}, {"width", d.width}, {"tiles", d.tiles},
+                    {"tile_overlap", d.tile_overlap}, {"rate_hz", d.rate_hz}, {"min_score", d.min_score},
+                    {"classes", d.classes}, {"class_min_scores", d.class_min_scores}, {"nms_iou", d.nms_iou},
+                    {"cross_class_iou", d.cross_class_iou}, {"camera_motion", options.camera_motion},
+                    {"clip", clip.filename().string()}, {"clip_bytes", fs::file_size(clip, ec)},
+                    {"clip_frames", clip_frames.size()}};
+  auto kept = open_steps(steps_file, key);
+  if (!kept.ok()) return kept.status();
+  options.resume = std::move(kept->steps);
+  options.resume_to_source = kept->to_source;
+  std::ofstream steps_out(steps_file, std::ios::app);
+  bool steps_lost = false;
+  options.on_step = [&](const vision::TrackStep& step, double to_source) {
+    steps_out << step_line(step, to_source).dump() << "\n";
+    steps_out.flush();  // a kill loses at most the line being written
+    if (!steps_out && !steps_lost) {
+      steps_lost = true;
+      spdlog::warn("{}: cannot keep the pass's steps (a stopped pass will start again)", steps_file.string());
+    }
+  };
+
   auto worker = pipeline::TrackingWorker::start(options);
   if (!worker.ok()) return worker.status();
   media::Source source;
@@ -64,6 +166,9 @@ Result<Prelabels> redetect(const firmware::config::Config& config, const fs::pat
   if (frames != int64_t(clip_frames.size()))
     return Status::Corruption(clip.string() + ": decoded " + std::to_string(frames) + " frames, the package lists " +
                               std::to_string(clip_frames.size()));
+  if (result->resumed_frames > 0)
+    spdlog::info("{}: the pass resumed after {} of its {} detector frames, kept from a stopped pass", clip.string(),
+                 result->resumed_frames, result->detected_frames);
   Prelabels out;
   out.detector = result->detector;
   const auto& t = options.tracker;
@@ -163,9 +268,14 @@ bool prelabel_on(const firmware::config::Config& config) {
   return config.prelabel.redetect && config.detector.kind != "none";
 }
 
-Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, const fs::path& dir,
+Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, const fs::path& given,
                                         const PrelabelControl& control) {
   const auto began = std::chrono::steady_clock::now();
+  // "pkg/" is "pkg": what the pass writes beside the package is named from
+  // its last component, which a trailing slash leaves empty (so it landed
+  // inside the package, and the swap then failed).
+  fs::path dir = fs::absolute(given).lexically_normal();
+  if (!dir.has_filename()) dir = dir.parent_path();
   auto in = clips::read_package_input(dir);
   if (!in.ok()) return in.status();
   ClipEdits edits;
@@ -176,7 +286,8 @@ Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, 
   }
   const fs::path original = clips::original_clip_of(dir);
   const fs::path video = fs::exists(original) ? original : dir / "clip.mp4";
-  auto pre = redetect(config, video, in->clip_frames, control);
+  const fs::path steps_file = clips::pass_steps_of(dir);
+  auto pre = redetect(config, video, in->clip_frames, steps_file, control);
   if (!pre.ok()) return pre.status();
   const std::vector<clips::LabelTrack> unedited = pre->tracks;  // what a later edit starts from
   const bool named_tracks = !edits.relabel.empty() || !edits.deleted.empty();
@@ -214,6 +325,7 @@ Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, 
   }
   fs::remove_all(staged, ec);
   keep_pass(dir, *in, unedited);
+  fs::remove(steps_file, ec);  // the pass is done; its labels are in the package
 
   PrelabelReport report;
   report.facts = package_facts(dir, *in, *written);

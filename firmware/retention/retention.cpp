@@ -167,6 +167,7 @@ Result<Report> enforce(catalog::Catalog& catalog, const fs::path& data_dir, cons
       fs::remove_all(c.package_dir, ec);
       if (ec) return Status::IOError(c.package_dir + ": cannot delete: " + ec.message());
       fs::remove(pipeline::clips::prelabel_cache_of(c.package_dir), ec);  // its pass's kept tracks, if any
+      fs::remove(pipeline::clips::pass_steps_of(c.package_dir), ec);      // a stopped pass's steps, if any
       const std::string why = hard ? "disk past its hard limit" : "disk quota";
       if (Status st = catalog.mark_clip_purged(c.id, "retention", why); !st.ok()) return st;
       budget.freed(bytes);

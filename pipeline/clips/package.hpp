@@ -148,6 +148,13 @@ inline std::filesystem::path prelabel_cache_of(const std::filesystem::path& pack
   return package_dir.parent_path() / (package_dir.filename().string() + ".prelabel.json");
 }
 
+// Where a running pre-label pass keeps the detector steps it has made (one
+// JSON line each), so that a stopped pass resumes where it stopped: beside
+// the package, never in it; gone once the pass ends.
+inline std::filesystem::path pass_steps_of(const std::filesystem::path& package_dir) {
+  return package_dir.parent_path() / (package_dir.filename().string() + ".pass-steps.jsonl");
+}
+
 // sha256 of a file, of `bytes` of it from `offset` (-1: to the end), or of a
 // string; lowercase hex.
 Result<std::string> sha256_file(const std::filesystem::path& file);

@@ -91,6 +91,27 @@ sys.exit(0 if pre['labels_from'] == 'redetected' and live['labels_from'] == 'liv
 sys.exit(0 if m['prelabel']['by'] == 'dashloop prelabel' and m['labels_from'] == 'redetected' else 1)\""
   check "...the package verifies and reads exactly by every tool's rule" \
     /usr/bin/python3 "$checker" "$work/copy" "$work/redetect/catalog.sqlite"
+  # A pass stopped midway keeps its detector steps beside the package; the next resumes after them.
+  # (The trailing slash: "pkg/" names the same package; it once put those files inside it.)
+  cp -a "$pkg" "$work/stopped"
+  "$bin" --config "$work/redetect.toml" prelabel "$work/stopped/" >"$work/out" 2>"$work/err" &
+  pid=$!
+  for _ in $(seq 1 1200); do
+    [ "$(cat "$work/stopped.pass-steps.jsonl" 2>/dev/null | wc -l)" -ge 12 ] && break
+    sleep 0.1
+  done
+  kill -TERM "$pid"
+  wait "$pid"
+  echo $? >"$work/rc"
+  kept=$(($(cat "$work/stopped.pass-steps.jsonl" 2>/dev/null | wc -l) - 1))
+  check "a pass stopped by SIGTERM: exit 130, the package as it was, its $kept detector steps kept beside it, not in it" \
+    bash -c "[ \$(cat $work/rc) = 130 ] && cmp -s $pkg/manifest.json $work/stopped/manifest.json && [ $kept -ge 11 ] && \
+      [ -z \"\$(ls -A $work/stopped | grep -v -e '^clip.mp4$' -e '^keyframes$' -e '^labels$' -e '^manifest.json$')\" ]"
+  run --config "$work/redetect.toml" prelabel "$work/stopped/"
+  check "...the next pass resumes after those $kept steps (the log says so), ends with the whole pass's labels, drops them" \
+    bash -c "[ \$(cat $work/rc) = 0 ] && grep -q 'the pass resumed after $kept of its' $work/err && \
+      cmp -s $pkg/labels/mot/gt/gt.txt $work/stopped/labels/mot/gt/gt.txt && [ ! -e $work/stopped.pass-steps.jsonl ] && \
+      /usr/bin/python3 $checker $work/stopped $work/redetect/catalog.sqlite >/dev/null"
   cp -a "$pkg" "$work/broken" && echo '{"schema": "dashloop.package", "id": 7' >"$work/broken/manifest.json"
   sum=$(cd "$work/broken" && find . -type f | sort | xargs sha256sum | sha256sum)
   run --config "$work/redetect.toml" prelabel "$work/nowhere" "$work/broken" "$work/copy"
@@ -135,6 +156,7 @@ sys.exit(0 if ok else 1)\""
   check "SIGINT in the pass: ingest exits 130, the clip stays packaged with its live labels" bash -c "
     [ \$(cat $work/rc) = 130 ] && [ \"\$(sqlite3 $work/stopped/catalog.sqlite 'SELECT state FROM clips')\" = packaged ] &&
     grep -q '\"labels_from\": \"live\"' $work/stopped/packages/*/manifest.json && ! ls -a $work/stopped/packages | grep -q partial"
+  steps_kept=$(($(cat "$work"/stopped/packages/*.pass-steps.jsonl 2>/dev/null | wc -l) - 1))
   printf 'data_dir = "%s"\n[[camera]]\nname = "front"\nsource = "test://smpte"\n[ui]\nenabled = false\n[sync]\nenabled = false\n[privacy]\nfaces = "none"\nplates = "none"\n' \
     "$work/stopped" >"$work/station.toml"
   "$bin" --config "$work/station.toml" run --only analysis --seconds 90 >"$work/out" 2>"$work/err" &
@@ -147,6 +169,10 @@ sys.exit(0 if ok else 1)\""
   check "...the station's next start pre-labels it in the background and moves it on to review, exit 0" bash -c "
     [ \$(cat $work/rc) = 0 ] && [ \"\$(sqlite3 $work/stopped/catalog.sqlite 'SELECT state FROM clips')\" = review ] &&
     grep -q '\"by\": \"station\"' $work/stopped/packages/*/manifest.json || { tail -5 $work/err; false; }"
+  echo "  the stopped ingest's pass had kept $steps_kept detector steps"
+  if [ "$steps_kept" -gt 0 ]; then
+    check "...resuming after the $steps_kept steps the stopped pass kept (its log says so)" grep -q "the pass resumed after $steps_kept of its" "$work/err"
+  fi
   check "...and the package reads exactly by every tool's rule" every_package_exact "$work/stopped"
 fi
 echo "differing boxes by format, per package:"

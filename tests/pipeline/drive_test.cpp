@@ -400,6 +400,73 @@ TEST_F(TrackingDriveTest, LiveSourceSkipsAndCountsFramesTheDetectorCannotTake) {
   EXPECT_EQ(o.detected_frames + o.skipped_frames, r->frames) << "every due frame is detected or counted";
 }
 
+// The pre-label pass keeps its detector steps as it goes; a stopped pass
+// resumes from them. HOG keeps no state between frames, so the steps of a
+// whole pass are what a resumed one would have detected.
+TEST_F(TrackingDriveTest, AResumedOfflinePassDetectsOnlyTheFramesLeftAndEndsWithTheSameTracks) {
+  using Made = std::vector<std::pair<vision::TrackStep, double>>;
+  auto pass = [](TrackingOptions o, Made& made) -> Result<TrackingResult> {
+    o.on_step = [&made](const vision::TrackStep& s, double to_source) { made.push_back({s, to_source}); };
+    auto worker = TrackingWorker::start(o);
+    if (!worker.ok()) return worker.status();
+    media::Source source;
+    source.original = source.location = (kOpencvData / "vtest.avi").string();
+    auto reader = media::FrameReader::open(source, {});
+    if (!reader.ok()) return reader.status();
+    for (int i = 0; i < 80; ++i) {  // 8 s: 40 steps
+      auto next = (*reader)->next();
+      if (!next.ok()) return next.status();
+      if (!next->has_value()) break;
+      (*worker)->offer(**next);
+    }
+    return (*worker)->finish();
+  };
+  TrackingOptions t;
+  t.detector.kind = "hog-people";
+  t.detector.width = 384;
+  t.detector.rate_hz = 5;
+  t.offline = vision::OfflineTrackerConfig{};
+  t.camera_motion = true;
+  Made whole_steps;
+  auto whole = pass(t, whole_steps);
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  ASSERT_EQ(whole_steps.size(), 40u);
+  ASSERT_FALSE(whole->tracks.empty());
+
+  // Stopped after 17 steps: those are kept, the rest is detected.
+  const size_t kept = 17;
+  TrackingOptions resumed_options = t;
+  for (size_t i = 0; i < kept; ++i) resumed_options.resume.push_back(whole_steps[i].first);
+  resumed_options.resume_to_source = whole_steps[kept - 1].second;
+  Made new_steps;
+  auto resumed = pass(resumed_options, new_steps);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+  EXPECT_EQ(resumed->resumed_frames, int64_t(kept));
+  EXPECT_EQ(resumed->detected_frames, whole->detected_frames);
+  ASSERT_EQ(new_steps.size(), whole_steps.size() - kept) << "only the frames after the kept steps detected";
+  for (size_t i = 0; i < new_steps.size(); ++i) {
+    const auto& [a, b] = std::pair{whole_steps[kept + i].first, new_steps[i].first};
+    EXPECT_EQ(a.frame, b.frame);
+    ASSERT_EQ(a.motion.has_value(), b.motion.has_value()) << "frame " << a.frame;
+    // The first new step's motion is from the kept last frame's image: primed, not identity.
+    if (a.motion) {
+      EXPECT_EQ(cv::norm(cv::Mat(*a.motion), cv::Mat(*b.motion), cv::NORM_INF), 0.0) << "frame " << a.frame;
+    }
+  }
+  ASSERT_EQ(resumed->tracks.size(), whole->tracks.size());
+  for (size_t i = 0; i < whole->tracks.size(); ++i) {
+    const auto &a = whole->tracks[i], &b = resumed->tracks[i];
+    EXPECT_EQ(a.id, b.id);
+    EXPECT_EQ(a.class_id(), b.class_id());
+    ASSERT_EQ(a.boxes.size(), b.boxes.size()) << "track " << a.id;
+    for (size_t k = 0; k < a.boxes.size(); ++k) {
+      EXPECT_EQ(a.boxes[k].frame, b.boxes[k].frame);
+      EXPECT_EQ(a.boxes[k].box, b.boxes[k].box) << "track " << a.id << " frame " << a.boxes[k].frame;
+      EXPECT_EQ(a.boxes[k].predicted, b.boxes[k].predicted);
+    }
+  }
+}
+
 TEST_F(TrackingDriveTest, NoDetectorNoObjects) {
   auto r = analyze_with((kData / "drive_short.mp4").string(), TrackingOptions{});
   ASSERT_TRUE(r.ok());
