@@ -81,44 +81,38 @@ print('  boxes to check, live:', live['effort']['boxes_to_check'], 're-detected:
 sys.exit(0 if pre['labels_from'] == 'redetected' and live['labels_from'] == 'live' and '960x960' in pre['model']
          and pre['prelabel']['tracker']['kind'] == 'offline' and pre['prelabel']['rate_hz'] == 6
          and pre['effort']['boxes_to_check'] > live['effort']['boxes_to_check'] else 1)"
-  # dashloop prelabel: the same pass on a package anywhere (a depot PC, the cloud job), in place.
+  # dashloop prelabel: the same pass on a package anywhere (a depot PC, the cloud job), in place. Stopped
+  # midway it keeps its detector steps beside the package; the next pass resumes after them. (The trailing
+  # slash: "pkg/" names the same package; it once put those files inside it and failed the swap.)
   pkg=$(ls -d "$work"/redetect/packages/*/ | head -1)
   cp -a "$pkg" "$work/copy"
-  run --config "$work/redetect.toml" prelabel --json "$work/copy"
-  check "dashloop prelabel PACKAGE: exit 0, the same labels again (the pass is deterministic), the manifest says who ran it" \
-    bash -c "[ \"\$(cat $work/rc)\" = 0 ] && cmp -s $pkg/labels/mot/gt/gt.txt $work/copy/labels/mot/gt/gt.txt && \
-      /usr/bin/python3 -c \"import json, sys; m = json.load(open('$work/copy/manifest.json')); \
-sys.exit(0 if m['prelabel']['by'] == 'dashloop prelabel' and m['labels_from'] == 'redetected' else 1)\""
-  check "...the package verifies and reads exactly by every tool's rule" \
-    /usr/bin/python3 "$checker" "$work/copy" "$work/redetect/catalog.sqlite"
-  # A pass stopped midway keeps its detector steps beside the package; the next resumes after them.
-  # (The trailing slash: "pkg/" names the same package; it once put those files inside it.)
-  cp -a "$pkg" "$work/stopped"
-  "$bin" --config "$work/redetect.toml" prelabel "$work/stopped/" >"$work/out" 2>"$work/err" &
+  "$bin" --config "$work/redetect.toml" prelabel "$work/copy/" >"$work/out" 2>"$work/err" &
   pid=$!
   for _ in $(seq 1 1200); do
-    [ "$(cat "$work/stopped.pass-steps.jsonl" 2>/dev/null | wc -l)" -ge 12 ] && break
+    [ "$(cat "$work/copy.pass-steps.jsonl" 2>/dev/null | wc -l)" -ge 12 ] && break
     sleep 0.1
   done
   kill -TERM "$pid"
   wait "$pid"
   echo $? >"$work/rc"
-  kept=$(($(cat "$work/stopped.pass-steps.jsonl" 2>/dev/null | wc -l) - 1))
-  check "a pass stopped by SIGTERM: exit 130, the package as it was, its $kept detector steps kept beside it, not in it" \
-    bash -c "[ \$(cat $work/rc) = 130 ] && cmp -s $pkg/manifest.json $work/stopped/manifest.json && [ $kept -ge 11 ] && \
-      [ -z \"\$(ls -A $work/stopped | grep -v -e '^clip.mp4$' -e '^keyframes$' -e '^labels$' -e '^manifest.json$')\" ]"
-  run --config "$work/redetect.toml" prelabel "$work/stopped/"
-  check "...the next pass resumes after those $kept steps (the log says so), ends with the whole pass's labels, drops them" \
-    bash -c "[ \$(cat $work/rc) = 0 ] && grep -q 'the pass resumed after $kept of its' $work/err && \
-      cmp -s $pkg/labels/mot/gt/gt.txt $work/stopped/labels/mot/gt/gt.txt && [ ! -e $work/stopped.pass-steps.jsonl ] && \
-      /usr/bin/python3 $checker $work/stopped $work/redetect/catalog.sqlite >/dev/null"
+  kept=$(($(cat "$work/copy.pass-steps.jsonl" 2>/dev/null | wc -l) - 1))
+  check "dashloop prelabel PACKAGE stopped by SIGTERM: exit 130, the package as it was, its $kept detector steps kept beside it, not in it" \
+    bash -c "[ \$(cat $work/rc) = 130 ] && cmp -s $pkg/manifest.json $work/copy/manifest.json && [ $kept -ge 11 ] && \
+      [ -z \"\$(ls -A $work/copy | grep -v -e '^clip.mp4$' -e '^keyframes$' -e '^labels$' -e '^manifest.json$')\" ]"
   cp -a "$pkg" "$work/broken" && echo '{"schema": "dashloop.package", "id": 7' >"$work/broken/manifest.json"
   sum=$(cd "$work/broken" && find . -type f | sort | xargs sha256sum | sha256sum)
-  run --config "$work/redetect.toml" prelabel "$work/nowhere" "$work/broken" "$work/copy"
-  check "...a directory that is no package and a broken manifest: exit 3, each named; the good one still done; nothing changed" \
-    bash -c "rc_is() { [ \$(cat $work/rc) = 3 ]; }; rc_is && grep -q '$work/nowhere: no manifest.json' $work/err && \
-      grep -q '$work/broken/manifest.json: not a Dashloop package' $work/err && grep -q '$work/copy: .* tracks' $work/out && \
+  run --config "$work/redetect.toml" prelabel "$work/nowhere" "$work/broken" "$work/copy/"
+  check "...again with a directory that is no package and a broken manifest: exit 3, each named, nothing of theirs changed" \
+    bash -c "[ \$(cat $work/rc) = 3 ] && grep -q '$work/nowhere: no manifest.json' $work/err && \
+      grep -q '$work/broken/manifest.json: not a Dashloop package' $work/err && \
       [ \"\$(cd $work/broken && find . -type f | sort | xargs sha256sum | sha256sum)\" = '$sum' ]"
+  check "...and the good one done: resumed after those $kept steps (the log says so), the whole pass's labels (the pass is deterministic), the manifest says who ran it, the steps gone" \
+    bash -c "grep -q '$work/copy/: .* tracks' $work/out && grep -q 'the pass resumed after $kept of its' $work/err && \
+      cmp -s $pkg/labels/mot/gt/gt.txt $work/copy/labels/mot/gt/gt.txt && [ ! -e $work/copy.pass-steps.jsonl ] && \
+      /usr/bin/python3 -c \"import json, sys; m = json.load(open('$work/copy/manifest.json')); \
+sys.exit(0 if m['prelabel']['by'] == 'dashloop prelabel' and m['labels_from'] == 'redetected' else 1)\""
+  check "...the package verifies and reads exactly by every tool's rule" \
+    /usr/bin/python3 "$checker" "$work/copy" "$work/redetect/catalog.sqlite"
 
   # collect --prelabel: the cloud job runs the pass again on what it collects.
   printf '[privacy]\nfaces = "none"\nplates = "none"\n[sync]\ntarget = "file://%s/store"\n' "$work" >"$work/sync.toml"
