@@ -11,9 +11,10 @@ jobs=${JOBS:-2}
 
 # 1. Sanitizers (ASan+UBSan, leaks too): every test but those labelled
 #    `detector` (minutes of detector arithmetic that the unit tests cover
-#    under ASan; they run in step 3) and `faults` (a station under minutes of
-#    injected faults and a filled tmpfs; step 3), the GStreamer ones and the
-#    binary's included. tests/lsan.supp names the only leaks allowed: one-time
+#    under ASan; they run in step 3), `faults` (a station under minutes of
+#    injected faults and a filled tmpfs; step 3) and `cli` (the command
+#    line's flows, whose code the station, UI and integration tests run
+#    under ASan; step 3), the GStreamer ones and the binary's included. tests/lsan.supp names the only leaks allowed: one-time
 #    allocations inside GLib, GStreamer and x265.
 #    intercept_tls_get_addr=0: Debian 12's libsanitizer can take a thread's
 #    dynamic TLS for a wrong range and its leak tracer then dies at exit
@@ -23,8 +24,8 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDASHLOOP_SANITIZE=O
   -DDASHLOOP_BENCHMARKS=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:intercept_tls_get_addr=0 LSAN_OPTIONS=suppressions=$PWD/../tests/lsan.supp \
-  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j"$jobs" --output-on-failure -LE "detector|faults")
-echo "not run under ASan (labels detector and faults; they run in the release pass below): $(cd build-asan && ctest -N -L 'detector|faults' | grep -oE '(e2e|faults)\.[a-z_]*' | tr '\n' ' ')"
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j"$jobs" --output-on-failure -LE "detector|faults|cli")
+echo "not run under ASan (labels detector, faults and cli; they run in the release pass below): $(cd build-asan && ctest -N -L 'detector|faults|cli' | grep -oE '(e2e|faults)\.[a-z_]*' | tr '\n' ' ')"
 # ctest names skipped tests but not why: print each test's own reason.
 grep -h -A1 ': Skipped$' build-asan/Testing/Temporary/LastTest.log | grep -v -e ': Skipped$' -e '^--$' |
   sed 's/^/  skipped under ASan, because: /' || true
