@@ -45,6 +45,7 @@ try {
   // --- login ---
   await page.goto(url);
   await page.waitForSelector('form.login');
+  check('the login screen shows no top bar (Queue, Station, Log out)', !(await page.isVisible('#bar')));
   if (shots) await page.screenshot({ path: join(shots, 'ui-login.png') });
   await page.fill('input[name=password]', 'not-the-password');
   await page.fill('input[name=name]', name);
@@ -214,6 +215,11 @@ try {
   const ready = await fresh.evaluate(() => performance.now());
   console.log(`review page: first contentful paint ${paint?.toFixed(0)} ms, boxes drawn at ${ready.toFixed(0)} ms`);
   check('the review page paints', paint > 0, paint);
+
+  // --- log out: back to the login, no top bar ---
+  await page.tap('#logout');
+  await page.waitForSelector('form.login');
+  check('after logging out: the login screen, no top bar', !(await page.isVisible('#bar')));
 
   check('no errors in the pages\' consoles', consoleErrors.length === 0, consoleErrors);
 } finally {
