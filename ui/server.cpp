@@ -6,7 +6,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -91,6 +93,17 @@ std::string content_type_of(const fs::path& p) {
 // A file as the response, with HTTP range requests (httplib answers a
 // Range header with 206 from a provider of known length; a range past the
 // end is ours to refuse: httplib 0.11 would promise a negative length).
+// Whether `file`, its links followed, is inside `root`: a link out of a
+// package or the web folder is not served.
+bool inside(const fs::path& root, const fs::path& file) {
+  std::error_code ec;
+  const fs::path r = fs::weakly_canonical(root, ec);
+  if (ec) return false;
+  const fs::path f = fs::weakly_canonical(file, ec);
+  if (ec) return false;
+  return std::mismatch(r.begin(), r.end(), f.begin(), f.end()).first == r.end();
+}
+
 bool serve_file(const httplib::Request& req, httplib::Response& res, const fs::path& file, const std::string& type) {
   std::error_code ec;
   const auto size = fs::file_size(file, ec);
@@ -543,6 +556,8 @@ struct UiServer::Impl {
     std::error_code ec;
     if (c->package_dir.empty() || !fs::exists(file, ec))
       return fail(res, 404, "clip " + c->uid + ": no original kept (the package is not redacted, or it was purged)");
+    if (!inside(fs::path(c->package_dir).parent_path(), file))
+      return fail(res, 404, "clip " + c->uid + ": its original leads out of the packages folder");
     if (!serve_file(req, res, file, "video/mp4")) return fail(res, 404, file.string() + ": unreadable");
   }
 
@@ -569,6 +584,7 @@ struct UiServer::Impl {
     for (const auto& f : (*manifest)["files"]) listed = listed || f.value("path", "") == path;
     if (!listed) return fail(res, 404, "clip " + c->uid + ": '" + path.substr(0, 120) + "' is not a file of the package");
     const fs::path file = fs::path(c->package_dir) / path;
+    if (!inside(c->package_dir, file)) return fail(res, 404, "clip " + c->uid + ": '" + path.substr(0, 120) + "' leads out of the package");
     if (!serve_file(req, res, file, content_type_of(file))) return fail(res, 404, file.string() + ": unreadable");
   }
 
@@ -1009,6 +1025,34 @@ struct UiServer::Impl {
       }
       spdlog::error("ui: {}", what);
       fail(res, 500, what);
+    });
+    // Before a body is read or a file served: a control byte in the path (a
+    // decoded %00 made "/style.css%00.html" text/html), a chunked body (the
+    // 1 MiB limit counts a Content-Length only; 2-4 MiB chunked bodies reached
+    // the login handler), and a static file whose links lead out of the web
+    // folder are refused.
+    s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      using Handled = httplib::Server::HandlerResponse;
+      if (std::any_of(req.path.begin(), req.path.end(), [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; })) {
+        fail(res, 400, "a control byte in the request path");
+        return Handled::Handled;
+      }
+      std::string coding = req.get_header_value("Transfer-Encoding");
+      std::transform(coding.begin(), coding.end(), coding.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      if (coding.find("chunked") != std::string::npos) {
+        res.set_header("Connection", "close");  // its body is left unread
+        fail(res, 411, "a chunked body: send it with a Content-Length (at most 1 MiB)");
+        return Handled::Handled;
+      }
+      if (req.path.rfind("/api/", 0) != 0 && req.path != "/metrics") {
+        const fs::path file = options.web_dir / fs::path(req.path).relative_path();
+        std::error_code ec;
+        if (fs::exists(file, ec) && !inside(options.web_dir, file)) {
+          fail(res, 404, "not found");
+          return Handled::Handled;
+        }
+      }
+      return Handled::Unhandled;
     });
     s.set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
       res.set_header("X-Content-Type-Options", "nosniff");

@@ -8,6 +8,7 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -104,6 +105,20 @@ def main():
     check("login without a name: 400 naming the field", s == 400 and error_names(j, "name"), (s, j))
     s, j, _, _ = anon.request("POST", "/api/v1/login", body={"name": "../../etc", "password": "x"})
     check("login with a bad name: 400", s == 400 and error_names(j, "name"), (s, j))
+    # A chunked body carries no Content-Length for the 1 MiB limit to count: 2 MiB ones reached the login handler.
+    raw = socket.create_connection((anon.host, anon.port), timeout=10)
+    raw.sendall(b"POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n" + b"10000\r\n" + b" " * 0x10000 + b"\r\n")
+    status_line = raw.recv(200).split(b"\r\n")[0]
+    raw.close()
+    check("a chunked request body: 411, refused before it is read (bodies need a Content-Length)",
+          status_line == b"HTTP/1.1 411 Length Required", status_line)
+    for path in ["/style.css%00.html", "/api/v1/session%00", "/index.html%0d%0aX-Injected:%201"]:
+        s, j, body, r = anon.get(path)
+        check(f"a control byte in the path: 400, not a file under another type: {path}",
+              s == 400 and error_names(j, "control byte") and b"<html" not in body.lower(), (s, r.getheader("Content-Type")))
+    s, j, _, _ = anon.get("/api/v1/session")
+    check("...and the server answers as before", s == 200, s)
     s, j, r = op.login("alice", PASSWORD)
     cookie = r.getheader("Set-Cookie") or ""
     check("login: 200 with a CSRF token", s == 200 and len(op.csrf) == 32, (s, j))
@@ -424,6 +439,19 @@ def main():
     rc = st.stop_ui()
     check("SIGTERM with an event stream open: exit 0 within 5 s", rc == 0 and time.time() - began < 5, (rc, time.time() - began))
     hold.close()
+
+    # --- links out of the web folder are not followed ---
+    web = os.path.join(work, "web")
+    shutil.copytree(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "ui", "web"), web)
+    os.symlink(os.path.join(st.data, "catalog.sqlite"), os.path.join(web, "leak.sqlite"))
+    os.environ["DASHLOOP_WEB_DIR"] = web
+    lc = Client(st.start_ui())
+    del os.environ["DASHLOOP_WEB_DIR"]
+    s, _, body, _ = lc.get("/leak.sqlite")
+    check("a link in the web folder to a file outside it: 404, nothing of the file", s == 404 and b"SQLite" not in body, s)
+    s, _, body, _ = lc.get("/style.css")
+    check("...while the web folder's own files are served", s == 200 and b"hidden" in body, s)
+    st.stop_ui()
 
     # --- an edit with the pre-label pass on (the default): made again, the edit on the pass's tracks ---
     pst = Station(dashloop, os.path.join(work, "prelabel"), drives=1, prelabel=True)
