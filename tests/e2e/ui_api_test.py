@@ -431,6 +431,39 @@ def main():
     tls.terminate()
     tls.wait(10)
 
+    # --- 50 wrong logins at once: scrypt (32 MiB each) bounded to two at a time, the rest told 429 ---
+    def rss_mib():
+        return int(next(x for x in open(f"/proc/{st.proc.pid}/status") if x.startswith("VmRSS")).split()[1]) // 1024
+    base_rss, peak_rss, flood = rss_mib(), [0], []
+    busy_op = Client(url)
+    busy_op.login("alice", PASSWORD)
+
+    def wrong_login():
+        flood.append(Client(url).request("POST", "/api/v1/login", body={"name": "nobody", "password": "wrong-password-x"}))
+
+    def sample():
+        while any(t.is_alive() for t in logins):
+            peak_rss[0] = max(peak_rss[0], rss_mib())
+            time.sleep(0.01)
+    logins = [threading.Thread(target=wrong_login) for _ in range(50)]
+    for t in logins:
+        t.start()
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    began = time.time()
+    s, _, _, _ = busy_op.get("/api/v1/clips?state=review")
+    page_s = time.time() - began
+    for t in logins + [sampler]:
+        t.join()
+    codes = sorted({r[0] for r in flood})
+    print(f"  50 wrong logins at once: answers {codes}, {sum(r[0] == 429 for r in flood)} of them 429; "
+          f"RSS {base_rss} -> peak {peak_rss[0]} MiB; an operator's queue page meanwhile in {page_s * 1000:.0f} ms")
+    check("50 wrong logins at once: each a 401 or a 429 with Retry-After, never a hash more than two at a time",
+          set(codes) <= {401, 429} and 429 in codes and
+          all(r[3].getheader("Retry-After") == "1" for r in flood if r[0] == 429), codes)
+    check("...memory bounded (at most 150 MiB more, not 32 MiB a login) and an operator's page in under 1 s",
+          peak_rss[0] - base_rss <= 150 and s == 200 and page_s < 1.0, (base_rss, peak_rss[0], page_s))
+
     # --- stop with a live page connected ---
     hold = socket.create_connection((op.host, op.port))
     hold.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {st.token}\r\n\r\n".encode())
