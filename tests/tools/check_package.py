@@ -141,7 +141,10 @@ def differing(meant, read):
 
 
 def main():
-    pkg, catalog = sys.argv[1], sys.argv[2]
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if len(args) != 2:
+        sys.exit("usage: check_package.py PACKAGE_DIR CATALOG [--stamped] [--counts]")
+    pkg, catalog = args
     stamped = "--stamped" in sys.argv
     m = json.load(open(os.path.join(pkg, "manifest.json")))
     check(m.get("schema") == "dashloop.package" and m.get("version") == 1, "manifest schema/version")
