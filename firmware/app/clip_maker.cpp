@@ -1,9 +1,13 @@
 #include "app/clip_maker.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
 #include <cmath>
 #include <chrono>
 #include <map>
@@ -203,7 +207,7 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
   if (kept->over) return Status::Unavailable(ctx.config.data_dir.string() + ": no room for the package (disk quota)");
 
   const fs::path final_dir = fs::absolute(ctx.config.data_dir / "packages" / clip.uid).lexically_normal();
-  const fs::path partial = final_dir.parent_path() / (".partial-" + clip.uid);
+  const fs::path partial = final_dir.parent_path() / partial_name(clip.uid);
   std::error_code ec;
   fs::remove_all(partial, ec);
   fs::create_directories(partial, ec);
@@ -427,10 +431,22 @@ Status edit_clip(Context& ctx, int64_t clip_id, const ClipEdits& edits, const st
                                 &facts.value());
 }
 
+std::string partial_name(const std::string& what) { return ".partial-" + std::to_string(getpid()) + "-" + what; }
+
 void remove_partial_packages(const fs::path& data_dir) {
+  constexpr std::string_view kPrefix = ".partial-";
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(data_dir / "packages", ec))
-    if (e.path().filename().string().rfind(".partial-", 0) == 0) fs::remove_all(e.path(), ec);
+  for (const auto& e : fs::directory_iterator(data_dir / "packages", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(kPrefix, 0) != 0) continue;
+    pid_t pid = 0;
+    const char* digits = name.c_str() + kPrefix.size();
+    const auto [end, err] = std::from_chars(digits, name.c_str() + name.size(), pid);
+    const bool named = err == std::errc() && *end == '-' && pid > 0;
+    // Alive (EPERM: alive, another user's) and not this process: its own, being written.
+    if (named && pid != getpid() && (::kill(pid, 0) == 0 || errno == EPERM)) continue;
+    fs::remove_all(e.path(), ec);
+  }
 }
 
 Status index_recording(Context& ctx, int64_t drive_id, const fs::path& file) {

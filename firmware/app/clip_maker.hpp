@@ -108,7 +108,13 @@ firmware::catalog::PackageFacts package_facts(const std::filesystem::path& dir, 
 // old package stays until the new one is whole.
 Status edit_clip(Context& ctx, int64_t clip_id, const ClipEdits& edits, const std::string& actor);
 
-// Deletes half-written packages a crash left behind.
+// A package's staging directory beside the packages: ".partial-<pid>-<what>".
+// The pid tells a process clearing what a crashed one left which ones a
+// running process (a station beside an ingest on one data dir) still writes.
+std::string partial_name(const std::string& what);
+
+// Deletes the half-written packages of processes no longer running (and of
+// this one), and any staging directory named before the pid was in the name.
 void remove_partial_packages(const std::filesystem::path& data_dir);
 
 }  // namespace dashloop::app

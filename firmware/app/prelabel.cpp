@@ -306,7 +306,7 @@ Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, 
   in->prelabel["by"] = control.by;
 
   // Staged beside the package under a name the next start clears.
-  const fs::path staged = dir.parent_path() / (".partial-relabel-" + dir.filename().string());
+  const fs::path staged = dir.parent_path() / partial_name("relabel-" + dir.filename().string());
   std::error_code ec;
   fs::remove_all(staged, ec);
   fs::create_directories(staged, ec);
