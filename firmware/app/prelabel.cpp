@@ -241,6 +241,37 @@ void keep_pass(const fs::path& dir, const clips::PackageInput& in, const std::ve
   }
 }
 
+// `in` written as the package in `dir`, its clip as it is (hard-linked):
+// staged beside it under a name the next start clears, swapped in whole.
+Result<clips::PackageResult> rewrite_labels(const fs::path& dir, const clips::PackageInput& in) {
+  const fs::path staged = dir.parent_path() / partial_name("relabel-" + dir.filename().string());
+  std::error_code ec;
+  fs::remove_all(staged, ec);
+  fs::create_directories(staged, ec);
+  if (ec) return Status::IOError(staged.string() + ": " + ec.message());
+  fs::create_hard_link(dir / "clip.mp4", staged / "clip.mp4", ec);
+  if (ec) fs::copy_file(dir / "clip.mp4", staged / "clip.mp4", ec);
+  if (ec) return Status::IOError((staged / "clip.mp4").string() + ": " + ec.message());
+  auto written = clips::write_package(in, staged);
+  if (!written.ok()) {
+    fs::remove_all(staged, ec);
+    return written.status();
+  }
+  if (Status st = swap_in(staged, dir); !st.ok()) {
+    fs::remove_all(staged, ec);
+    return st;
+  }
+  fs::remove_all(staged, ec);
+  return written;
+}
+
+// The classes a package offers: what it had and what its tracks now are.
+void add_labels(clips::PackageInput& in) {
+  std::set<std::string> labels(in.labels.begin(), in.labels.end());
+  for (const auto& t : in.tracks) labels.insert(t.label);
+  in.labels.assign(labels.begin(), labels.end());
+}
+
 }  // namespace
 
 std::optional<PassLabels> kept_pass(const fs::path& dir) {
@@ -295,35 +326,17 @@ Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, 
     return Status::InvalidArgument(dir.string() + ": an operator relabelled or deleted tracks of labels another "
                                    "setting made; a new setting would give other tracks");
   edits.apply(pre->tracks);
-  std::set<std::string> labels(in->labels.begin(), in->labels.end());
-  for (const auto& t : pre->tracks) labels.insert(t.label);
-  in->labels.assign(labels.begin(), labels.end());
   in->tracks = std::move(pre->tracks);
+  add_labels(*in);
   in->detector = pre->detector;
   in->detector_scores = pipeline::vision::score_scale_of(pre->detector);
   in->labels_from = "redetected";
   in->prelabel = std::move(pre->setting);
   in->prelabel["by"] = control.by;
 
-  // Staged beside the package under a name the next start clears.
-  const fs::path staged = dir.parent_path() / partial_name("relabel-" + dir.filename().string());
+  auto written = rewrite_labels(dir, *in);
+  if (!written.ok()) return written.status();
   std::error_code ec;
-  fs::remove_all(staged, ec);
-  fs::create_directories(staged, ec);
-  if (ec) return Status::IOError(staged.string() + ": " + ec.message());
-  fs::create_hard_link(dir / "clip.mp4", staged / "clip.mp4", ec);
-  if (ec) fs::copy_file(dir / "clip.mp4", staged / "clip.mp4", ec);
-  if (ec) return Status::IOError((staged / "clip.mp4").string() + ": " + ec.message());
-  auto written = clips::write_package(*in, staged);
-  if (!written.ok()) {
-    fs::remove_all(staged, ec);
-    return written.status();
-  }
-  if (Status st = swap_in(staged, dir); !st.ok()) {
-    fs::remove_all(staged, ec);
-    return st;
-  }
-  fs::remove_all(staged, ec);
   keep_pass(dir, *in, unedited);
   fs::remove(steps_file, ec);  // the pass is done; its labels are in the package
 
@@ -333,6 +346,26 @@ Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, 
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   report.clip_s = double(in->clip_frames.size()) / in->fps;
   return report;
+}
+
+}  // namespace dashloop::app
+
+namespace dashloop::app {
+
+Result<firmware::catalog::PackageFacts> relabel_package(const fs::path& dir, const PassLabels& pass,
+                                                        const ClipEdits& edits, const json& review) {
+  auto in = clips::read_package_input(dir);
+  if (!in.ok()) return in.status();
+  if (in->labels_from != "redetected" || in->clip_frames.empty() || pass.first_frame != in->clip_frames.front() ||
+      pass.last_frame != in->clip_frames.back())
+    return Status::InvalidArgument(dir.string() + ": its labels are not the kept pass's over the same frames");
+  in->tracks = pass.tracks;
+  edits.apply(in->tracks);
+  add_labels(*in);
+  in->review = review;
+  auto written = rewrite_labels(dir, *in);
+  if (!written.ok()) return written.status();
+  return package_facts(dir, *in, *written);
 }
 
 }  // namespace dashloop::app

@@ -48,6 +48,14 @@ struct PassLabels {
 // they cannot be read: the pass is run again).
 std::optional<PassLabels> kept_pass(const std::filesystem::path& dir);
 
+struct ClipEdits;
+// An operator's label edits (relabels, deletions) on the pass's kept tracks
+// written into the package in `dir` with `review`: labels and manifest only,
+// the clip kept as it is (no cut, no redaction, no pass). Refused where the
+// package's labels are not that pass's over the same frames.
+Result<firmware::catalog::PackageFacts> relabel_package(const std::filesystem::path& dir, const PassLabels& pass,
+                                                        const ClipEdits& edits, const nlohmann::json& review);
+
 // Runs the pass on the package in `dir` (on its original clip where the box
 // keeps one beside it: redaction blurs what the detector should see) and
 // rewrites its labels and manifest; the package is swapped in whole (rename

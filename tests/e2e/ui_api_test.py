@@ -495,14 +495,20 @@ def main():
     ppkg = os.path.join(pst.data, "packages", uid)
     before = json.load(open(os.path.join(ppkg, "manifest.json")))
     victim = before["tracks"][-1]["track_no"]
+    clip_ino = os.stat(os.path.join(ppkg, "clip.mp4")).st_ino
+    began = time.time()
     s, j, _, _ = pop.post(f"/api/v1/clips/{uid}/edit", {"relabel": {"1": "truck"}, "delete": [victim]})
+    took = time.time() - began
     after = json.load(open(os.path.join(ppkg, "manifest.json")))
     kept = {t["track_no"]: t["label"] for t in after["tracks"]}
     files_ok = all(hashlib.sha256(open(os.path.join(ppkg, f["path"]), "rb").read()).hexdigest() == f["sha256"]
                    for f in after["files"])
-    check("pass on: an edit re-runs the pass; the edit lands on its tracks (1 a truck, the last gone), files verify",
+    check("pass on: the edit lands on the pass's tracks (1 a truck, the last gone), files verify",
           s == 200 and before["labels_from"] == after["labels_from"] == "redetected" and kept.get(1) == "truck" and
           victim not in kept and len(kept) == len(before["tracks"]) - 1 and files_ok, (s, j, kept))
+    print(f"  a label edit (relabel and delete) with the pass on: {took:.2f} s")
+    check("...labels and manifest only: the clip file kept as it was (not cut or redacted again), in under 2 s",
+          os.stat(os.path.join(ppkg, "clip.mp4")).st_ino == clip_ino and took < 2.0, took)
     pst.stop_ui()
 
     print(f"{passes} passed, {fails} failed")
