@@ -379,18 +379,12 @@ json ClipEdits::to_json() const {
 }
 
 namespace {
-// Whether `edits` keep the package's trim and added redaction boxes as its
-// manifest's last edits had them.
-bool same_cut_and_redaction(const fs::path& dir, const ClipEdits& edits) {
-  auto in = clips::read_package_input(dir);
-  if (!in.ok()) return false;
-  ClipEdits stored;
-  if (in->review.is_object() && in->review.contains("edits")) {
-    auto read = ClipEdits::from_json(in->review["edits"]);
-    if (!read.ok()) return false;
-    stored = std::move(*read);
-  }
-  const json a = stored.to_json(), b = edits.to_json();
+// Whether `edits` keep the clip's trim and added redaction boxes as its
+// last edits (the catalog's, which its package was built with) had them.
+bool same_cut_and_redaction(const cat::ClipRecord& c, const ClipEdits& edits) {
+  auto stored = ClipEdits::from_json(json::parse(c.edits.empty() ? "{}" : c.edits, nullptr, false));
+  if (!stored.ok()) return false;
+  const json a = stored->to_json(), b = edits.to_json();
   return a.value("trim", json()) == b.value("trim", json()) && a.value("redact", json()) == b.value("redact", json());
 }
 }  // namespace
@@ -424,7 +418,7 @@ Status edit_clip(Context& ctx, int64_t clip_id, const ClipEdits& edits, const st
   // manifest are written again, the clip kept; a relabel took 100 s when it
   // cut and redacted again.
   Result<cat::PackageFacts> facts = Status::NotFound("");
-  if (pass && same_cut_and_redaction(c.package_dir, edits)) {
+  if (pass && same_cut_and_redaction(c, edits)) {
     facts = relabel_package(c.package_dir, *pass, edits, review);
     if (!facts.ok())
       spdlog::warn("clip {}: labels not rewritten in place ({}); the package is built again", c.uid,
