@@ -77,9 +77,10 @@ Result<KeptSteps> open_steps(const fs::path& file, const json& key) {
       whole = line.size() + 1;
       while (std::getline(in, line) && !in.eof()) {
         try {
-          auto step = step_of(json::parse(line));
+          const json j = json::parse(line);
+          auto step = step_of(j);
           if (!kept.steps.empty() && step.frame <= kept.steps.back().frame) break;
-          kept.to_source = json::parse(line).at("to_source").get<double>();
+          kept.to_source = j.at("to_source").get<double>();
           kept.steps.push_back(std::move(step));
         } catch (const std::exception&) {  // json's, or a bad motion
           break;
