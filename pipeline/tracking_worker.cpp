@@ -33,10 +33,6 @@ TrackingWorker::TrackingWorker(TrackingOptions options, std::unique_ptr<vision::
   thread_ = std::thread([this] { run(); });
 }
 
-std::string TrackingWorker::detector() const {
-  return detector_->describe() + (model_sha256_.empty() ? "" : " sha256:" + model_sha256_);
-}
-
 TrackingWorker::~TrackingWorker() { join(); }
 
 void TrackingWorker::join() {
@@ -163,7 +159,7 @@ Result<TrackingResult> TrackingWorker::finish() {
   std::sort(result_.tracks.begin(), result_.tracks.end(),
             [](const vision::Track& a, const vision::Track& b) { return a.id < b.id; });
   result_.skipped_frames = skipped_;
-  result_.detector = detector();
+  result_.detector = detector_->describe() + (model_sha256_.empty() ? "" : " sha256:" + model_sha256_);
   result_.labels = detector_->labels();
   return std::move(result_);
 }

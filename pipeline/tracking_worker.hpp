@@ -70,8 +70,6 @@ class TrackingWorker {
   void offer(const media::DecodedFrame& frame);
   // Waits for the worker, ends every track; the first detector error, if any.
   Result<TrackingResult> finish();
-  // The detector's description, with its model's sha256 where it has one.
-  std::string detector() const;
 
  private:
   struct Job {
