@@ -99,13 +99,16 @@ echo
 build/dashloop --data-dir "$data" status
 echo
 # The depot UI stays up for the clips still in review, with a one-time
-# operator made for the demo (a new password each run; no default account).
+# operator made for the demo (a new password each run, replaced at the first
+# login; no default account). ui.out holds it: readable by its owner only.
 if [ -f "$data/ui.pid" ]; then kill "$(cat "$data/ui.pid")" 2>/dev/null || true; sleep 0.5; fi
+: >"$data/ui.out"
+chmod 600 "$data/ui.out"
 nohup build/dashloop --data-dir "$data" ui --demo-operator demo >"$data/ui.out" 2>"$data/ui.log" &
 echo $! >"$data/ui.pid"
 for _ in $(seq 50); do grep -q '^ui: http' "$data/ui.out" 2>/dev/null && break; sleep 0.1; done
 in_review=$(build/dashloop --data-dir "$data" clips list --state review --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-echo "The depot UI, for the $in_review clips in review (log in, open a clip, approve or reject; swipe works on a touchscreen):"
+echo "The depot UI, for the $in_review clips in review (log in with the one-time password and choose your own; open a clip, approve or reject; swipe works on a touchscreen):"
 sed 's/^ui: /  /' "$data/ui.out"
 echo "  (left running; stop it with: kill \$(cat $data/ui.pid))"
 grep -q '^ui: http' "$data/ui.out" || { echo "demo: the UI did not start:" >&2; cat "$data/ui.log" >&2; exit 1; }

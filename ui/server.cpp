@@ -328,6 +328,8 @@ struct UiServer::Impl {
     if (!name) return;
     auto password = string_field(*body, "password", res, true, 1024);
     if (!password) return;
+    auto new_password = string_field(*body, "new_password", res, false, 1024);
+    if (!new_password) return;
     if (Status st = check_account_name(*name); !st.ok()) return fail(res, 400, st.message());
     std::optional<cat::OperatorRecord> op;
     {
@@ -336,9 +338,9 @@ struct UiServer::Impl {
       if (!found.ok()) return fail(res, 500, found.status().message());
       if (*found && (*found)->role == "operator") op = **found;
     }
-    if (op && !op->locked_until_utc.empty() && utc_now() < op->locked_until_utc)
-      return fail(res, 423, "account '" + *name + "' is locked until " + op->locked_until_utc + " after " +
-                                std::to_string(op->failures) + " wrong passwords");
+    // A locked account answers as a wrong password does, after the same
+    // hash: neither the answer nor its time tells a name that exists.
+    const bool locked = op && !op->locked_until_utc.empty() && utc_now() < op->locked_until_utc;
     if (hashing.fetch_add(1) >= kMaxHashing) {
       --hashing;
       res.set_header("Retry-After", "1");
@@ -351,17 +353,45 @@ struct UiServer::Impl {
         ~Done() { --n; }
       } done{hashing};
       // The hash runs for an unknown name too: the answer's time tells nothing.
-      ok = verify_password(*password, op ? op->secret_hash : "scrypt$15$8$1$00$00");
+      ok = verify_password(*password, op ? op->secret_hash : "scrypt$15$8$1$00$00") && !locked;
     }
-    if (op) {
+    if (op && !locked) {
       std::lock_guard lock(db_mutex);
       if (Status st = catalog->record_login(*name, ok, options.config.max_failures, utc_now(options.config.lockout_s));
           !st.ok())
         return fail(res, 500, st.message());
     }
     if (!op || !ok) {
-      spdlog::warn("ui: login of '{}' refused from {}", *name, req.remote_addr);
-      return fail(res, 401, "wrong name or password");
+      spdlog::warn("ui: login of '{}' refused from {}{}", *name, req.remote_addr, locked ? " (locked)" : "");
+      return fail(res, 401, "wrong name or password (" + std::to_string(options.config.max_failures) +
+                                " wrong in a row lock an account; `dashloop user unlock NAME` ends a lock)");
+    }
+    // A one-time password is spent by the login that replaces it: without a
+    // new one there is no session, and once replaced it opens nothing.
+    if (op->one_time) {
+      if (new_password->empty()) {
+        res.status = 403;
+        return reply(res, {{"error", "this is a one-time password: choose a new password to log in"},
+                           {"new_password_required", true}});
+      }
+      if (Status st = check_new_password(*new_password); !st.ok()) return fail(res, 400, "new_password: " + st.message());
+      if (*new_password == *password) return fail(res, 400, "new_password: must differ from the one-time password");
+      Result<std::string> hash = Status::Unavailable("");
+      {
+        struct Done {
+          std::atomic<int>& n;
+          ~Done() { --n; }
+        } done{hashing};
+        if (hashing.fetch_add(1) >= kMaxHashing) {
+          res.set_header("Retry-After", "1");
+          return fail(res, 429, "too many logins at once: try again in a second");
+        }
+        hash = hash_password(*new_password);
+      }
+      if (!hash.ok()) return fail(res, 500, hash.status().message());
+      std::lock_guard lock(db_mutex);
+      if (Status st = catalog->set_operator_secret(*name, *hash); !st.ok()) return fail(res, 500, st.message());
+      spdlog::info("ui: '{}' replaced a one-time password", *name);
     }
     Session s{*name, random_hex(16),
               Clock::now() + std::chrono::duration_cast<Clock::duration>(

@@ -167,8 +167,10 @@ int run_sync(const GlobalOptions& global, const SyncOptions& options);
 int run_collect(const GlobalOptions& global, const CollectOptions& options);
 // The depot UI alone; its accounts: operators (a password) and readers (a token).
 int run_ui(const GlobalOptions& global, const UiCommandOptions& options);
-int run_user_add(const GlobalOptions& global, const std::string& name);
+// --one-time: a random password printed once, replaced at the first login.
+int run_user_add(const GlobalOptions& global, const std::string& name, bool one_time);
 int run_user_remove(const GlobalOptions& global, const std::string& name);
+int run_user_unlock(const GlobalOptions& global, const std::string& name);
 int run_user_list(const GlobalOptions& global);
 int run_token_add(const GlobalOptions& global, const std::string& name);
 // Records a live source into crash-safe segments without re-encoding.

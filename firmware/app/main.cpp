@@ -211,8 +211,12 @@ int main(int argc, char** argv) {
   user_cmd->require_subcommand(1);
   auto* user_add = user_cmd->add_subcommand("add", "add an operator (asks for the password; or one line on stdin)");
   user_add->add_option("name", account, "operator name")->required();
+  bool one_time = false;
+  user_add->add_flag("--one-time", one_time, "a random password, printed once and replaced at the first login");
   auto* user_remove = user_cmd->add_subcommand("remove", "remove an operator or reader");
   user_remove->add_option("name", account, "name")->required();
+  auto* user_unlock = user_cmd->add_subcommand("unlock", "end an operator's lock after wrong passwords");
+  user_unlock->add_option("name", account, "operator name")->required();
   auto* user_list = user_cmd->add_subcommand("list", "operators and readers");
   auto* token_cmd = app.add_subcommand("token", "read-only API tokens (the cloud job pulls packages, posts acks)");
   token_cmd->require_subcommand(1);
@@ -258,8 +262,9 @@ int main(int argc, char** argv) {
   if (*collect_cmd) return run_collect(global, collect);
   if (*run_cmd) return run_station(global, run);
   if (*ui_cmd) return run_ui(global, ui);
-  if (*user_add) return run_user_add(global, account);
+  if (*user_add) return run_user_add(global, account, one_time);
   if (*user_remove) return run_user_remove(global, account);
+  if (*user_unlock) return run_user_unlock(global, account);
   if (*user_list) return run_user_list(global);
   if (*token_add) return run_token_add(global, account);
   if (*events_cmd) return run_events(global, events);

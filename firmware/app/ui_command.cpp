@@ -42,18 +42,29 @@ std::optional<std::string> read_secret(const std::string& prompt) {
 
 }  // namespace
 
-Status add_operator(firmware::catalog::Catalog& catalog, const std::string& name, const std::string& password) {
+Status add_operator(firmware::catalog::Catalog& catalog, const std::string& name, const std::string& password,
+                    bool one_time) {
   if (Status st = ui::check_account_name(name); !st.ok()) return st;
   if (Status st = ui::check_new_password(password); !st.ok()) return st;
   auto hash = ui::hash_password(password);
   if (!hash.ok()) return hash.status();
-  return catalog.add_operator({name, "operator", *hash, 0, "", ""});
+  return catalog.add_operator({name, "operator", *hash, 0, "", "", one_time});
 }
 
-int run_user_add(const GlobalOptions& global, const std::string& name) {
+int run_user_add(const GlobalOptions& global, const std::string& name, bool one_time) {
   auto prepared = prepare(global);
   if (auto* code = std::get_if<int>(&prepared)) return *code;
   Context& ctx = std::get<Context>(prepared);
+  if (one_time) {
+    const std::string password = ui::random_hex(8);
+    if (Status st = add_operator(*ctx.catalog, name, password, true); !st.ok()) {
+      spdlog::error("user add: {}", st.message());
+      return kExitUsage;
+    }
+    std::printf("operator %s added; one-time password %s (replaced at the first login)\n", name.c_str(),
+                password.c_str());
+    return kExitOk;
+  }
   auto password = read_secret("password for " + name + ": ");
   if (!password) {
     spdlog::error("user add {}: no password given (type it, or pipe one line to stdin)", name);
@@ -66,7 +77,7 @@ int run_user_add(const GlobalOptions& global, const std::string& name) {
       return kExitUsage;
     }
   }
-  if (Status st = add_operator(*ctx.catalog, name, *password); !st.ok()) {
+  if (Status st = add_operator(*ctx.catalog, name, *password, false); !st.ok()) {
     spdlog::error("user add: {}", st.message());
     return kExitUsage;
   }
@@ -85,6 +96,17 @@ int run_user_remove(const GlobalOptions& global, const std::string& name) {
   return kExitOk;
 }
 
+int run_user_unlock(const GlobalOptions& global, const std::string& name) {
+  auto prepared = prepare(global);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  if (Status st = std::get<Context>(prepared).catalog->unlock_operator(name); !st.ok()) {
+    spdlog::error("user unlock: {}", st.message());
+    return kExitInput;
+  }
+  std::printf("%s unlocked\n", name.c_str());
+  return kExitOk;
+}
+
 int run_user_list(const GlobalOptions& global) {
   auto prepared = prepare(global);
   if (auto* code = std::get_if<int>(&prepared)) return *code;
@@ -94,7 +116,8 @@ int run_user_list(const GlobalOptions& global) {
     return kExitStorage;
   }
   for (const auto& o : *ops)
-    std::printf("%-24s %-8s since %s%s\n", o.name.c_str(), o.role.c_str(), o.created_utc.c_str(),
+    std::printf("%-24s %-8s since %s%s%s\n", o.name.c_str(), o.role.c_str(), o.created_utc.c_str(),
+                o.one_time ? ", one-time password not yet replaced" : "",
                 o.locked_until_utc.empty() ? "" : (", locked until " + o.locked_until_utc).c_str());
   return kExitOk;
 }
@@ -108,7 +131,7 @@ int run_token_add(const GlobalOptions& global, const std::string& name) {
     return kExitUsage;
   }
   const std::string token = ui::random_hex(32);
-  if (Status st = std::get<Context>(prepared).catalog->add_operator({name, "reader", ui::sha256_hex(token), 0, "", ""});
+  if (Status st = std::get<Context>(prepared).catalog->add_operator({name, "reader", ui::sha256_hex(token), 0, "", "", false});
       !st.ok()) {
     spdlog::error("token add: {}", st.message());
     return kExitUsage;
@@ -125,10 +148,10 @@ int run_ui(const GlobalOptions& global, const UiCommandOptions& options) {
   Context& ctx = std::get<Context>(prepared);
   if (options.port >= 0) ctx.config.ui.port = options.port;
   if (!options.demo_operator.empty()) {
-    // The demo's one-time operator: a fresh random password each start.
+    // The demo's operator: a fresh random password each start, spent at the first login.
     const std::string password = ui::random_hex(8);
     ctx.catalog->remove_operator(options.demo_operator);
-    if (Status st = add_operator(*ctx.catalog, options.demo_operator, password); !st.ok()) {
+    if (Status st = add_operator(*ctx.catalog, options.demo_operator, password, true); !st.ok()) {
       spdlog::error("ui: {}", st.message());
       return kExitUsage;
     }

@@ -259,7 +259,13 @@ CREATE INDEX segments_by_camera ON segments(camera, id);
 ALTER TABLE drives ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX drives_by_fingerprint ON drives(fingerprint) WHERE fingerprint != '';
 )sql",
+    // An operator made with a one-time password (the demo's, user add
+    // --one-time) must replace it at the first login.
+    R"sql(
+ALTER TABLE operators ADD COLUMN one_time INTEGER NOT NULL DEFAULT 0 CHECK (one_time IN (0, 1));
+)sql",
 };
+static_assert(kMigrations.size() == Catalog::kSchemaVersion, "a migration and the schema version go together");
 
 // The queue's legal moves (from, to).
 constexpr std::pair<const char*, const char*> kClipMoves[] = {
@@ -1048,16 +1054,23 @@ Status Catalog::set_clip_priority(int64_t clip_id, double priority, const std::s
 }
 
 namespace {
-constexpr const char* kOperatorColumns = "name, role, secret_hash, failures, locked_until_utc, created_utc";
+constexpr const char* kOperatorColumns = "name, role, secret_hash, failures, locked_until_utc, created_utc, one_time";
 OperatorRecord read_operator(const Statement& s) {
   return {s.column_text(0), s.column_text(1), s.column_text(2), int(s.column_int(3)), s.column_text(4),
-          s.column_text(5)};
+          s.column_text(5), s.column_int(6) != 0};
+}
+// One operator's row changed, or NotFound naming it.
+Status changed_operator(sqlite3* db, Statement& s, const std::string& name) {
+  s.step();
+  if (!s.status().ok()) return s.status();
+  if (sqlite3_changes(db) == 0) return Status::NotFound("no operator named '" + name + "'");
+  return Status::Ok();
 }
 }  // namespace
 
 Status Catalog::add_operator(const OperatorRecord& op) {
-  Statement s(impl_->db.get(), "INSERT INTO operators (name, role, secret_hash) VALUES (?1, ?2, ?3)");
-  s.bind(1, op.name).bind(2, op.role).bind(3, op.secret_hash).step();
+  Statement s(impl_->db.get(), "INSERT INTO operators (name, role, secret_hash, one_time) VALUES (?1, ?2, ?3, ?4)");
+  s.bind(1, op.name).bind(2, op.role).bind(3, op.secret_hash).bind(4, int64_t(op.one_time)).step();
   if (!s.status().ok() && sqlite3_extended_errcode(impl_->db.get()) == SQLITE_CONSTRAINT_PRIMARYKEY)
     return Status::InvalidArgument("an operator or reader named '" + op.name + "' exists already");
   return s.status();
@@ -1098,6 +1111,21 @@ Status Catalog::record_login(const std::string& name, bool ok, int max_failures,
   if (!ok) s.bind(2, int64_t(max_failures)).bind(3, lock_until_utc);
   s.step();
   return s.status();
+}
+
+Status Catalog::set_operator_secret(const std::string& name, const std::string& secret_hash) {
+  Statement s(impl_->db.get(),
+              "UPDATE operators SET secret_hash = ?2, one_time = 0, failures = 0, locked_until_utc = '' "
+              "WHERE name = ?1 AND role = 'operator'");
+  s.bind(1, name).bind(2, secret_hash);
+  return changed_operator(impl_->db.get(), s, name);
+}
+
+Status Catalog::unlock_operator(const std::string& name) {
+  Statement s(impl_->db.get(),
+              "UPDATE operators SET failures = 0, locked_until_utc = '' WHERE name = ?1 AND role = 'operator'");
+  s.bind(1, name);
+  return changed_operator(impl_->db.get(), s, name);
 }
 
 Status Catalog::mark_clip_purged(int64_t clip_id, const std::string& actor, const std::string& reason) {

@@ -192,6 +192,7 @@ struct OperatorRecord {
   int failures = 0;         // wrong passwords in a row
   std::string locked_until_utc;  // "" : not locked
   std::string created_utc;
+  bool one_time = false;  // operator: the password is spent at the first login, which sets a new one
 };
 
 struct ClipAuditRecord {
@@ -239,7 +240,7 @@ struct UploadPartRecord {
 
 class Catalog {
  public:
-  static constexpr int kSchemaVersion = 8;
+  static constexpr int kSchemaVersion = 9;
 
   static Result<std::unique_ptr<Catalog>> open(const std::filesystem::path& file);
   ~Catalog();
@@ -322,6 +323,10 @@ class Catalog {
   // A login's outcome: a success clears the failures; a failure counts one
   // and, at max_failures, locks the account until `lock_until_utc`.
   Status record_login(const std::string& name, bool ok, int max_failures, const std::string& lock_until_utc);
+  // An operator's new password hash: the one-time mark, failures and lock cleared.
+  Status set_operator_secret(const std::string& name, const std::string& secret_hash);
+  // Failures and lock cleared (dashloop user unlock); NotFound for no such name.
+  Status unlock_operator(const std::string& name);
 
   // Sync's resumable state per package file (clear_upload: start over).
   Result<std::vector<UploadFileRecord>> upload_files(int64_t clip_id);

@@ -382,10 +382,36 @@ def main():
     locker = Client(url)
     codes = [locker.login("bob", f"wrong-{i}-password")[0] for i in range(5)]
     s, j, _ = locker.login("bob", "bob-password-123")
-    check("five wrong passwords lock the account: the right one then gets 423",
-          codes == [401] * 5 and s == 423 and error_names(j, "locked until"), (codes, s, j))
+    _, unknown, _ = locker.login("nobody-at-all", "bob-password-123")
+    check("five wrong passwords lock the account: the right one then gets the very 401 an unknown name gets",
+          codes == [401] * 5 and s == 401 and j == unknown and error_names(j, "user unlock"), (codes, s, j, unknown))
     out = st.dashloop("user", "list")
     check("user list shows the lock", "locked until" in out and "alice" in out, out)
+    out = st.dashloop("user", "unlock", "bob")
+    s, _, _ = locker.login("bob", "bob-password-123")
+    check("user unlock ends the lock: the right password logs in", "bob unlocked" in out and s == 200, (out, s))
+    r = subprocess.run([dashloop, "-d", st.data, "user", "unlock", "nobody-at-all"], capture_output=True, text=True)
+    check("user unlock of an unknown name: exit 3 naming it", r.returncode == 3 and "nobody-at-all" in r.stderr,
+          (r.returncode, r.stderr))
+
+    # --- a one-time password is spent by the login that replaces it ---
+    out = st.dashloop("user", "add", "dora", "--one-time")
+    once = out.split("one-time password ")[1].split()[0]
+    dora = Client(url)
+    s, j, r = dora.login("dora", once)
+    check("a one-time password alone opens no session: 403 asking for a new password, no cookie",
+          s == 403 and j.get("new_password_required") is True and not r.getheader("Set-Cookie"), (s, j))
+    s, j, _, _ = dora.request("POST", "/api/v1/login", body={"name": "dora", "password": once, "new_password": "short"})
+    check("...a new password under 10 characters: 400 naming new_password", s == 400 and error_names(j, "new_password"),
+          (s, j))
+    s, j, _, _ = dora.request("POST", "/api/v1/login",
+                              body={"name": "dora", "password": once, "new_password": "dora-chose-this-1"})
+    s2, _, _ = Client(url).login("dora", once)
+    s3, _, _ = Client(url).login("dora", "dora-chose-this-1")
+    out = st.dashloop("user", "list")
+    check("...with a new password: logged in; the one-time password then opens nothing, the new one does",
+          s == 200 and s2 == 401 and s3 == 200 and "not yet replaced" not in out.split("dora")[1].split("\n")[0],
+          (s, s2, s3, out))
 
     # --- logout ---
     s, j, _, _ = op.post("/api/v1/logout")

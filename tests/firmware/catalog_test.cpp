@@ -418,20 +418,32 @@ TEST_F(CatalogTest, QueuePagesFilterByStateCameraAndClass) {
   EXPECT_EQ(*counts, (std::vector<std::pair<std::string, int64_t>>{{"packaged", 1}, {"review", 4}}));
 }
 
-TEST_F(CatalogTest, OperatorsLockAfterFailuresAndReadersByTokenHash) {
+TEST_F(CatalogTest, OperatorsLockAfterFailuresUnlockAndSpendAOneTimePasswordAndReadersByTokenHash) {
   auto c = Catalog::open(file_);
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE((*c)->add_operator({"ana", "operator", "scrypt$x", 0, "", ""}).ok());
-  EXPECT_EQ((*c)->add_operator({"ana", "operator", "scrypt$y", 0, "", ""}).kind(), Status::Kind::kInvalidArgument);
-  ASSERT_TRUE((*c)->add_operator({"job", "reader", "abc123", 0, "", ""}).ok());
+  ASSERT_TRUE((*c)->add_operator({"ana", "operator", "scrypt$x", 0, "", "", true}).ok());
+  EXPECT_EQ((*c)->add_operator({"ana", "operator", "scrypt$y", 0, "", "", false}).kind(), Status::Kind::kInvalidArgument);
+  ASSERT_TRUE((*c)->add_operator({"job", "reader", "abc123", 0, "", "", false}).ok());
   for (int i = 0; i < 2; ++i) ASSERT_TRUE((*c)->record_login("ana", false, 3, "2030-01-01T00:00:00Z").ok());
   EXPECT_EQ((*(*c)->operator_named("ana"))->locked_until_utc, "") << "two failures of three: not locked";
   ASSERT_TRUE((*c)->record_login("ana", false, 3, "2030-01-01T00:00:00Z").ok());
   auto ana = (*c)->operator_named("ana");
   EXPECT_EQ((*ana)->failures, 3);
   EXPECT_EQ((*ana)->locked_until_utc, "2030-01-01T00:00:00Z");
+  ASSERT_TRUE((*c)->unlock_operator("ana").ok());
+  EXPECT_EQ((*(*c)->operator_named("ana"))->locked_until_utc, "") << "dashloop user unlock";
+  EXPECT_EQ((*(*c)->operator_named("ana"))->failures, 0);
+  EXPECT_EQ((*c)->unlock_operator("nobody").kind(), Status::Kind::kNotFound);
+  EXPECT_EQ((*c)->unlock_operator("job").kind(), Status::Kind::kNotFound) << "a reader has no password to lock";
+  ASSERT_TRUE((*c)->record_login("ana", false, 3, "").ok());
   ASSERT_TRUE((*c)->record_login("ana", true, 3, "").ok());
   EXPECT_EQ((*(*c)->operator_named("ana"))->failures, 0);
+  EXPECT_TRUE((*(*c)->operator_named("ana"))->one_time);
+  ASSERT_TRUE((*c)->set_operator_secret("ana", "scrypt$new").ok());
+  auto replaced = (*c)->operator_named("ana");
+  EXPECT_FALSE((*replaced)->one_time) << "the one-time password is spent once replaced";
+  EXPECT_EQ((*replaced)->secret_hash, "scrypt$new");
+  EXPECT_EQ((*c)->set_operator_secret("job", "scrypt$z").kind(), Status::Kind::kNotFound);
   EXPECT_EQ((*(*c)->reader_with_token_hash("abc123"))->name, "job");
   EXPECT_FALSE(*(*c)->reader_with_token_hash("scrypt$x")) << "an operator's hash is no token";
   EXPECT_EQ((*c)->operators()->size(), 2u);
@@ -531,6 +543,7 @@ DROP TABLE segments;
 ALTER TABLE old RENAME TO segments;
 DROP INDEX drives_by_fingerprint;
 ALTER TABLE drives DROP COLUMN fingerprint;
+ALTER TABLE operators DROP COLUMN one_time;
 PRAGMA user_version = 6;
 )sql").ok());
   }

@@ -53,7 +53,14 @@ try {
   await page.waitForSelector('.error:has-text("wrong name or password")');
   check('a wrong password is refused on the page', true);
   consoleErrors.length = 0;  // the refused login's 401 was meant
-  await page.fill('input[name=password]', password);
+  await page.fill('input[name=password]', password);  // a one-time password
+  await page.tap('button[type=submit]');
+  await page.waitForSelector('input[name=new_password]', { state: 'visible' });
+  check('a one-time password asks for a new one on the page',
+    (await page.textContent('.error')).includes('one-time password'), await page.textContent('.error'));
+  consoleErrors.length = 0;  // the 403 was meant
+  await page.fill('input[name=new_password]', 'chosen-by-the-operator');
+  await page.fill('input[name=new_password_again]', 'chosen-by-the-operator');
   await page.tap('button[type=submit]');
   await page.waitForSelector('.card');
   const cards = await page.$$eval('.card', (els) => els.map((e) => e.dataset.uid));

@@ -29,7 +29,7 @@ async function api(path, { method = 'GET', body } = {}) {
   const res = await fetch('/api/v1' + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = await res.json().catch(() => ({}));
   if (res.status === 401 && path !== '/login' && path !== '/session') { session.name = ''; route('#/login'); }
-  if (!res.ok) throw new Error(data.error || `HTTP ${res.status}`);
+  if (!res.ok) throw Object.assign(new Error(data.error || `HTTP ${res.status}`), { data });
   return data;
 }
 
@@ -99,19 +99,39 @@ function loginScreen() {
   const error = h('p', { class: 'error', role: 'alert' });
   const name = h('input', { name: 'name', autocomplete: 'username', required: true, autofocus: true });
   const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  // Shown when the password was a one-time one: the login that replaces it spends it.
+  const fresh = h('input', { name: 'new_password', type: 'password', autocomplete: 'new-password', minlength: 10 });
+  const again = h('input', { name: 'new_password_again', type: 'password', autocomplete: 'new-password', minlength: 10 });
+  const freshFields = h('div', { class: 'new-password', hidden: true },
+    h('label', {}, 'New password (at least 10 characters)', fresh),
+    h('label', {}, 'New password again', again));
   const form = h('form', { class: 'login', onsubmit: async (ev) => {
     ev.preventDefault();
+    error.textContent = '';
+    const body = { name: name.value, password: password.value };
+    if (!freshFields.hidden) {
+      if (fresh.value !== again.value) { error.textContent = 'the two new passwords differ'; return; }
+      body.new_password = fresh.value;
+    }
     try {
-      const r = await api('/login', { method: 'POST', body: { name: name.value, password: password.value } });
+      const r = await api('/login', { method: 'POST', body });
       session.name = r.name;
       session.csrf = r.csrf;
       Object.assign(session, await api('/session'));
       route(location.hash && location.hash !== '#/login' ? location.hash : '#/queue');
-    } catch (e) { error.textContent = e.message; }
+    } catch (e) {
+      error.textContent = e.message;
+      if (e.data && e.data.new_password_required) {
+        freshFields.hidden = false;
+        fresh.required = again.required = true;
+        fresh.focus();
+      }
+    }
   } },
   h('h1', {}, 'Dashloop depot'),
   h('label', {}, 'Operator', name),
   h('label', {}, 'Password', password),
+  freshFields,
   h('button', { class: 'primary', type: 'submit' }, 'Log in'),
   error);
   screen.replaceChildren(form);
