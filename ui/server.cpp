@@ -10,9 +10,11 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -20,6 +22,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 
 #include "auth.hpp"
 #include "catalog/catalog.hpp"
@@ -175,6 +178,7 @@ struct Principal {
   std::string name;
   std::string role;  // operator | reader
   std::string csrf;  // operators: the session's token every change must carry
+  std::string scope;  // readers: read | ack
   std::string actor() const { return role + ":" + name; }
 };
 
@@ -265,6 +269,51 @@ struct UiServer::Impl {
   static constexpr int kMaxHashing = 2;
   std::atomic<int> hashing{0};
 
+  // Wrong logins by client address. Past kFreeFailures, an address waits
+  // address_wait_s, then twice that, ... up to lockout_s between tries
+  // (429): with an account locking after 5, one address locks at most one
+  // account in a minute and a half and needs hours for ten, while other
+  // addresses log in as before. Forgotten after lockout_s without a failure;
+  // at most kMaxAddresses kept (the stalest goes first), so addresses cannot
+  // grow the server's memory.
+  struct AddressFailures {
+    int count = 0;
+    Clock::time_point last, wait_until;
+  };
+  static constexpr int kFreeFailures = 3;
+  static constexpr size_t kMaxAddresses = 4096;
+  std::mutex throttle_mutex;
+  std::unordered_map<std::string, AddressFailures> failures_by_address;
+
+  // Seconds the address must still wait before its next login try; 0: none.
+  int64_t throttled_s(const std::string& address) {
+    std::lock_guard lock(throttle_mutex);
+    const auto now = Clock::now();
+    const auto forget = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.config.lockout_s));
+    std::erase_if(failures_by_address, [&](const auto& kv) { return now - kv.second.last > forget; });
+    auto it = failures_by_address.find(address);
+    if (it == failures_by_address.end() || now >= it->second.wait_until) return 0;
+    return std::chrono::ceil<std::chrono::seconds>(it->second.wait_until - now).count();
+  }
+
+  void login_outcome(const std::string& address, bool ok) {
+    std::lock_guard lock(throttle_mutex);
+    if (ok) {
+      failures_by_address.erase(address);
+      return;
+    }
+    if (!failures_by_address.count(address) && failures_by_address.size() >= kMaxAddresses)
+      failures_by_address.erase(std::min_element(failures_by_address.begin(), failures_by_address.end(),
+                                                 [](const auto& a, const auto& b) { return a.second.last < b.second.last; }));
+    auto& f = failures_by_address[address];
+    f.last = Clock::now();
+    if (++f.count > kFreeFailures) {
+      const double wait_s = std::min(options.config.lockout_s,
+                                     options.config.address_wait_s * std::ldexp(1.0, f.count - kFreeFailures - 1));
+      f.wait_until = f.last + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait_s));
+    }
+  }
+
   // --- auth -------------------------------------------------------------
 
   std::optional<Principal> authenticate(const httplib::Request& req) {
@@ -272,7 +321,7 @@ struct UiServer::Impl {
       const std::string hash = sha256_hex(auth.substr(7));
       std::lock_guard lock(db_mutex);
       auto reader = catalog->reader_with_token_hash(hash);
-      if (reader.ok() && *reader) return Principal{(*reader)->name, "reader", ""};
+      if (reader.ok() && *reader) return Principal{(*reader)->name, "reader", "", (*reader)->scope};
       return std::nullopt;
     }
     const std::string token = cookie(req);
@@ -284,7 +333,7 @@ struct UiServer::Impl {
       sessions.erase(it);
       return std::nullopt;
     }
-    return Principal{it->second.name, "operator", it->second.csrf};
+    return Principal{it->second.name, "operator", it->second.csrf, ""};
   }
 
   static std::string cookie(const httplib::Request& req) {
@@ -331,6 +380,11 @@ struct UiServer::Impl {
     auto new_password = string_field(*body, "new_password", res, false, 1024);
     if (!new_password) return;
     if (Status st = check_account_name(*name); !st.ok()) return fail(res, 400, st.message());
+    if (const int64_t wait_s = throttled_s(req.remote_addr); wait_s > 0) {
+      res.set_header("Retry-After", std::to_string(wait_s));
+      return fail(res, 429, "too many wrong passwords from " + req.remote_addr + ": try again in " +
+                                std::to_string(wait_s) + " s");
+    }
     std::optional<cat::OperatorRecord> op;
     {
       std::lock_guard lock(db_mutex);
@@ -361,6 +415,7 @@ struct UiServer::Impl {
           !st.ok())
         return fail(res, 500, st.message());
     }
+    login_outcome(req.remote_addr, op && ok);
     if (!op || !ok) {
       spdlog::warn("ui: login of '{}' refused from {}{}", *name, req.remote_addr, locked ? " (locked)" : "");
       return fail(res, 401, "wrong name or password (" + std::to_string(options.config.max_failures) +
@@ -883,11 +938,17 @@ struct UiServer::Impl {
     return true;
   }
 
-  // The cloud job pulled a package: {ok, failed_file}. ok: approved (or
-  // uploaded) -> acked, each step through the one transition function.
+  // The cloud job pulled a package: {ok, manifest_sha256, failed_file}.
+  // ok: approved (or uploaded) -> acked, each step through the one
+  // transition function. An ack lets retention delete the package first,
+  // so it takes a token of scope ack and the sha256 of the manifest the job
+  // verified against, which must be the package's own.
   void ack(const httplib::Request& req, httplib::Response& res) {
     auto who = require(req, res, false, true);
     if (!who) return;
+    if (who->role == "reader" && who->scope != "ack")
+      return fail(res, 403, "a read token cannot ack; the cloud job's token is made with `dashloop token add NAME "
+                            "--scope ack`");
     auto c = clip_of(req.matches[1], res);
     if (!c) return;
     auto body = body_object(req, res);
@@ -896,6 +957,8 @@ struct UiServer::Impl {
     if (ok == body->end() || !ok->is_boolean()) return fail(res, 400, "ok: true or false");
     auto failed = string_field(*body, "failed_file", res, false, 300);
     if (!failed) return;
+    auto verified = string_field(*body, "manifest_sha256", res, ok->get<bool>(), 64);
+    if (!verified) return;
     if (c->state == "uploading") return fail(res, 409, "clip " + c->uid + " is being uploaded by sync: its ack comes through the bucket");
     if (!ok->get<bool>()) {
       spdlog::warn("ui: {} could not verify clip {} ({}); it stays {}", who->actor(), c->uid, *failed, c->state);
@@ -905,10 +968,19 @@ struct UiServer::Impl {
     if (c->state == "approved") path = {"uploading", "uploaded", "acked"};
     else if (c->state == "uploaded") path = {"acked"};
     else return fail(res, 409, "clip " + c->uid + " is " + c->state + ": only an approved or uploaded clip can be acked");
+    std::ifstream in(fs::path(c->package_dir) / "manifest.json", std::ios::binary);
+    const std::string manifest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in && !in.eof()) return fail(res, 500, c->package_dir + "/manifest.json: unreadable");
+    if (const std::string own = sha256_hex(manifest); *verified != own)
+      return fail(res, 409, "manifest_sha256: " + verified->substr(0, 64) + " is not the sha256 of clip " + c->uid +
+                                "'s manifest (" + own + "): download and verify it again");
     {
       std::lock_guard lock(db_mutex);
       for (const auto& to : path)
-        if (Status st = catalog->move_clip(c->id, to, who->actor(), "pulled over the UI's API and verified"); !st.ok())
+        if (Status st = catalog->move_clip(c->id, to, who->actor(),
+                                           "pulled over the UI's API and verified against manifest sha256 " +
+                                               verified->substr(0, 12));
+            !st.ok())
           return fail(res, 409, st.message());
     }
     changed(c->uid, "acked", *who, "pulled and verified");

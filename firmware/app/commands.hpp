@@ -172,7 +172,8 @@ int run_user_add(const GlobalOptions& global, const std::string& name, bool one_
 int run_user_remove(const GlobalOptions& global, const std::string& name);
 int run_user_unlock(const GlobalOptions& global, const std::string& name);
 int run_user_list(const GlobalOptions& global);
-int run_token_add(const GlobalOptions& global, const std::string& name);
+// scope: read (list, download, metrics) | ack (the cloud job: also acks).
+int run_token_add(const GlobalOptions& global, const std::string& name, const std::string& scope);
 // Records a live source into crash-safe segments without re-encoding.
 int run_record(const GlobalOptions& global, const RecordOptions& options);
 

@@ -222,6 +222,9 @@ int main(int argc, char** argv) {
   token_cmd->require_subcommand(1);
   auto* token_add = token_cmd->add_subcommand("add", "make a reader; prints its token once");
   token_add->add_option("name", account, "reader name")->required();
+  std::string scope = "read";
+  token_add->add_option("--scope", scope, "read: list, download, metrics (default); ack: the cloud job, also acks")
+      ->check(CLI::IsMember({"read", "ack"}));
 
   auto* record_cmd = app.add_subcommand("record", "record a live source into crash-safe segments (no re-encoding)");
   record_cmd->add_option("source", record.source, "rtsp://, v4l2:///dev/videoN (H.264) or test://")->required();
@@ -266,7 +269,7 @@ int main(int argc, char** argv) {
   if (*user_remove) return run_user_remove(global, account);
   if (*user_unlock) return run_user_unlock(global, account);
   if (*user_list) return run_user_list(global);
-  if (*token_add) return run_token_add(global, account);
+  if (*token_add) return run_token_add(global, account, scope);
   if (*events_cmd) return run_events(global, events);
   if (*trigger_cmd) return run_control(global, "trigger", control_camera, control_note, control_at);
   if (*flush_cmd) return run_control(global, "flush", "", "");

@@ -116,14 +116,16 @@ int run_user_list(const GlobalOptions& global) {
     return kExitStorage;
   }
   for (const auto& o : *ops)
-    std::printf("%-24s %-8s since %s%s%s\n", o.name.c_str(), o.role.c_str(), o.created_utc.c_str(),
+    std::printf("%-24s %-8s since %s%s%s%s\n", o.name.c_str(), o.role.c_str(), o.created_utc.c_str(),
+                o.role == "reader" ? (", scope " + o.scope).c_str() : "",
                 o.one_time ? ", one-time password not yet replaced" : "",
                 o.locked_until_utc.empty() ? "" : (", locked until " + o.locked_until_utc).c_str());
   return kExitOk;
 }
 
-// A reader for the cloud job: the token is printed once and only its hash kept.
-int run_token_add(const GlobalOptions& global, const std::string& name) {
+// A reader (Prometheus, or the cloud job with scope ack): the token is
+// printed once and only its hash kept.
+int run_token_add(const GlobalOptions& global, const std::string& name, const std::string& scope) {
   auto prepared = prepare(global);
   if (auto* code = std::get_if<int>(&prepared)) return *code;
   if (Status st = ui::check_account_name(name); !st.ok()) {
@@ -131,13 +133,14 @@ int run_token_add(const GlobalOptions& global, const std::string& name) {
     return kExitUsage;
   }
   const std::string token = ui::random_hex(32);
-  if (Status st = std::get<Context>(prepared).catalog->add_operator({name, "reader", ui::sha256_hex(token), 0, "", "", false});
+  if (Status st = std::get<Context>(prepared).catalog->add_operator({name, "reader", ui::sha256_hex(token), 0, "", "", false, scope});
       !st.ok()) {
     spdlog::error("token add: {}", st.message());
     return kExitUsage;
   }
   std::printf("%s\n", token.c_str());
-  spdlog::info("token add: reader '{}' (read-only: list, download, ack); the token is shown only now", name);
+  spdlog::info("token add: reader '{}' ({}); the token is shown only now", name,
+               scope == "ack" ? "list, download and ack: the cloud job" : "read-only: list, download, metrics");
   return kExitOk;
 }
 

@@ -264,6 +264,12 @@ CREATE UNIQUE INDEX drives_by_fingerprint ON drives(fingerprint) WHERE fingerpri
     R"sql(
 ALTER TABLE operators ADD COLUMN one_time INTEGER NOT NULL DEFAULT 0 CHECK (one_time IN (0, 1));
 )sql",
+    // A reader's scope: `read` lists and downloads; `ack` may also mark a
+    // package pulled, which lets retention delete it first. Readers made
+    // before scopes could ack, and keep that.
+    R"sql(
+ALTER TABLE operators ADD COLUMN scope TEXT NOT NULL DEFAULT 'ack' CHECK (scope IN ('read', 'ack'));
+)sql",
 };
 static_assert(kMigrations.size() == Catalog::kSchemaVersion, "a migration and the schema version go together");
 
@@ -1054,10 +1060,11 @@ Status Catalog::set_clip_priority(int64_t clip_id, double priority, const std::s
 }
 
 namespace {
-constexpr const char* kOperatorColumns = "name, role, secret_hash, failures, locked_until_utc, created_utc, one_time";
+constexpr const char* kOperatorColumns =
+    "name, role, secret_hash, failures, locked_until_utc, created_utc, one_time, scope";
 OperatorRecord read_operator(const Statement& s) {
   return {s.column_text(0), s.column_text(1), s.column_text(2), int(s.column_int(3)), s.column_text(4),
-          s.column_text(5), s.column_int(6) != 0};
+          s.column_text(5), s.column_int(6) != 0, s.column_text(7)};
 }
 // One operator's row changed, or NotFound naming it.
 Status changed_operator(sqlite3* db, Statement& s, const std::string& name) {
@@ -1069,8 +1076,9 @@ Status changed_operator(sqlite3* db, Statement& s, const std::string& name) {
 }  // namespace
 
 Status Catalog::add_operator(const OperatorRecord& op) {
-  Statement s(impl_->db.get(), "INSERT INTO operators (name, role, secret_hash, one_time) VALUES (?1, ?2, ?3, ?4)");
-  s.bind(1, op.name).bind(2, op.role).bind(3, op.secret_hash).bind(4, int64_t(op.one_time)).step();
+  Statement s(impl_->db.get(),
+              "INSERT INTO operators (name, role, secret_hash, one_time, scope) VALUES (?1, ?2, ?3, ?4, ?5)");
+  s.bind(1, op.name).bind(2, op.role).bind(3, op.secret_hash).bind(4, int64_t(op.one_time)).bind(5, op.scope).step();
   if (!s.status().ok() && sqlite3_extended_errcode(impl_->db.get()) == SQLITE_CONSTRAINT_PRIMARYKEY)
     return Status::InvalidArgument("an operator or reader named '" + op.name + "' exists already");
   return s.status();

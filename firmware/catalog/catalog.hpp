@@ -193,6 +193,7 @@ struct OperatorRecord {
   std::string locked_until_utc;  // "" : not locked
   std::string created_utc;
   bool one_time = false;  // operator: the password is spent at the first login, which sets a new one
+  std::string scope = "read";  // reader: read (list, download, metrics) | ack (the cloud job: read and ack)
 };
 
 struct ClipAuditRecord {
@@ -240,7 +241,7 @@ struct UploadPartRecord {
 
 class Catalog {
  public:
-  static constexpr int kSchemaVersion = 9;
+  static constexpr int kSchemaVersion = 10;
 
   static Result<std::unique_ptr<Catalog>> open(const std::filesystem::path& file);
   ~Catalog();

@@ -397,6 +397,7 @@ Result<Config> load_string(const std::string& text, const std::string& file) {
               {"session_hours", number(c.ui.session_hours, 0.01, 24.0 * 30)},
               {"max_failures", integer(c.ui.max_failures, 1, 100)},
               {"lockout_s", number(c.ui.lockout_s, 1.0, 86400.0)},
+              {"address_wait_s", number(c.ui.address_wait_s, 0.0, 86400.0)},
               {"reject_reasons", strings(c.ui.reject_reasons)}}},
       {"power", {{"fail_file", path_or_empty(c.power.fail_file)},
                  {"fail_value", string_of(c.power.fail_value)}}},

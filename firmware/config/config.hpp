@@ -190,6 +190,7 @@ struct UiConfig {
   double session_hours = 12;   // an operator's login lasts this long
   int max_failures = 5;        // wrong passwords in a row before an account is locked
   double lockout_s = 900;      // ...for this long
+  double address_wait_s = 30;  // a client address's wait after its 3rd wrong password in a row, doubling
   // Reasons an operator picks from when rejecting a clip.
   std::vector<std::string> reject_reasons = {"nothing of interest", "duplicate", "bad image (blur, glare, dark)",
                                              "camera blocked", "private (people, plates)", "wrong labels beyond repair"};

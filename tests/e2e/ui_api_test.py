@@ -35,15 +35,17 @@ def check(what, ok, detail=""):
 
 
 class Client:
-    def __init__(self, url):
+    # source: the client's own address, another 127.x.y.z for a client the server must tell apart.
+    def __init__(self, url, source=None):
         u = urllib.parse.urlparse(url)
         self.host, self.port = u.hostname, u.port
+        self.source = (source, 0) if source else None
         self.cookie = ""
         self.csrf = ""
         self.token = ""
 
     def request(self, method, path, body=None, headers=None, raw=None):
-        c = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        c = http.client.HTTPConnection(self.host, self.port, timeout=30, source_address=self.source)
         h = dict(headers or {})
         if self.cookie:
             h["Cookie"] = self.cookie
@@ -355,17 +357,35 @@ def main():
           and "dashloop_camera_" not in text, text[:400])
     s, j, _, _ = Client(url).get("/metrics")
     check("/metrics without a token or session: 401", s == 401, (s, j))
-    s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/ack", {"ok": True})
+    manifest_sha = hashlib.sha256(open(os.path.join(package, "manifest.json"), "rb").read()).hexdigest()
+    s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/ack", {"ok": True, "manifest_sha256": manifest_sha})
     check("ack of a clip in review: 409", s == 409, j)
     s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/ack", {"okay": True})
     check("ack without ok: 400 naming it", s == 400 and error_names(j, "ok"), j)
     op.post(f"/api/v1/clips/{a}/approve")
+    # A read token (Prometheus, a viewer) cannot ack: an ack lets retention delete the package first.
+    viewer = Client(url)
+    viewer.token = st.dashloop("token", "add", "viewer").strip()
+    s, j, _, _ = viewer.post(f"/api/v1/clips/{a}/ack", {"ok": True, "manifest_sha256": manifest_sha})
+    s2, _, _, _ = viewer.get(f"/api/v1/clips/{a}/files/manifest.json")
+    check("a token of scope read cannot ack (403 naming --scope ack) but downloads",
+          s == 403 and error_names(j, "--scope ack") and s2 == 200, (s, j, s2))
+    check("user list shows each reader's scope", "scope read" in st.dashloop("user", "list")
+          and "scope ack" in st.dashloop("user", "list"))
     s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/ack", {"ok": False, "failed_file": "clip.mp4"})
     check("a failed ack keeps the package approved", s == 200 and j["state"] == "approved", j)
     s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/ack", {"ok": True})
-    check("ack of a pulled package: acked", s == 200 and j["state"] == "acked", j)
+    check("an ack without the verified manifest's sha256: 400 naming manifest_sha256",
+          s == 400 and error_names(j, "manifest_sha256"), j)
+    s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/ack", {"ok": True, "manifest_sha256": "0" * 64})
+    s2, j2, _, _ = op.get(f"/api/v1/clips/{a}")
+    check("an ack naming another manifest: 409, the clip stays approved",
+          s == 409 and error_names(j, "download and verify it again") and j2["state"] == "approved", (s, j, j2["state"]))
+    s, j, _, _ = reader_c.post(f"/api/v1/clips/{a}/ack", {"ok": True, "manifest_sha256": manifest_sha})
+    check("ack of a pulled package with its manifest's sha256: acked", s == 200 and j["state"] == "acked", j)
     out = st.dashloop("clips", "show", a)
-    check("the ack's moves name the reader", "reader:cloud-job" in out and "acked" in out, out[-400:])
+    check("the ack's moves name the reader and the manifest it verified",
+          "reader:cloud-job" in out and "acked" in out and manifest_sha[:12] in out, out[-400:])
 
     # --- station ---
     s, j, _, _ = op.get("/api/v1/station")
@@ -379,16 +399,24 @@ def main():
 
     # --- lockout ---
     st.dashloop("user", "add", "bob", stdin="bob-password-123\n")
-    locker = Client(url)
-    codes = [locker.login("bob", f"wrong-{i}-password")[0] for i in range(5)]
-    s, j, _ = locker.login("bob", "bob-password-123")
-    _, unknown, _ = locker.login("nobody-at-all", "bob-password-123")
+    locker = Client(url, source="127.0.0.2")
+    codes = [locker.login("bob", f"wrong-{i}-password")[0] for i in range(4)]
+    s, j, r = locker.login("bob", "wrong-4-password")
+    wait = int(r.getheader("Retry-After") or 0)
+    s_other, _, _ = Client(url).login("alice", PASSWORD)
+    check("an address's 4th wrong password in a row makes it wait (429, Retry-After 1 s), other addresses log in",
+          codes == [401] * 4 and s == 429 and wait == 1 and error_names(j, "127.0.0.2") and s_other == 200,
+          (codes, s, j, wait, s_other))
+    time.sleep(wait)
+    codes.append(locker.login("bob", "wrong-4-password")[0])
+    s, j, _ = Client(url, source="127.0.0.3").login("bob", "bob-password-123")
+    _, unknown, _ = Client(url, source="127.0.0.4").login("nobody-at-all", "bob-password-123")
     check("five wrong passwords lock the account: the right one then gets the very 401 an unknown name gets",
           codes == [401] * 5 and s == 401 and j == unknown and error_names(j, "user unlock"), (codes, s, j, unknown))
     out = st.dashloop("user", "list")
     check("user list shows the lock", "locked until" in out and "alice" in out, out)
     out = st.dashloop("user", "unlock", "bob")
-    s, _, _ = locker.login("bob", "bob-password-123")
+    s, _, _ = Client(url, source="127.0.0.3").login("bob", "bob-password-123")
     check("user unlock ends the lock: the right password logs in", "bob unlocked" in out and s == 200, (out, s))
     r = subprocess.run([dashloop, "-d", st.data, "user", "unlock", "nobody-at-all"], capture_output=True, text=True)
     check("user unlock of an unknown name: exit 3 naming it", r.returncode == 3 and "nobody-at-all" in r.stderr,
@@ -464,14 +492,15 @@ def main():
     busy_op = Client(url)
     busy_op.login("alice", PASSWORD)
 
-    def wrong_login():
-        flood.append(Client(url).request("POST", "/api/v1/login", body={"name": "nobody", "password": "wrong-password-x"}))
+    def wrong_login(source):  # each from its own address: the hashing bound, not the address's wait, answers
+        flood.append(Client(url, source=source).request("POST", "/api/v1/login",
+                                                         body={"name": "nobody", "password": "wrong-password-x"}))
 
     def sample():
         while any(t.is_alive() for t in logins):
             peak_rss[0] = max(peak_rss[0], rss_mib())
             time.sleep(0.01)
-    logins = [threading.Thread(target=wrong_login) for _ in range(50)]
+    logins = [threading.Thread(target=wrong_login, args=(f"127.0.1.{i + 1}",)) for i in range(50)]
     for t in logins:
         t.start()
     sampler = threading.Thread(target=sample)

@@ -24,14 +24,15 @@ class Station:
         # (e2e.privacy and e2e.labels test those).
         # The UI runs with it too: an edit rebuilds the package under its policy.
         # No clip budget: the same drive again is a near-duplicate it would drop.
+        # An address's wait after wrong passwords starts at 1 s, not 30: the API test waits it out.
         self.config = os.path.join(work, "unredacted.toml")
         with open(self.config, "w") as f:
             f.write('[privacy]\nfaces = "none"\nplates = "none"\n[clips]\nbudget_min_per_hour = 0\n'
-                    f'[prelabel]\nredetect = {"true" if prelabel else "false"}\n')
+                    f'[prelabel]\nredetect = {"true" if prelabel else "false"}\n[ui]\naddress_wait_s = 1\n')
         for _ in range(drives):
             self.dashloop("--config", self.config, "ingest", "-q", "--again", SAMPLE)
         self.dashloop("user", "add", "alice", stdin=PASSWORD + "\n")
-        self.token = self.dashloop("token", "add", "cloud-job").strip()
+        self.token = self.dashloop("token", "add", "cloud-job", "--scope", "ack").strip()
         self.proc = None
         self.url = None
 

@@ -421,9 +421,9 @@ TEST_F(CatalogTest, QueuePagesFilterByStateCameraAndClass) {
 TEST_F(CatalogTest, OperatorsLockAfterFailuresUnlockAndSpendAOneTimePasswordAndReadersByTokenHash) {
   auto c = Catalog::open(file_);
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE((*c)->add_operator({"ana", "operator", "scrypt$x", 0, "", "", true}).ok());
-  EXPECT_EQ((*c)->add_operator({"ana", "operator", "scrypt$y", 0, "", "", false}).kind(), Status::Kind::kInvalidArgument);
-  ASSERT_TRUE((*c)->add_operator({"job", "reader", "abc123", 0, "", "", false}).ok());
+  ASSERT_TRUE((*c)->add_operator({"ana", "operator", "scrypt$x", 0, "", "", true, "read"}).ok());
+  EXPECT_EQ((*c)->add_operator({"ana", "operator", "scrypt$y", 0, "", "", false, "read"}).kind(), Status::Kind::kInvalidArgument);
+  ASSERT_TRUE((*c)->add_operator({"job", "reader", "abc123", 0, "", "", false, "ack"}).ok());
   for (int i = 0; i < 2; ++i) ASSERT_TRUE((*c)->record_login("ana", false, 3, "2030-01-01T00:00:00Z").ok());
   EXPECT_EQ((*(*c)->operator_named("ana"))->locked_until_utc, "") << "two failures of three: not locked";
   ASSERT_TRUE((*c)->record_login("ana", false, 3, "2030-01-01T00:00:00Z").ok());
@@ -445,6 +445,8 @@ TEST_F(CatalogTest, OperatorsLockAfterFailuresUnlockAndSpendAOneTimePasswordAndR
   EXPECT_EQ((*replaced)->secret_hash, "scrypt$new");
   EXPECT_EQ((*c)->set_operator_secret("job", "scrypt$z").kind(), Status::Kind::kNotFound);
   EXPECT_EQ((*(*c)->reader_with_token_hash("abc123"))->name, "job");
+  EXPECT_EQ((*(*c)->reader_with_token_hash("abc123"))->scope, "ack");
+  EXPECT_FALSE((*c)->add_operator({"bad", "reader", "def456", 0, "", "", false, "write"}).ok()) << "no such scope";
   EXPECT_FALSE(*(*c)->reader_with_token_hash("scrypt$x")) << "an operator's hash is no token";
   EXPECT_EQ((*c)->operators()->size(), 2u);
   ASSERT_TRUE((*c)->remove_operator("job").ok());
@@ -544,6 +546,7 @@ ALTER TABLE old RENAME TO segments;
 DROP INDEX drives_by_fingerprint;
 ALTER TABLE drives DROP COLUMN fingerprint;
 ALTER TABLE operators DROP COLUMN one_time;
+ALTER TABLE operators DROP COLUMN scope;
 PRAGMA user_version = 6;
 )sql").ok());
   }
