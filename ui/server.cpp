@@ -1,6 +1,9 @@
 #include "server.hpp"
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <opencv2/imgcodecs.hpp>
@@ -42,6 +45,7 @@ namespace clips = pipeline::clips;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kCookie = "dashloop_session";
+constexpr size_t kWorkers = 256;
 constexpr size_t kMaxEvents = 256;  // kept for pages that reconnect
 constexpr size_t kMaxErrors = 20;   // the station screen's recent errors
 const std::regex kUid("[A-Za-z0-9-]{1,64}_d[0-9]{1,12}_c[0-9]{1,12}");
@@ -245,6 +249,7 @@ struct UiServer::Impl {
   UiOptions options;
   UiHooks hooks;
   std::unique_ptr<httplib::Server> server;
+  int listening = -1;  // its listening socket (httplib owns it)
   std::thread listener;
   std::string url;
   std::atomic<bool> stopping{false};
@@ -1135,6 +1140,7 @@ struct UiServer::Impl {
     auto& s = *server;
     s.set_payload_max_length(1 << 20);
     s.set_keep_alive_timeout(5);
+    s.set_read_timeout(2);  // a part of a request waits at most this long for the next bytes
     s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
       std::string what = "internal error";
       try {
@@ -1228,17 +1234,24 @@ Result<std::unique_ptr<UiServer>> UiServer::start(UiOptions options, UiHooks hoo
   } else {
     impl->server = std::make_unique<httplib::Server>();
   }
-  // Each live page holds a thread for its event stream: more than httplib's
-  // default 8. httplib owns (and deletes) the queue it is handed.
+  // Each live page holds a thread for its event stream, and a connection
+  // that sent a part of its headers holds one until the read times out:
+  // more than httplib's default 8. httplib owns (and deletes) the queue.
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a
   // second UI would share the port silently instead of being refused.
-  impl->server->set_socket_options([](socket_t sock) {
-    int yes = 1;
+  // TCP_DEFER_ACCEPT: a connection that sends nothing is not accepted (and
+  // takes no worker thread) until its first byte: 200 idle connections held
+  // every page back by 14.5 s without it.
+  Impl* raw = impl.get();
+  impl->server->set_socket_options([raw](socket_t sock) {
+    int yes = 1, defer_s = 30;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    setsockopt(sock, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof defer_s);
+    raw->listening = sock;
   });
   // Without it a kept-alive connection waits out delayed ACKs: 40 ms a request.
   impl->server->set_tcp_nodelay(true);
-  impl->server->new_task_queue = [] { return new httplib::ThreadPool(64); };
+  impl->server->new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
   impl->options = std::move(options);
   impl->hooks = std::move(hooks);
   impl->routes();
@@ -1249,9 +1262,12 @@ Result<std::unique_ptr<UiServer>> UiServer::start(UiOptions options, UiHooks hoo
   if (port <= 0)
     return Status::IOError("ui: cannot listen on " + ui.bind + ":" + std::to_string(ui.port) +
                            " (in use, or not an address of this machine)");
+  // Debian's libcpp-httplib listens with a backlog of 5: with more
+  // connections at once (deferred idle ones among them) the kernel dropped
+  // an operator's SYN and the browser retried it seconds later.
+  if (raw->listening >= 0) ::listen(raw->listening, 1024);
   const std::string host = ui.bind.find(':') != std::string::npos ? "[" + ui.bind + "]" : ui.bind;
   impl->url = (ui.cert.empty() ? "http://" : "https://") + host + ":" + std::to_string(port) + "/";
-  Impl* raw = impl.get();
   impl->listener = std::thread([raw] { raw->server->listen_after_bind(); });
   // httplib's stop() does nothing before its loop runs: a stop right after
   // the start would then wait on the listener forever.
