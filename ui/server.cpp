@@ -268,6 +268,19 @@ struct UiServer::Impl {
 
   std::mutex thumbs_mutex;  // one thumbnail made at a time
 
+  // Clips whose edit is being built. A decision or a second edit on one is
+  // refused (409) until the build ends: an approval made meanwhile was
+  // silently undone by the edit's move back to review, and the approved
+  // package rewritten. Checked and changed under editing_mutex together
+  // with the clip's state, so no decision slips between the two.
+  std::mutex editing_mutex;
+  std::set<int64_t> editing;
+  Status not_editing(const cat::ClipRecord& c) const {
+    if (editing.count(c.id))
+      return Status::InvalidArgument("clip " + c.uid + ": an edit of it is being built; try again when it is done");
+    return Status::Ok();
+  }
+
   // Password hashes running now. Each scrypt takes 32 MiB and a core for
   // 0.1 s: 16 wrong logins at once doubled the UI's memory and made the 17th
   // wait 8 s, so beyond two at a time a login is told to come back (429).
@@ -738,8 +751,10 @@ struct UiServer::Impl {
             httplib::Response& res) {
     Status st;
     {
+      std::lock_guard edits(editing_mutex);
+      st = not_editing(c);
       std::lock_guard lock(db_mutex);
-      st = catalog->move_clip(c.id, to, who.actor(), reason);
+      if (st.ok()) st = catalog->move_clip(c.id, to, who.actor(), reason);
     }
     if (!st.ok()) return fail(res, conflict_or(st), st.message());
     changed(c.uid, to, who, reason);
@@ -888,6 +903,29 @@ struct UiServer::Impl {
       any = true;
     }
     if (!any) return fail(res, 400, "body: nothing to change (relabel, delete, restore, trim, add_redaction or remove_redaction)");
+    {
+      // The clip as it is now, not as the request began: still in review, no other edit.
+      std::lock_guard edits_lock(editing_mutex);
+      if (Status st = not_editing(c); !st.ok()) return fail(res, 409, st.message());
+      std::optional<cat::ClipRecord> now;
+      {
+        std::lock_guard lock(db_mutex);
+        auto found = catalog->clip(c.id);
+        if (!found.ok()) return fail(res, 500, found.status().message());
+        now = *found;
+      }
+      if (!now || now->state != "review")
+        return fail(res, 409, "clip " + c.uid + " is " + (now ? now->state : "gone") + ": only a clip in review can be edited");
+      editing.insert(c.id);
+    }
+    struct Done {
+      Impl& impl;
+      int64_t id;
+      ~Done() {
+        std::lock_guard lock(impl.editing_mutex);
+        impl.editing.erase(id);
+      }
+    } done{*this, c.id};
     if (Status st = hooks.edit(c.id, edits, who.actor()); !st.ok())
       return fail(res, conflict_or(st), st.message());
     changed(c.uid, "review", who, "edited");

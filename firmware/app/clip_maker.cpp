@@ -449,7 +449,7 @@ Status edit_clip(Context& ctx, int64_t clip_id, const ClipEdits& edits, const st
   if (!edits.redact.empty())
     what += (what.empty() ? "" : ", ") + std::to_string(edits.redact.size()) + " boxes added to the redaction";
   return ctx.catalog->move_clip(clip_id, "review", actor, "edited: " + (what.empty() ? "edits undone" : what),
-                                &facts.value());
+                                &facts.value(), "review");
 }
 
 std::string partial_name(const std::string& what) { return ".partial-" + std::to_string(getpid()) + "-" + what; }

@@ -953,7 +953,7 @@ Result<std::vector<ClipRecord>> Catalog::clips(const std::string& state, int64_t
 }
 
 Status Catalog::move_clip(int64_t clip_id, const std::string& to, const std::string& actor, const std::string& reason,
-                          const PackageFacts* package) {
+                          const PackageFacts* package, const std::string& only_from) {
   sqlite3* db = impl_->db.get();
   Transaction tx(db);
   if (!tx.status().ok()) return tx.status();
@@ -967,6 +967,9 @@ Status Catalog::move_clip(int64_t clip_id, const std::string& to, const std::str
   const std::string uid = get.column_text(1);
   if (!clip_move_allowed(from, to) || (from == to && !package))  // a self-move is a rebuilt package only
     return Status::InvalidArgument("clip " + uid + ": cannot move from '" + from + "' to '" + to + "'");
+  if (!only_from.empty() && from != only_from)
+    return Status::InvalidArgument("clip " + uid + " is '" + from + "', no longer '" + only_from +
+                                   "': it was moved meanwhile");
   if (actor.empty()) return Status::InvalidArgument("clip " + uid + ": a move needs an actor (who or what moved it)");
   Statement up(db,
                "UPDATE clips SET state = ?2, state_reason = ?3, updated_utc = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "

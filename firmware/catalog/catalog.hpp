@@ -307,9 +307,11 @@ class Catalog {
   Status set_clip_priority(int64_t clip_id, double priority, const std::string& actor);
   // The one way a clip changes state: refuses a move clip_move_allowed()
   // does not allow, naming the clip and both states; records who and why.
-  // `package` is stored with a move to `packaged`.
+  // `package` is stored with a move to `packaged`. `only_from` (not ""):
+  // refused unless the clip is in that state now (an edit's move back to
+  // review must not undo a decision made while it was built).
   Status move_clip(int64_t clip_id, const std::string& to, const std::string& actor, const std::string& reason,
-                   const PackageFacts* package = nullptr);
+                   const PackageFacts* package = nullptr, const std::string& only_from = "");
   // Retention deleted the clip's package files.
   Status mark_clip_purged(int64_t clip_id, const std::string& actor, const std::string& reason);
   Result<std::vector<ClipAuditRecord>> clip_audit(int64_t clip_id);

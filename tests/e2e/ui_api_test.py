@@ -297,8 +297,29 @@ def main():
         check(f"add/remove a redaction box, bad {what}: 400 naming it", s == 400 and error_names(j, what), j)
     s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"add_redaction": {"what": "plate", "frame": 20, "box": [400, 300, 80, 40]}})
     check("add a plate box on clip frame 20: the package is rebuilt", s == 200 and len(j["edits"]["redact"]) == 1, j)
-    s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"add_redaction": {"mark": 1, "frame": 60, "box": [480, 300, 80, 40]}})
+    # The edit re-encodes for seconds; meanwhile a decision or a second edit on the clip is refused,
+    # not taken and then silently undone by the edit's move back to review.
+    building = []
+    edit_thread = threading.Thread(target=lambda: building.append(op.post(
+        f"/api/v1/clips/{a}/edit", {"add_redaction": {"mark": 1, "frame": 60, "box": [480, 300, 80, 40]}})))
+    edit_thread.start()
+    time.sleep(0.3)
+    during = [op.post(f"/api/v1/clips/{a}/approve"), op.post(f"/api/v1/clips/{a}/edit", {"delete": [1]}),
+              op.post(f"/api/v1/clips/{a}/reject", {"reason": "duplicate"})]
+    other = op.post(f"/api/v1/clips/{c}/approve")
+    probed_while_building = edit_thread.is_alive()
+    edit_thread.join()
+    s, j, _, _ = building[0]
     check("a second key for that box", s == 200 and len(j["edits"]["redact"][0]["keys"]) == 2, j)
+    s2, after, _, _ = op.get(f"/api/v1/clips/{a}")
+    check("while an edit is built, approve, a second edit and reject on the clip are each a 409 naming the edit; "
+          "the clip is in review after it, track 1 not deleted",
+          probed_while_building and [d[0] for d in during] == [409] * 3
+          and all(error_names(d[1], "edit of it is being built") for d in during)
+          and after["state"] == "review" and 1 not in after["edits"].get("deleted", []),
+          (probed_while_building, [(d[0], d[1]) for d in during], after["state"]))
+    s2, _, _, _ = op.post(f"/api/v1/clips/{c}/reopen")
+    check("...while another clip is decided as usual meanwhile", other[0] == 200 and s2 == 200, (other[:2], s2))
     manifest = json.load(open(os.path.join(package, "manifest.json")))
     privacy = manifest.get("privacy", {})
     listed = {f["path"]: f["sha256"] for f in manifest["files"]}

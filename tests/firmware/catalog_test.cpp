@@ -343,6 +343,11 @@ TEST_F(CatalogTest, QueueMovesOnlyAlongTheTableAndAuditsEachOne) {
   ASSERT_TRUE((*c)->set_clip_priority(*id, 0.9, "operator:ana").ok());
   EXPECT_DOUBLE_EQ((*(*c)->clip(*id))->priority, 0.9);
   ASSERT_TRUE((*c)->move_clip(*id, "approved", "operator:ana", "clear pedestrian").ok());
+  // An edit built while the clip was approved must not move it back to review.
+  st = (*c)->move_clip(*id, "review", "operator:bo", "edited", &edited, "review");
+  EXPECT_EQ(st.kind(), Status::Kind::kInvalidArgument);
+  EXPECT_EQ(st.message(), "clip " + (*clip)->uid + " is 'approved', no longer 'review': it was moved meanwhile");
+  EXPECT_EQ((*(*c)->clip(*id))->state, "approved");
   EXPECT_FALSE((*c)->move_clip(*id, "acked", "sync", "").ok()) << "acked only after uploaded";
   ASSERT_TRUE((*c)->move_clip(*id, "uploading", "sync", "").ok());
   ASSERT_TRUE((*c)->move_clip(*id, "uploaded", "sync", "").ok());

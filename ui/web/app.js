@@ -33,12 +33,13 @@ async function api(path, { method = 'GET', body } = {}) {
   return data;
 }
 
-function toast(text) {
+// sticky: stays until the next toast (an edit being built says so until it ends).
+function toast(text, { sticky = false } = {}) {
   const t = document.getElementById('toast');
   t.textContent = text;
   t.hidden = false;
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { t.hidden = true; }, 3500);
+  if (!sticky) toast.timer = setTimeout(() => { t.hidden = true; }, 3500);
 }
 
 const fmtS = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
@@ -378,11 +379,18 @@ async function reviewScreen(uid) {
     const n = page.clips.find((c) => c.uid !== uid);
     route(n ? `#/clip/${encodeURIComponent(n.uid)}` : '#/queue');
   }
+  // While an edit is built no decision is taken here (the server refuses one too, 409).
+  let building = false;
+  const decisions = [
+    h('button', { class: 'approve', onclick: approve, disabled: clip.state !== 'review' }, 'Approve'),
+    h('button', { class: 'reject', onclick: askReject, disabled: clip.state !== 'review' }, 'Reject')];
   async function approve() {
+    if (building) return toast('The edit is still being built: decide when it is done', { sticky: true });
     if (clip.state !== 'review') return toast(`This clip is ${clip.state}`);
     if (await act('approve')) { toast(`${uid} approved`); next(); }
   }
   function askReject() {
+    if (building) return toast('The edit is still being built: decide when it is done', { sticky: true });
     if (clip.state !== 'review') return toast(`This clip is ${clip.state}`);
     const modal = h('div', { class: 'modal', role: 'dialog', 'aria-label': 'Reject: why?' },
       h('div', { class: 'box' }, h('h2', {}, 'Reject: why?'),
@@ -394,8 +402,14 @@ async function reviewScreen(uid) {
     document.body.append(modal);
   }
   async function edit(body) {
-    toast('Rebuilding the package…');
-    if (await act('edit', body)) { toast('Package rebuilt'); render(); }
+    if (building) return toast('An edit is still being built', { sticky: true });
+    building = true;
+    for (const b of decisions) b.disabled = true;
+    toast('Rebuilding the package… (Approve and Reject wait for it)', { sticky: true });
+    const done = await act('edit', body);
+    building = false;
+    for (const b of decisions) b.disabled = clip.state !== 'review';
+    if (done) { toast('Package rebuilt'); render(); }
   }
 
   const trackRows = boxes.tracks.map((t) => {
@@ -458,8 +472,7 @@ async function reviewScreen(uid) {
         `${clip.rules.join(', ')} · ~${clip.effort_minutes.toFixed(1)} min to label · swipe right to approve, left to reject`)),
     h('div', { class: 'panel' },
       h('section', {}, h('div', { class: 'decide' },
-        h('button', { class: 'approve', onclick: approve, disabled: clip.state !== 'review' }, 'Approve'),
-        h('button', { class: 'reject', onclick: askReject, disabled: clip.state !== 'review' }, 'Reject')),
+        ...decisions),
       ['approved', 'rejected'].includes(clip.state)
         ? h('button', { onclick: async () => { if (await act('reopen')) render(); } }, 'Back to review') : null),
       h('section', {}, h('h2', {}, `Priority ${clip.priority.toFixed(2)}`), h('div', { class: 'row' },
