@@ -174,6 +174,8 @@ try {
 
   // --- approve: the second page sees it live ---
   await page.tap('button.approve');
+  await page.waitForSelector('#undo:has-text("approved") button:has-text("Undo")');
+  check('an approval offers Undo for a few seconds', true);
   await watcher.waitForFunction((u) => document.querySelector(`.card[data-uid="${u}"] .state`)?.textContent === 'approved',
     uid, { timeout: 10000 }).then(() => check('the approval appears live on the second page (SSE)', true),
     () => check('the approval appears live on the second page (SSE)', false));
@@ -181,6 +183,15 @@ try {
   const other = cards[1];
   await page.waitForFunction((u) => location.hash === `#/clip/${u}` && window.dashloop, other, { timeout: 10000 });
   check('after approving, the next clip in review opens', true);
+  // A second tap right after (it had approved the next clip, never seen): refused until it has been shown a second.
+  // (a click from the page itself: Playwright's tap first waits for the layout to settle, past the second)
+  await page.waitForFunction((u) => document.querySelector('.review h1')?.textContent.startsWith(u), other);
+  await page.evaluate(() => document.querySelector('button.approve').click());
+  await page.waitForSelector('#toast:has-text("Just opened")');
+  const untouched = await page.evaluate(async (u) => (await fetch(`/api/v1/clips/${u}`)).json(), other);
+  check('a tap on Approve within a second of the next clip opening decides nothing', untouched.state === 'review',
+    untouched.state);
+  await page.waitForTimeout(1100);
 
   // --- reject with a reason, by a swipe to the left ---
   await page.waitForFunction(() => window.dashloop.frame === 0);
@@ -193,14 +204,23 @@ try {
   check('a swipe to the left asks why to reject', true);
   if (shots) await page.screenshot({ path: join(shots, 'ui-reject.png') });
   await page.tap('.modal button:has-text("duplicate")');
-  await page.waitForSelector('#toast:has-text("rejected")');
+  await page.waitForSelector('#undo:has-text("rejected")');
   const rejected = await page.evaluate(async (u) => (await fetch(`/api/v1/clips/${u}`)).json(), other);
   const last = rejected.audit[rejected.audit.length - 1];
   check('rejected with the reason picked, by the operator', rejected.state === 'rejected' && last.reason === 'duplicate' &&
     last.actor === `operator:${name}`, last);
 
-  // --- station --- (once the reject has moved on: no clip is left in review)
+  // The reject moved on: no clip is left in review. Undo takes it back and opens it again.
   await page.waitForFunction(() => location.hash === '#/queue');
+  await page.tap('#undo button');
+  await page.waitForFunction((u) => location.hash === `#/clip/${u}`, other);
+  const undone = await page.evaluate(async (u) => (await fetch(`/api/v1/clips/${u}`)).json(), other);
+  const back = undone.audit[undone.audit.length - 1];
+  check('Undo puts the rejected clip back in review, audited as undone by the operator',
+    undone.state === 'review' && back.from === 'rejected' && /undone/.test(back.reason) && back.actor === `operator:${name}`,
+    back);
+
+  // --- station ---
   await page.goto(url + '#/station');
   await page.waitForSelector('.tile[data-camera]');
   const station = await page.textContent('main');

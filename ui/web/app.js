@@ -42,6 +42,22 @@ function toast(text, { sticky = false } = {}) {
   if (!sticky) toast.timer = setTimeout(() => { t.hidden = true; }, 3500);
 }
 
+// A decision can be taken back for a few seconds (it is made at once, so a
+// closed page never loses it; Undo puts the clip back in review, audited).
+function undoBar(uid, what) {
+  document.getElementById('undo')?.remove();
+  const bar = h('div', { id: 'undo', role: 'status' }, `${uid} ${what}`,
+    h('button', { onclick: async () => {
+      bar.remove();
+      try {
+        await api(`/clips/${encodeURIComponent(uid)}/reopen`, { method: 'POST', body: { note: `${what}, undone` } });
+        route(`#/clip/${encodeURIComponent(uid)}`);
+      } catch (e) { toast(e.message); }
+    } }, 'Undo'));
+  document.body.append(bar);
+  setTimeout(() => bar.remove(), 6000);
+}
+
 const fmtS = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 const fmtBytes = (b) => b > 1e9 ? `${(b / 1e9).toFixed(1)} GB` : `${(b / 1e6).toFixed(1)} MB`;
 const colors = ['#ff1744', '#00e5ff', '#ffea00', '#76ff03', '#ff9100', '#d500f9', '#ffffff', '#2979ff'];
@@ -201,6 +217,8 @@ async function reviewScreen(uid) {
   let clip, boxes;
   try {
     [clip, boxes] = await Promise.all([api(`/clips/${encodeURIComponent(uid)}`), api(`/clips/${encodeURIComponent(uid)}/boxes`)]);
+    // The operator went elsewhere while this loaded: the late answer must not cover that screen.
+    if (location.hash !== `#/clip/${encodeURIComponent(uid)}`) return;
   } catch (e) {
     screen.replaceChildren(h('p', { class: 'error' }, e.message), h('a', { href: '#/queue' }, 'Back to the queue'));
     return;
@@ -359,7 +377,9 @@ async function reviewScreen(uid) {
       return;
     }
     down = null;
-    if (Math.abs(dx) > 120 && Math.abs(dx) > 2 * Math.abs(dy)) (dx > 0 ? approve : askReject)();
+    // A deliberate swipe: across 40 % of the video (160 px at least), three times more sideways than up or down.
+    const swipe = Math.max(160, 0.4 * player.getBoundingClientRect().width);
+    if (Math.abs(dx) >= swipe && Math.abs(dx) > 3 * Math.abs(dy)) (dx > 0 ? approve : askReject)();
     else if (Math.abs(dx) < 10 && Math.abs(dy) < 10) (video.paused ? video.play() : video.pause());
   });
 
@@ -381,22 +401,32 @@ async function reviewScreen(uid) {
   }
   // While an edit is built no decision is taken here (the server refuses one too, 409).
   let building = false;
+  // A clip is decided only once it has been on screen for a moment: a second
+  // tap 600 ms after Approve had approved the next clip, never seen.
+  let shownAt = Infinity;
+  function tooSoon() {
+    if (performance.now() - shownAt >= 1000) return false;
+    toast('Just opened: look at this clip before deciding');
+    return true;
+  }
   const decisions = [
     h('button', { class: 'approve', onclick: approve, disabled: clip.state !== 'review' }, 'Approve'),
     h('button', { class: 'reject', onclick: askReject, disabled: clip.state !== 'review' }, 'Reject')];
   async function approve() {
     if (building) return toast('The edit is still being built: decide when it is done', { sticky: true });
     if (clip.state !== 'review') return toast(`This clip is ${clip.state}`);
-    if (await act('approve')) { toast(`${uid} approved`); next(); }
+    if (tooSoon()) return;
+    if (await act('approve')) { undoBar(uid, 'approved'); next(); }
   }
   function askReject() {
     if (building) return toast('The edit is still being built: decide when it is done', { sticky: true });
     if (clip.state !== 'review') return toast(`This clip is ${clip.state}`);
+    if (tooSoon()) return;
     const modal = h('div', { class: 'modal', role: 'dialog', 'aria-label': 'Reject: why?' },
       h('div', { class: 'box' }, h('h2', {}, 'Reject: why?'),
         clip.reject_reasons.map((r) => h('button', { class: 'reject', onclick: async () => {
           modal.remove();
-          if (await act('reject', { reason: r })) { toast(`${uid} rejected: ${r}`); next(); }
+          if (await act('reject', { reason: r })) { undoBar(uid, `rejected: ${r}`); next(); }
         } }, r)),
         h('button', { class: 'quiet', onclick: () => modal.remove() }, 'Cancel')));
     document.body.append(modal);
@@ -458,6 +488,7 @@ async function reviewScreen(uid) {
   const trimStart = h('select', { 'aria-label': 'trim start', disabled: !editable }, cutOptions(0));
   const trimEnd = h('select', { 'aria-label': 'trim end', disabled: !editable }, cutOptions(frames));
 
+  shownAt = performance.now();
   screen.replaceChildren(h('div', { class: 'review' },
     h('div', {},
       h('h1', {}, uid, ' ', stateBadge),
