@@ -577,21 +577,33 @@ struct UiServer::Impl {
   }
 
   // The recording's keyframes inside the clip, as clip frames: where a trim may fall.
+  // Where a trim may cut, in frames from the clip's start: the recording's
+  // keyframes across the span the planner gave the clip (its planned frames
+  // widened to keyframes), not only the span now, so a trim can be widened
+  // again; before the start they are negative. The last is an end only.
   std::vector<int64_t> cut_points(const cat::ClipRecord& c) {
-    std::vector<int64_t> out;
+    std::vector<int64_t> keys;
+    int64_t recorded = c.end_frame;
     auto segments = catalog->segments(c.drive_id);
-    if (!segments.ok()) return out;
+    if (!segments.ok()) return {c.end_frame - c.start_frame};
     for (const auto& s : *segments) {
       if (s.state == "deleted") continue;
-      auto keys = catalog->segment_keyframes(s.id);
-      if (!keys.ok()) continue;
-      for (const auto& k : *keys) {
-        const int64_t f = s.first_frame + k.frame;
-        if (f >= c.start_frame && f < c.end_frame) out.push_back(f - c.start_frame);
-      }
+      recorded = std::max(recorded, s.first_frame + s.frames);
+      auto found = catalog->segment_keyframes(s.id);
+      if (!found.ok()) continue;
+      for (const auto& k : *found) keys.push_back(s.first_frame + k.frame);
     }
+    std::sort(keys.begin(), keys.end());
+    auto at_or_before = std::upper_bound(keys.begin(), keys.end(), c.planned_start);
+    auto at_or_after = std::lower_bound(keys.begin(), keys.end(), c.planned_end);
+    const int64_t lo = std::min(c.start_frame, at_or_before == keys.begin() ? c.start_frame : *std::prev(at_or_before));
+    const int64_t hi = std::max(c.end_frame, at_or_after == keys.end() ? recorded : *at_or_after);
+    std::vector<int64_t> out;
+    for (int64_t f : keys)
+      if (f >= lo && f < hi) out.push_back(f - c.start_frame);
+    for (int64_t end : {c.end_frame, hi})
+      if (std::find(out.begin(), out.end(), end - c.start_frame) == out.end()) out.push_back(end - c.start_frame);
     std::sort(out.begin(), out.end());
-    out.push_back(c.end_frame - c.start_frame);
     return out;
   }
 
@@ -879,7 +891,7 @@ struct UiServer::Impl {
       }
       auto is_cut = [&](int64_t f) { return std::find(cuts.begin(), cuts.end(), f) != cuts.end(); };
       if (!is_cut(start) || !is_cut(end) || start >= end)
-        return fail(res, 400, "trim: start and end must be keyframes of the recording inside the clip (cut_points), start before end");
+        return fail(res, 400, "trim: start and end must be keyframes of the recording inside the clip's planned span (cut_points), start before end");
       if (start != 0 || end != c.end_frame - c.start_frame) {
         edits["trim"] = {c.start_frame + start, c.start_frame + end};
         any = true;

@@ -259,6 +259,10 @@ def main():
     cvat = open(os.path.join(package, "labels", "cvat-video.xml")).read()
     check("the rebuilt package: 180 frames, its files match the manifest", manifest["frame_count"] == 180 and files_ok,
           manifest["frame_count"])
+    s, trimmed, _, _ = op.get(f"/api/v1/clips/{a}")
+    check("after a trim the cut points still span the clip as planned: 30 frames before the new start, "
+          "the old end 191 frames on", s == 200 and trimmed["cut_points"][0] == -30 and trimmed["cut_points"][-1] == 191
+          and 0 in trimmed["cut_points"] and 180 in trimmed["cut_points"], trimmed["cut_points"])
     check("the manifest records who edited what", manifest["review"]["by"] == "operator:alice" and
           manifest["review"]["edits"]["relabel"] == {"1": "truck"} and manifest["review"]["edits"]["deleted"] == [3])
     root = ET.fromstring(cvat)
@@ -273,8 +277,10 @@ def main():
     check("boxes after the edit: track 1 truck, track 3 deleted", labels.get(1) == "truck" and 3 not in labels, labels)
     s, j, _, _ = op.get(f"/api/v1/clips?class=truck")
     check("the queue's class filter sees the edit", j["total"] == 1 and j["clips"][0]["uid"] == a, j)
-    s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"restore": [3]})
-    check("restore a deleted track", s == 200 and 3 not in j["edits"]["deleted"], j)
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"restore": [3], "trim": {"start": -30, "end": 191}})
+    widened = json.load(open(os.path.join(package, "manifest.json")))
+    check("restore a deleted track and widen the trim back to the whole clip: 221 frames again",
+          s == 200 and 3 not in j["edits"]["deleted"] and widened["frame_count"] == 221, (j, widened["frame_count"]))
     s, detail, _, _ = op.get(f"/api/v1/clips/{a}")
     check("the edit's audit row: review -> review by the operator",
           any(r["from"] == "review" and r["to"] == "review" and r["actor"] == "operator:alice" for r in detail["audit"]))

@@ -484,7 +484,9 @@ async function reviewScreen(uid) {
       toggle),
     privacyRows);
 
-  const cutOptions = (sel) => clip.cut_points.map((f) => h('option', { value: f, selected: f === sel }, `${(f / fps).toFixed(1)} s (frame ${f})`));
+  // Cut points span the clip as planned: a trim can be widened again (negative: before the start now).
+  const cutOptions = (sel) => clip.cut_points.map((f) => h('option', { value: f, selected: f === sel },
+    f < 0 ? `${(-f / fps).toFixed(1)} s before the start (frame ${f})` : `${(f / fps).toFixed(1)} s (frame ${f})`));
   const trimStart = h('select', { 'aria-label': 'trim start', disabled: !editable }, cutOptions(0));
   const trimEnd = h('select', { 'aria-label': 'trim end', disabled: !editable }, cutOptions(frames));
 
