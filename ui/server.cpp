@@ -548,6 +548,15 @@ struct UiServer::Impl {
     q.camera = req.get_param_value("camera");
     q.label = req.get_param_value("class");
     if (q.camera.size() > 64 || q.label.size() > 64) return fail(res, 400, "camera, class: at most 64 characters");
+    // Days, as the page's date inputs send them; `to` takes its whole day
+    // ("T24" sorts after every time of that day in the catalog's UTC text).
+    static const std::regex kDay("[0-9]{4}-[0-9]{2}-[0-9]{2}");
+    for (const char* name : {"from", "to"}) {
+      const std::string day = req.get_param_value(name);
+      if (day.empty()) continue;
+      if (!std::regex_match(day, kDay)) return fail(res, 400, std::string(name) + ": a day, YYYY-MM-DD");
+      (std::string(name) == "from" ? q.from_utc : q.to_utc) = std::string(name) == "from" ? day : day + "T24";
+    }
     const std::string order = req.has_param("order") ? req.get_param_value("order") : "priority";
     if (order != "priority" && order != "newest") return fail(res, 400, "order: priority or newest");
     q.newest_first = order == "newest";
@@ -576,7 +585,24 @@ struct UiServer::Impl {
     reply(res, {{"total", rows->total}, {"page", *page}, {"per_page", *per_page}, {"clips", clips}});
   }
 
-  // The recording's keyframes inside the clip, as clip frames: where a trim may fall.
+  // What the queue's filters offer: the cameras (configured or with clips)
+  // and classes the clips have, and the clips in each state.
+  void facets(const httplib::Request& req, httplib::Response& res) {
+    if (!require(req, res, false, false)) return;
+    Result<cat::ClipFacets> f = Status::Unavailable("");
+    {
+      std::lock_guard lock(db_mutex);
+      f = catalog->clip_facets();
+    }
+    if (!f.ok()) return fail(res, 500, f.status().message());
+    std::set<std::string> cameras(f->cameras.begin(), f->cameras.end());
+    cameras.insert(options.cameras.begin(), options.cameras.end());
+    json counts = json::object();
+    for (const auto& state : cat::kClipStates) counts[state] = 0;
+    for (const auto& [state, n] : f->counts) counts[state] = n;
+    reply(res, {{"cameras", cameras}, {"classes", f->classes}, {"counts", counts}});
+  }
+
   // Where a trim may cut, in frames from the clip's start: the recording's
   // keyframes across the span the planner gave the clip (its planned frames
   // widened to keyframes), not only the span now, so a trim can be widened
@@ -1241,6 +1267,7 @@ struct UiServer::Impl {
     s.Post("/api/v1/logout", [this](const auto& q, auto& r) { logout(q, r); });
     s.Get("/api/v1/session", [this](const auto& q, auto& r) { meta(q, r); });
     s.Get("/api/v1/clips", [this](const auto& q, auto& r) { list_clips(q, r); });
+    s.Get("/api/v1/facets", [this](const auto& q, auto& r) { facets(q, r); });
     s.Get(R"(/api/v1/clips/([^/]+))", [this](const auto& q, auto& r) { clip_detail(q, r); });
     s.Get(R"(/api/v1/clips/([^/]+)/boxes)", [this](const auto& q, auto& r) { clip_boxes(q, r); });
     s.Get(R"(/api/v1/clips/([^/]+)/thumbnail\.jpg)", [this](const auto& q, auto& r) { thumbnail(q, r); });

@@ -1013,6 +1013,8 @@ Result<ClipPage> Catalog::clip_page(const ClipQuery& q) {
   filter(q.camera, "drive_id IN (SELECT id FROM drives WHERE camera = ?", ")");
   // classes is a JSON array of strings: an element's exact encoding, quotes included, is in it or not
   filter(q.label, "instr(classes, json_quote(?", ")) > 0");
+  filter(q.from_utc, "created_utc >= ?", "");
+  filter(q.to_utc, "created_utc < ?", "");
   auto bind_filters = [&](Statement& s) {
     for (size_t i = 0; i < binds.size(); ++i) s.bind(int(i + 1), binds[i]);
   };
@@ -1033,6 +1035,24 @@ Result<ClipPage> Catalog::clip_page(const ClipQuery& q) {
   if (!clips.ok()) return clips.status();
   page.clips = std::move(clips.value());
   return page;
+}
+
+Result<ClipFacets> Catalog::clip_facets() {
+  ClipFacets f;
+  auto column = [&](const char* sql, std::vector<std::string>& out) {
+    Statement s(impl_->db.get(), sql);
+    while (s.step()) out.push_back(s.column_text(0));
+    return s.status();
+  };
+  if (Status st = column("SELECT DISTINCT d.camera FROM clips c JOIN drives d ON d.id = c.drive_id ORDER BY 1", f.cameras);
+      !st.ok())
+    return st;
+  if (Status st = column("SELECT DISTINCT j.value FROM clips, json_each(clips.classes) j ORDER BY 1", f.classes); !st.ok())
+    return st;
+  auto counts = clip_counts();
+  if (!counts.ok()) return counts.status();
+  f.counts = std::move(counts.value());
+  return f;
 }
 
 Result<std::vector<std::pair<std::string, int64_t>>> Catalog::clip_counts() {

@@ -174,6 +174,7 @@ struct ClipQuery {
   std::string state;
   std::string camera;
   std::string label;            // clips with a track of this class
+  std::string from_utc, to_utc;  // clips made at or after from, before to ("" : open)
   bool newest_first = false;    // else highest priority first
   int64_t offset = 0;
   int64_t limit = 24;
@@ -181,6 +182,12 @@ struct ClipQuery {
 struct ClipPage {
   int64_t total = 0;  // clips the filters match
   std::vector<ClipRecord> clips;
+};
+// What the queue's filters can offer: the cameras and classes clips have,
+// and the clips in each state.
+struct ClipFacets {
+  std::vector<std::string> cameras, classes;
+  std::vector<std::pair<std::string, int64_t>> counts;
 };
 
 // Who may use the depot UI's API: an operator (a password, hashed) or a
@@ -303,6 +310,7 @@ class Catalog {
   Result<ClipPage> clip_page(const ClipQuery& query);
   // Clips per state.
   Result<std::vector<std::pair<std::string, int64_t>>> clip_counts();
+  Result<ClipFacets> clip_facets();
   // An operator's priority; an audit row records the old and new value.
   Status set_clip_priority(int64_t clip_id, double priority, const std::string& actor);
   // The one way a clip changes state: refuses a move clip_move_allowed()

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -277,6 +278,21 @@ def main():
     check("boxes after the edit: track 1 truck, track 3 deleted", labels.get(1) == "truck" and 3 not in labels, labels)
     s, j, _, _ = op.get(f"/api/v1/clips?class=truck")
     check("the queue's class filter sees the edit", j["total"] == 1 and j["clips"][0]["uid"] == a, j)
+    s, facets, _, _ = op.get("/api/v1/facets")
+    db = sqlite3.connect(os.path.join(st.data, "catalog.sqlite"))
+    states = dict(db.execute("SELECT state, COUNT(*) FROM clips GROUP BY state").fetchall())
+    classes = sorted({c for (row,) in db.execute("SELECT classes FROM clips") for c in json.loads(row)})
+    check("facets: the classes the clips have (the edit's truck among them), the cameras, the count in each state",
+          s == 200 and facets["classes"] == classes and "truck" in classes and facets["cameras"] == ["front"]
+          and all(facets["counts"][k] == states.get(k, 0) for k in facets["counts"]) and facets["counts"]["review"] >= 1,
+          (facets, states, classes))
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    s1, j1, _, _ = op.get(f"/api/v1/clips?from={today}&to={today}")
+    s2, j2, _, _ = op.get("/api/v1/clips?to=2000-01-01")
+    s3, j3, _, _ = op.get("/api/v1/clips?from=yesterday")
+    check("a date range: today's clips all in it, none made by 2000, a bad day a 400 naming from",
+          s1 == 200 and j1["total"] == sum(states.values()) and s2 == 200 and j2["total"] == 0 and s3 == 400
+          and error_names(j3, "from"), (j1.get("total"), j2.get("total"), j3))
     s, j, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"restore": [3], "trim": {"start": -30, "end": 191}})
     widened = json.load(open(os.path.join(package, "manifest.json")))
     check("restore a deleted track and widen the trim back to the whole clip: 221 frames again",
@@ -376,7 +392,6 @@ def main():
           s == 200 and r.getheader("Content-Type", "").startswith("text/plain; version=0.0.4") and lint.returncode == 0
           and not lint.stdout.strip() and not lint.stderr.strip(), (s, lint.stdout, lint.stderr))
     text = body.decode()
-    import sqlite3
     review = sqlite3.connect(os.path.join(st.data, "catalog.sqlite")).execute(
         "SELECT COUNT(*) FROM clips WHERE state = 'review'").fetchone()[0]
     check("...no station runs: station_up 0, the queue as the catalog has it, no camera series",

@@ -380,7 +380,7 @@ TEST_F(CatalogTest, QueueMovesOnlyAlongTheTableAndAuditsEachOne) {
   EXPECT_FALSE(clip_move_allowed("acked", "approved")) << "what the cloud has taken stays taken";
 }
 
-TEST_F(CatalogTest, QueuePagesFilterByStateCameraAndClass) {
+TEST_F(CatalogTest, QueuePagesFilterByStateCameraClassAndDateAndOfferTheirFacets) {
   auto c = Catalog::open(file_);
   ASSERT_TRUE(c.ok());
   auto drive_id = (*c)->add_drive(drive("a.mp4"), {});
@@ -421,6 +421,19 @@ TEST_F(CatalogTest, QueuePagesFilterByStateCameraAndClass) {
   auto counts = (*c)->clip_counts();
   ASSERT_TRUE(counts.ok());
   EXPECT_EQ(*counts, (std::vector<std::pair<std::string, int64_t>>{{"packaged", 1}, {"review", 4}}));
+  auto facets = (*c)->clip_facets();
+  ASSERT_TRUE(facets.ok()) << facets.status().message();
+  EXPECT_EQ(facets->cameras, (std::vector<std::string>{"front"})) << "the cameras clips come from, not the config's";
+  EXPECT_EQ(facets->classes, (std::vector<std::string>{"car", "person"}));
+  EXPECT_EQ(facets->counts, *counts);
+  q = {};
+  q.from_utc = "2000-01-01";
+  EXPECT_EQ((*c)->clip_page(q)->total, 5);
+  q.to_utc = "2000-01-02";
+  EXPECT_EQ((*c)->clip_page(q)->total, 0) << "made today, not in 2000";
+  q = {};
+  q.from_utc = "2999-01-01";
+  EXPECT_EQ((*c)->clip_page(q)->total, 0);
 }
 
 TEST_F(CatalogTest, OperatorsLockAfterFailuresUnlockAndSpendAOneTimePasswordAndReadersByTokenHash) {

@@ -65,6 +65,10 @@ try {
   await page.waitForSelector('.card');
   const cards = await page.$$eval('.card', (els) => els.map((e) => e.dataset.uid));
   check('the queue shows the clips in review', cards.length === 2, cards);
+  const offered = await page.$$eval('select[name=class] option', (os) => os.map((o) => o.value));
+  const stateLabel = await page.$eval('select[name=state] option[value=review]', (o) => o.textContent);
+  check('the filters offer the classes the clips have and count each state', offered[0] === '' &&
+    offered.length > 1 && offered.includes('car') && stateLabel === 'review (2)', { offered, stateLabel });
   const sizes = await page.$$eval('button, select, input, header nav a', (els) =>
     els.filter((e) => e.offsetParent !== null).map((e) => [e.textContent.trim() || e.name, e.getBoundingClientRect().height]));
   check('touch targets are at least 48 px tall', sizes.every(([, h]) => h >= 48), sizes.filter(([, h]) => h < 48));

@@ -156,29 +156,33 @@ function loginScreen() {
 
 // --- queue -----------------------------------------------------------------
 
-const queueState = { state: 'review', camera: '', class: '', order: 'priority', page: 1 };
+const queueState = { state: 'review', camera: '', class: '', from: '', to: '', order: 'priority', page: 1 };
 
 async function queueScreen() {
-  const select = (key, options) => h('select', { name: key, onchange: (ev) => {
-    queueState[key] = ev.target.value; queueState.page = 1; load();
-  } }, options.map(([v, label]) => h('option', { value: v, selected: queueState[key] === v }, label)));
-  const klass = h('input', { name: 'class', value: queueState.class, placeholder: 'any', size: 10, onchange: (ev) => {
-    queueState.class = ev.target.value.trim(); queueState.page = 1; load();
-  } });
+  // The filters offer what the clips have (cameras, classes), with a count per state.
+  const facets = await api('/facets').catch(() => ({ cameras: session.cameras, classes: [], counts: {} }));
+  if (['clip', 'station'].includes((location.hash || '#/queue').split('/')[1])) return;  // gone elsewhere meanwhile
+  const changed = (key) => (ev) => { queueState[key] = ev.target.value; queueState.page = 1; load(); };
+  const select = (key, options) => h('select', { name: key, onchange: changed(key) },
+    options.map(([v, label]) => h('option', { value: v, selected: queueState[key] === v }, label)));
+  const day = (key) => h('input', { name: key, type: 'date', value: queueState[key], onchange: changed(key) });
   const cards = h('div', { class: 'cards' });
   const pager = h('div', { class: 'pager' });
   screen.replaceChildren(
     h('h1', {}, 'Review queue'),
     h('div', { class: 'filters' },
-      h('label', {}, 'State', select('state', [['', 'any'], ...session.states.map((s) => [s, s])])),
-      h('label', {}, 'Camera', select('camera', [['', 'any'], ...session.cameras.map((c) => [c, c])])),
-      h('label', {}, 'Class', klass),
+      h('label', {}, 'State', select('state', [['', 'any'],
+        ...session.states.map((s) => [s, `${s} (${facets.counts[s] ?? 0})`])])),
+      h('label', {}, 'Camera', select('camera', [['', 'any'], ...facets.cameras.map((c) => [c, c])])),
+      h('label', {}, 'Class', select('class', [['', 'any'], ...facets.classes.map((c) => [c, c])])),
+      h('label', {}, 'Made from', day('from')),
+      h('label', {}, 'to', day('to')),
       h('label', {}, 'Order', select('order', [['priority', 'priority'], ['newest', 'newest']]))),
     cards, pager);
 
   async function load() {
     const q = new URLSearchParams({ order: queueState.order, page: queueState.page, per_page: 24 });
-    for (const k of ['state', 'camera', 'class']) if (queueState[k]) q.set(k, queueState[k]);
+    for (const k of ['state', 'camera', 'class', 'from', 'to']) if (queueState[k]) q.set(k, queueState[k]);
     let page;
     try { page = await api('/clips?' + q); } catch (e) { return toast(e.message); }
     cards.replaceChildren(...page.clips.map(card));
