@@ -286,6 +286,24 @@ struct UiServer::Impl {
   // wait 8 s, so beyond two at a time a login is told to come back (429).
   static constexpr int kMaxHashing = 2;
   std::atomic<int> hashing{0};
+  // A turn to hash, held until it goes out of scope; false: none free, and
+  // the answer is already a 429.
+  struct HashTurn {
+    HashTurn(std::atomic<int>& n, bool got) : n(n), got(got) {}
+    HashTurn(const HashTurn&) = delete;  // one decrement per turn taken
+    ~HashTurn() { --n; }
+    explicit operator bool() const { return got; }
+    std::atomic<int>& n;
+    bool got;
+  };
+  HashTurn hash_turn(httplib::Response& res) {
+    const bool got = hashing.fetch_add(1) < kMaxHashing;
+    if (!got) {
+      res.set_header("Retry-After", "1");
+      fail(res, 429, "too many logins at once: try again in a second");
+    }
+    return HashTurn(hashing, got);
+  }
 
   // Wrong logins by client address. Past kFreeFailures, an address waits
   // address_wait_s, then twice that, ... up to lockout_s between tries
@@ -413,17 +431,10 @@ struct UiServer::Impl {
     // A locked account answers as a wrong password does, after the same
     // hash: neither the answer nor its time tells a name that exists.
     const bool locked = op && !op->locked_until_utc.empty() && utc_now() < op->locked_until_utc;
-    if (hashing.fetch_add(1) >= kMaxHashing) {
-      --hashing;
-      res.set_header("Retry-After", "1");
-      return fail(res, 429, "too many logins at once: try again in a second");
-    }
     bool ok = false;
     {
-      struct Done {
-        std::atomic<int>& n;
-        ~Done() { --n; }
-      } done{hashing};
+      auto turn = hash_turn(res);
+      if (!turn) return;
       // The hash runs for an unknown name too: the answer's time tells nothing.
       ok = verify_password(*password, op ? op->secret_hash : "scrypt$15$8$1$00$00") && !locked;
     }
@@ -451,14 +462,8 @@ struct UiServer::Impl {
       if (*new_password == *password) return fail(res, 400, "new_password: must differ from the one-time password");
       Result<std::string> hash = Status::Unavailable("");
       {
-        struct Done {
-          std::atomic<int>& n;
-          ~Done() { --n; }
-        } done{hashing};
-        if (hashing.fetch_add(1) >= kMaxHashing) {
-          res.set_header("Retry-After", "1");
-          return fail(res, 429, "too many logins at once: try again in a second");
-        }
+        auto turn = hash_turn(res);
+        if (!turn) return;
         hash = hash_password(*new_password);
       }
       if (!hash.ok()) return fail(res, 500, hash.status().message());
