@@ -154,8 +154,14 @@ Result<TrackingResult> TrackingWorker::finish() {
     result_.tracks = tracker_.take_finished();  // every track that ended, in the order they ended
   }
   const auto scale = static_cast<float>(to_source_);
+  auto to_source = [scale](cv::Rect2f& r) { r = {r.x * scale, r.y * scale, r.width * scale, r.height * scale}; };
   for (auto& t : result_.tracks)
-    for (auto& b : t.boxes) b.box = {b.box.x * scale, b.box.y * scale, b.box.width * scale, b.box.height * scale};
+    for (auto& b : t.boxes) to_source(b.box);
+  if (options_.offline) {
+    result_.steps = std::move(steps_);
+    for (auto& s : result_.steps)
+      for (auto& d : s.detections) to_source(d.box);
+  }
   std::sort(result_.tracks.begin(), result_.tracks.end(),
             [](const vision::Track& a, const vision::Track& b) { return a.id < b.id; });
   result_.skipped_frames = skipped_;

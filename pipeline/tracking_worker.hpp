@@ -56,6 +56,9 @@ struct TrackingResult {
   int64_t resumed_frames = 0;   // taken from TrackingOptions::resume, not detected again
   int64_t skipped_frames = 0;  // due for detection while a live source could not wait
   double detect_s = 0.0;       // worker time in the detector
+  // Offline only: every detector step (resumed ones included), its boxes in
+  // source pixels, as the detector gave them: what redaction reuses.
+  std::vector<vision::TrackStep> steps;
 };
 
 class TrackingWorker {

@@ -736,7 +736,12 @@ struct UiServer::Impl {
     reply(res, {{"uid", c->uid}, {"tracks", out}});
   }
 
-  // A file of the package: only a path its manifest lists (or the manifest).
+  static std::string not_redacted(const cat::ClipRecord& c) {
+    return "clip " + c.uid + " is not redacted yet: its pre-label pass redacts it before review";
+  }
+
+  // A file of the package: only a path its manifest lists (or the manifest);
+  // none of one not redacted yet.
   void clip_file(const httplib::Request& req, httplib::Response& res) {
     if (!require(req, res, false, false)) return;
     auto c = clip_of(req.matches[1], res);
@@ -744,6 +749,8 @@ struct UiServer::Impl {
     const std::string path = req.matches[2];
     const auto manifest = read_json_file(fs::path(c->package_dir) / "manifest.json");
     if (!manifest) return fail(res, 404, "clip " + c->uid + ": no package (purged or not yet written)");
+    if (path != "manifest.json" && clips::privacy_pending(manifest->value("privacy", json())))
+      return fail(res, 409, not_redacted(*c));
     bool listed = path == "manifest.json";
     for (const auto& f : (*manifest)["files"]) listed = listed || f.value("path", "") == path;
     if (!listed) return fail(res, 404, "clip " + c->uid + ": '" + path.substr(0, 120) + "' is not a file of the package");
@@ -763,7 +770,10 @@ struct UiServer::Impl {
                             (c->uid + "-" + std::to_string(c->start_frame) + "-" + std::to_string(c->frames) + ".jpg");
     std::lock_guard lock(thumbs_mutex);
     if (!fs::exists(cached)) {
-      if (!fs::exists(package / "manifest.json")) return fail(res, 404, "clip " + c->uid + ": no package");
+      const auto manifest = read_json_file(package / "manifest.json");
+      if (!manifest) return fail(res, 404, "clip " + c->uid + ": no package");
+      // Cached by span: one made before the redaction would outlive it.
+      if (clips::privacy_pending(manifest->value("privacy", json()))) return fail(res, 409, not_redacted(*c));
       cv::Mat bgr;
       std::error_code ec;
       for (const auto& e : fs::directory_iterator(package / "keyframes", ec)) {

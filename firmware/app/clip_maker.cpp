@@ -110,14 +110,13 @@ Result<DriveData> load_drive(cat::Catalog& catalog, int64_t drive_id) {
   return d;
 }
 
-// The camera's privacy policy on a package being written in `dir`: its
-// clip.mp4 replaced by the redacted one (the original kept at `original`,
-// outside the package), its keyframe images redacted into `images` (also
-// outside: the builder copies them in). Returns the manifest's `privacy`.
+}  // namespace
+
 Result<json> redact_package(const pipeline::privacy::PrivacyConfig& policy, const fs::path& dir,
                             const fs::path& original, const fs::path& images, clips::PackageInput& in,
-                            const std::vector<pipeline::privacy::AddedMark>& added, const std::atomic<bool>* stop) {
-  auto redactor = pipeline::privacy::Redactor::open(policy);
+                            const std::vector<pipeline::privacy::AddedMark>& added, const std::atomic<bool>* stop,
+                            const pipeline::privacy::SeenObjects* seen) {
+  auto redactor = pipeline::privacy::Redactor::open(policy, seen == nullptr);
   if (!redactor.ok()) return redactor.status();
   std::error_code ec;
   fs::rename(dir / "clip.mp4", original, ec);
@@ -131,7 +130,7 @@ Result<json> redact_package(const pipeline::privacy::PrivacyConfig& policy, cons
         m.keys.emplace_back(at - in.clip_frames.begin(), box);
     if (!m.keys.empty()) marks.push_back(std::move(m));
   }
-  auto report = (*redactor)->redact_video(original, dir / "clip.mp4", stop, marks);
+  auto report = (*redactor)->redact_video(original, dir / "clip.mp4", stop, marks, seen);
   if (!report.ok()) return report.status();
   fs::create_directories(images, ec);
   for (auto& k : in.keyframes) {
@@ -154,6 +153,8 @@ Result<json> redact_package(const pipeline::privacy::PrivacyConfig& policy, cons
                report->seconds);
   return (*redactor)->manifest(*report);
 }
+
+namespace {
 
 // Cuts and packages one planned clip (with an operator's edits, if any);
 // returns the package's facts.
@@ -296,7 +297,16 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
   const auto policy = firmware::config::privacy_for(ctx.config, drive.camera);
   const std::vector<pipeline::privacy::AddedMark> no_marks;
   const auto& added = edits ? edits->redact : no_marks;
-  const bool redacting = policy.on() || !added.empty();
+  bool redacting = policy.on() || !added.empty();
+  if (redacting && !edits && !pass && prelabel_on(ctx.config)) {
+    // The pass detects every kept clip anyway: redaction waits for it and
+    // reuses its people and vehicles (prelabel_package), so the clip is
+    // detected once, and the cut leaves the analysis thread at once. Until
+    // then nothing of the package is served or uploaded.
+    redacting = false;
+    in.privacy = {{"pending", true}, {"faces", policy.faces}, {"plates", policy.plates},
+                  {"why", "redacted with the pre-label pass's detections, before review"}};
+  }
   if (redacting) {
     auto redacted = redact_package(policy, partial, original, images, in, added, stop);
     if (!redacted.ok()) return fail(redacted.status());
@@ -645,9 +655,42 @@ Result<ClipRun> prelabel_packaged(Context& ctx, const std::string& actor, const 
     if (only && std::find(only->begin(), only->end(), c.id) == only->end()) continue;
     if (control.stop && control.stop->load()) break;
     if (limit > 0 && int(run.ready.size()) >= limit) break;
-    if (!prelabel_on(ctx.config)) {
-      if (Status st = ctx.catalog->move_clip(c.id, "review", actor, "ready for review"); !st.ok()) return st;
+    // A package whose redaction waited for a pass that will not run (turned
+    // off since, or failed) is redacted without it before anyone sees it.
+    auto redacted_without_pass = [&](std::string& reason) -> Result<std::optional<cat::PackageFacts>> {
+      auto in = clips::read_package_input(c.package_dir);
+      if (!in.ok() || !clips::privacy_pending(in->privacy)) return std::optional<cat::PackageFacts>();
+      auto facts = redact_pending(ctx.config, c.package_dir, control.stop);
+      if (!facts.ok()) return facts.status();
+      reason += "; redacted without the pass's detections";
+      return std::optional<cat::PackageFacts>(std::move(*facts));
+    };
+    auto to_review = [&](std::string reason, const cat::PackageFacts* facts) -> Result<bool> {
+      std::optional<cat::PackageFacts> redacted;
+      if (!facts) {
+        auto r = redacted_without_pass(reason);
+        if (!r.ok() && control.stop && control.stop->load()) {
+          spdlog::info("clip {}: left packaged, redacted at the next start: {}", c.uid, r.status().message());
+          return false;
+        }
+        if (!r.ok()) {
+          spdlog::error("clip {}: redaction: {}", c.uid, r.status().message());
+          if (Status st = ctx.catalog->move_clip(c.id, "failed", actor, "redaction: " + r.status().message()); !st.ok())
+            return st;
+          run.failed.push_back(c.id);
+          return true;
+        }
+        redacted = std::move(*r);
+        if (redacted) facts = &*redacted;
+      }
+      if (Status st = ctx.catalog->move_clip(c.id, "review", actor, reason, facts); !st.ok()) return st;
       run.ready.push_back(c.id);
+      return true;
+    };
+    if (!prelabel_on(ctx.config)) {
+      auto went = to_review("ready for review", nullptr);
+      if (!went.ok()) return went.status();
+      if (!*went) break;
       continue;
     }
     // Nor does a trigger's clip wait for analysis to rest: it still runs niced.
@@ -667,9 +710,9 @@ Result<ClipRun> prelabel_packaged(Context& ctx, const std::string& actor, const 
                    pre->seconds, pre->clip_s);
       reason = "pre-labelled (" + std::to_string(pre->tracks) + " tracks); ready for review";
     }
-    if (Status st = ctx.catalog->move_clip(c.id, "review", actor, reason, pre.ok() ? &pre->facts : nullptr); !st.ok())
-      return st;
-    run.ready.push_back(c.id);
+    auto went = to_review(reason, pre.ok() ? &pre->facts : nullptr);
+    if (!went.ok()) return went.status();
+    if (!*went) break;
   }
   return run;
 }

@@ -108,6 +108,20 @@ firmware::catalog::PackageFacts package_facts(const std::filesystem::path& dir, 
 // old package stays until the new one is whole.
 Status edit_clip(Context& ctx, int64_t clip_id, const ClipEdits& edits, const std::string& actor);
 
+// The camera's privacy policy on a package being written in `dir`: its
+// clip.mp4 replaced by the redacted one (the original kept at `original`,
+// outside the package), its keyframe images redacted into `images` (also
+// outside: the builder copies them in), with an operator's `added` boxes (on
+// drive frames). `seen`: the pre-label pass's people and vehicles on the
+// clip's frames, used instead of the redactor's own detector. Returns the
+// manifest's `privacy`.
+Result<nlohmann::json> redact_package(const pipeline::privacy::PrivacyConfig& policy, const std::filesystem::path& dir,
+                                      const std::filesystem::path& original, const std::filesystem::path& images,
+                                      pipeline::clips::PackageInput& in,
+                                      const std::vector<pipeline::privacy::AddedMark>& added,
+                                      const std::atomic<bool>* stop,
+                                      const pipeline::privacy::SeenObjects* seen = nullptr);
+
 // A package's staging directory beside the packages: ".partial-<pid>-<what>".
 // The pid tells a process clearing what a crashed one left which ones a
 // running process (a station beside an ingest on one data dir) still writes.

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <stdexcept>
 
@@ -30,6 +31,7 @@ struct Prelabels {
   std::string detector;  // its description
   json setting;          // what made them, for the manifest
   std::vector<clips::LabelTrack> tracks;  // boxes on the drive's frames
+  pipeline::privacy::SeenObjects seen;    // its people and vehicles, on the clip's frames, for redaction
 };
 
 // The detector steps a pass has made, kept beside the package as they are
@@ -192,6 +194,11 @@ Result<Prelabels> redetect(const firmware::config::Config& config, const fs::pat
                               {"fill_gap", o.fill_gap},
                               {"min_detections", o.min_detections},
                               {"min_mean_score", o.min_mean_score}}}};
+  out.seen = pipeline::privacy::seen_objects(result->steps, result->labels,
+                                             {{"detector", result->detector}, {"from", "the pre-label pass"},
+                                              {"input_size", options.detector.input_size},
+                                              {"tiles", options.detector.tiles},
+                                              {"rate_hz", options.detector.rate_hz}});
   for (const auto& track : drive_objects(*result, 0.0).tracks) {
     clips::LabelTrack lt{track.track_no, track.label, {}};
     for (const auto& b : track.boxes)
@@ -242,28 +249,64 @@ void keep_pass(const fs::path& dir, const clips::PackageInput& in, const std::ve
   }
 }
 
-// `in` written as the package in `dir`, its clip as it is (hard-linked):
-// staged beside it under a name the next start clears, swapped in whole.
-Result<clips::PackageResult> rewrite_labels(const fs::path& dir, const clips::PackageInput& in) {
+// What a package waiting for its redaction needs before it is rewritten:
+// given the staged package (its clip.mp4 the unredacted one, hard-linked)
+// and where the original and the redacted keyframe images go beside it,
+// redacts the staged clip and sets the input's `privacy`.
+using RedactStaged = std::function<Status(const fs::path& staged, const fs::path& original, const fs::path& images)>;
+
+// `in` written as the package in `dir`, its clip as it is (hard-linked) or
+// redacted by `redact`: staged beside it under a name the next start clears,
+// swapped in whole. A redacted package's original is put beside it first, so
+// that a crash at any point leaves it there or the package unredacted.
+// `redact` may change `in` (its privacy, its keyframe images).
+Result<clips::PackageResult> rewrite_package(const fs::path& dir, clips::PackageInput& in,
+                                             const RedactStaged& redact = {}) {
   const fs::path staged = dir.parent_path() / partial_name("relabel-" + dir.filename().string());
+  const fs::path original = staged.string() + ".original.mp4", images = staged.string() + ".keyframes";
   std::error_code ec;
+  auto fail = [&](Status st) {
+    fs::remove_all(staged, ec);
+    fs::remove(original, ec);
+    fs::remove_all(images, ec);
+    return st;
+  };
   fs::remove_all(staged, ec);
   fs::create_directories(staged, ec);
   if (ec) return Status::IOError(staged.string() + ": " + ec.message());
   fs::create_hard_link(dir / "clip.mp4", staged / "clip.mp4", ec);
   if (ec) fs::copy_file(dir / "clip.mp4", staged / "clip.mp4", ec);
-  if (ec) return Status::IOError((staged / "clip.mp4").string() + ": " + ec.message());
+  if (ec) return fail(Status::IOError((staged / "clip.mp4").string() + ": " + ec.message()));
+  if (redact)
+    if (Status st = redact(staged, original, images); !st.ok()) return fail(st);
   auto written = clips::write_package(in, staged);
-  if (!written.ok()) {
-    fs::remove_all(staged, ec);
-    return written.status();
+  if (!written.ok()) return fail(written.status());
+  if (redact) {
+    fs::rename(original, clips::original_clip_of(dir), ec);
+    if (ec) return fail(Status::IOError(clips::original_clip_of(dir).string() + ": " + ec.message()));
   }
-  if (Status st = swap_in(staged, dir); !st.ok()) {
-    fs::remove_all(staged, ec);
-    return st;
-  }
-  fs::remove_all(staged, ec);
+  if (Status st = swap_in(staged, dir); !st.ok()) return fail(st);
+  fail(Status::Ok());  // the old package, now at `staged`
   return written;
+}
+
+// A package waiting for its redaction, redacted by the camera's policy (with
+// `seen`, the pass's people and vehicles; without, the redactor's own) and
+// written with `in`'s labels.
+Result<clips::PackageResult> redact_and_rewrite(const firmware::config::Config& config, const fs::path& dir,
+                                                clips::PackageInput& in,
+                                                const std::vector<pipeline::privacy::AddedMark>& added,
+                                                const pipeline::privacy::SeenObjects* seen,
+                                                const std::atomic<bool>* stop) {
+  const auto policy = firmware::config::privacy_for(config, in.camera);
+  in.privacy = nullptr;
+  if (!policy.on() && added.empty()) return rewrite_package(dir, in);  // the camera opted out since
+  return rewrite_package(dir, in, [&](const fs::path& staged, const fs::path& original, const fs::path& images) {
+    auto redacted = redact_package(policy, staged, original, images, in, added, stop, seen);
+    if (!redacted.ok()) return redacted.status();
+    in.privacy = std::move(*redacted);
+    return Status::Ok();
+  });
 }
 
 // The classes a package offers: what it had and what its tracks now are.
@@ -274,6 +317,16 @@ void add_labels(clips::PackageInput& in) {
 }
 
 }  // namespace
+
+Result<firmware::catalog::PackageFacts> redact_pending(const firmware::config::Config& config, const fs::path& dir,
+                                                       const std::atomic<bool>* stop) {
+  auto in = clips::read_package_input(dir);
+  if (!in.ok()) return in.status();
+  if (!clips::privacy_pending(in->privacy)) return Status::InvalidArgument(dir.string() + ": not waiting for redaction");
+  auto written = redact_and_rewrite(config, dir, *in, {}, nullptr, stop);
+  if (!written.ok()) return written.status();
+  return package_facts(dir, *in, *written);
+}
 
 std::optional<PassLabels> kept_pass(const fs::path& dir) {
   std::ifstream in(clips::prelabel_cache_of(dir));
@@ -335,7 +388,13 @@ Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, 
   in->prelabel = std::move(pre->setting);
   in->prelabel["by"] = control.by;
 
-  auto written = rewrite_labels(dir, *in);
+  Result<clips::PackageResult> written = Status::NotFound("");
+  if (clips::privacy_pending(in->privacy)) {
+    // Redacted now, with the pass's people and vehicles (clip_maker's build deferred it).
+    written = redact_and_rewrite(config, dir, *in, edits.redact, &pre->seen, control.stop);
+  } else {
+    written = rewrite_package(dir, *in);
+  }
   if (!written.ok()) return written.status();
   std::error_code ec;
   keep_pass(dir, *in, unedited);
@@ -364,7 +423,7 @@ Result<firmware::catalog::PackageFacts> relabel_package(const fs::path& dir, con
   edits.apply(in->tracks);
   add_labels(*in);
   in->review = review;
-  auto written = rewrite_labels(dir, *in);
+  auto written = rewrite_package(dir, *in);
   if (!written.ok()) return written.status();
   return package_facts(dir, *in, *written);
 }

@@ -56,9 +56,17 @@ struct ClipEdits;
 Result<firmware::catalog::PackageFacts> relabel_package(const std::filesystem::path& dir, const PassLabels& pass,
                                                         const ClipEdits& edits, const nlohmann::json& review);
 
+// A package whose redaction waited for the pass (clips::privacy_pending)
+// where no pass will run (it failed, or is turned off since): redacted with
+// the redactor's own detector, its labels as they are.
+Result<firmware::catalog::PackageFacts> redact_pending(const firmware::config::Config& config,
+                                                       const std::filesystem::path& dir,
+                                                       const std::atomic<bool>* stop);
+
 // Runs the pass on the package in `dir` (on its original clip where the box
 // keeps one beside it: redaction blurs what the detector should see) and
-// rewrites its labels and manifest; the package is swapped in whole (rename
+// rewrites its labels and manifest (and redacts it with the pass's people and
+// vehicles where its redaction waited for the pass); the package is swapped in whole (rename
 // exchange), so a crash leaves the old one or the new one. An operator's
 // relabels and deletions in the manifest's review are applied again by track
 // number: the pass is deterministic, so they name the same tracks, unless the

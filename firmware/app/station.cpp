@@ -134,7 +134,9 @@ class Station {
       if (Status st = prepare_ingest(ctx_); !st.ok()) return fail_usage(st);
       for (const auto& c : cameras_) queue_.make_due(c->config.name);  // what a previous run left unanalysed
       analysis_ = std::thread([this] { analysis_loop(); });
-      if (prelabel_on(ctx_.config)) prelabel_ = std::thread([this] { prelabel_loop(); });
+      // Also with the pass off: a clip packaged while it was on waits for its
+      // redaction, which the loop then does without the pass.
+      prelabel_ = std::thread([this] { prelabel_loop(); });
       if (!record) triggers_ = std::thread([this, endpoint = endpoints.events] { hear_triggers(endpoint); });
     }
     // Space first: a disk filled while the box was off is freed by

@@ -148,6 +148,14 @@ inline std::filesystem::path prelabel_cache_of(const std::filesystem::path& pack
   return package_dir.parent_path() / (package_dir.filename().string() + ".prelabel.json");
 }
 
+// A package whose redaction waits for its pre-label pass (the redactor uses
+// the pass's detections: one detection pass per clip) has a manifest
+// `privacy` of {"pending": true, ...}: its files are unredacted, so they are
+// never served, reviewed or uploaded until the pass has redacted them.
+inline bool privacy_pending(const nlohmann::json& privacy) {
+  return privacy.is_object() && privacy.value("pending", false);
+}
+
 // Where a running pre-label pass keeps the detector steps it has made (one
 // JSON line each), so that a stopped pass resumes where it stopped: beside
 // the package, never in it; gone once the pass ends.

@@ -144,6 +144,21 @@ cv::Scalar yuv_of(const std::array<int, 3>& rgb) {
 
 }  // namespace
 
+SeenObjects seen_objects(const std::vector<vision::TrackStep>& steps, const std::vector<std::string>& labels,
+                         nlohmann::json detector) {
+  SeenObjects seen{std::move(detector), {}};
+  for (const auto& step : steps) {
+    SeenObjects::Frame f{step.frame, {}, {}};
+    for (const auto& d : step.detections) {
+      const std::string label = size_t(d.class_id) < labels.size() ? labels[size_t(d.class_id)] : "";
+      if (label == "person") f.people.push_back(d);
+      else if (kVehicles.count(label)) f.vehicles.push_back(d);
+    }
+    seen.frames.push_back(std::move(f));
+  }
+  return seen;
+}
+
 const std::set<std::string>& policies() {
   static const std::set<std::string> names = {"none", "blur", "pixelate", "fill"};
   return names;
@@ -169,15 +184,18 @@ struct Redactor::Impl {
 Redactor::Redactor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Redactor::~Redactor() = default;
 
-Result<std::unique_ptr<Redactor>> Redactor::open(const PrivacyConfig& config) {
+Result<std::unique_ptr<Redactor>> Redactor::open(const PrivacyConfig& config, bool own_objects) {
   if (Status st = validate(config); !st.ok()) return st;
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   if (!config.on()) return std::unique_ptr<Redactor>(new Redactor(std::move(impl)));
-  auto objects = vision::make_detector(config.objects);
-  if (!objects.ok()) return Status::InvalidArgument("privacy: people and vehicles: " + objects.status().message());
-  impl->objects = std::move(*objects);
-  impl->detectors["objects"] = {{"detector", impl->objects->describe()}, {"model_sha256", sha256_or_unreadable(config.objects.model)}};
+  if (own_objects) {
+    auto objects = vision::make_detector(config.objects);
+    if (!objects.ok()) return Status::InvalidArgument("privacy: people and vehicles: " + objects.status().message());
+    impl->objects = std::move(*objects);
+    impl->detectors["objects"] = {{"detector", impl->objects->describe()},
+                                  {"model_sha256", sha256_or_unreadable(config.objects.model)}};
+  }
   if (config.faces != "none") {
     vision::DetectorConfig f;
     f.kind = "blazeface";
@@ -219,7 +237,7 @@ Result<std::unique_ptr<Redactor>> Redactor::open(const PrivacyConfig& config) {
 }
 
 Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::path& out, const std::atomic<bool>* stop,
-                                               const std::vector<AddedMark>& added) {
+                                               const std::vector<AddedMark>& added, const SeenObjects* seen) {
   auto stopping = [stop] { return stop && stop->load(); };
   const Status interrupted = Status::Unavailable(in.string() + ": redaction interrupted (stopping)");
   const Impl& m = *impl_;
@@ -229,7 +247,20 @@ Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::pat
   auto index = media::index_stream(in);
   if (!index.ok()) return index.status();
   const double fps = index->fps > 0 ? index->fps : 30.0;
-  const int step = std::max(1, int(std::lround(fps / c.detect_hz)));
+  int step = std::max(1, int(std::lround(fps / c.detect_hz)));
+  if (seen) {
+    // Another pass's frames: the hold spans its widest gap.
+    step = 1;
+    for (size_t i = 1; i < seen->frames.size(); ++i)
+      step = std::max<int>(step, int(seen->frames[i].frame - seen->frames[i - 1].frame));
+    report.objects = seen->detector;
+    report.objects["detect_frames"] = seen->frames.size();
+  } else if (c.on() && !m.objects) {
+    return Status::InvalidArgument(in.string() + ": no people and vehicles to redact by: the redactor was opened "
+                                   "without its detector and given none found");
+  } else if (m.objects) {
+    report.objects = m.detectors.at("objects");
+  }
   const int64_t hold = std::max<int64_t>(step, std::llround(c.hold_s * fps));
   const int hold_steps = int((hold + step - 1) / step);
   Kind people(hold_steps), vehicles(hold_steps), faces(hold_steps), plates(hold_steps);
@@ -240,24 +271,37 @@ Result<RedactionReport> Redactor::redact_video(const fs::path& in, const fs::pat
   auto reader = media::FrameReader::open(source, {});
   if (!reader.ok()) return reader.status();
   int64_t n = 0;
+  size_t next_seen = 0;
   for (;; ++n) {
     auto next = (*reader)->next();
     if (!next.ok()) return next.status();
     if (!next->has_value()) break;
     if (stopping()) return interrupted;
-    if (n % step || !m.objects) continue;
+    // The seen frame at this one, if any (both ascending).
+    while (seen && next_seen < seen->frames.size() && seen->frames[next_seen].frame < n) ++next_seen;
+    const bool given = seen && next_seen < seen->frames.size() && seen->frames[next_seen].frame == n;
+    if (seen ? !given : (n % step || !m.objects)) continue;
     ++report.detect_frames;
     cv::Mat bgr;
     cv::cvtColor(media::copy_i420(**next), bgr, cv::COLOR_YUV2BGR_I420);
     report.frame_size = bgr.size();
     const cv::Rect2f frame(0, 0, float(bgr.cols), float(bgr.rows));
-    auto found = m.objects->detect(bgr);
-    if (!found.ok()) return found.status();
     std::vector<Detection> persons, cars;
-    for (const auto& d : *found) {
-      const std::string& label = m.objects->labels().at(size_t(d.class_id));
-      if (label == "person") persons.push_back({d.box, 0, d.score});
-      else if (kVehicles.count(label)) cars.push_back({d.box, 0, d.score});
+    if (given) {
+      // The other pass's boxes, held to this policy's score floor.
+      const float floor = c.objects.min_score;
+      for (const auto& d : seen->frames[next_seen].people)
+        if (d.score >= floor) persons.push_back({d.box, 0, d.score});
+      for (const auto& d : seen->frames[next_seen].vehicles)
+        if (d.score >= floor) cars.push_back({d.box, 0, d.score});
+    } else {
+      auto found = m.objects->detect(bgr);
+      if (!found.ok()) return found.status();
+      for (const auto& d : *found) {
+        const std::string& label = m.objects->labels().at(size_t(d.class_id));
+        if (label == "person") persons.push_back({d.box, 0, d.score});
+        else if (kVehicles.count(label)) cars.push_back({d.box, 0, d.score});
+      }
     }
     report.detections["person"] += int64_t(persons.size());
     report.detections["vehicle"] += int64_t(cars.size());
@@ -474,6 +518,8 @@ Status Redactor::redact_image(const fs::path& in, const fs::path& out, const std
 
 nlohmann::json Redactor::manifest(const RedactionReport& r) const {
   const PrivacyConfig& c = impl_->config;
+  nlohmann::json detectors = impl_->detectors;
+  if (!r.objects.is_null()) detectors["objects"] = r.objects;
   return {{"faces", c.faces},
           {"plates", c.plates},
           {"conservative", c.conservative},
@@ -482,7 +528,7 @@ nlohmann::json Redactor::manifest(const RedactionReport& r) const {
           {"detect_hz", c.detect_hz},
           {"hold_s", c.hold_s},
           {"pad", c.pad},
-          {"detectors", impl_->detectors},
+          {"detectors", detectors},
           {"encoder", r.encoder},
           {"frames", r.frames},
           {"frames_redacted", r.frames_redacted},

