@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "app/clip_maker.hpp"
 #include "app/commands.hpp"
 #include "app/context.hpp"
 #include "app/signal_stop.hpp"
@@ -160,6 +161,9 @@ int run_ui(const GlobalOptions& global, const UiCommandOptions& options) {
     }
     std::printf("ui: operator '%s', one-time password %s\n", options.demo_operator.c_str(), password.c_str());
   }
+  // What an edit cut short by a kill left beside the packages (a staging
+  // directory, its original): of processes no longer running only.
+  remove_partial_packages(ctx.config.data_dir);
   auto part = UiPart::start(ctx.config);
   if (!part.ok()) {
     spdlog::error("ui: {}", part.status().message());

@@ -89,7 +89,16 @@ def error_names(j, text):
 def main():
     dashloop, work = sys.argv[1], sys.argv[2]
     st = Station(dashloop, work, drives=3)
+    # What an edit cut short by a kill -9 leaves beside the packages (a dead
+    # process's staging directory and its original); a live one's is kept.
+    dead, alive = 2 ** 22 + 17, os.getpid()
+    left = [os.path.join(st.data, "packages", f".partial-{dead}-x"), os.path.join(st.data, "packages", f".partial-{dead}-x.original.mp4")]
+    kept = os.path.join(st.data, "packages", f".partial-{alive}-y")
+    os.makedirs(left[0]), open(left[1], "w").close(), os.makedirs(kept)
     url = st.start_ui()
+    check("the UI's start clears what an ended process's edit left half-written, and keeps a running one's",
+          not any(os.path.exists(p) for p in left) and os.path.isdir(kept), os.listdir(os.path.join(st.data, "packages")))
+    os.rmdir(kept)
     anon = Client(url)
     op = Client(url)
 
@@ -306,6 +315,18 @@ def main():
     original = package + ".original.mp4"
     check("no original beside an unredacted package; the detail says so",
           not os.path.exists(original) and detail["original"] is None, detail.get("original"))
+    # A package whose redaction waits for its pass (a station's `packaged`
+    # clip) is never served but for its manifest: its files are unredacted.
+    manifest_file = os.path.join(package, "manifest.json")
+    as_written = open(manifest_file, "rb").read()
+    waiting = json.loads(as_written)
+    waiting["privacy"] = {"pending": True, "faces": "blur", "plates": "blur"}
+    open(manifest_file, "w").write(json.dumps(waiting))
+    s1, j1, _, _ = op.get(f"/api/v1/clips/{a}/files/clip.mp4")
+    s2, _, _, _ = op.get(f"/api/v1/clips/{a}/files/manifest.json")
+    open(manifest_file, "wb").write(as_written)
+    check("a package not redacted yet: its clip a 409 that says so, its manifest still readable",
+          s1 == 409 and "not redacted yet" in j1.get("error", "") and s2 == 200, (s1, j1, s2))
     for body, what in (({"add_redaction": {"what": "face", "frame": 999, "box": [100, 100, 60, 60]}}, "frame"),
                        ({"add_redaction": {"what": "face", "frame": 10, "box": [940, 100, 60, 60]}}, "box"),
                        ({"add_redaction": {"what": "tattoo", "frame": 10, "box": [100, 100, 60, 60]}}, "what"),
