@@ -31,6 +31,7 @@
 #include "catalog/catalog.hpp"
 #include "clips/package.hpp"
 #include "media/frame_reader.hpp"
+#include "media/packets.hpp"
 #include "media/recorder.hpp"
 #include "metrics.hpp"
 
@@ -638,6 +639,27 @@ struct UiServer::Impl {
     return out;
   }
 
+  // Each frame's presentation time in the clip (s, from its first frame):
+  // what the page maps the video's time to a frame by. A live camera's frames
+  // do not come every 1/fps (frame 21 at 30 fps shown at 0.699 s), and
+  // rounding time to a frame drew its boxes one frame late. Null where the
+  // container gives no timestamps: the page then goes by fps.
+  static json frame_times(const fs::path& clip) {
+    auto reader = pipeline::media::PacketReader::open(clip);
+    if (!reader.ok()) return nullptr;
+    std::vector<int64_t> pts;
+    for (;;) {
+      auto packet = (*reader)->next();
+      if (!packet.ok() || (packet->has_value() && (*packet)->pts < 0)) return nullptr;
+      if (!packet->has_value()) break;
+      pts.push_back((*packet)->pts);
+    }
+    std::sort(pts.begin(), pts.end());  // decode order to presentation order
+    json out = json::array();
+    for (int64_t p : pts) out.push_back(double(p - pts.front()) / 1e9);
+    return out;
+  }
+
   std::vector<std::string> allowed_labels(const json& manifest) {
     std::set<std::string> labels(options.labels.begin(), options.labels.end());
     if (manifest.contains("labels"))
@@ -695,6 +717,7 @@ struct UiServer::Impl {
                       {"review", manifest->value("review", json(nullptr))},
                       {"privacy", manifest->value("privacy", json(nullptr))},
                       {"files", (*manifest)["files"]}};
+    out["package"]["frame_times"] = frame_times(fs::path(c->package_dir) / "clip.mp4");
     // The operator's added boxes, keys on clip frames; the original (unredacted) for the toggle.
     json redactions = json::array();
     if (out["edits"].is_object() && out["edits"].contains("redact"))

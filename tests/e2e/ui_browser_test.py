@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
+import ui_lib  # noqa: E402
 from ui_lib import Station  # noqa: E402
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -31,4 +32,30 @@ try:
 finally:
     rc = st.stop_ui()
 print("dashloop ui stopped with", rc)
+if r.returncode != 0 or rc != 0:
+    sys.exit(1)
+
+# Boxes on the right frame where frame times are not multiples of 1/fps, as
+# a live camera's are (its clock stamps each frame as it comes): 12 s at 25
+# fps, every odd frame stamped 2 ms early (0.038 s, which 25 fps rounds down
+# to frame 0). The page must map time to frame by the clip's own times.
+live = Station(dashloop, os.path.join(work, "live"), drives=0)
+stamped = os.path.join(live.work, "stamped.mp4")
+subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "12",
+                "-vf", "settb=1/90000,setpts=(N/25-0.002*(N-2*floor(N/2)))/TB", "-fps_mode", "passthrough",
+                "-enc_time_base", "1/90000", "-video_track_timescale", "90000", "-c:v", "libx264", "-g", "25",
+                "-bf", "0", "-pix_fmt", "yuv420p", stamped], check=True)
+live.dashloop("--config", live.config, "ingest", "-q", "--trigger", "6", stamped)  # a trigger: a clip around it
+uid = live.dashloop("clips", "list", "--state", "review", "--json")
+uid = __import__("json").loads(uid)[0]["uid"]
+W, H = 160, 90
+reference = os.path.join(live.work, "reference.gray")
+subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", os.path.join(live.data, "packages", uid, "clip.mp4"),
+                "-fps_mode", "passthrough", "-vf", f"scale={W}:{H},format=gray", "-f", "rawvideo", reference], check=True)
+url = live.start_ui()
+try:
+    r = subprocess.run(["node", os.path.join(tests_ui, "frames_test.mjs"), url, "alice", ui_lib.PASSWORD, uid, reference,
+                        str(W), str(H)], timeout=180)
+finally:
+    rc = live.stop_ui()
 sys.exit(r.returncode if rc == 0 else 1)

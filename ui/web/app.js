@@ -296,7 +296,20 @@ async function reviewScreen(uid) {
     canvas.dataset.frame = frame;
     window.dashloop = { frame, drawn, scale };  // what the browser tests compare with the package
   }
-  const frameAt = (t) => Math.min(frames - 1, Math.max(0, Math.floor(t * fps + 1e-3)));
+  // Time -> frame by the clip's own frame times (a live camera's are not
+  // multiples of 1/fps), else by fps: the last frame shown at or before t.
+  const times = Array.isArray(pkg.frame_times) && pkg.frame_times.length === frames ? pkg.frame_times : null;
+  const frameAt = (t) => {
+    if (!times) return Math.min(frames - 1, Math.max(0, Math.floor(t * fps + 1e-3)));
+    let lo = 0, hi = frames - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (times[mid] <= t + 1e-4) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+  };
+  // The middle of a frame's interval: every browser then shows that frame.
+  const midOf = (f) => times ? (f + 1 < frames ? (times[f] + times[f + 1]) / 2 : times[f] + 0.5 / fps) : (f + 0.5) / fps;
   const hasRVFC = 'requestVideoFrameCallback' in HTMLVideoElement.prototype;
   function onFrame(_now, meta) {
     draw(frameAt(meta.mediaTime));
@@ -315,12 +328,11 @@ async function reviewScreen(uid) {
   let seeked = false;  // a seek before the metadata came is kept
   video.addEventListener('loadedmetadata', () => { fit(); if (!seeked) seek(0); });
   new ResizeObserver(fit).observe(video);
-  // The middle of a frame's interval: every browser then shows that frame.
   function seek(frame) {
     frame = Math.min(frames - 1, Math.max(0, frame));
     seeked = true;
     video.pause();
-    video.currentTime = (frame + 0.5) / fps;
+    video.currentTime = midOf(frame);
     if (!hasRVFC) draw(frame);
   }
 
