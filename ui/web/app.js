@@ -196,7 +196,10 @@ async function queueScreen() {
 
   function card(c) {
     return h('a', { class: 'card', href: `#/clip/${encodeURIComponent(c.uid)}`, dataset: { uid: c.uid } },
-      h('img', { src: c.thumbnail, alt: '', loading: 'lazy' }),
+      // A clip not cut or not redacted yet has no picture to show (the server refuses it).
+      c.state === 'planned' || c.state === 'packaged'
+        ? h('div', { class: 'nothumb' }, c.state === 'planned' ? 'being cut' : 'being pre-labelled and redacted')
+        : h('img', { src: c.thumbnail, alt: '', loading: 'lazy' }),
       h('div', { class: 'body' },
         h('span', { class: 'uid' }, c.uid),
         h('span', {}, h('span', { class: `state ${c.state}` }, c.state), ` ${fmtS(c.duration_s)} · ${c.camera}`),
