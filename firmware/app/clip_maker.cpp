@@ -454,8 +454,16 @@ Status edit_clip(Context& ctx, int64_t clip_id, const ClipEdits& edits, const st
   std::string what;
   if (!edits.relabel.empty()) what += std::to_string(edits.relabel.size()) + " tracks relabelled";
   if (!edits.deleted.empty()) what += (what.empty() ? "" : ", ") + std::to_string(edits.deleted.size()) + " deleted";
-  if (edits.trim) what += (what.empty() ? "" : ", ") + ("trimmed to frames " + std::to_string(c.start_frame) + "-" +
-                                                         std::to_string(c.end_frame));
+  if (edits.trim) {
+    // In the clip as planned, frames and seconds: what the operator saw on the
+    // scrub bar; the drive's frames mean nothing on the review screen.
+    char line[160];
+    std::snprintf(line, sizeof line, "trimmed to %.2f-%.2f s of the clip as planned (its frames %lld-%lld, %lld kept)",
+                  double(c.start_frame - c.planned_start) / fps, double(c.end_frame - c.planned_start) / fps,
+                  static_cast<long long>(c.start_frame - c.planned_start),
+                  static_cast<long long>(c.end_frame - c.planned_start), static_cast<long long>(c.end_frame - c.start_frame));
+    what += (what.empty() ? "" : ", ") + std::string(line);
+  }
   if (!edits.redact.empty())
     what += (what.empty() ? "" : ", ") + std::to_string(edits.redact.size()) + " boxes added to the redaction";
   return ctx.catalog->move_clip(clip_id, "review", actor, "edited: " + (what.empty() ? "edits undone" : what),

@@ -270,6 +270,10 @@ def main():
     check("the rebuilt package: 180 frames, its files match the manifest", manifest["frame_count"] == 180 and files_ok,
           manifest["frame_count"])
     s, trimmed, _, _ = op.get(f"/api/v1/clips/{a}")
+    trim_rows = [r["reason"] for r in trimmed["audit"] if "trimmed" in r["reason"]]
+    check("the trim's history row speaks the review screen's terms: seconds and frames of the clip as planned",
+          bool(trim_rows) and "trimmed to 1.20-8.40 s of the clip as planned (its frames 30-210, 180 kept)" in trim_rows[-1],
+          trim_rows)
     check("after a trim the cut points still span the clip as planned: 30 frames before the new start, "
           "the old end 191 frames on", s == 200 and trimmed["cut_points"][0] == -30 and trimmed["cut_points"][-1] == 191
           and 0 in trimmed["cut_points"] and 180 in trimmed["cut_points"], trimmed["cut_points"])

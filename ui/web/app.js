@@ -528,8 +528,10 @@ async function reviewScreen(uid) {
       ['approved', 'rejected'].includes(clip.state)
         ? h('button', { onclick: async () => { if (await act('reopen')) render(); } }, 'Back to review') : null),
       h('section', {}, h('h2', {}, `Priority ${clip.priority.toFixed(2)}`), h('div', { class: 'row' },
+        // The one an operator set shows pressed; a planner's priority is none of them.
         [['Low', 0.2], ['Normal', 0.5], ['High', 0.9]].map(([l, p]) =>
-          h('button', { onclick: async () => { if (await act('priority', { priority: p })) render(); } }, l)))),
+          h('button', { 'aria-pressed': String(Math.abs(clip.priority - p) < 0.005),
+            onclick: async () => { if (await act('priority', { priority: p })) render(); } }, l)))),
       h('section', {}, h('h2', {}, 'Tracks'), trackRows.length ? trackRows : h('p', { class: 'muted' }, 'none')),
       privacySection,
       h('section', {}, h('h2', {}, 'Trim to keyframes'), h('div', { class: 'row' }, trimStart, trimEnd,
