@@ -14,7 +14,77 @@ struct Span {
   int64_t start = 0;
   int64_t end = 0;  // excluded
   std::vector<Reason> reasons;
+  bool asked = false;  // a trigger's or a mark's: someone waits for exactly this moment
 };
+
+bool asked_rule(const std::string& rule) { return rule == "trigger" || rule == "mark"; }
+
+// Overlapping spans become one, keeping every reason; sorted by start.
+std::vector<Span> merge_overlapping(std::vector<Span> spans) {
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.start < b.start; });
+  std::vector<Span> merged;
+  for (auto& s : spans) {
+    if (!merged.empty() && s.start < merged.back().end) {
+      merged.back().end = std::max(merged.back().end, s.end);
+      for (auto& r : s.reasons) merged.back().reasons.push_back(std::move(r));
+    } else {
+      merged.push_back(std::move(s));
+    }
+  }
+  return merged;
+}
+
+// The part [start, end) of `from`, with the reasons inside it; a part with
+// none carries the span's first reason, marked as continued.
+Span part_of(const Span& from, int64_t start, int64_t end) {
+  Span p{start, end, {}, from.asked};
+  for (const auto& r : from.reasons)
+    if (r.frame >= start && r.frame < end) p.reasons.push_back(r);
+  if (p.reasons.empty()) p.reasons.push_back({from.reasons.front().rule, start, from.reasons.front().detail + " (cont.)"});
+  return p;
+}
+
+// A trigger's or a mark's span stays its own clip, however much the rules
+// found around it: the driver or operator waits for that moment, its clip
+// reaches review sooner the shorter it is, and the annotator sees the event
+// and not the drive around it. The other spans are cut around the asked ones;
+// a leftover shorter than `min_len` joins the asked span beside it, so no
+// frame the rules found is left out. Returns all spans, sorted, disjoint.
+std::vector<Span> keep_asked_apart(std::vector<Span> spans, int64_t min_len) {
+  std::vector<Span> asked, found;
+  for (auto& s : spans) (s.asked ? asked : found).push_back(std::move(s));
+  asked = merge_overlapping(std::move(asked));
+  found = merge_overlapping(std::move(found));
+  std::vector<Span> out;
+  for (const auto& f : found) {
+    int64_t at = f.start;
+    auto leftover = [&](int64_t end) {
+      if (end <= at) return;
+      Span piece = part_of(f, at, end);
+      const auto beside = std::find_if(asked.begin(), asked.end(), [&](const Span& a) { return a.end == at || a.start == end; });
+      if (end - at >= min_len || beside == asked.end()) {
+        out.push_back(std::move(piece));
+      } else {
+        beside->start = std::min(beside->start, at);
+        beside->end = std::max(beside->end, end);
+        for (auto& r : piece.reasons) beside->reasons.push_back(std::move(r));
+      }
+    };
+    for (auto& a : asked) {
+      if (a.end <= at || a.start >= f.end) continue;
+      // what the rules found inside the asked span is in its clip: say so
+      for (const auto& r : f.reasons)
+        if (r.frame >= std::max(at, a.start) && r.frame < std::min(a.end, f.end)) a.reasons.push_back(r);
+      const int64_t after = std::max(at, a.end);
+      leftover(a.start);
+      at = after;
+    }
+    leftover(f.end);
+  }
+  for (auto& a : asked) out.push_back(std::move(a));
+  std::sort(out.begin(), out.end(), [](const Span& a, const Span& b) { return a.start < b.start; });
+  return out;
+}
 
 bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
@@ -23,7 +93,10 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 // What each rule found, as raw spans (event frames, before rolls).
 std::vector<Span> raw_spans(const DriveFacts& d, const PlannerConfig& c) {
   std::vector<Span> spans;
-  auto add = [&](int64_t a, int64_t b, Reason r) { spans.push_back({a, b + 1, {std::move(r)}}); };
+  auto add = [&](int64_t a, int64_t b, Reason r) {
+    const bool asked = asked_rule(r.rule);
+    spans.push_back({a, b + 1, {std::move(r)}, asked});
+  };
   for (const auto& t : d.tracks) {
     const double seconds = double(t.last_frame - t.first_frame + 1) / d.fps;
     if (seconds >= c.track_min_s && (c.track_classes.empty() || contains(c.track_classes, t.label)))
@@ -98,40 +171,35 @@ std::vector<ClipPlan> plan_clips(const DriveFacts& d, const PlannerConfig& c) {
       s.start = std::max<int64_t>(0, s.end - min_len);
     }
   }
-  // Overlapping spans merge.
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.start < b.start; });
-  std::vector<Span> merged;
-  for (auto& s : spans) {
-    if (!merged.empty() && s.start < merged.back().end) {
-      merged.back().end = std::max(merged.back().end, s.end);
-      for (auto& r : s.reasons) merged.back().reasons.push_back(std::move(r));
-    } else {
-      merged.push_back(std::move(s));
-    }
-  }
+  // Overlapping spans merge, an asked one only with others asked.
+  std::vector<Span> merged = keep_asked_apart(std::move(spans), min_len);
   // Too long: equal pieces, each with the reasons that fall in it.
   std::vector<Span> bounded;
   for (auto& s : merged) {
     const int64_t len = s.end - s.start;
     const int64_t pieces = (len + max_len - 1) / max_len;
-    for (int64_t i = 0; i < pieces; ++i) {
-      Span p{s.start + len * i / pieces, s.start + len * (i + 1) / pieces, {}};
-      for (const auto& r : s.reasons)
-        if (r.frame >= p.start && r.frame < p.end) p.reasons.push_back(r);
-      // a long track's reason sits at its first frame; later pieces still show it
-      if (p.reasons.empty()) p.reasons.push_back({s.reasons.front().rule, p.start, s.reasons.front().detail + " (cont.)"});
-      bounded.push_back(std::move(p));
-    }
+    // a long track's reason sits at its first frame; later pieces still show it
+    for (int64_t i = 0; i < pieces; ++i)
+      bounded.push_back(part_of(s, s.start + len * i / pieces, s.start + len * (i + 1) / pieces));
   }
-  // Keyframe alignment; a span never reaches into the next one.
+  // Keyframe alignment; a span never reaches into the next one, and an
+  // asked span keeps all of its frames: the span after it gives way instead.
+  bool last_asked = false;
   for (size_t i = 0; i < bounded.size(); ++i) {
     ClipPlan plan;
     plan.planned_start = bounded[i].start;
     plan.planned_end = bounded[i].end;
     plan.start_frame = keyframe_at_or_before(d.keyframes, bounded[i].start);
     plan.end_frame = keyframe_at_or_after(d.keyframes, bounded[i].end, d.frames);
-    if (!plans.empty() && plans.back().end_frame > plan.start_frame) plans.back().end_frame = plan.start_frame;
+    if (!plans.empty() && plans.back().end_frame > plan.start_frame) {
+      if (last_asked && !bounded[i].asked)
+        plan.start_frame = plans.back().end_frame;
+      else
+        plans.back().end_frame = plan.start_frame;
+    }
+    if (plan.end_frame <= plan.start_frame) continue;  // all of it is in the asked clip before it
     plan.reasons = std::move(bounded[i].reasons);
+    last_asked = bounded[i].asked;
     plans.push_back(std::move(plan));
   }
   std::erase_if(plans, [](const ClipPlan& p) { return p.end_frame <= p.start_frame; });

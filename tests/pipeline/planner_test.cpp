@@ -98,6 +98,48 @@ TEST(Planner, OverlapsMergeAndLongSpansSplit) {
   EXPECT_EQ(covered, (3501 + 90) - (1800 - 60)) << "the pieces of the long track cover all of it";
 }
 
+TEST(Planner, ATriggersClipKeepsItsOwnSpan) {
+  auto d = drive();
+  d.tracks = {{1, "car", 0, 1500, 0.1, 700}};  // 0-50 s
+  d.scene_cuts = {600};
+  d.triggers = {{900, "trigger", "button"}};  // 30 s
+  const auto plans = plan_clips(d, rules_only());
+  ASSERT_EQ(plans.size(), 3u) << "before the trigger, the trigger's own, after it";
+  EXPECT_EQ(plans[1].reasons.at(0).rule, "trigger");
+  EXPECT_EQ(plans[1].reasons.size(), 1u);
+  EXPECT_EQ(plans[1].planned_start, 900 - 60);
+  EXPECT_EQ(plans[1].planned_end, 901 + 90);
+  EXPECT_EQ(plans[1].start_frame, 840);
+  EXPECT_EQ(plans[1].end_frame, 1020) << "the trigger's clip keeps all its frames; the next one gives way";
+  EXPECT_EQ(plans[1].track_nos, std::vector<int>{1}) << "the car is labelled in it all the same";
+  EXPECT_EQ(plans[0].start_frame, 0);
+  EXPECT_EQ(plans[0].end_frame, 840);
+  EXPECT_EQ(plans[0].reasons.size(), 2u) << "the track and the scene cut";
+  EXPECT_EQ(plans[2].start_frame, 1020);
+  EXPECT_EQ(plans[2].reasons.at(0).detail, "car #1 (cont.)");
+  EXPECT_EQ(plans[2].end_frame, 1620);
+}
+
+TEST(Planner, AShortLeftoverJoinsTheTriggersClip) {
+  auto d = drive();
+  d.tracks = {{1, "car", 0, 1500, 0.1, 700}};
+  d.triggers = {{100, "mark", "look"}};
+  const auto plans = plan_clips(d, rules_only());
+  ASSERT_GE(plans.size(), 2u);
+  EXPECT_EQ(plans[0].start_frame, 0) << "the track's first 40 frames are too short for a clip of their own";
+  EXPECT_EQ(plans[0].planned_end, 101 + 90);
+  ASSERT_EQ(plans[0].reasons.size(), 2u) << plans[0].reasons.back().rule << " " << plans[0].reasons.back().frame << " " << plans[0].reasons.back().detail;
+  EXPECT_EQ(plans[0].reasons[0].rule, "mark");
+  EXPECT_EQ(plans[0].reasons[1].rule, "track");
+  int64_t end = plans[0].end_frame;
+  for (size_t i = 1; i < plans.size(); ++i) {
+    EXPECT_EQ(plans[i].start_frame, end) << "nothing between them lost";
+    EXPECT_NE(plans[i].reasons.at(0).rule, "mark");
+    end = plans[i].end_frame;
+  }
+  EXPECT_EQ(end, 1620);
+}
+
 TEST(Planner, RandomSampleIsSeededAndSpread) {
   auto d = drive(600);
   PlannerConfig c;
