@@ -81,6 +81,19 @@ clips::ClipView view_of(const std::vector<cat::KeyframeRecord>& keyframes, int64
   return v;
 }
 
+// The drive's live tracks over frames [start, end) as a package's labels:
+// what a clip is cut with, until its pre-label pass replaces them.
+std::vector<clips::LabelTrack> live_labels(const std::vector<cat::TrackRecord>& tracks, int64_t start, int64_t end) {
+  std::vector<clips::LabelTrack> out;
+  for (const auto& t : tracks) {
+    if (t.last_frame < start || t.first_frame >= end) continue;
+    clips::LabelTrack lt{t.track_no, t.label, {}};
+    for (const auto& b : t.boxes) lt.boxes.push_back({b.frame, b.x, b.y, b.w, b.h, b.score, b.predicted});
+    out.push_back(std::move(lt));
+  }
+  return out;
+}
+
 Result<DriveData> load_drive(cat::Catalog& catalog, int64_t drive_id) {
   DriveData d;
   auto drive = catalog.drive(drive_id);
@@ -275,13 +288,7 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
     in.prelabel = pass->setting;
     for (const auto& t : in.tracks) labels.insert(t.label);
   } else {
-    // The drive's live tracks; the pre-label pass replaces them later (prelabel_packaged).
-    for (const auto& t : data.tracks) {
-      if (t.last_frame < clip.start_frame || t.first_frame >= clip.end_frame) continue;
-      clips::LabelTrack lt{t.track_no, t.label, {}};
-      for (const auto& b : t.boxes) lt.boxes.push_back({b.frame, b.x, b.y, b.w, b.h, b.score, b.predicted});
-      in.tracks.push_back(std::move(lt));
-    }
+    in.tracks = live_labels(data.tracks, clip.start_frame, clip.end_frame);  // the pass replaces them later
   }
   if (edits) {
     edits->apply(in.tracks);
@@ -665,18 +672,19 @@ Result<ClipRun> prelabel_packaged(Context& ctx, const std::string& actor, const 
     if (limit > 0 && int(run.ready.size()) >= limit) break;
     // A package whose redaction waited for a pass that will not run (turned
     // off since, or failed) is redacted without it before anyone sees it.
-    auto redacted_without_pass = [&](std::string& reason) -> Result<std::optional<cat::PackageFacts>> {
-      auto in = clips::read_package_input(c.package_dir);
-      if (!in.ok() || !clips::privacy_pending(in->privacy)) return std::optional<cat::PackageFacts>();
-      auto facts = redact_pending(ctx.config, c.package_dir, control.stop);
-      if (!facts.ok()) return facts.status();
-      reason += "; redacted without the pass's detections";
-      return std::optional<cat::PackageFacts>(std::move(*facts));
-    };
     auto to_review = [&](std::string reason, const cat::PackageFacts* facts) -> Result<bool> {
       std::optional<cat::PackageFacts> redacted;
       if (!facts) {
-        auto r = redacted_without_pass(reason);
+        // The package keeps the live labels it was cut with.
+        auto tracks = ctx.catalog->tracks(c.drive_id);
+        if (!tracks.ok()) return tracks.status();
+        std::erase_if(*tracks, [&](const cat::TrackRecord& t) { return t.last_frame < c.start_frame || t.first_frame >= c.end_frame; });
+        for (auto& t : *tracks) {
+          auto boxes = ctx.catalog->track_boxes(t.id);
+          if (!boxes.ok()) return boxes.status();
+          t.boxes = std::move(*boxes);
+        }
+        auto r = redact_pending(ctx.config, c.package_dir, live_labels(*tracks, c.start_frame, c.end_frame), control.stop);
         if (!r.ok() && control.stop && control.stop->load()) {
           spdlog::info("clip {}: left packaged, redacted at the next start: {}", c.uid, r.status().message());
           return false;
@@ -689,7 +697,10 @@ Result<ClipRun> prelabel_packaged(Context& ctx, const std::string& actor, const 
           return true;
         }
         redacted = std::move(*r);
-        if (redacted) facts = &*redacted;
+        if (redacted) {
+          facts = &*redacted;
+          reason += "; redacted without the pass's detections";
+        }
       }
       if (Status st = ctx.catalog->move_clip(c.id, "review", actor, reason, facts); !st.ok()) return st;
       run.ready.push_back(c.id);

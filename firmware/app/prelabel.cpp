@@ -318,14 +318,16 @@ void add_labels(clips::PackageInput& in) {
 
 }  // namespace
 
-Result<firmware::catalog::PackageFacts> redact_pending(const firmware::config::Config& config, const fs::path& dir,
-                                                       const std::atomic<bool>* stop) {
+Result<std::optional<firmware::catalog::PackageFacts>> redact_pending(const firmware::config::Config& config,
+                                                                      const fs::path& dir,
+                                                                      std::vector<clips::LabelTrack> tracks,
+                                                                      const std::atomic<bool>* stop) {
   auto in = clips::read_package_input(dir);
-  if (!in.ok()) return in.status();
-  if (!clips::privacy_pending(in->privacy)) return Status::InvalidArgument(dir.string() + ": not waiting for redaction");
+  if (!in.ok() || !clips::privacy_pending(in->privacy)) return std::optional<firmware::catalog::PackageFacts>();
+  in->tracks = std::move(tracks);
   auto written = redact_and_rewrite(config, dir, *in, {}, nullptr, stop);
   if (!written.ok()) return written.status();
-  return package_facts(dir, *in, *written);
+  return std::optional<firmware::catalog::PackageFacts>(package_facts(dir, *in, *written));
 }
 
 std::optional<PassLabels> kept_pass(const fs::path& dir) {

@@ -58,10 +58,13 @@ Result<firmware::catalog::PackageFacts> relabel_package(const std::filesystem::p
 
 // A package whose redaction waited for the pass (clips::privacy_pending)
 // where no pass will run (it failed, or is turned off since): redacted with
-// the redactor's own detector, its labels as they are.
-Result<firmware::catalog::PackageFacts> redact_pending(const firmware::config::Config& config,
-                                                       const std::filesystem::path& dir,
-                                                       const std::atomic<bool>* stop);
+// the redactor's own detector, its labels `tracks` (those it was cut with:
+// a package read back carries none). Nothing where the package waits for no
+// redaction (or cannot be read: its review says so).
+Result<std::optional<firmware::catalog::PackageFacts>> redact_pending(const firmware::config::Config& config,
+                                                                      const std::filesystem::path& dir,
+                                                                      std::vector<pipeline::clips::LabelTrack> tracks,
+                                                                      const std::atomic<bool>* stop);
 
 // Runs the pass on the package in `dir` (on its original clip where the box
 // keeps one beside it: redaction blurs what the detector should see) and

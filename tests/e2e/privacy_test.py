@@ -257,11 +257,13 @@ states = [r[0] for r in sqlite3.connect(db).execute("SELECT state FROM clips")]
 print(f"  SIGTERM during a redaction: exit {proc.returncode} in {took:.2f} s, clips {states}")
 check("SIGTERM while a clip is made: the process ends within 3 s, the clip stays planned or packaged",
       planned and took < 3 and states in (["planned"], ["packaged"]))
+live_rows = None
 if states == ["packaged"]:
     waiting = [p for p in glob.glob(os.path.join(stop_dir, "packages", "*")) if os.path.isdir(p)]
     m = json.load(open(os.path.join(waiting[0], "manifest.json"))) if len(waiting) == 1 else {}
     check("...packaged, its redaction waiting for the pass: the manifest says pending, no original yet",
           m.get("privacy", {}).get("pending") is True and not os.path.exists(waiting[0] + ".original.mp4"), m.get("privacy"))
+    live_rows = open(os.path.join(waiting[0], "labels", "mot", "gt", "gt.txt")).read().count("\n")
 station_cfg = os.path.join(work, "station.toml")
 open(station_cfg, "w").write(f'data_dir = "{stop_dir}"\n[[camera]]\nname = "front"\nsource = "test://smpte"\n'
                              '[ui]\nenabled = false\n[sync]\nenabled = false\n[prelabel]\nredetect = false\n')
@@ -274,6 +276,12 @@ check("...the station's next start builds it: in review, redacted, no half-writt
       json.load(open(os.path.join(pkgs[0], "manifest.json")))["privacy"]["faces"] == "blur" and
       "pending" not in json.load(open(os.path.join(pkgs[0], "manifest.json")))["privacy"] and
       os.path.exists(pkgs[0] + ".original.mp4"), f"{states} {r.stderr[-500:]}")
+if states == ["review"] and len(pkgs) == 1 and live_rows is not None:
+    # With the pass off, the redaction must not drop the live labels the package was cut with.
+    rows = open(os.path.join(pkgs[0], "labels", "mot", "gt", "gt.txt")).read().count("\n")
+    check(f"...its live labels kept through the redaction ({live_rows} boxes before)",
+          live_rows > 0 and rows == live_rows and
+          json.load(open(os.path.join(pkgs[0], "manifest.json")))["labels_from"] == "live", f"{rows} boxes after")
 
 print(f"{'all passed' if not failures else str(len(failures)) + ' failed'}")
 sys.exit(1 if failures else 0)
