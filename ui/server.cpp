@@ -660,6 +660,30 @@ struct UiServer::Impl {
     return out;
   }
 
+  // Kept in ui-cache/, named by the clip file's size and time: its frames'
+  // times change only when the file does (a trim, a redaction), and the
+  // clip screen asks for them on every look at a clip.
+  json cached_frame_times(const cat::ClipRecord& c) {
+    const fs::path clip = fs::path(c.package_dir) / "clip.mp4";
+    std::error_code ec;
+    const auto size = fs::file_size(clip, ec);
+    const auto written = fs::last_write_time(clip, ec);
+    if (ec) return nullptr;
+    const fs::path cached = options.data_dir / "ui-cache" / "frame_times" /
+                            (c.uid + "-" + std::to_string(size) + "-" +
+                             std::to_string(written.time_since_epoch().count()) + ".json");
+    if (auto kept = read_json_file(cached); kept && kept->is_array()) return *kept;
+    json times = frame_times(clip);
+    if (!times.is_array()) return times;
+    fs::create_directories(cached.parent_path(), ec);
+    const fs::path tmp = cached.string() + ".tmp";
+    std::ofstream out(tmp);
+    out << times.dump();
+    out.close();
+    if (out) fs::rename(tmp, cached, ec);  // a reader sees all of it or none
+    return times;
+  }
+
   std::vector<std::string> allowed_labels(const json& manifest) {
     std::set<std::string> labels(options.labels.begin(), options.labels.end());
     if (manifest.contains("labels"))
@@ -717,7 +741,7 @@ struct UiServer::Impl {
                       {"review", manifest->value("review", json(nullptr))},
                       {"privacy", manifest->value("privacy", json(nullptr))},
                       {"files", (*manifest)["files"]}};
-    out["package"]["frame_times"] = frame_times(fs::path(c->package_dir) / "clip.mp4");
+    out["package"]["frame_times"] = cached_frame_times(*c);
     // The operator's added boxes, keys on clip frames; the original (unredacted) for the toggle.
     json redactions = json::array();
     if (out["edits"].is_object() && out["edits"].contains("redact"))
