@@ -911,8 +911,9 @@ struct UiServer::Impl {
   }
 
   // {relabel: {"<track>": label}, delete: [track], restore: [track],
-  //  trim: {start, end}} in clip frames; merged with the clip's edits so
-  //  far and rebuilt through the package builder.
+  //  trim: {start, end}, add_box, add_redaction, remove_redaction} in clip
+  //  frames; merged with the clip's edits so far and rebuilt through the
+  //  package builder.
   void edit(const cat::ClipRecord& c, const json& body, const Principal& who, httplib::Response& res) {
     if (c.state != "review") return fail(res, 409, "clip " + c.uid + " is " + c.state + ": only a clip in review can be edited");
     if (!hooks.edit) return fail(res, 503, "edits need the station's package builder, not present in this process");
@@ -989,6 +990,12 @@ struct UiServer::Impl {
       if (!add_redaction(c, *manifest, *it, edits, res)) return;
       any = true;
     }
+    if (auto it = body.find("add_box"); it != body.end()) {
+      std::set<int> numbers = present;
+      numbers.insert(deleted.begin(), deleted.end());
+      if (!add_box(c, *manifest, *it, edits, numbers, res)) return;
+      any = true;
+    }
     if (auto it = body.find("remove_redaction"); it != body.end()) {
       if (!it->is_array()) return fail(res, 400, "remove_redaction: an array of added box ids");
       json& marks = edits["redact"];
@@ -1002,7 +1009,10 @@ struct UiServer::Impl {
       if (marks.empty()) edits.erase("redact");
       any = true;
     }
-    if (!any) return fail(res, 400, "body: nothing to change (relabel, delete, restore, trim, add_redaction or remove_redaction)");
+    for (const char* list : {"added", "moved"})
+      if (edits.contains(list) && edits[list].empty()) edits.erase(list);
+    if (!any)
+      return fail(res, 400, "body: nothing to change (relabel, delete, restore, trim, add_box, add_redaction or remove_redaction)");
     {
       // The clip as it is now, not as the request began: still in review, no other edit.
       std::lock_guard edits_lock(editing_mutex);
@@ -1032,39 +1042,93 @@ struct UiServer::Impl {
     reply(res, {{"ok", true}, {"uid", c.uid}, {"edits", edits}});
   }
 
-  // {what: face|plate, frame: clip frame, box: [x, y, w, h] in video pixels,
-  //  mark: id to add a key to (else a new box)} into edits' `redact` (drive frames).
-  bool add_redaction(const cat::ClipRecord& c, const json& manifest, const json& a, json& edits,
-                     httplib::Response& res) {
+  // A box an operator drew: {frame: clip frame, box: [x, y, w, h] in video
+  // pixels} as a key [drive frame, x, y, w, h]; else a 400 naming `field`.
+  std::optional<json> drawn_key(const cat::ClipRecord& c, const json& manifest, const json& a, const std::string& field,
+                                const std::string& shape, httplib::Response& res) {
     const int width = manifest.value("width", 0), height = manifest.value("height", 0);
     const int64_t frames = c.end_frame - c.start_frame;
     const json &at = member(a, "frame"), &box = member(a, "box");
     if (!at.is_number_integer() || !box.is_array() || box.size() != 4 ||
         !std::all_of(box.begin(), box.end(), [](const json& v) { return v.is_number(); })) {
-      fail(res, 400, "add_redaction: {\"what\": \"face\"|\"plate\", \"frame\": clip frame, \"box\": [x, y, w, h]}");
-      return false;
+      fail(res, 400, field + ": " + shape);
+      return std::nullopt;
     }
     const int64_t frame = at;
     const double x = box[0], y = box[1], w = box[2], h = box[3];
     if (frame < 0 || frame >= frames) {
-      fail(res, 400, "add_redaction.frame: " + std::to_string(frame) + " is not a frame of the clip (0-" +
+      fail(res, 400, field + ".frame: " + std::to_string(frame) + " is not a frame of the clip (0-" +
                          std::to_string(frames - 1) + ")");
-      return false;
+      return std::nullopt;
     }
     if (w < 4 || h < 4 || x < 0 || y < 0 || x + w > width + 0.5 || y + h > height + 0.5) {
-      fail(res, 400, "add_redaction.box: at least 4x4 px inside the " + std::to_string(width) + "x" +
+      fail(res, 400, field + ".box: at least 4x4 px inside the " + std::to_string(width) + "x" +
                          std::to_string(height) + " frame");
+      return std::nullopt;
+    }
+    return json{c.start_frame + frame, x, y, w, h};
+  }
+
+  // A key replaces the one on its frame, if any.
+  static void put_key(json& keys, const json& key) {
+    keys.erase(std::remove_if(keys.begin(), keys.end(), [&](const json& k) { return k[0] == key[0]; }), keys.end());
+    keys.push_back(key);
+  }
+
+  // {label, frame, box}: an object the detector missed, a new track (its
+  // number after every track the clip has or had); {track, frame, box}: a
+  // key on that track, drawn or detected. Into edits' `added` or `moved`.
+  bool add_box(const cat::ClipRecord& c, const json& manifest, const json& a, json& edits,
+               const std::set<int>& tracks, httplib::Response& res) {
+    auto key = drawn_key(c, manifest, a, "add_box",
+                         "{\"label\": class or \"track\": number, \"frame\": clip frame, \"box\": [x, y, w, h]}", res);
+    if (!key) return false;
+    for (const char* list : {"added", "moved"})
+      if (!edits[list].is_array()) edits[list] = json::array();
+    if (a.contains("track")) {
+      const json& no = member(a, "track");
+      for (auto& t : edits["added"])
+        if (t["track"] == no) {
+          put_key(t["keys"], *key);
+          return true;
+        }
+      if (!no.is_number_integer() || !tracks.count(no.get<int>())) {
+        fail(res, 400, "add_box.track: clip " + c.uid + " has no track " + no.dump());
+        return false;
+      }
+      for (auto& t : edits["moved"])
+        if (t["track"] == no) {
+          put_key(t["keys"], *key);
+          return true;
+        }
+      edits["moved"].push_back({{"track", no}, {"keys", json::array({*key})}});
+      return true;
+    }
+    const auto labels = allowed_labels(manifest);
+    const json& label = member(a, "label");
+    if (!label.is_string() || std::find(labels.begin(), labels.end(), label.get<std::string>()) == labels.end()) {
+      fail(res, 400, "add_box.label: not a class of this station");
       return false;
     }
+    int next = tracks.empty() ? 1 : *tracks.rbegin() + 1;
+    for (const auto& t : edits["added"]) next = std::max(next, t.value("track", 0) + 1);
+    edits["added"].push_back({{"track", next}, {"label", label}, {"keys", json::array({*key})}});
+    return true;
+  }
+
+  // {what: face|plate, frame: clip frame, box: [x, y, w, h] in video pixels,
+  //  mark: id to add a key to (else a new box)} into edits' `redact` (drive frames).
+  bool add_redaction(const cat::ClipRecord& c, const json& manifest, const json& a, json& edits,
+                     httplib::Response& res) {
+    auto key = drawn_key(c, manifest, a, "add_redaction",
+                         "{\"what\": \"face\"|\"plate\", \"frame\": clip frame, \"box\": [x, y, w, h]}", res);
+    if (!key) return false;
     if (!edits["redact"].is_array()) edits["redact"] = json::array();
     json& marks = edits["redact"];
-    const json key = {c.start_frame + frame, x, y, w, h};
     if (a.contains("mark")) {
       for (auto& m : marks)
         if (m["id"] == member(a, "mark")) {
-          auto& keys = m["keys"];
-          keys.erase(std::remove_if(keys.begin(), keys.end(), [&](const json& k) { return k[0] == key[0]; }), keys.end());
-          keys.push_back(key);
+          put_key(m["keys"], *key);
           return true;
         }
       fail(res, 400, "add_redaction.mark: clip " + c.uid + " has no added box " + member(a, "mark").dump());
@@ -1077,7 +1141,7 @@ struct UiServer::Impl {
     }
     int id = 0;
     for (const auto& m : marks) id = std::max(id, m.value("id", 0));
-    marks.push_back({{"id", id + 1}, {"what", what}, {"keys", json::array({key})}});
+    marks.push_back({{"id", id + 1}, {"what", what}, {"keys", json::array({*key})}});
     return true;
   }
 

@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "app/objects.hpp"
 #include "app/prelabel.hpp"
@@ -334,7 +335,56 @@ Result<cat::PackageFacts> build(Context& ctx, const DriveData& data, const cat::
 
 }  // namespace
 
+namespace {
+// An operator's box on `frame`: replaces the track's box there, or is a new one.
+void put_key(clips::LabelTrack& t, int64_t frame, const cv::Rect2f& r) {
+  const clips::LabelBox key{frame, r.x, r.y, r.width, r.height, 1.0, false};
+  auto at = std::lower_bound(t.boxes.begin(), t.boxes.end(), frame,
+                             [](const clips::LabelBox& b, int64_t f) { return b.frame < f; });
+  if (at != t.boxes.end() && at->frame == frame) *at = key;
+  else t.boxes.insert(at, key);
+}
+
+Result<std::vector<TrackKeys>> track_keys_from_json(const json& list, const char* field, bool labelled) {
+  std::vector<TrackKeys> out;
+  for (const auto& j : list) {
+    TrackKeys t{j.at("track").get<int>(), labelled ? j.at("label").get<std::string>() : "", {}};
+    const std::string name = std::string("edits: ") + field + " " + std::to_string(t.track_no);
+    if (labelled && t.label.empty()) return Status::InvalidArgument(name + ": no class");
+    for (const auto& k : j.at("keys")) {
+      const cv::Rect2f box(k.at(1).get<float>(), k.at(2).get<float>(), k.at(3).get<float>(), k.at(4).get<float>());
+      if (!(box.width > 0 && box.height > 0)) return Status::InvalidArgument(name + ": a box needs a width and a height");
+      t.keys.emplace_back(k.at(0).get<int64_t>(), box);
+    }
+    if (t.keys.empty()) return Status::InvalidArgument(name + ": no keys");
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+json track_keys_to_json(const std::vector<TrackKeys>& list, bool labelled) {
+  json out = json::array();
+  for (const auto& t : list) {
+    json keys = json::array();
+    for (const auto& [frame, b] : t.keys) keys.push_back({frame, b.x, b.y, b.width, b.height});
+    json j = {{"track", t.track_no}, {"keys", keys}};
+    if (labelled) j["label"] = t.label;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+}  // namespace
+
 void ClipEdits::apply(std::vector<clips::LabelTrack>& tracks) const {
+  for (const auto& m : moved)
+    for (auto& t : tracks)
+      if (t.track_no == m.track_no)
+        for (const auto& [frame, box] : m.keys) put_key(t, frame, box);
+  for (const auto& a : added) {
+    clips::LabelTrack t{a.track_no, a.label, {}, true};
+    for (const auto& [frame, box] : a.keys) put_key(t, frame, box);
+    tracks.push_back(std::move(t));
+  }
   std::erase_if(tracks, [&](const clips::LabelTrack& t) { return deleted.count(t.track_no) > 0; });
   for (auto& t : tracks)
     if (auto it = relabel.find(t.track_no); it != relabel.end()) t.label = it->second;
@@ -372,6 +422,12 @@ Result<ClipEdits> ClipEdits::from_json(const json& j) {
         if (mark.keys.empty()) return Status::InvalidArgument("edits: redact " + std::to_string(mark.id) + ": no keys");
         e.redact.push_back(std::move(mark));
       }
+    for (auto [field, list, labelled] : {std::tuple{"added", &e.added, true}, std::tuple{"moved", &e.moved, false}})
+      if (auto it = j.find(field); it != j.end()) {
+        auto keys = track_keys_from_json(*it, field, labelled);
+        if (!keys.ok()) return keys.status();
+        *list = std::move(*keys);
+      }
   } catch (const std::exception& ex) {
     return Status::InvalidArgument(std::string("edits: ") + ex.what());
   }
@@ -392,6 +448,8 @@ json ClipEdits::to_json() const {
     }
     j["redact"] = marks;
   }
+  if (!added.empty()) j["added"] = track_keys_to_json(added, true);
+  if (!moved.empty()) j["moved"] = track_keys_to_json(moved, false);
   return j;
 }
 
@@ -471,6 +529,10 @@ Status edit_clip(Context& ctx, int64_t clip_id, const ClipEdits& edits, const st
                   static_cast<long long>(c.end_frame - c.planned_start), static_cast<long long>(c.end_frame - c.start_frame));
     what += (what.empty() ? "" : ", ") + std::string(line);
   }
+  if (!edits.added.empty())
+    what += (what.empty() ? "" : ", ") + std::to_string(edits.added.size()) + " missed objects drawn";
+  if (!edits.moved.empty())
+    what += (what.empty() ? "" : ", ") + std::to_string(edits.moved.size()) + " tracks' boxes put right";
   if (!edits.redact.empty())
     what += (what.empty() ? "" : ", ") + std::to_string(edits.redact.size()) + " boxes added to the redaction";
   return ctx.catalog->move_clip(clip_id, "review", actor, "edited: " + (what.empty() ? "edits undone" : what),

@@ -86,15 +86,27 @@ Result<ClipRun> prelabel_packaged(Context& ctx, const std::string& actor, const 
 // end excluded); boxes to redact that the detectors missed (keys on drive
 // frames; the clip is redacted with them even where the camera's policy is
 // off).
+// An operator's boxes on one track, keyed on drive frames (the package
+// interpolates between keys, as annotation tools do): an object the detector
+// missed (`label` set), or an existing track's boxes put right.
+struct TrackKeys {
+  int track_no = 0;
+  std::string label;  // an added object's class; empty: an existing track
+  std::vector<std::pair<int64_t, cv::Rect2f>> keys;
+};
+
 struct ClipEdits {
   std::map<int, std::string> relabel;
   std::set<int> deleted;
   std::optional<std::pair<int64_t, int64_t>> trim;
   std::vector<pipeline::privacy::AddedMark> redact;
+  std::vector<TrackKeys> added;  // objects drawn by the operator, numbered after the package's tracks
+  std::vector<TrackKeys> moved;  // existing tracks' boxes the operator put right, one key each
 
   static Result<ClipEdits> from_json(const nlohmann::json& j);
   nlohmann::json to_json() const;
-  // The deletions and relabels, by track number, on a package's tracks.
+  // The operator's keys, then the deletions and relabels, by track number,
+  // on a package's tracks (an added object is deleted or relabelled alike).
   void apply(std::vector<pipeline::clips::LabelTrack>& tracks) const;
 };
 

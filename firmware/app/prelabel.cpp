@@ -377,7 +377,7 @@ Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, 
   auto pre = redetect(config, video, in->clip_frames, steps_file, control);
   if (!pre.ok()) return pre.status();
   const std::vector<clips::LabelTrack> unedited = pre->tracks;  // what a later edit starts from
-  const bool named_tracks = !edits.relabel.empty() || !edits.deleted.empty();
+  const bool named_tracks = !edits.relabel.empty() || !edits.deleted.empty() || !edits.moved.empty() || !edits.added.empty();
   if (named_tracks && in->labels_from == "redetected" && setting_of(in->prelabel) != setting_of(pre->setting))
     return Status::InvalidArgument(dir.string() + ": an operator relabelled or deleted tracks of labels another "
                                    "setting made; a new setting would give other tracks");

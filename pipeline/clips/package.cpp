@@ -162,7 +162,8 @@ std::string cvat_xml(const PackageInput& in, const std::vector<ClipTrack>& track
   x << "      </labels>\n      <original_size>\n        <width>" << in.width << "</width>\n        <height>" << in.height
     << "</height>\n      </original_size>\n      <source>clip.mp4</source>\n    </task>\n  </meta>\n";
   for (const auto& t : tracks) {
-    x << "  <track id=\"" << t.id << "\" label=\"" << xml_escape(t.track->label) << "\" source=\"auto\">\n";
+    x << "  <track id=\"" << t.id << "\" label=\"" << xml_escape(t.track->label) << "\" source=\""
+      << (t.track->operator_added ? "manual" : "auto") << "\">\n";
     auto box = [&](const FrameBox& b, bool outside, bool keyframe) {
       x << "    <box frame=\"" << b.frame << "\" keyframe=\"" << keyframe << "\" outside=\"" << outside
         << "\" occluded=\"" << b.occluded << "\" xtl=\"" << fixed(b.x) << "\" ytl=\"" << fixed(b.y) << "\" xbr=\""
@@ -471,10 +472,16 @@ Result<PackageResult> write_package(const PackageInput& in, const fs::path& dir)
       {"files", listed}};
   // Each object's number in the label files and the drive's track it is:
   // what an operator's edit names, whatever the clip's span.
+  // `source` says who made it: "auto" (the detector) or "manual" (an operator's drawn object), as CVAT's tracks do.
   json track_list = json::array();
-  for (const auto& t : tracks)
-    track_list.push_back({{"id", t.id}, {"mot_id", t.id + 1}, {"track_no", t.track->track_no}, {"label", t.track->label}});
+  int64_t operator_added = 0;
+  for (const auto& t : tracks) {
+    track_list.push_back({{"id", t.id}, {"mot_id", t.id + 1}, {"track_no", t.track->track_no}, {"label", t.track->label},
+                          {"source", t.track->operator_added ? "manual" : "auto"}});
+    operator_added += t.track->operator_added ? 1 : 0;
+  }
   result.manifest["tracks"] = track_list;
+  result.manifest["operator_added_tracks"] = operator_added;
   if (!in.review.is_null()) result.manifest["review"] = in.review;
   result.manifest["privacy"] = in.privacy.is_null() ? json{{"faces", "none"}, {"plates", "none"}} : in.privacy;
   // Last: a package is whole exactly when its manifest exists.

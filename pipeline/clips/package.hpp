@@ -32,6 +32,7 @@ struct LabelTrack {
   int track_no = 0;
   std::string label;
   std::vector<LabelBox> boxes;  // ascending frames
+  bool operator_added = false;  // drawn by an operator at review (its boxes are keys), not detected
 };
 
 struct PackageKeyframe {

@@ -645,6 +645,58 @@ def main():
     print(f"  a label edit (relabel and delete) with the pass on: {took:.2f} s")
     check("...labels and manifest only: the clip file kept as it was (not cut or redacted again), in under 2 s",
           os.stat(os.path.join(ppkg, "clip.mp4")).st_ino == clip_ino and took < 2.0, took)
+
+    # --- an object the detector missed, drawn by the operator: a track in every label format ---
+    edit_url = f"/api/v1/clips/{uid}/edit"
+    for body, what in (({"add_box": {"label": "unicorn", "frame": 10, "box": [100, 100, 40, 90]}}, "label"),
+                       ({"add_box": {"track": 999, "frame": 10, "box": [100, 100, 40, 90]}}, "track"),
+                       ({"add_box": {"label": "person", "frame": 99999, "box": [100, 100, 40, 90]}}, "frame"),
+                       ({"add_box": {"label": "person", "frame": 10, "box": [100, 100, 2, 90]}}, "box"),
+                       ({"add_box": [10]}, "add_box")):
+        s, j, _, _ = pop.post(edit_url, body)
+        check(f"draw a missed object, bad {what}: 400 naming it", s == 400 and error_names(j, what), j)
+    had = {t["track_no"] for t in after["tracks"]} | {victim}
+    began = time.time()
+    s, j, _, _ = pop.post(edit_url, {"add_box": {"label": "person", "frame": 10, "box": [100, 100, 40, 90]}})
+    added = j.get("edits", {}).get("added", []) if s == 200 else []
+    new_no = added[0]["track"] if added else -1
+    check("a missed person drawn on clip frame 10: a new track numbered after every track the clip has or had",
+          s == 200 and len(added) == 1 and new_no > max(had) and added[0]["label"] == "person", (s, j))
+    s, j, _, _ = pop.post(edit_url, {"add_box": {"track": new_no, "frame": 40, "box": [160, 110, 40, 90]}})
+    took = time.time() - began
+    check("...keyed again on clip frame 40", s == 200 and len(j["edits"]["added"][0]["keys"]) == 2, j)
+    drawn = json.load(open(os.path.join(ppkg, "manifest.json")))
+    entry = [t for t in drawn["tracks"] if t["track_no"] == new_no]
+    mot_id = entry[0]["mot_id"] if entry else -1
+    gt_rows = [r.split(",") for r in open(os.path.join(ppkg, "labels", "mot", "gt", "gt.txt")).read().split()]
+    mine = {int(r[0]) - 1: [float(v) for v in r[2:6]] for r in gt_rows if int(r[1]) == mot_id}
+    xml = ET.parse(os.path.join(ppkg, "labels", "cvat-video.xml")).getroot()
+    sources = {int(t.get("id")): t.get("source") for t in xml.iter("track")}
+    check("in the package: MOT boxes on frames 10-40 interpolated between the keys (x 130 at frame 25), "
+          "CVAT's track source manual, the manifest counting one operator-added track",
+          sorted(mine) == list(range(10, 41)) and abs(mine[25][0] - 130) < 0.01 and abs(mine[25][1] - 105) < 0.01 and
+          entry and entry[0]["source"] == "manual" and sources.get(entry[0]["id"]) == "manual" and
+          drawn["operator_added_tracks"] == 1 and list(sources.values()).count("manual") == 1, (sorted(mine), entry))
+    print(f"  two boxes of a missed object drawn: {took:.2f} s")
+    check("...labels and manifest only: the clip file kept as it was, the two edits in under 4 s",
+          os.stat(os.path.join(ppkg, "clip.mp4")).st_ino == clip_ino and took < 4.0, took)
+    # A detected track's box put right on one frame: a new key of that track.
+    auto_id = next(t["mot_id"] for t in drawn["tracks"] if t["source"] == "auto")
+    auto_no = next(t["track_no"] for t in drawn["tracks"] if t["mot_id"] == auto_id)
+    theirs = {int(r[0]) - 1: [float(v) for v in r[2:6]] for r in gt_rows if int(r[1]) == auto_id}
+    f = sorted(theirs)[len(theirs) // 2]
+    x, y, w, hh = theirs[f]
+    moved = [round(max(0.0, x - 8)), round(y), round(w), round(hh)]
+    s, j, _, _ = pop.post(edit_url, {"add_box": {"track": auto_no, "frame": f, "box": moved}})
+    gt_rows = [r.split(",") for r in open(os.path.join(ppkg, "labels", "mot", "gt", "gt.txt")).read().split()]
+    now = {int(r[0]) - 1: [float(v) for v in r[2:6]] for r in gt_rows if int(r[1]) == auto_id}
+    check(f"a detected track's box moved on clip frame {f}: the package has the operator's box there, the track's other frames",
+          s == 200 and j["edits"]["moved"] == [{"track": auto_no, "keys": [[j["edits"]["moved"][0]["keys"][0][0]] + moved]}]
+          and now.get(f) == [float(v) for v in moved] and sorted(now) == sorted(theirs), (s, j.get("edits"), now.get(f)))
+    s, j, _, _ = pop.post(edit_url, {"delete": [new_no]})
+    gone = json.load(open(os.path.join(ppkg, "manifest.json")))
+    check("the drawn object deleted like any track: not in the package, the count back to 0",
+          s == 200 and new_no not in {t["track_no"] for t in gone["tracks"]} and gone["operator_added_tracks"] == 0, j)
     pst.stop_ui()
 
     print(f"{passes} passed, {fails} failed")

@@ -138,6 +138,34 @@ try {
   const relabelled = await page.evaluate((t) => window.dashloop.drawn.find((b) => b.track === t)?.label, track.track_no);
   check('the redrawn box carries the new class', relabelled === 'truck', relabelled);
 
+  // --- a pedestrian the detector missed: drawn on the paused frame, a track in the labels ---
+  await page.selectOption('select[aria-label="class of the missed object"]', 'person');
+  await page.tap('button:has-text("Add a missed object")');
+  {
+    const b = await page.locator('.player').boundingBox();
+    await page.mouse.move(b.x + b.width * 0.60, b.y + b.height * 0.40);
+    await page.mouse.down();
+    await page.mouse.move(b.x + b.width * 0.66, b.y + b.height * 0.70, { steps: 4 });
+    await page.mouse.up();
+  }
+  await page.waitForSelector('#toast:has-text("Package rebuilt")', { timeout: 60000 });
+  const withDrawn = JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8'));
+  const drawnDetail = await page.evaluate(async (u) => (await fetch(`/api/v1/clips/${u}`)).json(), uid);
+  const drawnTrack = (drawnDetail.edits.added || [])[0] || { keys: [[]] };
+  const dk = drawnTrack.keys[0];
+  const close = (a, b) => Math.abs(a - b) <= 0.02 * manifest.width;
+  check('a box dragged with "Add a missed object" on frame 40 is a new person track keyed there, in video pixels, '
+    + 'and the manifest counts it as operator-added',
+  drawnTrack.label === 'person' && dk[0] - drawnDetail.start_frame === 40 && close(dk[1], 0.60 * manifest.width) &&
+    close(dk[2], 0.40 * manifest.height) && close(dk[3], 0.06 * manifest.width) && close(dk[4], 0.30 * manifest.height) &&
+    withDrawn.operator_added_tracks === 1, drawnDetail.edits);
+  await page.waitForFunction(() => window.dashloop && window.dashloop.frame === 0);
+  await page.fill('input[type=range]', '40');
+  await page.waitForFunction(() => window.dashloop.frame === 40);
+  const shown = await page.evaluate((t) => window.dashloop.drawn.find((b) => b.track === t), drawnTrack.track);
+  check('...drawn on the video at frame 40 with its track\'s row listing the key', shown && shown.label === 'person' &&
+    await page.isVisible(`.track[data-track="${drawnTrack.track}"]:has-text("drawn, keys at 40")`), shown);
+
   // --- a face the detectors missed: drawn by the operator, redacted, the original a toggle away ---
   // As an operator who scrolled down to the history (or whose clip has a long
   // track list): the video is out of view when the button is tapped.

@@ -60,8 +60,9 @@ function undoBar(uid, what) {
 
 const fmtS = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 const fmtBytes = (b) => b > 1e9 ? `${(b / 1e9).toFixed(1)} GB` : `${(b / 1e6).toFixed(1)} MB`;
-const colors = ['#ff1744', '#00e5ff', '#ffea00', '#76ff03', '#ff9100', '#d500f9', '#ffffff', '#2979ff'];
-const colorOf = (track) => colors[track % colors.length];
+// Hues a golden angle apart: neighbouring track numbers differ most, and no
+// two of the first few dozen tracks share a colour (a palette of 8 repeated).
+const colorOf = (track) => `hsl(${Math.round((track * 137.508) % 360)}, 100%, ${track % 2 ? 60 : 50}%)`;
 
 // --- live events -----------------------------------------------------------
 
@@ -364,7 +365,10 @@ async function reviewScreen(uid) {
     // The buttons that arm it sit below a long track list: bring the video
     // back into view, or the operator's drag lands on nothing.
     player.scrollIntoView({ block: 'nearest' });
-    toast(what.mark ? `Drag over box #${what.mark} on this frame` : `Drag over the ${what.what} to hide`);
+    toast(what.mark ? `Drag over box #${what.mark} on this frame`
+      : what.label ? `Drag a box around the ${what.label} the detector missed`
+        : what.track !== undefined ? `Drag track #${what.track}'s box on this frame`
+          : `Drag over the ${what.what} to hide`);
   }
   let down = null;
   player.addEventListener('pointerdown', (e) => {
@@ -390,9 +394,11 @@ async function reviewScreen(uid) {
       down = null; drawing = null; dragBox = null;
       player.classList.remove('drawing');
       draw(current);
-      if (x1 - x0 < 4 || y1 - y0 < 4) return toast('Too small: drag over the area to hide');
+      if (x1 - x0 < 4 || y1 - y0 < 4) return toast('Too small: drag a box over it');
       const box = [Math.round(x0), Math.round(y0), Math.round(x1 - x0), Math.round(y1 - y0)];
-      edit({ add_redaction: { ...what, frame: current, box } });
+      // An object's box (a new one, or a key on a track) or a box to hide.
+      const labelling = what.label !== undefined || what.track !== undefined;
+      edit({ [labelling ? 'add_box' : 'add_redaction']: { ...what, frame: current, box } });
       return;
     }
     down = null;
@@ -461,17 +467,27 @@ async function reviewScreen(uid) {
     if (done) { toast('Package rebuilt'); render(); }
   }
 
+  // Objects the operator drew (their boxes are keys, interpolated between).
+  const drawnBy = new Map((clip.edits.added || []).map((a) => [a.track, a.keys.map((k) => k[0] - clip.start_frame)]));
   const trackRows = boxes.tracks.map((t) => {
     const picker = h('select', { 'aria-label': `class of track ${t.track}`, disabled: !editable,
       onchange: (ev) => edit({ relabel: { [t.track]: ev.target.value } }) },
     clip.allowed_labels.map((l) => h('option', { value: l, selected: (relabel[t.track] || t.label) === l }, l)));
+    const keys = drawnBy.get(t.track);
     return h('div', { class: `track${deleted.has(t.track) ? ' deleted' : ''}`, dataset: { track: t.track } },
       h('span', { class: 'swatch', style: `background:${colorOf(t.track)}` }),
-      h('span', {}, `#${t.track} `, picker, ` ${t.boxes.length} boxes`),
+      h('span', {}, `#${t.track} `, picker, keys ? ` drawn, keys at ${keys.join(', ')}` : ` ${t.boxes.length} boxes`),
+      h('button', { class: 'quiet', disabled: !editable || deleted.has(t.track), 'aria-label': `box of track ${t.track} here`,
+        onclick: () => arm({ track: t.track }) }, 'Box here'),
       h('button', { class: 'quiet', disabled: !editable,
         onclick: () => edit(deleted.has(t.track) ? { restore: [t.track] } : { delete: [t.track] }) },
       deleted.has(t.track) ? 'Restore' : 'Delete'));
   });
+  // A pedestrian or car the detector missed: drawn on this frame, then keyed on later ones.
+  const missedClass = h('select', { 'aria-label': 'class of the missed object', disabled: !editable },
+    clip.allowed_labels.map((l) => h('option', { value: l, selected: l === 'person' }, l)));
+  const addMissed = h('div', { class: 'row' }, missedClass,
+    h('button', { disabled: !editable, onclick: () => arm({ label: missedClass.value }) }, 'Add a missed object'));
   // Privacy: what the package hides, the original (on the box only) and the operator's boxes.
   const privacy = pkg.privacy || {};
   const redacted = privacy.faces && (privacy.faces !== 'none' || privacy.plates !== 'none' || privacy.added_marks > 0);
@@ -532,7 +548,7 @@ async function reviewScreen(uid) {
         [['Low', 0.2], ['Normal', 0.5], ['High', 0.9]].map(([l, p]) =>
           h('button', { 'aria-pressed': String(Math.abs(clip.priority - p) < 0.005),
             onclick: async () => { if (await act('priority', { priority: p })) render(); } }, l)))),
-      h('section', {}, h('h2', {}, 'Tracks'), trackRows.length ? trackRows : h('p', { class: 'muted' }, 'none')),
+      h('section', {}, h('h2', {}, 'Tracks'), trackRows.length ? trackRows : h('p', { class: 'muted' }, 'none'), addMissed),
       privacySection,
       h('section', {}, h('h2', {}, 'Trim to keyframes'), h('div', { class: 'row' }, trimStart, trimEnd,
         h('button', { disabled: !editable, onclick: () => edit({ trim: { start: Number(trimStart.value), end: Number(trimEnd.value) } }) }, 'Trim'))),
