@@ -52,10 +52,18 @@ W, H = 160, 90
 reference = os.path.join(live.work, "reference.gray")
 subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", os.path.join(live.data, "packages", uid, "clip.mp4"),
                 "-fps_mode", "passthrough", "-vf", f"scale={W}:{H},format=gray", "-f", "rawvideo", reference], check=True)
+# A 4:3 camera's clip besides the 16:9 one, for the layout at 800x480 and 1280x800.
+four_three = os.path.join(live.work, "four_three.mp4")
+subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=25", "-t", "8",
+                "-c:v", "libx264", "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p", four_three], check=True)
+live.dashloop("--config", live.config, "ingest", "-q", "--trigger", "4", four_three)
+uids = [c["uid"] for c in __import__("json").loads(live.dashloop("clips", "list", "--state", "review", "--json"))]
 url = live.start_ui()
 try:
     r = subprocess.run(["node", os.path.join(tests_ui, "frames_test.mjs"), url, "alice", ui_lib.PASSWORD, uid, reference,
                         str(W), str(H)], timeout=180)
+    layout = subprocess.run(["node", os.path.join(tests_ui, "layout_test.mjs"), url, "alice", ui_lib.PASSWORD, *uids],
+                            timeout=180)
 finally:
     rc = live.stop_ui()
-sys.exit(r.returncode if rc == 0 else 1)
+sys.exit(1 if r.returncode or layout.returncode or rc else 0)

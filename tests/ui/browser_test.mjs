@@ -217,7 +217,7 @@ try {
   check('after approving, the next clip in review opens', true);
   // A second tap right after (it had approved the next clip, never seen): refused until it has been shown a second.
   // (a click from the page itself: Playwright's tap first waits for the layout to settle, past the second)
-  await page.waitForFunction((u) => document.querySelector('.review h1')?.textContent.startsWith(u), other);
+  await page.waitForFunction((u) => document.querySelector('.review-screen h1')?.textContent.startsWith(u), other);
   await page.evaluate(() => document.querySelector('button.approve').click());
   await page.waitForSelector('#toast:has-text("Just opened")');
   const untouched = await page.evaluate(async (u) => (await fetch(`/api/v1/clips/${u}`)).json(), other);

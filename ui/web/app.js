@@ -98,7 +98,10 @@ async function render() {
   document.getElementById('who').textContent = session.name;
   const [, name, arg] = hash.split('/');
   for (const a of document.querySelectorAll('header nav a')) a.classList.toggle('on', a.dataset.screen === name);
-  if (name === 'clip' && arg) return reviewScreen(decodeURIComponent(arg));
+  if (name === 'clip' && arg) {
+    window.scrollTo(0, 0);  // a clip opens at its top, not where the last screen was scrolled to
+    return reviewScreen(decodeURIComponent(arg));
+  }
   if (name === 'station') return stationScreen();
   return queueScreen();
 }
@@ -248,15 +251,28 @@ async function reviewScreen(uid) {
   const video = h('video', { src: `/api/v1/clips/${encodeURIComponent(uid)}/files/clip.mp4`, preload: 'auto',
     playsinline: true, muted: true });
   const canvas = h('canvas', { 'aria-label': 'tracked boxes' });
-  const player = h('div', { class: 'player' }, video, canvas);
+  // Its width follows the screen's height and the clip's aspect (style.css): the video, playback and decisions fit without scrolling.
+  const player = h('div', { class: 'player', style: `--ar:${(pkg.width / pkg.height).toFixed(4)}` }, video, canvas);
   const frameLabel = h('span', { class: 'frame' }, 'frame 0');
   const scrub = h('input', { type: 'range', min: 0, max: frames - 1, value: 0, step: 1, 'aria-label': 'frame',
-    oninput: () => seek(Number(scrub.value)) });
+    oninput: () => { seek(Number(scrub.value)); noteMarksAt(Number(scrub.value)); } });
+  const events = clip.events.filter((e) => e.frame >= 0 && e.frame < frames);
   const marks = [
-    ...clip.events.filter((e) => e.frame >= 0 && e.frame < frames).map((e) =>
+    ...events.map((e) =>
       h('span', { class: 'mark event', title: `${e.rule} ${e.detail}`, style: `left:${(100 * e.frame) / frames}%` })),
     ...clip.keyframes.map((k) => h('span', { class: 'mark keyframe', style: `left:${(100 * k.frame) / frames}%` })),
   ];
+  // The legend, and on touch (no hover) what the mark at the scrub's position is.
+  const markNote = h('span', { class: 'mark-note', 'aria-live': 'polite' });
+  const legend = h('div', { class: 'legend muted' }, h('span', { class: 'key event' }), 'why the clip was cut ',
+    h('span', { class: 'key keyframe' }, ''), 'keyframe image', markNote);
+  const near = Math.max(1, Math.round(frames / 100));  // a mark is 4 px: within 1 % of the clip counts as on it
+  function noteMarksAt(frame) {
+    const here = [
+      ...events.filter((e) => Math.abs(e.frame - frame) <= near).map((e) => `${e.rule}${e.detail ? ` ${e.detail}` : ''} (frame ${e.frame})`),
+      ...clip.keyframes.filter((k) => Math.abs(k.frame - frame) <= near).map((k) => `keyframe image (frame ${k.frame})`)];
+    markNote.textContent = here.length ? ` · here: ${here.join('; ')}` : '';
+  }
   let current = -1;
 
   // The frame on screen: requestVideoFrameCallback's mediaTime where the
@@ -324,10 +340,22 @@ async function reviewScreen(uid) {
     const tick = () => { if (!video.isConnected) return; const f = frameAt(video.currentTime); if (f !== current) draw(f); requestAnimationFrame(tick); };
     requestAnimationFrame(tick);
   }
+  // The video is as tall as the screen leaves (style.css --chrome): what the
+  // page holds above and below it, measured here, as fonts and wrapping vary.
+  function fitHeight() {
+    const review = player.closest('.review-screen');
+    if (!review || !video.videoHeight) return;
+    const bottom = player.parentElement.getBoundingClientRect().bottom + window.scrollY +
+      parseFloat(getComputedStyle(screen).paddingBottom || '0');
+    const besides = Math.ceil(bottom - player.getBoundingClientRect().height) + 2;
+    if (Math.abs(besides - (parseFloat(review.style.getPropertyValue('--chrome')) || 0)) > 2)
+      review.style.setProperty('--chrome', `${besides}px`);
+  }
   function fit() {
     canvas.width = video.clientWidth;
     canvas.height = video.clientHeight;
     if (current >= 0) draw(current);
+    fitHeight();
   }
   let seeked = false;  // a seek before the metadata came is kept
   video.addEventListener('loadedmetadata', () => { fit(); if (!seeked) seek(0); });
@@ -526,17 +554,18 @@ async function reviewScreen(uid) {
   const trimEnd = h('select', { 'aria-label': 'trim end', disabled: !editable }, cutOptions(frames));
 
   shownAt = performance.now();
-  screen.replaceChildren(h('div', { class: 'review' },
+  screen.replaceChildren(h('div', { class: 'review-screen' },
     h('div', {},
       h('h1', {}, uid, ' ', stateBadge),
       player,
       h('div', { class: 'scrub' }, scrub, marks),
+      legend,
       h('div', { class: 'controls' },
         h('button', { onclick: () => seek(current - 1), 'aria-label': 'previous frame' }, '◀ frame'),
         h('button', { class: 'primary', onclick: () => (video.paused ? video.play() : video.pause()) }, 'Play / pause'),
         h('button', { onclick: () => seek(current + 1), 'aria-label': 'next frame' }, 'frame ▶'),
         frameLabel),
-      h('p', { class: 'muted' }, `${clip.camera} · ${fmtS(clip.duration_s)} · ${pkg.width}×${pkg.height} @ ${fps} fps · `,
+      h('p', { class: 'muted info' }, `${clip.camera} · ${fmtS(clip.duration_s)} · ${pkg.width}×${pkg.height} @ ${fps} fps · `,
         `${clip.rules.join(', ')} · ~${clip.effort_minutes.toFixed(1)} min to label · swipe right to approve, left to reject`)),
     h('div', { class: 'panel' },
       h('section', {}, h('div', { class: 'decide' },
