@@ -64,6 +64,8 @@ try:
                         str(W), str(H)], timeout=180)
     layout = subprocess.run(["node", os.path.join(tests_ui, "layout_test.mjs"), url, "alice", ui_lib.PASSWORD, *uids],
                             timeout=180)
+    batch = subprocess.run(["node", os.path.join(tests_ui, "batch_test.mjs"), url, "alice", ui_lib.PASSWORD, *uids[:2]],
+                           timeout=180)
 finally:
     rc = live.stop_ui()
-sys.exit(1 if r.returncode or layout.returncode or rc else 0)
+sys.exit(1 if r.returncode or layout.returncode or batch.returncode or rc else 0)

@@ -44,15 +44,22 @@ function toast(text, { sticky = false } = {}) {
 
 // A decision can be taken back for a few seconds (it is made at once, so a
 // closed page never loses it; Undo puts the clip back in review, audited).
-function undoBar(uid, what) {
+// `uids`: one clip (Undo opens it again) or a batch (Undo reopens them all).
+function undoBar(uids, what) {
+  uids = [].concat(uids);
   document.getElementById('undo')?.remove();
-  const bar = h('div', { id: 'undo', role: 'status' }, `${uid} ${what}`,
+  const bar = h('div', { id: 'undo', role: 'status' }, `${uids.length === 1 ? uids[0] : `${uids.length} clips`} ${what}`,
     h('button', { onclick: async () => {
       bar.remove();
-      try {
-        await api(`/clips/${encodeURIComponent(uid)}/reopen`, { method: 'POST', body: { note: `${what}, undone` } });
-        route(`#/clip/${encodeURIComponent(uid)}`);
-      } catch (e) { toast(e.message); }
+      const failed = [];
+      for (const uid of uids) {
+        try {
+          await api(`/clips/${encodeURIComponent(uid)}/reopen`, { method: 'POST', body: { note: `${what}, undone` } });
+        } catch (e) { failed.push(e.message); }
+      }
+      if (failed.length) toast(failed.join('; '), { sticky: true });
+      if (uids.length === 1 && !failed.length) route(`#/clip/${encodeURIComponent(uids[0])}`);
+      else render();
     } }, 'Undo'));
   document.body.append(bar);
   setTimeout(() => bar.remove(), 6000);
@@ -172,6 +179,51 @@ async function queueScreen() {
   const day = (key) => h('input', { name: key, type: 'date', value: queueState[key], onchange: changed(key) });
   const cards = h('div', { class: 'cards' });
   const pager = h('div', { class: 'pager' });
+  // Batch review, as Frigate's review page has it: a long press selects a
+  // clip in review; while any is selected a tap selects or unselects, and a
+  // bar approves or rejects them together, with the same Undo.
+  const selected = new Set();
+  const batchBar = h('div', { class: 'batch', role: 'toolbar', 'aria-label': 'selected clips', hidden: true });
+  function showBatch() {
+    batchBar.hidden = selected.size === 0;
+    for (const el of cards.querySelectorAll('.card')) {
+      el.classList.toggle('selected', selected.has(el.dataset.uid));
+      el.setAttribute('aria-selected', String(selected.has(el.dataset.uid)));
+    }
+    batchBar.replaceChildren(h('span', { class: 'big' }, `${selected.size} selected`),
+      h('button', { class: 'approve', onclick: () => decideAll('approve', {}, 'approved') }, 'Approve all'),
+      h('button', { class: 'reject', onclick: askRejectAll }, 'Reject all…'),
+      h('button', { class: 'quiet', onclick: () => { selected.clear(); showBatch(); } }, 'Clear'));
+  }
+  function toggle(c) {
+    if (c.state !== 'review') return toast(`${c.uid} is ${c.state}: only clips in review are decided together`);
+    if (!selected.delete(c.uid)) selected.add(c.uid);
+    showBatch();
+  }
+  async function decideAll(verb, body, what) {
+    const done = [], refused = [];
+    for (const uid of selected) {
+      try {
+        await api(`/clips/${encodeURIComponent(uid)}/${verb}`, { method: 'POST', body });
+        done.push(uid);
+      } catch (e) { refused.push(e.message); }
+    }
+    selected.clear();
+    showBatch();
+    if (done.length) undoBar(done, what);
+    if (refused.length) toast(`${refused.length} not decided: ${refused.join('; ')}`, { sticky: true });
+    load();
+  }
+  function askRejectAll() {
+    const modal = h('div', { class: 'modal', role: 'dialog', 'aria-label': 'Reject all: why?' },
+      h('div', { class: 'box' }, h('h2', {}, `Reject ${selected.size} clips: why?`),
+        session.reject_reasons.map((r) => h('button', { class: 'reject', onclick: () => {
+          modal.remove();
+          decideAll('reject', { reason: r }, `rejected: ${r}`);
+        } }, r)),
+        h('button', { class: 'quiet', onclick: () => modal.remove() }, 'Cancel')));
+    document.body.append(modal);
+  }
   screen.replaceChildren(
     h('h1', {}, 'Review queue'),
     h('div', { class: 'filters' },
@@ -182,7 +234,7 @@ async function queueScreen() {
       h('label', {}, 'Made from', day('from')),
       h('label', {}, 'to', day('to')),
       h('label', {}, 'Order', select('order', [['priority', 'priority'], ['newest', 'newest']]))),
-    cards, pager);
+    batchBar, cards, pager);
 
   async function load() {
     const q = new URLSearchParams({ order: queueState.order, page: queueState.page, per_page: 24 });
@@ -190,6 +242,7 @@ async function queueScreen() {
     let page;
     try { page = await api('/clips?' + q); } catch (e) { return toast(e.message); }
     cards.replaceChildren(...page.clips.map(card));
+    showBatch();
     if (!page.clips.length) cards.append(h('p', { class: 'muted' }, 'No clips match.'));
     const pages = Math.max(1, Math.ceil(page.total / page.per_page));
     pager.replaceChildren(
@@ -199,7 +252,20 @@ async function queueScreen() {
   }
 
   function card(c) {
-    return h('a', { class: 'card', href: `#/clip/${encodeURIComponent(c.uid)}`, dataset: { uid: c.uid } },
+    let timer = null, pressed = false, at = null;
+    const cancel = () => { clearTimeout(timer); timer = null; };
+    return h('a', { class: 'card', href: `#/clip/${encodeURIComponent(c.uid)}`, dataset: { uid: c.uid },
+      onpointerdown: (e) => { pressed = false; at = [e.clientX, e.clientY]; cancel();
+        timer = setTimeout(() => { pressed = true; toggle(c); }, 500); },
+      onpointermove: (e) => { if (at && Math.hypot(e.clientX - at[0], e.clientY - at[1]) > 10) cancel(); },
+      onpointerup: cancel, onpointercancel: cancel,
+      oncontextmenu: (e) => e.preventDefault(),  // a long press is a selection, not the browser's menu
+      onclick: (e) => {
+        if (!pressed && !selected.size) return;  // a plain tap opens the clip
+        e.preventDefault();
+        if (!pressed) toggle(c);
+        pressed = false;
+      } },
       // A clip not cut or not redacted yet has no picture to show (the server refuses it).
       c.state === 'planned' || c.state === 'packaged'
         ? h('div', { class: 'nothumb' }, c.state === 'planned' ? 'being cut' : 'being pre-labelled and redacted')
@@ -581,9 +647,11 @@ async function reviewScreen(uid) {
       privacySection,
       h('section', {}, h('h2', {}, 'Trim to keyframes'), h('div', { class: 'row' }, trimStart, trimEnd,
         h('button', { disabled: !editable, onclick: () => edit({ trim: { start: Number(trimStart.value), end: Number(trimEnd.value) } }) }, 'Trim'))),
-      h('section', {}, h('h2', {}, 'History'), h('table', {}, clip.audit.map((a) =>
-        h('tr', {}, h('td', {}, a.at_utc.slice(5, 19).replace('T', ' ')), h('td', {}, `${a.from || 'new'} → ${a.to}`),
-          h('td', {}, a.actor), h('td', {}, a.reason))))))));
+      // One entry a move: when, the move and who on a line, the reason
+      // below it, wrapped by word (a table of four equal columns broke words).
+      h('section', {}, h('h2', {}, 'History'), h('ol', { class: 'history' }, clip.audit.map((a) =>
+        h('li', {}, h('span', { class: 'when' }, `${a.at_utc.slice(5, 19).replace('T', ' ')} · ${a.from || 'new'} → ${a.to} · ${a.actor}`),
+          a.reason ? h('span', {}, a.reason) : null)))))));
 
   listeners.add((e) => {
     if (e.type === 'clip.state' && e.clip === uid && e.state !== clip.state) {
