@@ -707,6 +707,7 @@ struct UiServer::Impl {
       out["cut_points"] = cut_points(*c);
     }
     out["audit"] = audit;
+    out["version"] = audit.size();  // what a decision or an edit made on this view names (same_version)
     out["edits"] = json::parse(c->edits, nullptr, false);
     out["editable"] = c->state == "review" && manifest.has_value();
     out["reject_reasons"] = options.config.reject_reasons;
@@ -870,6 +871,35 @@ struct UiServer::Impl {
     publish(fields.dump());
   }
 
+  // A clip's version is how many audited changes it has had (every move,
+  // edit and priority is one). A decision or an edit made on a page names the
+  // version that page showed; one made meanwhile (another operator, another
+  // tab, the CLI) makes it a 409 saying what changed, not a silent overwrite.
+  // A request that names none (a script, the queue's batch) is not checked.
+  bool same_version(const cat::ClipRecord& c, const json& body, httplib::Response& res) {
+    auto v = body.find("version");
+    if (v == body.end()) return true;
+    if (!v->is_number_integer()) {
+      fail(res, 400, "version: the clip's version as its detail gave it");
+      return false;
+    }
+    std::lock_guard lock(db_mutex);
+    auto rows = catalog->clip_audit(c.id);
+    if (!rows.ok()) {
+      fail(res, 500, rows.status().message());
+      return false;
+    }
+    if (int64_t(rows->size()) == v->get<int64_t>()) return true;
+    std::string what = "clip " + c.uid + " changed since this page showed it";
+    if (!rows->empty()) {
+      const auto& last = rows->back();
+      what += ": " + (last.from_state.empty() ? "new" : last.from_state) + " -> " + last.to_state + " by " + last.actor +
+              (last.reason.empty() ? "" : " (" + last.reason + ")");
+    }
+    fail(res, 409, what + "; look at it again before deciding");
+    return false;
+  }
+
   void action(const httplib::Request& req, httplib::Response& res) {
     auto who = require(req, res, true, true);
     if (!who) return;
@@ -877,6 +907,7 @@ struct UiServer::Impl {
     if (!c) return;
     auto body = body_object(req, res);
     if (!body) return;
+    if (!same_version(*c, *body, res)) return;
     const std::string verb = req.matches[2];
     auto note = string_field(*body, "note", res, false, 500);
     if (!note) return;

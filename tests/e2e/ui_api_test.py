@@ -315,6 +315,24 @@ def main():
           any(r["from"] == "review" and r["to"] == "review" and r["actor"] == "operator:alice" for r in detail["audit"]))
     check("clip.state reason kept; package verifies", st.dashloop("clips", "show", a).count("edited") >= 1)
 
+    # --- versions: a decision names the version its page showed; a change meanwhile makes it a 409 ---
+    seen = detail["version"]
+    check("the detail gives the clip's version: its count of audited changes",
+          seen == len(detail["audit"]) and seen > 0, (seen, len(detail["audit"])))
+    s1, _, _, _ = op.post(f"/api/v1/clips/{a}/priority", {"priority": 0.9, "version": seen})  # another tab
+    s2, j2, _, _ = op.post(f"/api/v1/clips/{a}/approve", {"version": seen})
+    s3, j3, _, _ = op.post(f"/api/v1/clips/{a}/edit", {"delete": [1], "version": seen})
+    s4, j4, _, _ = op.post(f"/api/v1/clips/{a}/approve", {"version": "1"})
+    s, now, _, _ = op.get(f"/api/v1/clips/{a}")
+    check("a decision and an edit on the version before a change made meanwhile: each a 409 saying what changed, "
+          "nothing decided; a version that is no number a 400",
+          s1 == 200 and s2 == 409 and s3 == 409 and error_names(j2, "changed since this page showed it") and
+          error_names(j2, "operator:alice") and s4 == 400 and error_names(j4, "version") and now["state"] == "review"
+          and 1 not in now["edits"].get("deleted", []) and now["version"] == seen + 1, (s1, j2, j3, s4, now["version"]))
+    s, j, _, _ = op.post(f"/api/v1/clips/{a}/approve", {"version": now["version"]})
+    s2, _, _, _ = op.post(f"/api/v1/clips/{a}/reopen", {"version": now["version"] + 1})
+    check("...on the version it shows now: approved, and reopened on the approval's version", s == 200 and s2 == 200, (s, j, s2))
+
     # --- a box the detectors missed, added to the redaction (this camera's policy is off) ---
     original = package + ".original.mp4"
     check("no original beside an unredacted package; the detail says so",

@@ -2,6 +2,7 @@
 // on a clip in review selects it, a tap selects another, "Approve all"
 // approves both (each audited on its own), Undo puts both back in review;
 // then both rejected together with a reason. A plain tap still opens a clip.
+// Then a decision on a clip another tab changed meanwhile is refused.
 // Usage: node batch_test.mjs URL NAME PASSWORD UID UID
 import { chromium } from 'playwright-core';
 
@@ -74,6 +75,24 @@ try {
   await page.waitForFunction((u) => location.hash === `#/clip/${encodeURIComponent(u)}`, a, { timeout: 5000 })
     .then(() => check('with nothing selected, a plain tap opens the clip', true),
       () => check('with nothing selected, a plain tap opens the clip', false));
+
+  // Another tab changes the clip while this one shows it: this one's Approve
+  // is refused and said so, and the screen shows the clip as it is now.
+  await page.waitForFunction(() => window.dashloop && window.dashloop.frame === 0, null, { timeout: 20000 });
+  const other = await page.context().newPage();
+  await other.goto(`${url}/#/clip/${encodeURIComponent(a)}`);
+  await other.waitForFunction(() => window.dashloop && window.dashloop.frame === 0, null, { timeout: 20000 });
+  await other.tap('button:has-text("High")');
+  await other.waitForSelector('h2:has-text("Priority 0.90")');
+  await page.waitForTimeout(1100);  // past the clip's first second on screen
+  await page.tap('button.approve');
+  await page.waitForSelector('#toast:has-text("changed since this page showed it")', { timeout: 5000 })
+    .then(() => check('a decision on a clip another tab changed meanwhile: refused, said on screen', true),
+      () => check('a decision on a clip another tab changed meanwhile: refused, said on screen', false));
+  await page.waitForSelector('h2:has-text("Priority 0.90")', { timeout: 10000 })
+    .then(() => check('...and the screen shows the clip as it is now (its new priority)', true),
+      () => check('...and the screen shows the clip as it is now (its new priority)', false));
+  check('...the clip still in review', (await states())[0] === 'review', await states());
 } finally {
   await browser.close();
 }

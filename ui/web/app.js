@@ -507,11 +507,18 @@ async function reviewScreen(uid) {
   const editable = clip.editable;
   const stateBadge = h('span', { class: `state ${clip.state}` }, clip.state);
 
+  // Every decision and edit names the version this screen shows: if the clip
+  // changed meanwhile (another operator, another tab) the server refuses it
+  // (409) and the screen shows the clip as it is now.
   async function act(verb, body = {}) {
     try {
-      const r = await api(`/clips/${encodeURIComponent(uid)}/${verb}`, { method: 'POST', body });
-      return r;
-    } catch (e) { toast(e.message); return null; }
+      return await api(`/clips/${encodeURIComponent(uid)}/${verb}`, { method: 'POST', body: { ...body, version: clip.version } });
+    } catch (e) {
+      const changed = /changed since this page showed it/.test(e.message);
+      toast(e.message, { sticky: changed });
+      if (changed) render();
+      return null;
+    }
   }
   async function next() {
     const page = await api('/clips?state=review&per_page=2').catch(() => ({ clips: [] }));
