@@ -268,6 +268,7 @@ struct UiServer::Impl {
   std::deque<json> errors;
 
   std::mutex thumbs_mutex;  // one thumbnail made at a time
+  std::mutex times_mutex;   // one clip's frame times read at a time
 
   // Clips whose edit is being built. A decision or a second edit on one is
   // refused (409) until the build ends: an approval made meanwhile was
@@ -672,6 +673,9 @@ struct UiServer::Impl {
     const fs::path cached = options.data_dir / "ui-cache" / "frame_times" /
                             (c.uid + "-" + std::to_string(size) + "-" +
                              std::to_string(written.time_since_epoch().count()) + ".json");
+    if (auto kept = read_json_file(cached); kept && kept->is_array()) return *kept;
+    // One demux at a time: the clip screens that open together wait for it, not each make it.
+    std::lock_guard lock(times_mutex);
     if (auto kept = read_json_file(cached); kept && kept->is_array()) return *kept;
     json times = frame_times(clip);
     if (!times.is_array()) return times;

@@ -35,14 +35,16 @@ cookie=$(curl -s -D - -o /dev/null -d '{"name":"bench","password":"bench-passwor
   sed -n 's/^Set-Cookie: \([^;]*\).*/\1/p')
 total=$(curl -s -H "Cookie: $cookie" "$url/api/v1/clips?per_page=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
 echo "catalog: $total clips; dashloop ui at $url; wrk -t2 -c16 -d${seconds}s, $(nproc) cores"
-for q in "state=review&order=priority&per_page=24" "state=review&order=priority&per_page=24&page=200" \
-         "class=person&order=newest&per_page=24"; do
-  wrk -t2 -c16 -d"${seconds}s" --latency -H "Cookie: $cookie" "$url/api/v1/clips?$q" >"$work/wrk.txt"
+# The three queue pages, then one clip's detail (the review screen's first
+# request: audit, cut points, the clip's frame times, kept after the first).
+for q in "?state=review&order=priority&per_page=24" "?state=review&order=priority&per_page=24&page=200" \
+         "?class=person&order=newest&per_page=24" "/vehicle-0_d1_c1"; do
+  wrk -t2 -c16 -d"${seconds}s" --latency -H "Cookie: $cookie" "$url/api/v1/clips$q" >"$work/wrk.txt"
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
   p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")
   p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")
   errors=$(grep -c "Non-2xx\|Socket errors" "$work/wrk.txt" || true)
-  echo "GET /api/v1/clips?$q: $rps req/s, p50 $p50, p99 $p99, error lines $errors"
+  echo "GET /api/v1/clips$q: $rps req/s, p50 $p50, p99 $p99, error lines $errors"
 done
 echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$ui_pid/status)"
 uid=$(curl -s -H "Cookie: $cookie" "$url/api/v1/clips?per_page=1&state=review" | python3 -c 'import json,sys; print(json.load(sys.stdin)["clips"][0]["uid"])')
@@ -69,5 +71,5 @@ for (const [what, hash] of [['queue', '#/queue'], ['review', `#/clip/${uid}`]]) 
 await b.close();
 JS
 cp "$work/paint.mjs" tests/ui/.paint-bench.mjs
-trap '[ -n "${ui_pid:-}" ] && kill "$ui_pid" 2>/dev/null; rm -rf "$work" tests/ui/.paint-bench.mjs' EXIT
+trap '[ -n "${ui_pid:-}" ] && kill "$ui_pid" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"; rm -f tests/ui/.paint-bench.mjs' EXIT
 node tests/ui/.paint-bench.mjs "$url" "$cookie" "$uid"
