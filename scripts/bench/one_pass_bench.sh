@@ -7,8 +7,11 @@
 #           detector (YOLOX at 640, 5 Hz), as every clip was redacted until now;
 #   after:  the default, where the redactor reuses the pass's detections.
 # CPU seconds (user + sys, /usr/bin/time) of each process; the head regions,
-# plates and plate bands each drew (what people and vehicles place). Prints
-# Markdown rows.
+# plates and plate bands each drew (what people and vehicles place). Then the
+# stages apart, each the difference of two ingests of the same drive: live
+# analysis alone (no clips), + cutting and packaging (no pass, no
+# redaction), + the pass (`before`'s ingest), + redaction (`after`'s).
+# Prints Markdown rows.
 #   scripts/bench/one_pass_bench.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -52,3 +55,19 @@ printf '| before: the redactor detects again | %s | %s | %s | %.0f | %s |\n' "$i
   "$(echo "$before * 60 / $clip_s" | bc -l)" "$placed_before"
 printf '| after: the pass'"'"'s detections reused | %s | (in the ingest) | %s | %.0f | %s |\n' "$ingest_after" "$ingest_after" \
   "$(echo "$ingest_after * 60 / $clip_s" | bc -l)" "$placed_after"
+
+rm -rf "$work/live" "$work/cut"
+printf '[clips]\nenabled = false\n' >"$work/live.toml"
+printf '[privacy]\nfaces = "none"\nplates = "none"\n[prelabel]\nredetect = false\n' >"$work/cut.toml"
+live=$(cpu "$build/dashloop" -d "$work/live" -c "$work/live.toml" ingest -q "$clip")
+cut=$(cpu "$build/dashloop" -d "$work/cut" -c "$work/cut.toml" ingest -q "$clip")
+drive_s=$(sqlite3 "$work/live/catalog.sqlite" "SELECT duration_s FROM drives")
+echo
+echo "| stage | CPU s | per minute of |"
+echo "| --- | --- | --- |"
+printf '| live analysis (decode, detect at 416 every 5th frame, track, keyframes) | %s | %.1f per drive minute |\n' "$live" \
+  "$(echo "$live * 60 / $drive_s" | bc -l)"
+stage() { printf '| %s | %.1f | %.1f per clip minute |\n' "$1" "$2" "$(echo "$2 * 60 / $clip_s" | bc -l)"; }
+stage "cutting and packaging (remux, label files, manifest)" "$(echo "$cut - $live" | bc)"
+stage "the pre-label pass (detect at 960 with tiles, 6 Hz; offline tracking)" "$(echo "$ingest_before - $cut" | bc)"
+stage "redaction with the pass's detections (faces, plates, encode)" "$(echo "$ingest_after - $ingest_before" | bc)"
