@@ -4,24 +4,15 @@
 // then both rejected together with a reason. A plain tap still opens a clip.
 // Then a decision on a clip another tab changed meanwhile is refused.
 // Usage: node batch_test.mjs URL NAME PASSWORD UID UID
-import { chromium } from 'playwright-core';
+import { checks, launch, loggedIn } from './lib.mjs';
 
 const [url, name, password, a, b] = process.argv.slice(2);
-let fails = 0;
-function check(what, ok, detail = '') {
-  console.log(`${ok ? 'PASS' : 'FAIL'}: ${what}${ok ? '' : ' ' + JSON.stringify(detail)}`);
-  if (!ok) fails++;
-}
+const result = checks();
+const { check } = result;
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox'] });
+const browser = await launch();
 try {
-  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 }, hasTouch: true })).newPage();
-  await page.goto(url);
-  await page.waitForSelector('form.login');
-  await page.fill('input[name=name]', name);
-  await page.fill('input[name=password]', password);
-  await page.click('button[type=submit]');
+  const page = await loggedIn(browser, url, name, password, { hasTouch: true });
   await page.waitForSelector(`.card[data-uid="${a}"]`);
   const states = () => page.evaluate(async (uids) => Promise.all(uids.map(async (u) =>
     (await (await fetch(`/api/v1/clips/${u}`)).json()).state)), [a, b]);
@@ -96,5 +87,5 @@ try {
 } finally {
   await browser.close();
 }
-console.log(fails ? `${fails} failed` : 'all passed');
-process.exit(fails ? 1 : 0);
+console.log(result.fails ? `${result.fails} failed` : 'all passed');
+process.exit(result.fails ? 1 : 0);

@@ -33,6 +33,15 @@ function cvatBoxes(xml, manifest, frame) {
 
 const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
+// A drag across the video from one point to another, each a fraction of its width and height.
+async function dragOnVideo(page, [x0, y0], [x1, y1]) {
+  const b = await page.locator('.player').boundingBox();
+  await page.mouse.move(b.x + b.width * x0, b.y + b.height * y0);
+  await page.mouse.down();
+  await page.mouse.move(b.x + b.width * x1, b.y + b.height * y1, { steps: 4 });
+  await page.mouse.up();
+}
+
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
   args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
 try {
@@ -141,13 +150,7 @@ try {
   // --- a pedestrian the detector missed: drawn on the paused frame, a track in the labels ---
   await page.selectOption('select[aria-label="class of the missed object"]', 'person');
   await page.tap('button:has-text("Add a missed object")');
-  {
-    const b = await page.locator('.player').boundingBox();
-    await page.mouse.move(b.x + b.width * 0.60, b.y + b.height * 0.40);
-    await page.mouse.down();
-    await page.mouse.move(b.x + b.width * 0.66, b.y + b.height * 0.70, { steps: 4 });
-    await page.mouse.up();
-  }
+  await dragOnVideo(page, [0.60, 0.40], [0.66, 0.70]);
   await page.waitForSelector('#toast:has-text("Package rebuilt")', { timeout: 60000 });
   const withDrawn = JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8'));
   const drawnDetail = await page.evaluate(async (u) => (await fetch(`/api/v1/clips/${u}`)).json(), uid);
@@ -175,10 +178,7 @@ try {
   const viewport = page.viewportSize();
   check('arming a redaction brings the whole video into view (the button sits below the track list)',
     pbox.y >= 0 && pbox.y + pbox.height <= viewport.height, pbox);
-  await page.mouse.move(pbox.x + pbox.width * 0.30, pbox.y + pbox.height * 0.30);
-  await page.mouse.down();
-  await page.mouse.move(pbox.x + pbox.width * 0.40, pbox.y + pbox.height * 0.45, { steps: 4 });
-  await page.mouse.up();
+  await dragOnVideo(page, [0.30, 0.30], [0.40, 0.45]);
   await page.waitForSelector('#toast:has-text("Package rebuilt")', { timeout: 60000 });
   const redactedManifest = JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8'));
   const detail = await page.evaluate(async (u) => (await fetch(`/api/v1/clips/${u}`)).json(), uid);

@@ -5,15 +5,12 @@
 // decodes it (the nearest of the three around it must be that frame).
 // Usage: node frames_test.mjs URL NAME PASSWORD UID REFERENCE.gray WIDTH HEIGHT
 import { readFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { checks, launch, loggedIn } from './lib.mjs';
 
 const [url, name, password, uid, refFile, w, h] = process.argv.slice(2);
 const W = Number(w), H = Number(h);
-let fails = 0;
-function check(what, ok, detail = '') {
-  console.log(`${ok ? 'PASS' : 'FAIL'}: ${what}${ok ? '' : ' ' + JSON.stringify(detail)}`);
-  if (!ok) fails++;
-}
+const result = checks();
+const { check } = result;
 const ref = readFileSync(refFile);
 const count = ref.length / (W * H);
 // Mean-removed absolute difference: the browser's scaling and colour
@@ -28,16 +25,9 @@ function distance(a, b) {
 }
 const frameOf = (i) => ref.subarray(i * W * H, (i + 1) * W * H);
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox'] });
+const browser = await launch();
 try {
-  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-  await page.goto(url);
-  await page.waitForSelector('form.login');
-  await page.fill('input[name=name]', name);
-  await page.fill('input[name=password]', password);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('.card');
+  const page = await loggedIn(browser, url, name, password);
   await page.goto(`${url}/#/clip/${encodeURIComponent(uid)}`);
   await page.waitForFunction(() => window.dashloop && window.dashloop.frame === 0, null, { timeout: 20000 });
   const detail = await page.evaluate(async (u) => (await fetch(`/api/v1/clips/${u}`)).json(), uid);
@@ -75,4 +65,4 @@ try {
 } finally {
   await browser.close();
 }
-process.exit(fails ? 1 : 0);
+process.exit(result.fails ? 1 : 0);

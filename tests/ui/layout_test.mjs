@@ -5,26 +5,16 @@
 // reachable; the scrub bar's marks have a legend and say what they are at
 // the scrub's position (touch has no hover for a title).
 // Usage: node layout_test.mjs URL NAME PASSWORD UID...
-import { chromium } from 'playwright-core';
+import { checks, launch, loggedIn } from './lib.mjs';
 
 const [url, name, password, ...uids] = process.argv.slice(2);
-let fails = 0;
-function check(what, ok, detail = '') {
-  console.log(`${ok ? 'PASS' : 'FAIL'}: ${what}${ok ? '' : ' ' + JSON.stringify(detail)}`);
-  if (!ok) fails++;
-}
+const result = checks();
+const { check } = result;
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox'] });
+const browser = await launch();
 try {
   for (const [width, height] of [[800, 480], [1280, 800]]) {
-    const page = await (await browser.newContext({ viewport: { width, height }, hasTouch: true })).newPage();
-    await page.goto(url);
-    await page.waitForSelector('form.login');
-    await page.fill('input[name=name]', name);
-    await page.fill('input[name=password]', password);
-    await page.click('button[type=submit]');
-    await page.waitForSelector('.card');
+    const page = await loggedIn(browser, url, name, password, { width, height, hasTouch: true });
     await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));  // an operator scrolled down the queue
     for (const uid of uids) {
       await page.evaluate((u) => { location.hash = `#/clip/${encodeURIComponent(u)}`; }, uid);
@@ -80,5 +70,5 @@ try {
 } finally {
   await browser.close();
 }
-console.log(fails ? `${fails} failed` : 'all passed');
-process.exit(fails ? 1 : 0);
+console.log(result.fails ? `${result.fails} failed` : 'all passed');
+process.exit(result.fails ? 1 : 0);
