@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "app/clip_maker.hpp"
+#include "station/clip_maker.hpp"
 #include "app/commands.hpp"
-#include "app/context.hpp"
+#include "station/context.hpp"
 #include "clips/package.hpp"
 #include "retention/retention.hpp"
 

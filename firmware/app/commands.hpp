@@ -1,6 +1,7 @@
 // The dashloop subcommands, as functions from parsed options to an exit code.
-// This is the composition root: the only code that joins config, catalog and
-// pipeline. Messages for people go to stderr; results (and --json) to stdout.
+// This is the composition root: the subcommands over the station's services
+// (firmware/station/) and the libraries. Messages for people go to stderr;
+// results (and --json) to stdout.
 #pragma once
 
 #include <cstdint>
@@ -9,15 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "station/process.hpp"
+#include "station/station.hpp"
+
 namespace dashloop::app {
-
-enum ExitCode : int { kExitOk = 0, kExitUsage = 2, kExitInput = 3, kExitStorage = 4, kExitInterrupted = 130 };
-
-struct GlobalOptions {
-  std::string config_file;  // empty: built-in defaults (as in firmware/config/dashloop.toml)
-  std::string data_dir;     // empty: from config
-  std::string log_level;    // empty: from config
-};
 
 struct IngestOptions {
   std::vector<std::string> sources;
@@ -48,11 +44,6 @@ struct RecordOptions {
   std::string camera;    // empty: from config
   double seconds = 0;    // 0: until Ctrl-C / SIGTERM
   double segment_s = 0;  // 0: from config
-};
-
-struct RunOptions {
-  double seconds = 0;  // 0: until SIGINT / SIGTERM
-  std::string only;    // record | analysis: one part (its own systemd unit); empty: all
 };
 
 struct EventsOptions {

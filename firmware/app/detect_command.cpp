@@ -14,7 +14,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "app/commands.hpp"
-#include "app/effective_config.hpp"
+#include "station/effective_config.hpp"
 #include "media/frame_reader.hpp"
 #include "vision/detectors.hpp"
 

@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core/version.hpp>
 
-#include "app/camera_recorder.hpp"
+#include "station/camera_recorder.hpp"
 #include "app/commands.hpp"
-#include "app/context.hpp"
-#include "app/effective_config.hpp"
+#include "station/context.hpp"
+#include "station/effective_config.hpp"
 #include "catalog/catalog.hpp"
 #include "media/gst.hpp"
 #include "media/recorder.hpp"

@@ -7,12 +7,12 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "app/drive_ingest.hpp"
+#include "station/drive_ingest.hpp"
 #include "app/commands.hpp"
-#include "app/context.hpp"
-#include "app/effective_config.hpp"
-#include "app/progress.hpp"
-#include "app/signal_stop.hpp"
+#include "station/context.hpp"
+#include "station/effective_config.hpp"
+#include "station/progress.hpp"
+#include "station/signal_stop.hpp"
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
 #include "drive.hpp"

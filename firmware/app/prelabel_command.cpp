@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.hpp"
-#include "app/effective_config.hpp"
-#include "app/prelabel.hpp"
-#include "app/signal_stop.hpp"
+#include "station/effective_config.hpp"
+#include "station/prelabel.hpp"
+#include "station/signal_stop.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

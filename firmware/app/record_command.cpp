@@ -6,9 +6,9 @@
 #include <cstdio>
 
 #include "app/commands.hpp"
-#include "app/camera_recorder.hpp"
-#include "app/context.hpp"
-#include "app/signal_stop.hpp"
+#include "station/camera_recorder.hpp"
+#include "station/context.hpp"
+#include "station/signal_stop.hpp"
 #include "retention/retention.hpp"
 
 namespace dashloop::app {

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.hpp"
-#include "app/effective_config.hpp"
+#include "station/effective_config.hpp"
 #include "privacy/redactor.hpp"
 
 namespace fs = std::filesystem;

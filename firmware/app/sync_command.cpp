@@ -5,10 +5,10 @@
 #include <cstdlib>
 
 #include "app/commands.hpp"
-#include "app/prelabel.hpp"
-#include "app/context.hpp"
-#include "app/effective_config.hpp"
-#include "app/signal_stop.hpp"
+#include "station/prelabel.hpp"
+#include "station/context.hpp"
+#include "station/effective_config.hpp"
+#include "station/signal_stop.hpp"
 #include "sync/sync.hpp"
 
 namespace fs = std::filesystem;

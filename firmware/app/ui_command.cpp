@@ -10,11 +10,11 @@
 #include <iostream>
 #include <thread>
 
-#include "app/clip_maker.hpp"
+#include "station/clip_maker.hpp"
 #include "app/commands.hpp"
-#include "app/context.hpp"
-#include "app/signal_stop.hpp"
-#include "app/ui_part.hpp"
+#include "station/context.hpp"
+#include "station/signal_stop.hpp"
+#include "station/ui_part.hpp"
 #include "auth.hpp"
 
 namespace dashloop::app {

@@ -1,6 +1,6 @@
 // The order in which a station's cameras get the analysis thread: each in
 // its turn, a camera with a driver's trigger waiting first.
-#include "app/analysis_queue.hpp"
+#include "station/analysis_queue.hpp"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "app/bus.hpp"
+#include "station/bus.hpp"
 
 namespace dashloop::app {
 namespace {

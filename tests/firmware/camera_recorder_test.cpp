@@ -1,7 +1,7 @@
 // A camera's recorder and its crash recovery, with a real catalog file and
 // real segment files: a segment that cannot be read when it is closed is
 // kept (never deleted for it) and read again at the camera's next start.
-#include "app/camera_recorder.hpp"
+#include "station/camera_recorder.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

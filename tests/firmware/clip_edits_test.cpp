@@ -2,7 +2,7 @@
 // package's tracks: drawn objects, moved boxes, deletions, relabels.
 #include <gtest/gtest.h>
 
-#include "app/clip_maker.hpp"
+#include "station/clip_maker.hpp"
 
 namespace dashloop::app {
 namespace {

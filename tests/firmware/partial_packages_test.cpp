@@ -7,7 +7,7 @@
 
 #include <filesystem>
 
-#include "app/clip_maker.hpp"
+#include "station/clip_maker.hpp"
 
 namespace fs = std::filesystem;
 

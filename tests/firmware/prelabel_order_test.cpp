@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "app/clip_maker.hpp"
+#include "station/clip_maker.hpp"
 #include "catalog/catalog.hpp"
 
 namespace fs = std::filesystem;

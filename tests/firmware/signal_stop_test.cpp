@@ -8,7 +8,7 @@
 #include <fstream>
 #include <thread>
 
-#include "app/signal_stop.hpp"
+#include "station/signal_stop.hpp"
 
 namespace fs = std::filesystem;
 

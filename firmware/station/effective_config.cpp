@@ -1,4 +1,4 @@
-#include "app/effective_config.hpp"
+#include "station/effective_config.hpp"
 
 #include <spdlog/spdlog.h>
 

@@ -1,4 +1,4 @@
-#include "app/clip_maker.hpp"
+#include "station/clip_maker.hpp"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -15,8 +15,8 @@
 #include <set>
 #include <tuple>
 
-#include "app/objects.hpp"
-#include "app/prelabel.hpp"
+#include "station/objects.hpp"
+#include "station/prelabel.hpp"
 #include "clips/package.hpp"
 #include "clips/planner.hpp"
 #include "media/cutter.hpp"

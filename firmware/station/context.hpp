@@ -5,7 +5,7 @@
 #include <memory>
 #include <variant>
 
-#include "app/commands.hpp"
+#include "station/process.hpp"
 #include "catalog/catalog.hpp"
 #include "config/config.hpp"
 #include "retention/retention.hpp"

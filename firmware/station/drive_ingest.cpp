@@ -1,4 +1,4 @@
-#include "app/drive_ingest.hpp"
+#include "station/drive_ingest.hpp"
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -9,8 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "app/commands.hpp"
-#include "app/objects.hpp"
+#include "station/process.hpp"
+#include "station/objects.hpp"
 #include "clips/package.hpp"
 #include "privacy/redactor.hpp"
 

@@ -5,7 +5,7 @@
 
 #include <variant>
 
-#include "app/commands.hpp"
+#include "station/process.hpp"
 #include "config/config.hpp"
 
 namespace dashloop::app {

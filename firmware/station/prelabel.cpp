@@ -1,4 +1,4 @@
-#include "app/prelabel.hpp"
+#include "station/prelabel.hpp"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -10,8 +10,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "app/clip_maker.hpp"
-#include "app/objects.hpp"
+#include "station/clip_maker.hpp"
+#include "station/objects.hpp"
 #include "clips/package.hpp"
 #include "media/frame_reader.hpp"
 #include "tracking_worker.hpp"

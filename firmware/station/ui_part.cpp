@@ -1,10 +1,10 @@
-#include "app/ui_part.hpp"
+#include "station/ui_part.hpp"
 
 #include <spdlog/spdlog.h>
 
-#include "app/bus.hpp"
-#include "app/clip_maker.hpp"
-#include "app/context.hpp"
+#include "station/bus.hpp"
+#include "station/clip_maker.hpp"
+#include "station/context.hpp"
 #include "catalog/catalog.hpp"
 
 using nlohmann::json;

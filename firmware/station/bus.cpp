@@ -1,4 +1,4 @@
-#include "app/bus.hpp"
+#include "station/bus.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>

@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "app/context.hpp"
-#include "app/prelabel.hpp"
+#include "station/context.hpp"
+#include "station/prelabel.hpp"
 #include "clips/package.hpp"
 #include "clips/planner.hpp"
 #include "privacy/redactor.hpp"

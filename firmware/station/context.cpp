@@ -1,10 +1,10 @@
-#include "app/context.hpp"
+#include "station/context.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 
-#include "app/effective_config.hpp"
+#include "station/effective_config.hpp"
 
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "app/signal_stop.hpp"
+#include "station/signal_stop.hpp"
 
 #include <pthread.h>
 

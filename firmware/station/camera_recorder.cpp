@@ -1,4 +1,4 @@
-#include "app/camera_recorder.hpp"
+#include "station/camera_recorder.hpp"
 
 #include <spdlog/spdlog.h>
 

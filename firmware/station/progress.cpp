@@ -1,4 +1,4 @@
-#include "app/progress.hpp"
+#include "station/progress.hpp"
 
 #include <unistd.h>
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "app/clip_maker.hpp"
-#include "app/context.hpp"
+#include "station/clip_maker.hpp"
+#include "station/context.hpp"
 #include "catalog/catalog.hpp"
 #include "drive.hpp"
 

@@ -10,8 +10,8 @@
 // the bus. A stop (SIGINT, SIGTERM, --seconds) closes the open segments and
 // abandons an analysis under way: its segments stay unattached and the next
 // start analyses them.
-//
-// dashloop events / dashloop trigger: the bus's two clients.
+#include "station/station.hpp"
+
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
@@ -28,16 +28,14 @@
 #include <optional>
 #include <thread>
 
-#include "app/analysis_queue.hpp"
-#include "app/bus.hpp"
-#include "app/camera_recorder.hpp"
-#include "app/clip_maker.hpp"
-#include "app/commands.hpp"
-#include "app/context.hpp"
-#include "app/drive_ingest.hpp"
-#include "app/effective_config.hpp"
-#include "app/signal_stop.hpp"
-#include "app/ui_part.hpp"
+#include "station/analysis_queue.hpp"
+#include "station/bus.hpp"
+#include "station/camera_recorder.hpp"
+#include "station/clip_maker.hpp"
+#include "station/context.hpp"
+#include "station/drive_ingest.hpp"
+#include "station/signal_stop.hpp"
+#include "station/ui_part.hpp"
 #include "media/gst.hpp"
 #include "media/recorder.hpp"
 #include "retention/retention.hpp"
@@ -691,66 +689,9 @@ class Station {
 
 }  // namespace
 
-int run_station(const GlobalOptions& global, const RunOptions& options) {
-  if (options.only == "ui") {  // the UI alone, as its own unit: `dashloop ui`
-    UiCommandOptions ui;
-    ui.seconds = options.seconds;
-    return run_ui(global, ui);
-  }
-  SignalStop signals;  // first: every thread (GStreamer's, OpenCV's, analysis) inherits the blocked signals
-  auto prepared = prepare(global, options.only.empty() || options.only == "record" ? OnFullDisk::kFreeSpace
-                                                                                    : OnFullDisk::kFail);
-  if (auto* code = std::get_if<int>(&prepared)) return *code;
-  Context& ctx = std::get<Context>(prepared);
-  signals.watch_power(ctx.config.power.fail_file, ctx.config.power.fail_value);
+int run_station_loop(Context& ctx, const RunOptions& options, const SignalStop& signals) {
   Station station(ctx, options, signals);
   return station.run();
-}
-
-int run_events(const GlobalOptions& global, const EventsOptions& options) {
-  SignalStop signals;
-  auto config = effective_config(global);
-  if (auto* code = std::get_if<int>(&config)) return *code;
-  const auto endpoints = bus_endpoints(std::get<firmware::config::Config>(config).data_dir);
-  int seen = 0;
-  Status st = bus_subscribe(
-      {endpoints.events, endpoints.analysis_events, endpoints.sync_events},
-      [&](const std::string& event) {
-        if (!options.type.empty()) {
-          const json e = json::parse(event, nullptr, false);
-          if (e.is_discarded() || e.value("type", "").rfind(options.type, 0) != 0) return true;
-        }
-        std::cout << event << std::endl;
-        return options.count <= 0 || ++seen < options.count;
-      },
-      signals.requested(), options.seconds);
-  if (!st.ok()) {
-    spdlog::error("events: {}", st.message());
-    return kExitInput;
-  }
-  return options.count > 0 && seen < options.count ? kExitInput : kExitOk;
-}
-
-int run_control(const GlobalOptions& global, const std::string& cmd, const std::string& camera, const std::string& note,
-                const std::string& at) {
-  json request = {{"cmd", cmd}};
-  if (!camera.empty()) request["camera"] = camera;
-  if (!note.empty()) request["note"] = note;
-  if (!at.empty()) request["at"] = at;
-  auto config = effective_config(global);
-  if (auto* code = std::get_if<int>(&config)) return *code;
-  const auto endpoint = bus_endpoints(std::get<firmware::config::Config>(config).data_dir).control;
-  auto reply = bus_request(endpoint, request, 3000);
-  if (!reply.ok()) {
-    spdlog::error("{}: {}", request.value("cmd", "?"), reply.status().message());
-    return kExitInput;
-  }
-  std::cout << reply->dump() << std::endl;
-  if (!reply->value("ok", false)) {
-    spdlog::error("{}: {}", request.value("cmd", "?"), reply->value("error", "refused"));
-    return kExitInput;
-  }
-  return kExitOk;
 }
 
 }  // namespace dashloop::app
