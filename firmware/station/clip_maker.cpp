@@ -737,16 +737,19 @@ Result<ClipRun> prelabel_packaged(Context& ctx, const std::string& actor, const 
     auto to_review = [&](std::string reason, const cat::PackageFacts* facts) -> Result<bool> {
       std::optional<cat::PackageFacts> redacted;
       if (!facts) {
-        // The package keeps the live labels it was cut with.
-        auto tracks = ctx.catalog->tracks(c.drive_id);
-        if (!tracks.ok()) return tracks.status();
-        std::erase_if(*tracks, [&](const cat::TrackRecord& t) { return t.last_frame < c.start_frame || t.first_frame >= c.end_frame; });
-        for (auto& t : *tracks) {
-          auto boxes = ctx.catalog->track_boxes(t.id);
-          if (!boxes.ok()) return boxes.status();
-          t.boxes = std::move(*boxes);
-        }
-        auto r = redact_pending(ctx.config, c.package_dir, live_labels(*tracks, c.start_frame, c.end_frame), control.stop);
+        // The package keeps the live labels it was cut with (read only where a redaction waits).
+        auto live = [&]() -> Result<std::vector<clips::LabelTrack>> {
+          auto tracks = ctx.catalog->tracks(c.drive_id);
+          if (!tracks.ok()) return tracks.status();
+          std::erase_if(*tracks, [&](const cat::TrackRecord& t) { return t.last_frame < c.start_frame || t.first_frame >= c.end_frame; });
+          for (auto& t : *tracks) {
+            auto boxes = ctx.catalog->track_boxes(t.id);
+            if (!boxes.ok()) return boxes.status();
+            t.boxes = std::move(*boxes);
+          }
+          return live_labels(*tracks, c.start_frame, c.end_frame);
+        };
+        auto r = redact_pending(ctx.config, c.package_dir, live, control.stop);
         if (!r.ok() && control.stop && control.stop->load()) {
           spdlog::info("clip {}: left packaged, redacted at the next start: {}", c.uid, r.status().message());
           return false;

@@ -320,11 +320,13 @@ void add_labels(clips::PackageInput& in) {
 
 Result<std::optional<firmware::catalog::PackageFacts>> redact_pending(const firmware::config::Config& config,
                                                                       const fs::path& dir,
-                                                                      std::vector<clips::LabelTrack> tracks,
+                                                                      const LiveLabels& live_labels,
                                                                       const std::atomic<bool>* stop) {
   auto in = clips::read_package_input(dir);
   if (!in.ok() || !clips::privacy_pending(in->privacy)) return std::optional<firmware::catalog::PackageFacts>();
-  in->tracks = std::move(tracks);
+  auto tracks = live_labels();
+  if (!tracks.ok()) return tracks.status();
+  in->tracks = std::move(*tracks);
   auto written = redact_and_rewrite(config, dir, *in, {}, nullptr, stop);
   if (!written.ok()) return written.status();
   return std::optional<firmware::catalog::PackageFacts>(package_facts(dir, *in, *written));

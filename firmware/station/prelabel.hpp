@@ -58,12 +58,14 @@ Result<firmware::catalog::PackageFacts> relabel_package(const std::filesystem::p
 
 // A package whose redaction waited for the pass (clips::privacy_pending)
 // where no pass will run (it failed, or is turned off since): redacted with
-// the redactor's own detector, its labels `tracks` (those it was cut with:
-// a package read back carries none). Nothing where the package waits for no
-// redaction (or cannot be read: its review says so).
+// the redactor's own detector, its labels those `live_labels` gives (the
+// ones it was cut with: a package read back carries none), asked for only
+// there. Nothing where the package waits for no redaction (or cannot be
+// read: its review says so).
+using LiveLabels = std::function<Result<std::vector<pipeline::clips::LabelTrack>>()>;
 Result<std::optional<firmware::catalog::PackageFacts>> redact_pending(const firmware::config::Config& config,
                                                                       const std::filesystem::path& dir,
-                                                                      std::vector<pipeline::clips::LabelTrack> tracks,
+                                                                      const LiveLabels& live_labels,
                                                                       const std::atomic<bool>* stop);
 
 // Runs the pass on the package in `dir` (on its original clip where the box
