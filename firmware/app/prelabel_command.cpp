@@ -23,8 +23,8 @@ int run_prelabel(const GlobalOptions& global, const PrelabelOptions& o) {
   auto loaded = effective_config(global);
   if (auto* code = std::get_if<int>(&loaded)) return *code;
   auto config = std::get<firmware::config::Config>(loaded);
-  if (config.detector.kind == "none") {
-    spdlog::error("prelabel: [detector] kind is none: there is no detector to pre-label with");
+  if (Status st = can_prelabel(config); !st.ok()) {
+    spdlog::error("prelabel: {}", st.message());
     return kExitUsage;
   }
   int code = kExitOk;

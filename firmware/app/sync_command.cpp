@@ -94,8 +94,8 @@ int run_collect(const GlobalOptions& global, const CollectOptions& options) {
     spdlog::error("collect: {}", store.status().message());
     return kExitInput;
   }
-  if (options.prelabel && cfg.detector.kind == "none") {
-    spdlog::error("collect --prelabel: [detector] kind is none: there is no detector to pre-label with");
+  if (Status st = options.prelabel ? can_prelabel(cfg) : Status::Ok(); !st.ok()) {
+    spdlog::error("collect --prelabel: {}", st.message());
     return kExitUsage;
   }
   SignalStop stop;

@@ -357,6 +357,12 @@ bool prelabel_on(const firmware::config::Config& config) {
   return config.prelabel.redetect && config.detector.kind != "none";
 }
 
+Status can_prelabel(const firmware::config::Config& config) {
+  if (config.detector.kind == "none")
+    return Status::InvalidArgument("[detector] kind is none: there is no detector to pre-label with");
+  return Status::Ok();
+}
+
 Result<PrelabelReport> prelabel_package(const firmware::config::Config& config, const fs::path& given,
                                         const PrelabelControl& control) {
   const auto began = std::chrono::steady_clock::now();

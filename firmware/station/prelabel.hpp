@@ -23,6 +23,10 @@ namespace dashloop::app {
 // Whether this config pre-labels packages with the pass.
 bool prelabel_on(const firmware::config::Config& config);
 
+// Why the pass cannot run on packages asked for by name (`dashloop
+// prelabel`, `collect --prelabel`) with this config, or ok.
+Status can_prelabel(const firmware::config::Config& config);
+
 struct PrelabelControl {
   const std::atomic<bool>* stop = nullptr;  // set: ends the pass between frames (Unavailable), the package unchanged
   std::function<void()> pause;              // called between frames; may wait (the station: while analysis works)
